@@ -1,0 +1,348 @@
+//! `ddx workflow …`: list, show and validate workflows.
+
+use super::{cwd, Cli, ExitCode, Output};
+use crate::catalog::{self, Located};
+use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// List the workflows of the catalog.
+    List(ListArgs),
+    /// Preview a workflow: phases, dependencies, gates, artifacts, actions and variables.
+    Show(ShowArgs),
+    /// Check a workflow definition and report every problem.
+    Validate(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only workflows of this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only workflows with this tag (repeat for several; all must match).
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Print one JSON document (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    pub workflow: String,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        WorkflowCommand::List(args) => cmd_list(out, args),
+        WorkflowCommand::Show(args) => cmd_show(cli, out, args, false),
+        WorkflowCommand::Validate(args) => cmd_show(cli, out, args, true),
+    }
+}
+
+fn cmd_list(out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let (mut found, broken) = catalog::list();
+    for (name, err) in &broken {
+        out.warn(format!("workflow `{name}` is broken and not listed: {err}"));
+        for d in &err.diagnostics {
+            out.note(format!("  {d}"));
+        }
+    }
+    found.retain(|s| {
+        args.category
+            .as_ref()
+            .is_none_or(|c| s.category.eq_ignore_ascii_case(c))
+            && args
+                .tag
+                .iter()
+                .all(|t| s.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
+    });
+    if args.json {
+        out.json(&found)?;
+        return Ok(ExitCode::Ok);
+    }
+    if found.is_empty() {
+        out.note("No workflows match.");
+        return Ok(ExitCode::Ok);
+    }
+    let w_name = found.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    let w_ver = found
+        .iter()
+        .map(|s| s.version.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let w_cat = found
+        .iter()
+        .map(|s| s.category.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let w_src = found
+        .iter()
+        .map(|s| s.source.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.line(out.bold(&format!(
+        "{:w_name$}  {:w_ver$}  {:w_cat$}  {:w_src$}  DESCRIPTION",
+        "NAME", "VERSION", "CATEGORY", "SOURCE"
+    )));
+    for s in &found {
+        out.line(format!(
+            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}",
+            out.bold(&format!("{:w_name$}", s.name)),
+            s.version,
+            s.category,
+            s.source,
+            s.description
+        ));
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// Counts shown by `show` and `validate`.
+#[derive(Debug, Serialize)]
+struct Counts {
+    phases: usize,
+    artifacts: usize,
+    actions: usize,
+    input_gates: usize,
+    exit_criteria: usize,
+    checks: usize,
+    variables: usize,
+}
+
+impl Counts {
+    fn of(w: &Workflow) -> Counts {
+        let criteria = || {
+            w.phases
+                .iter()
+                .flat_map(|p| p.input_gates.iter().chain(&p.exit_criteria))
+        };
+        Counts {
+            phases: w.phases.len(),
+            artifacts: w.artifact_count(),
+            actions: w.all_actions().count(),
+            input_gates: w.phases.iter().map(|p| p.input_gates.len()).sum(),
+            exit_criteria: w.phases.iter().map(|p| p.exit_criteria.len()).sum(),
+            checks: criteria().filter(|c| !c.is_human()).count(),
+            variables: w.variables.len(),
+        }
+    }
+}
+
+/// The JSON document of `show` and `validate`.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    name: &'a str,
+    version: &'a str,
+    source: String,
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts: Option<Counts>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    workflow: Option<&'a Workflow>,
+    phases: &'a [Phase],
+    actions: &'a [Action],
+    variables: &'a [Variable],
+    errors: Vec<&'a Diagnostic>,
+    warnings: Vec<&'a Diagnostic>,
+}
+
+fn cmd_show(cli: &Cli, out: &Output, args: &ShowArgs, validate: bool) -> anyhow::Result<ExitCode> {
+    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let v = located.validate();
+    let errors: Vec<&Diagnostic> = v.errors().collect();
+    let warnings: Vec<&Diagnostic> = v.diagnostics.iter().filter(|d| !d.is_error()).collect();
+    let code = if v.is_valid() {
+        ExitCode::Ok
+    } else {
+        ExitCode::Invalid
+    };
+    if args.json {
+        let w = v.workflow.as_ref();
+        let report = Report {
+            name: w.map_or(located.name.as_str(), |w| w.name.as_str()),
+            version: w.map_or("", |w| w.version.as_str()),
+            source: located.source.to_string(),
+            valid: v.is_valid(),
+            counts: w.map(Counts::of),
+            workflow: w,
+            phases: w.map_or(&[], |w| w.phases.as_slice()),
+            actions: w.map_or(&[], |w| w.actions.as_slice()),
+            variables: w.map_or(&[], |w| w.variables.as_slice()),
+            errors,
+            warnings,
+        };
+        out.json(&report)?;
+        return Ok(code);
+    }
+    if validate {
+        print_validation(out, &located, v.workflow.as_ref(), &errors, &warnings);
+    } else {
+        match &v.workflow {
+            Some(w) => print_preview(out, &located, w),
+            None => out.line(format!("{}: the workflow could not be read", located.name)),
+        }
+        for d in errors.iter().chain(warnings.iter()) {
+            out.note(d.to_string());
+        }
+    }
+    Ok(code)
+}
+
+fn print_validation(
+    out: &Output,
+    located: &Located,
+    w: Option<&Workflow>,
+    errors: &[&Diagnostic],
+    warnings: &[&Diagnostic],
+) {
+    for d in errors.iter().chain(warnings.iter()) {
+        out.line(d.to_string());
+    }
+    let name = w.map_or(located.name.as_str(), |w| w.name.as_str());
+    let counts = w.map(|w| {
+        let c = Counts::of(w);
+        format!(
+            "{} phases, {} artifacts, {} actions, {} input gates, {} exit criteria ({} machine-checked)",
+            c.phases, c.artifacts, c.actions, c.input_gates, c.exit_criteria, c.checks
+        )
+    });
+    if errors.is_empty() && w.is_some() {
+        out.line(format!(
+            "{} {name} {} is valid: {}",
+            out.green("ok:"),
+            w.map_or("", |w| w.version.as_str()),
+            counts.unwrap_or_default()
+        ));
+    } else {
+        let n = errors.len();
+        out.line(format!(
+            "{} {name} has {n} error{}{}",
+            out.red("invalid:"),
+            if n == 1 { "" } else { "s" },
+            counts.map(|c| format!(" ({c})")).unwrap_or_default()
+        ));
+    }
+}
+
+fn criterion_line(out: &Output, c: &Criterion) -> String {
+    let tag = match &c.check {
+        None => out.yellow("human"),
+        Some(check) => out.green(check.kind()),
+    };
+    let optional = if c.required { "" } else { " (optional)" };
+    format!("[{tag}] {}{optional}", c.criteria)
+}
+
+fn print_preview(out: &Output, located: &Located, w: &Workflow) {
+    out.line(format!("{} {}", out.bold(&w.name), w.version));
+    if !w.description.is_empty() {
+        out.line(format!("  {}", w.description));
+    }
+    out.line(format!(
+        "  source: {}   category: {}{}",
+        located.source,
+        w.category,
+        if w.tags.is_empty() {
+            String::new()
+        } else {
+            format!("   tags: {}", w.tags.join(", "))
+        }
+    ));
+    if !w.keywords.is_empty() {
+        out.line(format!("  keywords: {}", w.keywords.join(", ")));
+    }
+    if !w.languages.is_empty() {
+        out.line(format!("  languages: {}", w.languages.join(", ")));
+    }
+    if let Some(stats) = &w.statistics {
+        if let Ok(text) = serde_json::to_string(stats) {
+            out.line(format!("  statistics: {text}"));
+        }
+    }
+    if let Some(rating) = &w.rating {
+        if let Ok(text) = serde_json::to_string(rating) {
+            out.line(format!("  rating: {text}"));
+        }
+    }
+    if !w.variables.is_empty() {
+        out.line(out.bold("\nVariables"));
+        for v in &w.variables {
+            let mut line = format!("  {}", v.name);
+            if v.required {
+                line.push_str(" (required)");
+            }
+            if let Some(d) = &v.default {
+                line.push_str(&format!(" [default: {d}]"));
+            }
+            if let Some(d) = &v.description {
+                line.push_str(&format!(" — {d}"));
+            }
+            out.line(line);
+        }
+    }
+    out.line(out.bold("\nPhases"));
+    for p in &w.phases {
+        out.line(format!("  {}. {} — {}", p.order, out.bold(&p.id), p.name));
+        let deps = if p.depends_on.is_empty() {
+            "nothing".to_owned()
+        } else {
+            p.depends_on.join(", ")
+        };
+        out.line(format!("     depends on: {deps}"));
+        if let Some(when) = &p.when {
+            out.line(format!("     when: {when}"));
+        }
+        if !p.input_gates.is_empty() {
+            out.line(format!("     input gates ({}):", p.input_gates.len()));
+            for c in &p.input_gates {
+                out.line(format!("       {}", criterion_line(out, c)));
+            }
+        }
+        if !p.exit_criteria.is_empty() {
+            out.line(format!("     exit criteria ({}):", p.exit_criteria.len()));
+            for c in &p.exit_criteria {
+                out.line(format!("       {}", criterion_line(out, c)));
+            }
+        }
+        if !p.artifacts.is_empty() {
+            out.line(format!("     artifacts ({}):", p.artifacts.len()));
+            for a in &p.artifacts {
+                let to = a
+                    .output
+                    .as_ref()
+                    .map(|o| format!(" -> {}", o.path()))
+                    .unwrap_or_default();
+                out.line(format!("       {}{}", a.id, out.dim(&to)));
+            }
+        }
+        if !p.actions.is_empty() {
+            let names: Vec<&str> = p.actions.iter().map(|a| a.id.as_str()).collect();
+            out.line(format!("     actions: {}", names.join(", ")));
+        }
+    }
+    if !w.actions.is_empty() {
+        out.line(out.bold("\nWorkflow actions"));
+        for a in &w.actions {
+            let kind = match &a.kind {
+                crate::model::ActionKind::Prompt => "prompt".to_owned(),
+                crate::model::ActionKind::Command { command, .. } => format!("command: {command}"),
+            };
+            out.line(format!(
+                "  {} — {} {}",
+                a.id,
+                a.title,
+                out.dim(&format!("({kind})"))
+            ));
+        }
+    }
+}

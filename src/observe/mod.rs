@@ -1,0 +1,3 @@
+//! Observability: logging set-up (and, in later layers, the audit chain and reports).
+
+pub mod log;
