@@ -8,3 +8,4 @@ pub mod catalog;
 pub mod cli;
 pub mod model;
 pub mod observe;
+pub mod store;

@@ -320,8 +320,8 @@ impl Loader<'_> {
             .map(|p| (p.id.as_str(), &p.depends_on))
             .collect();
         let ids: Vec<String> = phases.iter().map(|p| p.id.clone()).collect();
-        for i in 0..phases.len() {
-            let deps = match explicit.get(phases[i].id.as_str()).copied() {
+        for (i, phase) in phases.iter_mut().enumerate() {
+            let deps = match explicit.get(phase.id.as_str()).copied() {
                 Some(Some(deps)) => deps.clone(),
                 _ => i
                     .checked_sub(1)
@@ -335,7 +335,7 @@ impl Loader<'_> {
                         self.tree.display("workflow.yml"),
                         format!(
                             "phase `{}` depends on `{d}`, which is not a phase of this workflow",
-                            phases[i].id
+                            phase.id
                         ),
                     )
                     .at(line, column);
@@ -346,7 +346,7 @@ impl Loader<'_> {
                     self.diags.push(diag);
                 }
             }
-            phases[i].depends_on = deps;
+            phase.depends_on = deps;
         }
         if let Some(cycle) = find_cycle(&phases) {
             let (line, column) = key_position(&text, "depends_on");
@@ -1331,20 +1331,31 @@ fn strip_location(message: &str) -> String {
     }
 }
 
+/// Every `key:` in `text` (block or flow style): line, column of the key, and the rest of the line
+/// after the colon.
+fn key_occurrences<'t>(
+    text: &'t str,
+    key: &'t str,
+) -> impl Iterator<Item = (usize, usize, &'t str)> + 't {
+    text.lines().enumerate().flat_map(move |(n, line)| {
+        line.match_indices(key).filter_map(move |(at, _)| {
+            let before_ok = line[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| matches!(c, ' ' | '\t' | '{' | ',' | '-' | '"' | '\''));
+            let after = line[at + key.len()..].trim_start_matches(['"', '\'']);
+            let after = after.trim_start();
+            let rest = after.strip_prefix(':')?;
+            before_ok.then_some((n + 1, at + 1, rest))
+        })
+    })
+}
+
 /// Line and column (1-based) of the first `key:` in `text`.
 fn key_position(text: &str, key: &str) -> (Option<usize>, Option<usize>) {
-    for (n, line) in text.lines().enumerate() {
-        let body = line.trim_start();
-        let indent = line.len() - body.len();
-        let body2 = body.strip_prefix("- ").unwrap_or(body);
-        let extra = body.len() - body2.len();
-        if let Some(after) = body2.strip_prefix(key) {
-            if after.trim_start().starts_with(':') {
-                return (Some(n + 1), Some(indent + extra + 1));
-            }
-        }
-    }
-    (None, None)
+    key_occurrences(text, key)
+        .next()
+        .map_or((None, None), |(l, c, _)| (Some(l), Some(c)))
 }
 
 /// Line and column of the value of the first `key: value` whose value is `value`.
@@ -1358,25 +1369,16 @@ fn nth_value_position(
     value: &str,
     nth: usize,
 ) -> (Option<usize>, Option<usize>) {
-    let mut seen = 0;
-    for (n, line) in text.lines().enumerate() {
-        let body = line.trim_start();
-        let body2 = body.strip_prefix("- ").unwrap_or(body);
-        if let Some(after) = body2.strip_prefix(key) {
-            if let Some(v) = after.trim_start().strip_prefix(':') {
-                let v = v.trim();
-                let unquoted = v.trim_matches(|c| c == '"' || c == '\'');
-                if v == value || unquoted == value || v.contains(value) {
-                    if seen == nth {
-                        let col = line.find(v).map(|c| c + 1);
-                        return (Some(n + 1), col);
-                    }
-                    seen += 1;
-                }
-            }
-        }
-    }
-    (None, None)
+    let lines: Vec<&str> = text.lines().collect();
+    key_occurrences(text, key)
+        .filter(|(_, _, rest)| rest.contains(value))
+        .nth(nth)
+        .map_or((None, None), |(l, c, _)| {
+            let line = lines[l - 1];
+            let from = c - 1 + key.len();
+            let col = line[from..].find(value).map(|i| from + i + 1);
+            (Some(l), col)
+        })
 }
 
 #[cfg(test)]

@@ -1,0 +1,150 @@
+//! Opening the project repository, with clear refusals for the ones ddx cannot work in.
+
+use std::path::{Path, PathBuf};
+
+/// What went wrong reaching or using the repository.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{} is not inside a git work tree", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("{} is a bare repository; ddx needs a work tree", path.display())]
+    Bare { path: PathBuf },
+    #[error("{} uses the reftable ref storage, which ddx cannot write to safely yet", path.display())]
+    Reftable { path: PathBuf },
+    #[error("cannot open the git repository at {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("git {what} failed")]
+    Git {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    pub fn git(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Git {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// The project repository ddx works in.
+pub struct Repo {
+    repo: gix::Repository,
+    work_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("work_dir", &self.work_dir)
+            .finish()
+    }
+}
+
+impl Repo {
+    /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends (as inside hooks).
+    pub fn discover(dir: &Path) -> Result<Repo, StoreError> {
+        if std::env::var_os("GIT_DIR").is_none() && gix::discover::upwards(dir).is_err() {
+            return Err(StoreError::NotARepository {
+                path: dir.to_owned(),
+            });
+        }
+        let repo = match gix::discover_with_environment_overrides(dir) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(StoreError::Open {
+                    path: dir.to_owned(),
+                    source: Box::new(e),
+                })
+            }
+        };
+        Self::from_gix(repo, dir)
+    }
+
+    /// Wraps an open repository, refusing bare and reftable ones.
+    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+        let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
+            return Err(StoreError::Bare {
+                path: repo.git_dir().to_owned(),
+            });
+        };
+        let storage = repo
+            .config_snapshot()
+            .string("extensions.refStorage")
+            .map(|s| s.to_string().to_ascii_lowercase());
+        if storage.as_deref() == Some("reftable") {
+            return Err(StoreError::Reftable {
+                path: dir.to_owned(),
+            });
+        }
+        Ok(Repo { repo, work_dir })
+    }
+
+    pub fn gix(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    /// `.git` (the common directory, shared by linked worktrees).
+    pub fn common_dir(&self) -> &Path {
+        self.repo.common_dir()
+    }
+
+    /// Where ddx keeps local, never-shared files: `.git/ddx/`.
+    pub fn ddx_dir(&self) -> PathBuf {
+        self.common_dir().join("ddx")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn refuses_places_without_a_work_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::create_dir(&plain).unwrap();
+        assert!(matches!(
+            Repo::discover(&plain),
+            Err(StoreError::NotARepository { .. })
+        ));
+        git(dir.path(), &["init", "-q", "--bare", "bare.git"]);
+        assert!(matches!(
+            Repo::discover(&dir.path().join("bare.git")),
+            Err(StoreError::Bare { .. })
+        ));
+        git(dir.path(), &["init", "-q", "--ref-format=reftable", "rt"]);
+        let err = Repo::discover(&dir.path().join("rt")).unwrap_err();
+        assert!(matches!(err, StoreError::Reftable { .. }), "{err:?}");
+        git(dir.path(), &["init", "-q", "ok"]);
+        let repo = Repo::discover(&dir.path().join("ok")).unwrap();
+        assert!(repo.ddx_dir().ends_with(".git/ddx"));
+    }
+}
