@@ -214,7 +214,8 @@ impl<'r> Engine<'r> {
         )];
         match files {
             Some(n) => lines.push(format!(
-                "pinned definition: tree {workflow_tree} ({n} files written)"
+                "pinned definition: tree {workflow_tree} ({n} file{} written)",
+                if n == 1 { "" } else { "s" }
             )),
             None => lines.push(format!(
                 "pinned definition: tree {workflow_tree} (reused from the catalog)"

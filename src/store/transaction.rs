@@ -261,16 +261,14 @@ pub fn commit<E: From<StoreError>>(
             file: Default::default(),
         };
         let file = pending::write(repo, &op)?;
-        let message = format!(
-            "ddx: {}",
-            written
-                .plan
-                .event
-                .as_ref()
-                .map_or(written.plan.audit.summary.as_str(), |e| e
-                    .message
-                    .subject
-                    .as_str())
+        let message = written.plan.event.as_ref().map_or_else(
+            || {
+                format!(
+                    "ddx(audit): {}: {}",
+                    opts.instance, written.plan.audit.summary
+                )
+            },
+            |e| e.message.subject.clone(),
         );
         match edit(repo, opts.identity, &pending_refs, &message) {
             Ok(()) => {
