@@ -212,8 +212,13 @@ fn print_validation(
     let counts = w.map(|w| {
         let c = Counts::of(w);
         format!(
-            "{} phases, {} artifacts, {} actions, {} input gates, {} exit criteria ({} machine-checked)",
-            c.phases, c.artifacts, c.actions, c.input_gates, c.exit_criteria, c.checks
+            "{}, {}, {}, {}, {} ({} machine-checked)",
+            plural(c.phases, "phase"),
+            plural(c.artifacts, "artifact"),
+            plural(c.actions, "action"),
+            plural(c.input_gates, "input gate"),
+            plural(c.exit_criteria, "exit criterion"),
+            c.checks
         )
     });
     if errors.is_empty() && w.is_some() {
@@ -231,6 +236,17 @@ fn print_validation(
             if n == 1 { "" } else { "s" },
             counts.map(|c| format!(" ({c})")).unwrap_or_default()
         ));
+    }
+}
+
+/// `1 phase`, `2 phases`, `3 exit criteria`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else if let Some(stem) = word.strip_suffix("criterion") {
+        format!("{n} {stem}criteria")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
