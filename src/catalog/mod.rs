@@ -139,11 +139,15 @@ pub fn locate(spec: &str, cwd: &Path) -> Result<Located, CatalogError> {
 
 /// Every workflow the catalog knows, with the broken ones reported separately.
 pub fn list() -> (Vec<Summary>, Vec<(String, DefinitionError)>) {
+    use rayon::prelude::*;
+    let loaded: Vec<_> = embedded::names()
+        .into_par_iter()
+        .map(|name| (name, model::load_workflow(&SubTree::new(embedded::library(), name))))
+        .collect();
     let mut good = Vec::new();
     let mut bad = Vec::new();
-    for name in embedded::names() {
-        let tree = SubTree::new(embedded::library(), name);
-        match model::load_workflow(&tree) {
+    for (name, result) in loaded {
+        match result {
             Ok(w) => good.push(Summary::of(&w, &Source::Embedded)),
             Err(e) => bad.push((name.to_owned(), e)),
         }

@@ -12,6 +12,7 @@ use super::{
     Expected, GateSource, OutputLocation, Phase, Transition, Variable, Workflow,
     DEFAULT_COMMAND_TIMEOUT,
 };
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -365,14 +366,28 @@ impl Loader<'_> {
             self.diags.push(d);
         }
 
-        // Phase folders.
+        // Phase folders, read in parallel: they are most of the files.
+        let matched: Vec<(usize, &PhaseFolder)> = folders
+            .iter()
+            .filter_map(|(id, f)| phases.iter().position(|p| &p.id == id).map(|i| (i, f)))
+            .collect();
+        let tree = self.tree;
+        let loaded: Vec<(usize, Phase, Vec<Diagnostic>)> = matched
+            .par_iter()
+            .map(|&(i, folder)| {
+                let mut sub = Loader { tree, diags: Vec::new() };
+                let mut phase = phases[i].clone();
+                sub.load_phase_folder(folder, &mut phase, &declared);
+                (i, phase, sub.diags)
+            })
+            .collect();
+        for (i, phase, diags) in loaded {
+            phases[i] = phase;
+            self.diags.extend(diags);
+        }
         for (id, folder) in &folders {
-            match phases.iter_mut().position(|p| &p.id == id) {
-                Some(i) => {
-                    let mut phase = std::mem::replace(&mut phases[i], empty_phase("", 0));
-                    self.load_phase_folder(folder, &mut phase, &declared);
-                    phases[i] = phase;
-                }
+            match phases.iter().position(|p| &p.id == id) {
+                Some(_) => {}
                 None => {
                     let path = format!("phases/{}", folder.name);
                     let hint = match did_you_mean(id, ids.iter().map(String::as_str)) {
@@ -758,7 +773,8 @@ impl Loader<'_> {
                         .collect(),
                     None => Vec::new(),
                 };
-                a.meta = serde_yaml::from_str(&text).ok();
+                // The raw type round-trips every key, so serializing it is the whole file.
+                a.meta = serde_yaml::to_value(&m).ok();
             }
         }
         for t in a
