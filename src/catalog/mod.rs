@@ -142,7 +142,12 @@ pub fn list() -> (Vec<Summary>, Vec<(String, DefinitionError)>) {
     use rayon::prelude::*;
     let loaded: Vec<_> = embedded::names()
         .into_par_iter()
-        .map(|name| (name, model::load_workflow(&SubTree::new(embedded::library(), name))))
+        .map(|name| {
+            (
+                name,
+                model::load_workflow(&SubTree::new(embedded::library(), name)),
+            )
+        })
         .collect();
     let mut good = Vec::new();
     let mut bad = Vec::new();

@@ -375,7 +375,10 @@ impl Loader<'_> {
         let loaded: Vec<(usize, Phase, Vec<Diagnostic>)> = matched
             .par_iter()
             .map(|&(i, folder)| {
-                let mut sub = Loader { tree, diags: Vec::new() };
+                let mut sub = Loader {
+                    tree,
+                    diags: Vec::new(),
+                };
                 let mut phase = phases[i].clone();
                 sub.load_phase_folder(folder, &mut phase, &declared);
                 (i, phase, sub.diags)

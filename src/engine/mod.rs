@@ -1,0 +1,3 @@
+//! The engine: phase graph, transitions, gates, artifacts and actions.
+
+pub mod checks;
