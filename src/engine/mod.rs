@@ -1,3 +1,4 @@
 //! The engine: phase graph, transitions, gates, artifacts and actions.
 
+pub mod artifacts;
 pub mod checks;
