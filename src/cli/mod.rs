@@ -5,6 +5,7 @@
 //! hint with the next thing to try.
 
 mod completion;
+mod log;
 mod output;
 mod workflow;
 
@@ -60,6 +61,8 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Query and export the structured log.
+    Log(log::LogArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -80,14 +83,19 @@ pub fn main() -> i32 {
     };
     let out = Output::new(cli.color);
     crate::observe::log::init(cli.verbose as i8 - cli.quiet as i8, out.color_stderr());
-    match run(&cli, &out) {
+    let code = match run(&cli, &out) {
         Ok(code) => code as i32,
         Err(err) => {
             let (code, hint) = classify(&err);
+            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+            // Into the instance log only: stderr gets the error printed below.
+            tracing::error!(target: crate::observe::log::FILE_ONLY, exit_code = code as i32, causes = ?chain, "{err}");
             out.error(&err, hint.as_deref());
             code as i32
         }
-    }
+    };
+    crate::observe::log::flush();
+    code
 }
 
 /// The working directory of this invocation (`-C` or the process's).
@@ -102,6 +110,7 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -129,6 +138,43 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
                     Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
                 ),
             };
+        }
+        if let Some(e) = cause.downcast_ref::<crate::store::StoreError>() {
+            use crate::store::StoreError as S;
+            return match e {
+                S::NotARepository { .. } => (
+                    ExitCode::Failure,
+                    Some("run ddx inside a git work tree (`git init` makes one)".to_owned()),
+                ),
+                S::Bare { .. } => (
+                    ExitCode::Failure,
+                    Some("run ddx in a clone with a work tree".to_owned()),
+                ),
+                S::Reftable { .. } => (
+                    ExitCode::Failure,
+                    Some("convert with `git refs migrate --ref-format=files`".to_owned()),
+                ),
+                _ => (ExitCode::Failure, None),
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
+            use crate::observe::query::LogError as L;
+            return match e {
+                L::NoSuchInstance(_) => (
+                    ExitCode::NotFound,
+                    Some("`ddx log` without --instance shows every instance's log".to_owned()),
+                ),
+                L::Ambiguous { .. } => (ExitCode::Usage, Some("give more of the id".to_owned())),
+                L::Level(_) => (ExitCode::Usage, None),
+                L::Io { .. } => (ExitCode::Failure, None),
+            };
+        }
+        if cause
+            .downcast_ref::<crate::observe::time::TimeError>()
+            .is_some()
+            || cause.downcast_ref::<regex::Error>().is_some()
+        {
+            return (ExitCode::Usage, None);
         }
         if cause.downcast_ref::<DefinitionError>().is_some() {
             return (
