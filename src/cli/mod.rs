@@ -6,12 +6,16 @@
 
 mod completion;
 mod output;
+mod repo;
 mod workflow;
 
 pub use output::Output;
 
 use crate::catalog::CatalogError;
+use crate::config::ConfigError;
 use crate::model::load::DefinitionError;
+use crate::share::repos::RepoError;
+use crate::store::sources::SourceError;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -60,6 +64,9 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Register, list, fetch and remove team or private catalogs.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -102,6 +109,7 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -128,7 +136,38 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
                     ExitCode::Invalid,
                     Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
                 ),
+                CatalogError::Broken { .. } => (
+                    ExitCode::Invalid,
+                    Some("`ddx workflow validate <name>` lists every problem of one workflow; without --strict the good ones are listed".to_owned()),
+                ),
+                CatalogError::Io { .. } | CatalogError::Store(_) => (ExitCode::Failure, None),
             };
+        }
+        if let Some(e) = cause.downcast_ref::<RepoError>() {
+            return match e {
+                RepoError::Exists { name, .. } => (
+                    ExitCode::Conflict,
+                    Some(format!(
+                        "`ddx repo fetch {name}` updates it; `ddx repo remove {name}` unregisters it"
+                    )),
+                ),
+                RepoError::NotFound { suggestion, .. } => (
+                    ExitCode::NotFound,
+                    Some(match suggestion {
+                        Some(s) => format!("did you mean `{s}`? `ddx repo list` shows them all"),
+                        None => "`ddx repo list` shows the registered repositories".to_owned(),
+                    }),
+                ),
+                RepoError::Source(s) => classify_source(s),
+                RepoError::Config(c) => classify_config(c),
+                RepoError::Store(_) => (ExitCode::Failure, None),
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<SourceError>() {
+            return classify_source(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return classify_config(e);
         }
         if cause.downcast_ref::<DefinitionError>().is_some() {
             return (
@@ -138,6 +177,48 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
     }
     (ExitCode::Failure, None)
+}
+
+fn classify_source(e: &SourceError) -> (ExitCode, Option<String>) {
+    match e {
+        SourceError::InvalidName { .. } => (ExitCode::Usage, None),
+        SourceError::BadUrl { .. } => (
+            ExitCode::NotFound,
+            Some("give a path to a git repository, or a URL (ssh, file://, https)".to_owned()),
+        ),
+        SourceError::NoSuchBranch { .. } => (
+            ExitCode::NotFound,
+            Some(
+                "name an existing branch with --branch, or leave it out for the default branch"
+                    .to_owned(),
+            ),
+        ),
+        SourceError::NoDefaultBranch { .. } => (
+            ExitCode::NotFound,
+            Some("name a branch with --branch".to_owned()),
+        ),
+        SourceError::RefMoved { .. } => (
+            ExitCode::Conflict,
+            Some("another command changed it at the same time; run this one again".to_owned()),
+        ),
+        SourceError::Fetch { url, .. } | SourceError::Git { url, .. } => (
+            ExitCode::Failure,
+            Some(format!(
+                "check the URL and your access with `git ls-remote {url}`"
+            )),
+        ),
+        SourceError::NotACommit { .. } | SourceError::Store(_) => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
+    match e {
+        ConfigError::Parse { .. } => (
+            ExitCode::Invalid,
+            Some("fix .ddx/config.yml; ddx did not change it".to_owned()),
+        ),
+        _ => (ExitCode::Failure, None),
+    }
 }
 
 /// The clap command, for completions and tests.
