@@ -34,7 +34,11 @@ impl TestRepo {
         let home = tmp.path().join("home");
         std::fs::create_dir_all(&root).expect("create repo dir");
         std::fs::create_dir_all(&home).expect("create home dir");
-        TestRepo { _tmp: tmp, root, home }
+        TestRepo {
+            _tmp: tmp,
+            root,
+            home,
+        }
     }
 
     /// A command with the hermetic environment, run in the repository.
@@ -89,7 +93,8 @@ impl TestRepo {
     /// Runs ddx with `--json` output and parses it.
     pub fn ddx_json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.ddx_ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("ddx {args:?} printed no JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("ddx {args:?} printed no JSON ({e}): {out}"))
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -125,7 +130,10 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var("DDX_REQUIRE_CORPUS").is_ok_and(|v| v == "1") {
-        panic!("the corpus is required (DDX_REQUIRE_CORPUS=1) but {} has none", path.display());
+        panic!(
+            "the corpus is required (DDX_REQUIRE_CORPUS=1) but {} has none",
+            path.display()
+        );
     }
     eprintln!("skipped: no corpus at {} (set DDX_CORPUS)", path.display());
     None
