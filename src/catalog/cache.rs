@@ -4,44 +4,81 @@
 //! A key names exactly one content, so an entry is never stale and nothing needs invalidating:
 //! a commit, `git pull` or `git fetch` changes a tree id and so the file looked for. Files are
 //! written atomically; a missing, unreadable or foreign file is a miss, never an error, so the
-//! cache can be deleted at any time.
+//! cache can be deleted at any time. Reading a file parses no YAML: entries are kept in the
+//! compact form of [`super::record`].
 
-use super::index::{BrokenEntry, Entry};
+use super::index::BrokenEntry;
+use super::record::{Reader, Record, Writer};
 use super::source::{digest, Root};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Bumped whenever the segment layout or what the index keeps changes.
-const FORMAT: u32 = 1;
+/// Bumped whenever the file layout or what the index keeps changes.
+const FORMAT: u32 = 2;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+const MAGIC: &[u8] = b"ddx catalog cache\n";
 
-/// The index of one source, as cached.
-#[derive(Debug, Serialize, Deserialize)]
+/// The index of one source.
+#[derive(Debug)]
 pub(crate) struct Segment {
-    pub format: u32,
-    pub ddx_version: String,
     pub source: String,
     pub key: String,
-    pub entries: Vec<Entry>,
+    pub records: Vec<Record>,
     pub broken: Vec<BrokenEntry>,
 }
 
 impl Segment {
     pub fn new(root: &Root, key: &str) -> Segment {
         Segment {
-            format: FORMAT,
-            ddx_version: VERSION.to_owned(),
             source: root.source.to_string(),
             key: key.to_owned(),
-            entries: Vec::new(),
+            records: Vec::new(),
             broken: Vec::new(),
         }
     }
 
-    fn fits(&self, root: &Root) -> bool {
-        self.format == FORMAT
-            && self.ddx_version == VERSION
-            && self.source == root.source.to_string()
+    fn encode(&self) -> std::io::Result<Vec<u8>> {
+        let mut w = Writer::default();
+        w.buf.extend_from_slice(MAGIC);
+        w.u32(FORMAT);
+        w.str(VERSION);
+        w.str(&self.source);
+        w.str(&self.key);
+        w.u32(u32::try_from(self.records.len()).map_err(std::io::Error::other)?);
+        for r in &self.records {
+            let raw = r.raw();
+            w.u32(u32::try_from(raw.len()).map_err(std::io::Error::other)?);
+            w.buf.extend_from_slice(raw);
+        }
+        let broken = serde_json::to_string(&self.broken).map_err(std::io::Error::other)?;
+        w.str(&broken);
+        Ok(w.buf)
+    }
+
+    /// Reads a segment; `None` if it is damaged or was written by another version.
+    fn decode(bytes: Vec<u8>) -> Option<Segment> {
+        let data = Arc::new(bytes);
+        let mut r = Reader::new(&data);
+        if r.bytes(MAGIC.len())? != MAGIC || r.u32()? != FORMAT || r.str()? != VERSION {
+            return None;
+        }
+        let source = r.str()?.to_owned();
+        let key = r.str()?.to_owned();
+        let count = r.u32()? as usize;
+        let from = r.pos();
+        let (records, end) = Record::split(data.clone(), from, count)?;
+        let mut r = Reader::new(&data);
+        r.bytes(end)?;
+        let broken: Vec<BrokenEntry> = serde_json::from_str(r.str()?).ok()?;
+        if !r.at_end() {
+            return None;
+        }
+        Some(Segment {
+            source,
+            key,
+            records,
+            broken,
+        })
     }
 }
 
@@ -50,7 +87,7 @@ pub(crate) struct Cache {
 }
 
 const PREFIX: &str = "catalog-";
-const SUFFIX: &str = ".json";
+const SUFFIX: &str = ".bin";
 
 impl Cache {
     pub fn new(dir: PathBuf) -> Cache {
@@ -68,7 +105,7 @@ impl Cache {
             .join(format!("{PREFIX}{}-{id}{SUFFIX}", root.slug()))
     }
 
-    /// The files of `root`'s source other than `except`.
+    /// The cache files of `root`'s source.
     fn files_of(&self, root: &Root) -> Vec<PathBuf> {
         let slug = root.slug();
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -90,20 +127,21 @@ impl Cache {
             .collect()
     }
 
-    fn read(path: &Path) -> Option<Segment> {
+    fn read(path: &Path, root: &Root) -> Option<Segment> {
         let bytes = std::fs::read(path).ok()?;
-        match serde_json::from_slice::<Segment>(&bytes) {
-            Ok(seg) => Some(seg),
-            Err(e) => {
-                tracing::debug!("catalog cache: ignoring {}: {e}", path.display());
-                None
-            }
+        let seg = Segment::decode(bytes);
+        if seg.is_none() {
+            tracing::debug!(
+                "catalog cache: ignoring {}: damaged or foreign",
+                path.display()
+            );
         }
+        seg.filter(|s| s.source == root.source.to_string())
     }
 
-    /// The cached segment of `root` under `key`, if there is a current one.
+    /// The cached segment of `root` under `key`, if there is one.
     pub fn load(&self, root: &Root, key: &str) -> Option<Segment> {
-        Self::read(&self.file(root, key)).filter(|s| s.fits(root) && s.key == key)
+        Self::read(&self.file(root, key), root).filter(|s| s.key == key)
     }
 
     /// The most recent segment of `root` under any key, to reuse unchanged workflows from.
@@ -117,15 +155,15 @@ impl Cache {
         files
             .into_iter()
             .rev()
-            .find_map(|(_, p)| Self::read(&p).filter(|s| s.fits(root)))
+            .find_map(|(_, p)| Self::read(&p, root))
     }
 
-    /// Writes `segment` atomically and removes the source's older segments. Failing to cache is
+    /// Writes `segment` atomically and removes the source's older files. Failing to cache is
     /// not an error: the next run builds the segment again.
     pub fn store(&self, root: &Root, segment: &Segment) {
         let path = self.file(root, &segment.key);
-        let result = serde_json::to_vec(segment)
-            .map_err(std::io::Error::other)
+        let result = segment
+            .encode()
             .and_then(|bytes| write_file(&self.dir, &path, &bytes));
         match result {
             Ok(()) => {
@@ -139,7 +177,7 @@ impl Cache {
 }
 
 /// Writes through a temporary file renamed into place. No fsync: a cache file cut short by a
-/// crash does not parse or does not match its key, and is then simply a miss.
+/// crash does not decode, and is then simply a miss.
 fn write_file(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     std::fs::create_dir_all(dir)?;

@@ -7,6 +7,7 @@
 //! workflow re-reads one workflow.
 
 use super::cache::{Cache, Segment};
+use super::record::Record;
 use super::source::{Member, Root};
 use super::{Catalog, CatalogError, Source, Summary};
 use crate::model::load::DefinitionError;
@@ -86,10 +87,11 @@ pub struct BrokenEntry {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// A good workflow of the index, with its source.
+/// A good workflow of the index, with its source. Its entry is kept compact and decoded on
+/// demand (see [`super::record`]).
 #[derive(Debug, Clone)]
 pub struct IndexedWorkflow {
-    pub entry: Entry,
+    pub record: Record,
     pub source: Source,
     /// Position of the source in precedence order (0 is the highest).
     pub rank: usize,
@@ -98,8 +100,30 @@ pub struct IndexedWorkflow {
 }
 
 impl IndexedWorkflow {
+    pub fn new(entry: &Entry, source: Source, rank: usize) -> IndexedWorkflow {
+        IndexedWorkflow {
+            record: Record::of(entry),
+            source,
+            rank,
+            shadowed_by: None,
+        }
+    }
+
+    /// The catalog name, without decoding the rest.
+    pub fn name(&self) -> &str {
+        self.record.name()
+    }
+
+    pub fn entry(&self) -> Entry {
+        self.record.entry()
+    }
+
     pub fn summary(&self) -> Summary {
-        let e = &self.entry;
+        self.summary_of(&self.entry())
+    }
+
+    /// The summary of this workflow, from its already decoded entry.
+    pub fn summary_of(&self, e: &Entry) -> Summary {
         Summary {
             name: e.name.clone(),
             version: e.version.clone(),
@@ -153,7 +177,7 @@ impl Index {
 }
 
 enum Loaded {
-    Good(Entry),
+    Good(Record),
     Broken(BrokenEntry),
 }
 
@@ -177,7 +201,7 @@ fn load_member(root: &Root, repo: Option<&gix::Repository>, member: &Member) -> 
     let v = model::validate(tree.as_ref());
     match v.workflow {
         Some(w) if v.diagnostics.iter().all(|d| !d.is_error()) => {
-            Loaded::Good(Entry::of(&member.name, &member.key, &w))
+            Loaded::Good(Record::of(&Entry::of(&member.name, &member.key, &w)))
         }
         _ => broken(v.diagnostics.into_iter().filter(|d| d.is_error()).collect()),
     }
@@ -192,11 +216,12 @@ fn build_segment(
     previous: Option<Segment>,
 ) -> Result<(Segment, usize), CatalogError> {
     let members = root.members(repo)?;
-    let mut old_good: HashMap<String, Entry> = HashMap::new();
+    let mut old_good: HashMap<String, Record> = HashMap::new();
     let mut old_bad: HashMap<String, BrokenEntry> = HashMap::new();
     if let Some(prev) = previous {
-        for e in prev.entries {
-            old_good.insert(format!("{}\0{}", e.name, e.key), e);
+        for r in prev.records {
+            let e = r.entry();
+            old_good.insert(format!("{}\0{}", e.name, e.key), r);
         }
         for b in prev.broken {
             old_bad.insert(format!("{}\0{}", b.name, b.key), b);
@@ -236,7 +261,7 @@ fn build_segment(
     let mut seg = Segment::new(root, key);
     for l in loaded.into_iter().flatten() {
         match l {
-            Loaded::Good(e) => seg.entries.push(e),
+            Loaded::Good(r) => seg.records.push(r),
             Loaded::Broken(b) => seg.broken.push(b),
         }
     }
@@ -266,7 +291,7 @@ pub(crate) fn build(catalog: &Catalog) -> Result<Index, CatalogError> {
                 "catalog cache: used for {} (key {}, {} workflows)",
                 root.source,
                 short(&key),
-                seg.entries.len() + seg.broken.len()
+                seg.records.len() + seg.broken.len()
             );
             index.cached_sources += 1;
             segments.push(seg);
@@ -278,7 +303,7 @@ pub(crate) fn build(catalog: &Catalog) -> Result<Index, CatalogError> {
             "catalog cache: rebuilt {} (key {}, read {parsed} of {} workflows)",
             root.source,
             short(&key),
-            seg.entries.len() + seg.broken.len()
+            seg.records.len() + seg.broken.len()
         );
         index.rebuilt_sources += 1;
         if let Some(c) = &cache {
@@ -287,31 +312,51 @@ pub(crate) fn build(catalog: &Catalog) -> Result<Index, CatalogError> {
         segments.push(seg);
     }
 
-    let mut owner: HashMap<String, Source> = HashMap::new();
-    for (rank, (root, seg)) in roots.iter().zip(segments).enumerate() {
-        let mut names: Vec<String> = Vec::new();
-        for e in seg.entries {
-            let shadowed_by = owner.get(&e.name).cloned();
-            names.push(e.name.clone());
+    // A workflow is shadowed by the first earlier source with the same name. Records are
+    // sorted by name, so each lookup is a binary search and no name is copied.
+    for seg in &mut segments {
+        if !seg.records.windows(2).all(|w| w[0].name() <= w[1].name()) {
+            seg.records.sort_by(|a, b| a.name().cmp(b.name()));
+        }
+    }
+    let owner = |upto: usize, name: &str| -> Option<Source> {
+        roots[..upto]
+            .iter()
+            .zip(&segments[..upto])
+            .find(|(_, seg)| {
+                seg.records.binary_search_by(|r| r.name().cmp(name)).is_ok()
+                    || seg.broken.iter().any(|b| b.name == name)
+            })
+            .map(|(root, _)| root.source.clone())
+    };
+    // Per segment: who shadows each good and each broken workflow.
+    type Shadows = (Vec<Option<Source>>, Vec<Option<Source>>);
+    let shadows: Vec<Shadows> = segments
+        .iter()
+        .enumerate()
+        .map(|(rank, seg)| {
+            (
+                seg.records.iter().map(|r| owner(rank, r.name())).collect(),
+                seg.broken.iter().map(|b| owner(rank, &b.name)).collect(),
+            )
+        })
+        .collect();
+    for (rank, ((root, seg), (good, bad))) in roots.iter().zip(segments).zip(shadows).enumerate() {
+        for (record, shadowed_by) in seg.records.into_iter().zip(good) {
             index.workflows.push(IndexedWorkflow {
-                entry: e,
+                record,
                 source: root.source.clone(),
                 rank,
                 shadowed_by,
             });
         }
-        for b in seg.broken {
-            let shadowed_by = owner.get(&b.name).cloned();
-            names.push(b.name.clone());
+        for (b, shadowed_by) in seg.broken.into_iter().zip(bad) {
             index.broken.push(BrokenWorkflow {
                 name: b.name,
                 source: root.source.clone(),
                 diagnostics: b.diagnostics,
                 shadowed_by,
             });
-        }
-        for name in names {
-            owner.entry(name).or_insert_with(|| root.source.clone());
         }
     }
     Ok(index)

@@ -11,10 +11,12 @@
 mod cache;
 pub mod embedded;
 pub mod index;
+mod record;
 pub mod search;
 mod source;
 
 pub use index::{BrokenWorkflow, Entry, Index, IndexedWorkflow};
+pub use record::Record;
 pub use source::Root;
 
 use crate::model::diag::did_you_mean;

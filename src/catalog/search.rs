@@ -100,7 +100,15 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, w: &IndexedWorkflow) -> bool {
-        let e = &w.entry;
+        if let Some(s) = &self.source {
+            if !w.source.matches(s) {
+                return false;
+            }
+        }
+        if self.category.is_none() && self.tags.is_empty() && self.compatible_with.is_none() {
+            return true;
+        }
+        let e = &w.entry();
         if let Some(c) = &self.category {
             if !e.category.eq_ignore_ascii_case(c) {
                 return false;
@@ -113,11 +121,6 @@ impl Filter {
                 .chain(&e.keywords)
                 .any(|x| x.eq_ignore_ascii_case(t));
             if !has {
-                return false;
-            }
-        }
-        if let Some(s) = &self.source {
-            if !w.source.matches(s) {
                 return false;
             }
         }
@@ -150,6 +153,8 @@ pub struct Match {
 #[derive(Debug, Clone)]
 pub struct Hit<'a> {
     pub workflow: &'a IndexedWorkflow,
+    /// The workflow's decoded index entry.
+    pub entry: Entry,
     pub score: f64,
     /// The query is the workflow's name, or one of its words is.
     pub exact_name: bool,
@@ -207,13 +212,28 @@ fn probe(term: &str) -> String {
     term.chars().take(4).collect()
 }
 
-/// ASCII-case-insensitive substring test, without allocating.
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() {
+/// ASCII-case-insensitive substring test over bytes, without allocating.
+fn contains_ci(h: &[u8], n: &[u8]) -> bool {
+    let Some(&first) = n.first() else {
         return true;
+    };
+    if h.len() < n.len() {
+        return false;
     }
-    h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let last = h.len() - n.len();
+    let mut i = 0;
+    while i <= last {
+        match h[i..=last].iter().position(|&c| c == lo || c == up) {
+            None => return false,
+            Some(p) => i += p,
+        }
+        if h[i..i + n.len()].eq_ignore_ascii_case(n) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Ranks `candidates` for `words`. Workflows matching no word are left out.
@@ -233,34 +253,42 @@ pub fn search<'a>(candidates: &[&'a IndexedWorkflow], words: &[String]) -> Vec<H
     let n = candidates.len().max(1) as f64;
     let avg_len = (candidates
         .iter()
-        .map(|w| f64::from(w.entry.length))
+        .map(|w| f64::from(w.record.length()))
         .sum::<f64>()
         / n)
         .max(1.0);
+    // A probe that is not ASCII cannot be matched case-insensitively on raw bytes.
+    let probe_all = probes.iter().any(|p| !p.is_ascii());
 
     // Per candidate that matches at all: weighted term frequencies and the matches.
     struct Scored<'a> {
         workflow: &'a IndexedWorkflow,
+        entry: Entry,
         exact_name: bool,
         tf: Vec<f32>,
         matches: Vec<Match>,
     }
     let mut scored: Vec<Scored<'a>> = Vec::new();
     for &w in candidates {
-        let e = &w.entry;
-        let name = e.name.to_lowercase();
-        let exact_name = !phrase.is_empty() && (name == phrase || lowered.contains(&name));
-        let mut maybe = exact_name;
-        if !maybe {
-            for_each_field(e, |_, value| {
-                if !maybe && probes.iter().any(|p| contains_ci(value, p)) {
-                    maybe = true;
-                }
-            });
-        }
+        let name = w.name();
+        let exact_name = !phrase.is_empty()
+            && (name.eq_ignore_ascii_case(&phrase)
+                || lowered.iter().any(|l| name.eq_ignore_ascii_case(l))
+                || (!name.is_ascii() && {
+                    let name = name.to_lowercase();
+                    name == phrase || lowered.contains(&name)
+                }));
+        // Every match contains its word's first characters: skip the rest unread.
+        let maybe = exact_name
+            || probe_all
+            || probes
+                .iter()
+                .any(|p| contains_ci(w.record.raw(), p.as_bytes()));
         if !maybe {
             continue;
         }
+        let entry = w.entry();
+        let e = &entry;
         let mut tf = vec![0.0f32; terms.len()];
         let mut matches: Vec<Match> = Vec::new();
         for_each_field(e, |field, value| {
@@ -290,6 +318,7 @@ pub fn search<'a>(candidates: &[&'a IndexedWorkflow], words: &[String]) -> Vec<H
         if exact_name || tf.iter().any(|&x| x > 0.0) {
             scored.push(Scored {
                 workflow: w,
+                entry,
                 exact_name,
                 tf,
                 matches,
@@ -308,7 +337,7 @@ pub fn search<'a>(candidates: &[&'a IndexedWorkflow], words: &[String]) -> Vec<H
     let mut hits: Vec<Hit<'a>> = scored
         .into_iter()
         .map(|s| {
-            let len = f64::from(s.workflow.entry.length).max(1.0);
+            let len = f64::from(s.entry.length).max(1.0);
             let mut score = 0.0;
             for (i, &x) in s.tf.iter().enumerate() {
                 if x <= 0.0 {
@@ -321,6 +350,7 @@ pub fn search<'a>(candidates: &[&'a IndexedWorkflow], words: &[String]) -> Vec<H
             }
             Hit {
                 workflow: s.workflow,
+                entry: s.entry,
                 score,
                 exact_name: s.exact_name,
                 matches: s.matches,
@@ -332,7 +362,7 @@ pub fn search<'a>(candidates: &[&'a IndexedWorkflow], words: &[String]) -> Vec<H
             .cmp(&a.exact_name)
             .then(b.score.total_cmp(&a.score))
             .then(a.workflow.rank.cmp(&b.workflow.rank))
-            .then(a.workflow.entry.name.cmp(&b.workflow.entry.name))
+            .then(a.entry.name.cmp(&b.entry.name))
     });
     hits
 }
@@ -365,12 +395,7 @@ mod tests {
             key: String::new(),
         };
         entry.length = weighted_length(&entry);
-        IndexedWorkflow {
-            entry,
-            source: Source::Embedded,
-            rank: 0,
-            shadowed_by: None,
-        }
+        IndexedWorkflow::new(&entry, Source::Embedded, 0)
     }
 
     #[test]
@@ -386,9 +411,9 @@ mod tests {
         ];
         let c: Vec<&IndexedWorkflow> = all.iter().collect();
         let hits = search(&c, &["tdd".to_owned()]);
-        assert_eq!(hits[0].workflow.entry.name, "tdd");
+        assert_eq!(hits[0].entry.name, "tdd");
         assert!(hits[0].exact_name);
-        assert_eq!(hits[1].workflow.entry.name, "testing-suite");
+        assert_eq!(hits[1].entry.name, "testing-suite");
         assert!(
             hits[1].score > hits[0].score,
             "the exact name wins on rank, not score"
@@ -404,10 +429,7 @@ mod tests {
         ];
         let c: Vec<&IndexedWorkflow> = all.iter().collect();
         let hits = search(&c, &["security".to_owned()]);
-        let names: Vec<&str> = hits
-            .iter()
-            .map(|h| h.workflow.entry.name.as_str())
-            .collect();
+        let names: Vec<&str> = hits.iter().map(|h| h.entry.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(hits[0].why(), ["\"security\": tag security"]);
         assert_eq!(hits[1].why(), ["\"security\": description security"]);
@@ -425,8 +447,12 @@ mod tests {
 
     #[test]
     fn filters_combine() {
-        let mut w = wf("x", &["Rust"], "", &[]);
-        w.entry.languages = vec!["rust".into()];
+        let with_langs = |langs: &[&str]| {
+            let mut e = wf("x", &["Rust"], "", &[]).entry();
+            e.languages = langs.iter().map(|s| s.to_string()).collect();
+            IndexedWorkflow::new(&e, Source::Embedded, 0)
+        };
+        let w = with_langs(&["rust"]);
         let f = Filter {
             tags: vec!["rust".into()],
             compatible_with: Some("Rust".into()),
@@ -439,7 +465,7 @@ mod tests {
             ..Filter::default()
         };
         assert!(!f.matches(&w));
-        w.entry.languages.clear();
+        let w = with_langs(&[]);
         assert!(f.matches(&w), "no languages listed: any language");
         let f = Filter {
             source: Some("project".into()),

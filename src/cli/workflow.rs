@@ -219,7 +219,7 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
         let results: Vec<SearchResult> = shown
             .iter()
             .map(|h| SearchResult {
-                summary: h.workflow.summary(),
+                summary: h.workflow.summary_of(&h.entry),
                 score: (h.score * 1000.0).round() / 1000.0,
                 exact_name: h.exact_name,
                 why: h.why(),
@@ -242,7 +242,7 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
     }
     let w_name = shown
         .iter()
-        .map(|h| h.workflow.entry.name.len())
+        .map(|h| h.entry.name.len())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -260,10 +260,10 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
         let w = h.workflow;
         out.line(format!(
             "{}  {:w_src$}  {:>6.2}  {}",
-            out.bold(&format!("{:w_name$}", w.entry.name)),
+            out.bold(&format!("{:w_name$}", h.entry.name)),
             w.source.to_string(),
             h.score,
-            w.entry.description
+            h.entry.description
         ));
         out.line(out.dim(&format!("{:w_name$}  matched: {}", "", h.why().join("; "))));
     }
