@@ -117,9 +117,6 @@ pub struct Located {
     pub name: String,
     pub source: Source,
     pub tree: Box<dyn FileTree>,
-    /// The git tree object the workflow was read from (project and registered sources), so an
-    /// instance can pin exactly this definition at no cost.
-    pub tree_id: Option<gix::ObjectId>,
 }
 
 impl fmt::Debug for Located {
@@ -127,7 +124,6 @@ impl fmt::Debug for Located {
         f.debug_struct("Located")
             .field("name", &self.name)
             .field("source", &self.source)
-            .field("tree_id", &self.tree_id)
             .finish()
     }
 }
@@ -287,7 +283,6 @@ fn locate_path(spec: &str, cwd: &Path) -> Result<Located, CatalogError> {
         name,
         source: Source::Path(PathBuf::from(spec)),
         tree: Box::new(DirTree::new(path)),
-        tree_id: None,
     })
 }
 

@@ -305,11 +305,10 @@ impl Root {
         if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
             return Ok(None);
         }
-        let located = |tree: Box<dyn FileTree>, tree_id| Located {
+        let located = |tree: Box<dyn FileTree>| Located {
             name: name.to_owned(),
             source: self.source.clone(),
             tree,
-            tree_id,
         };
         match &self.kind {
             Kind::Git {
@@ -323,19 +322,20 @@ impl Root {
                 else {
                     return Ok(None);
                 };
-                Ok(Some(located(
-                    Box::new(GitTree::new(repo, id, format!("{prefix}{name}"))),
-                    Some(id),
-                )))
+                Ok(Some(located(Box::new(GitTree::new(
+                    repo,
+                    id,
+                    format!("{prefix}{name}"),
+                )))))
             }
             Kind::Dir(dir) => {
                 let path = dir.join(name);
                 let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-                Ok(is_dir.then(|| located(Box::new(DirTree::new(path)), None)))
+                Ok(is_dir.then(|| located(Box::new(DirTree::new(path)))))
             }
             Kind::Embedded => Ok(embedded::names()
                 .contains(&name)
-                .then(|| located(Box::new(SubTree::new(embedded::library(), name)), None))),
+                .then(|| located(Box::new(SubTree::new(embedded::library(), name))))),
         }
     }
 }

@@ -124,9 +124,10 @@ fn cmd_add(
         Some(p) => format!("{p}/"),
     };
     if added.workflows.is_empty() {
-        out.warn(format!(
-            "no workflows found in it (looked in workflows/, library/workflows/ and the root); ended at {at}"
-        ));
+        out.warn(
+            "it has no workflows: ddx looks for folders with a workflow.yml in workflows/, \
+             library/workflows/ or at the root",
+        );
     } else {
         out.line(format!(
             "{} workflow{} in {at}: {}",

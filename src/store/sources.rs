@@ -548,6 +548,87 @@ pub fn workflows_root(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn ref_moves_are_compare_and_swap_with_a_reflog() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["config", "user.name", "T"]);
+        git(dir.path(), &["config", "user.email", "t@example.com"]);
+        git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "a"]);
+        let a =
+            ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
+        git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "b"]);
+        let b =
+            ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
+        let repo = gix::open(dir.path()).unwrap();
+
+        set(&repo, "team", a, None, "first").unwrap();
+        assert!(matches!(
+            set(&repo, "team", b, None, "must not exist"),
+            Err(SourceError::RefMoved { .. })
+        ));
+        assert!(matches!(
+            set(&repo, "team", b, Some(b), "wrong expectation"),
+            Err(SourceError::RefMoved { .. })
+        ));
+        set(&repo, "team", b, Some(a), "second").unwrap();
+        assert_eq!(get(&repo, "team").unwrap(), Some(b));
+        assert_eq!(list(&repo).unwrap(), vec![("team".to_owned(), b)]);
+        let log = git(
+            dir.path(),
+            &["reflog", "show", "--format=%gs", "refs/ddx/sources/team"],
+        );
+        assert_eq!(log, "second\nfirst\n");
+
+        assert!(matches!(
+            delete(&repo, "team", a),
+            Err(SourceError::RefMoved { .. })
+        ));
+        delete(&repo, "team", b).unwrap();
+        assert_eq!(get(&repo, "team").unwrap(), None);
+        assert!(git(dir.path(), &["for-each-ref", "refs/ddx"]).is_empty());
+    }
+
+    #[test]
+    fn the_reflog_names_a_fallback_identity_when_git_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "a"]);
+        let a =
+            ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
+        // No user.name/user.email in this repository's config, none global (see `git`).
+        let repo = gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap();
+        assert!(repo.committer().is_none());
+        set(&repo, "team", a, None, "no identity").unwrap();
+        let log = git(
+            dir.path(),
+            &[
+                "reflog",
+                "show",
+                "--format=%gn <%ge>",
+                "refs/ddx/sources/team",
+            ],
+        );
+        assert_eq!(log, "ddx <ddx@localhost>\n");
+    }
 
     #[test]
     fn names_must_be_ref_safe() {
