@@ -10,6 +10,8 @@
 //! `.ddx/library/workflows/wf-NNNNN/{workflow.yml,metadata.yml}`, five phases each), then
 //! repacked into one pack (`git repack -adq`) and checked out, as a real project would be.
 
+mod util;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -310,12 +312,10 @@ fn measure(dir: &Path, program: &str, args: &[&str]) -> Run {
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    util::median(&v)
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use util::ms;
 
 fn bench(root: &Path, n: usize, runs: usize) {
     let t = Instant::now();

@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod model;
 pub mod observe;
 pub mod share;

@@ -263,7 +263,13 @@ fn an_exact_name_ranks_first_and_every_hit_says_why() {
     let hits = repo.ddx_json(&["workflow", "search", "review", "--json"]);
     let hits = hits.as_array().unwrap();
     let names: Vec<&str> = hits.iter().map(|h| h["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["review", "code-review"]);
+    assert_eq!(names[..2], ["review", "code-review"], "{names:?}");
+    // Anything after them comes from the embedded library (which mentions reviews too).
+    assert!(
+        hits[2..].iter().all(|h| h["source"] == "embedded"),
+        "{hits:?}"
+    );
+    assert!(!names.contains(&"deploy"));
     assert_eq!(hits[0]["exact_name"], true);
     assert_eq!(hits[0]["why"][0], "exact name");
     assert_eq!(hits[1]["exact_name"], false);
@@ -292,28 +298,28 @@ fn an_exact_name_ranks_first_and_every_hit_says_why() {
 #[test]
 fn search_filters_by_category_tag_source_and_language() {
     let repo = TestRepo::new();
-    write_workflow(&repo, LIB, "rusty", "Testing in rust", &["testing"]);
+    write_workflow(&repo, LIB, "rusty", "Quokka in rust", &["quokka"]);
     repo.write(
         &format!("{LIB}/rusty/metadata.yml"),
         "category: quality\nkeywords: [cargo]\ncompatibility:\n  languages: [rust]\n",
     );
-    write_workflow(&repo, LIB, "gopher", "Testing in go", &["testing"]);
+    write_workflow(&repo, LIB, "gopher", "Quokka in go", &["quokka"]);
     repo.write(
         &format!("{LIB}/gopher/metadata.yml"),
         "category: quality\ncompatibility:\n  languages: [go]\n",
     );
-    write_workflow(&repo, LIB, "anything", "Testing anywhere", &["testing"]);
+    write_workflow(&repo, LIB, "anything", "Quokka anywhere", &["quokka"]);
     repo.commit_all("library");
     write_workflow(
         &repo,
         LOCAL,
         "mine",
-        "Testing my way",
-        &["testing", "personal"],
+        "Quokka my way",
+        &["quokka", "personal"],
     );
 
     let names = |args: &[&str]| -> Vec<String> {
-        let mut a = vec!["workflow", "search", "testing", "--json"];
+        let mut a = vec!["workflow", "search", "quokka", "--json"];
         a.extend_from_slice(args);
         let mut n: Vec<String> = repo
             .ddx_json(&a)
@@ -365,6 +371,7 @@ fn broken_workflows_are_named_and_strict_fails() {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|w| w["source"] == "project")
             .map(|w| w["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["good"]);
@@ -426,6 +433,18 @@ fn outside_a_repository_the_catalog_still_works() {
         .unwrap()
         .iter()
         .all(|w| w["source"] == "embedded"));
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    for expected in ["adr", "bugfix", "helix", "tdd"] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    let hits = dir.ddx_json(&["workflow", "search", "tdd", "--json"]);
+    assert_eq!(hits[0]["name"], "tdd");
+    assert_eq!(hits[0]["exact_name"], true);
     assert!(!dir.path(".git").exists());
 }
 
@@ -465,4 +484,29 @@ fn the_corpus_helix_is_indexed_from_a_committed_library() {
     assert_eq!(first["exact_name"], true);
     let phases = first["phases"].as_u64().unwrap();
     assert!(phases >= 5, "{first}");
+}
+
+#[test]
+fn a_project_workflow_shadows_the_embedded_one_of_the_same_name() {
+    let repo = TestRepo::new();
+    write_workflow(&repo, LIB, "tdd", "Our own TDD", &[]);
+    repo.commit_all("our tdd");
+    let shown = repo.ddx_json(&["workflow", "show", "tdd", "--json"]);
+    assert_eq!(shown["source"], "project");
+    assert_eq!(shown["description"], "Our own TDD");
+    let all = repo.ddx_json(&["workflow", "list", "--all", "--json"]);
+    let tdds: Vec<(&str, &Value)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["name"] == "tdd")
+        .map(|w| (w["source"].as_str().unwrap(), &w["shadowed_by"]))
+        .collect();
+    assert_eq!(
+        tdds,
+        vec![
+            ("project", &Value::Null),
+            ("embedded", &Value::String("project".into()))
+        ]
+    );
 }

@@ -4,8 +4,13 @@
 //! text) and `cmd_…` functions. Errors are mapped once, in [`classify`], to an exit code and a
 //! hint with the next thing to try.
 
+mod checkpoint;
 mod completion;
+mod gate;
+mod instance;
+mod log;
 mod output;
+mod phase;
 mod repo;
 mod workflow;
 
@@ -13,9 +18,13 @@ pub use output::Output;
 
 use crate::catalog::CatalogError;
 use crate::config::ConfigError;
+use crate::engine::machine::TransitionError;
+use crate::engine::state::StateError;
+use crate::engine::EngineError;
 use crate::model::load::DefinitionError;
 use crate::share::repos::RepoError;
 use crate::store::sources::SourceError;
+use crate::store::{LookupError, StoreError};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -64,6 +73,17 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Start, complete, skip, fail and reopen the phases of an instance.
+    #[command(subcommand)]
+    Phase(phase::PhaseCommand),
+    /// Approve the human criteria of a phase.
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
+    /// Name an instance's state, to restore it later.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
+    /// Query and export the structured log.
+    Log(log::LogArgs),
     /// Register, list, fetch and remove team or private catalogs.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
@@ -87,14 +107,19 @@ pub fn main() -> i32 {
     };
     let out = Output::new(cli.color);
     crate::observe::log::init(cli.verbose as i8 - cli.quiet as i8, out.color_stderr());
-    match run(&cli, &out) {
+    let code = match run(&cli, &out) {
         Ok(code) => code as i32,
         Err(err) => {
             let (code, hint) = classify(&err);
+            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+            // Into the instance log only: stderr gets the error printed below.
+            tracing::error!(target: crate::observe::log::FILE_ONLY, exit_code = code as i32, causes = ?chain, "{err}");
             out.error(&err, hint.as_deref());
             code as i32
         }
-    }
+    };
+    crate::observe::log::flush();
+    code
 }
 
 /// The working directory of this invocation (`-C` or the process's).
@@ -109,6 +134,10 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Phase(cmd) => phase::run(cli, out, cmd),
+        Command::Gate(cmd) => gate::run(cli, out, cmd),
+        Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
+        Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
@@ -117,57 +146,45 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
 /// Maps an error to its exit code and a hint, once for the whole CLI.
 pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<EngineError>() {
+            return classify_engine(e);
+        }
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return classify_store(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LookupError>() {
+            return classify_lookup(e);
+        }
         if let Some(e) = cause.downcast_ref::<CatalogError>() {
-            return match e {
-                CatalogError::NotFound { suggestion, .. } => (
-                    ExitCode::NotFound,
-                    Some(match suggestion {
-                        Some(s) => {
-                            format!("did you mean `{s}`? `ddx workflow list` shows every workflow")
-                        }
-                        None => "`ddx workflow list` shows every workflow".to_owned(),
-                    }),
-                ),
-                CatalogError::NotADirectory { .. } => (
-                    ExitCode::NotFound,
-                    Some("a name containing `/` is a path to a workflow folder".to_owned()),
-                ),
-                CatalogError::Invalid(_) => (
-                    ExitCode::Invalid,
-                    Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
-                ),
-                CatalogError::Broken { .. } => (
-                    ExitCode::Invalid,
-                    Some("`ddx workflow validate <name>` lists every problem of one workflow; without --strict the good ones are listed".to_owned()),
-                ),
-                CatalogError::Io { .. } | CatalogError::Store(_) => (ExitCode::Failure, None),
-            };
+            return classify_catalog(e);
         }
         if let Some(e) = cause.downcast_ref::<RepoError>() {
-            return match e {
-                RepoError::Exists { name, .. } => (
-                    ExitCode::Conflict,
-                    Some(format!(
-                        "`ddx repo fetch {name}` updates it; `ddx repo remove {name}` unregisters it"
-                    )),
-                ),
-                RepoError::NotFound { suggestion, .. } => (
-                    ExitCode::NotFound,
-                    Some(match suggestion {
-                        Some(s) => format!("did you mean `{s}`? `ddx repo list` shows them all"),
-                        None => "`ddx repo list` shows the registered repositories".to_owned(),
-                    }),
-                ),
-                RepoError::Source(s) => classify_source(s),
-                RepoError::Config(c) => classify_config(c),
-                RepoError::Store(_) => (ExitCode::Failure, None),
-            };
+            return classify_repo(e);
         }
         if let Some(e) = cause.downcast_ref::<SourceError>() {
             return classify_source(e);
         }
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return classify_config(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
+            use crate::observe::query::LogError as L;
+            return match e {
+                L::NoSuchInstance(_) => (
+                    ExitCode::NotFound,
+                    Some("`ddx log` without --instance shows every instance's log".to_owned()),
+                ),
+                L::Ambiguous { .. } => (ExitCode::Usage, Some("give more of the id".to_owned())),
+                L::Level(_) => (ExitCode::Usage, None),
+                L::Io { .. } => (ExitCode::Failure, None),
+            };
+        }
+        if cause
+            .downcast_ref::<crate::observe::time::TimeError>()
+            .is_some()
+            || cause.downcast_ref::<regex::Error>().is_some()
+        {
+            return (ExitCode::Usage, None);
         }
         if cause.downcast_ref::<DefinitionError>().is_some() {
             return (
@@ -177,6 +194,57 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
     }
     (ExitCode::Failure, None)
+}
+
+fn classify_catalog(e: &CatalogError) -> (ExitCode, Option<String>) {
+    match e {
+        CatalogError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx workflow list` shows every workflow"),
+                None => "`ddx workflow list` shows every workflow".to_owned(),
+            }),
+        ),
+        CatalogError::NotADirectory { .. } => (
+            ExitCode::NotFound,
+            Some("a name containing `/` is a path to a workflow folder".to_owned()),
+        ),
+        CatalogError::Invalid(_) => (
+            ExitCode::Invalid,
+            Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
+        ),
+        CatalogError::Broken { .. } => (
+            ExitCode::Invalid,
+            Some(
+                "`ddx workflow validate <name>` lists every problem of one workflow; without \
+                 --strict the good ones are listed"
+                    .to_owned(),
+            ),
+        ),
+        CatalogError::Store(e) => classify_store(e),
+        CatalogError::Io { .. } => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_repo(e: &RepoError) -> (ExitCode, Option<String>) {
+    match e {
+        RepoError::Exists { name, .. } => (
+            ExitCode::Conflict,
+            Some(format!(
+                "`ddx repo fetch {name}` updates it; `ddx repo remove {name}` unregisters it"
+            )),
+        ),
+        RepoError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx repo list` shows them all"),
+                None => "`ddx repo list` shows the registered repositories".to_owned(),
+            }),
+        ),
+        RepoError::Source(s) => classify_source(s),
+        RepoError::Config(c) => classify_config(c),
+        RepoError::Store(s) => classify_store(s),
+    }
 }
 
 fn classify_source(e: &SourceError) -> (ExitCode, Option<String>) {
@@ -207,7 +275,8 @@ fn classify_source(e: &SourceError) -> (ExitCode, Option<String>) {
                 "check the URL and your access with `git ls-remote {url}`"
             )),
         ),
-        SourceError::NotACommit { .. } | SourceError::Store(_) => (ExitCode::Failure, None),
+        SourceError::Store(s) => classify_store(s),
+        SourceError::NotACommit { .. } => (ExitCode::Failure, None),
     }
 }
 
@@ -218,6 +287,120 @@ fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
             Some("fix .ddx/config.yml; ddx did not change it".to_owned()),
         ),
         _ => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
+    match e {
+        EngineError::Store(e) => classify_store(e),
+        EngineError::Lookup(e) => classify_lookup(e),
+        EngineError::Catalog(e) => classify_catalog(e),
+        EngineError::State(StateError::UnknownFormat { .. }) => (ExitCode::Invalid, None),
+        EngineError::State(StateError::Invalid { .. }) => (
+            ExitCode::Failure,
+            Some("`git log` on the instance ref shows who changed it".to_owned()),
+        ),
+        EngineError::Pinned { .. } => (ExitCode::Invalid, None),
+        EngineError::MissingVariables { missing } => (
+            ExitCode::Usage,
+            Some(format!(
+                "pass {} (or run on a terminal to be asked)",
+                missing
+                    .iter()
+                    .map(|(n, _)| format!("--var {n}=..."))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        ),
+        EngineError::Transition(t) => {
+            let code = match t {
+                TransitionError::GateNotSatisfied { .. } | TransitionError::Blocked { .. } => {
+                    ExitCode::GateNotSatisfied
+                }
+                TransitionError::UnknownPhase { .. } | TransitionError::UnknownCriterion { .. } => {
+                    ExitCode::NotFound
+                }
+                TransitionError::AmbiguousCriterion { .. } => ExitCode::Usage,
+                TransitionError::Condition(_) => ExitCode::Invalid,
+                TransitionError::NeedsDefinition { .. } => ExitCode::Failure,
+                TransitionError::MachineCriterion { .. }
+                | TransitionError::PhaseRefused { .. }
+                | TransitionError::InstanceRefused { .. } => ExitCode::Conflict,
+            };
+            (code, t.hint())
+        }
+    }
+}
+
+fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
+    match e {
+        StoreError::NotARepository { .. } => (
+            ExitCode::Failure,
+            Some(
+                "run ddx inside a git work tree (`git init` makes one), or pass -C DIR".to_owned(),
+            ),
+        ),
+        StoreError::Bare { .. } => (
+            ExitCode::Failure,
+            Some("run ddx in a clone with a work tree".to_owned()),
+        ),
+        StoreError::Reftable { .. } => (
+            ExitCode::Failure,
+            Some("`git refs migrate --ref-format=files` converts the repository".to_owned()),
+        ),
+        StoreError::NoIdentity => (ExitCode::Failure, None),
+        StoreError::Interrupted { .. } => (
+            ExitCode::Conflict,
+            Some("`ddx workflow resume` finishes or rolls back the interrupted step".to_owned()),
+        ),
+        StoreError::Contended { .. } => (
+            ExitCode::Conflict,
+            Some("other ddx processes kept writing; run the command again".to_owned()),
+        ),
+        _ => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_lookup(e: &LookupError) -> (ExitCode, Option<String>) {
+    match e {
+        LookupError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => {
+                    format!("did you mean `{s}`? `ddx workflow status --all` lists every instance")
+                }
+                None => "`ddx workflow status --all` lists every instance".to_owned(),
+            }),
+        ),
+        LookupError::Ambiguous { .. } => (ExitCode::Usage, Some("give more of the id".to_owned())),
+        LookupError::NoInstances => (
+            ExitCode::NotFound,
+            Some("`ddx workflow init <workflow>` starts one".to_owned()),
+        ),
+        LookupError::NoneActive { .. } => (
+            ExitCode::NotFound,
+            Some("pass --instance ID; `ddx workflow status --all` lists every instance".to_owned()),
+        ),
+        LookupError::SeveralActive { .. } => (
+            ExitCode::Usage,
+            Some("pass --instance ID (-i); any unique prefix of an id will do".to_owned()),
+        ),
+        LookupError::InstanceExists { .. } => (
+            ExitCode::Conflict,
+            Some("choose another --id, or leave it out for a generated one".to_owned()),
+        ),
+        LookupError::CheckpointNotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx checkpoint list` shows them"),
+                None => "`ddx checkpoint list` shows the checkpoints".to_owned(),
+            }),
+        ),
+        LookupError::CheckpointExists { .. } => (
+            ExitCode::Conflict,
+            Some("--force moves it to the current state".to_owned()),
+        ),
+        LookupError::InvalidName { .. } => (ExitCode::Usage, None),
     }
 }
 
