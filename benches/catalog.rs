@@ -270,6 +270,8 @@ fn make_repo(root: &Path, n: usize) -> PathBuf {
 
 struct Run {
     wall: Duration,
+    /// User plus system CPU time: what the machine's other load does not inflate.
+    cpu: Duration,
     /// Peak resident set size in KiB.
     max_rss_kib: i64,
     stdout: Vec<u8>,
@@ -303,8 +305,10 @@ fn measure(dir: &Path, program: &str, args: &[&str]) -> Run {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{program} {args:?} failed"
     );
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Run {
         wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss,
         stdout,
     }
@@ -345,42 +349,51 @@ fn bench(root: &Path, n: usize, runs: usize) {
         .count();
     assert_eq!(ddx_hits, grep_hits, "ddx and git grep disagree");
 
-    let mut cold = Vec::new();
-    let mut cold_rss = 0;
+    let (mut cold, mut cold_cpu, mut cold_rss) = (Vec::new(), Vec::new(), 0);
     for _ in 0..runs {
         let _ = std::fs::remove_dir_all(&cache);
         let r = measure(&dir, DDX, &search);
         cold.push(r.wall);
+        cold_cpu.push(r.cpu);
         cold_rss = cold_rss.max(r.max_rss_kib);
     }
-    let mut warm = Vec::new();
-    let mut warm_rss = 0;
+    let (mut warm, mut warm_cpu, mut warm_rss) = (Vec::new(), Vec::new(), 0);
     for _ in 0..runs * 2 {
         let r = measure(&dir, DDX, &search);
         warm.push(r.wall);
+        warm_cpu.push(r.cpu);
         warm_rss = warm_rss.max(r.max_rss_kib);
     }
-    let mut grep_times = Vec::new();
+    let (mut grep_times, mut grep_cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs * 2 {
-        grep_times.push(measure(&dir, "git", &grep).wall);
+        let r = measure(&dir, "git", &grep);
+        grep_times.push(r.wall);
+        grep_cpu.push(r.cpu);
     }
     let (cold, warm, grep_t) = (median(cold), median(warm), median(grep_times));
+    let (cold_cpu, warm_cpu, grep_cpu) = (median(cold_cpu), median(warm_cpu), median(grep_cpu));
     let mb = |kib: i64| kib as f64 / 1024.0;
     println!(
         "workflows: {n} ({ddx_hits} match `{KEYWORD}`), {runs} cold / {} warm runs, medians",
         runs * 2
     );
     println!(
-        "  ddx workflow search, cold:  {:8.1} ms   peak {:6.1} MB",
+        "  ddx workflow search, cold:  {:8.1} ms   cpu {:8.1} ms   peak {:6.1} MB",
         ms(cold),
+        ms(cold_cpu),
         mb(cold_rss)
     );
     println!(
-        "  ddx workflow search, warm:  {:8.1} ms   peak {:6.1} MB",
+        "  ddx workflow search, warm:  {:8.1} ms   cpu {:8.1} ms   peak {:6.1} MB",
         ms(warm),
+        ms(warm_cpu),
         mb(warm_rss)
     );
-    println!("  git grep -l:                {:8.1} ms", ms(grep_t));
+    println!(
+        "  git grep -l:                {:8.1} ms   cpu {:8.1} ms",
+        ms(grep_t),
+        ms(grep_cpu)
+    );
     println!(
         "  warm / git grep = {:.2}  (ddx warm is {:.1}x faster); cold / git grep = {:.2}",
         ms(warm) / ms(grep_t),
