@@ -5,7 +5,8 @@
 //! `refs/ddx/*` layout; [`event`] writes and reads event commits; [`audit`] the audit chain;
 //! [`transaction`] is the one way state changes (objects first, then every ref in one
 //! compare-and-swap transaction); [`pending`] makes an interrupted transaction recoverable;
-//! [`heads`] remembers what ddx wrote.
+//! [`heads`] remembers what ddx wrote; [`worktree`] compares the work tree with `HEAD` and the
+//! index (committed checks, the change tracker of actions).
 
 pub mod audit;
 pub mod event;
@@ -15,6 +16,7 @@ pub mod refs;
 pub mod repo;
 pub mod transaction;
 pub mod tree;
+pub mod worktree;
 
 pub use event::Identity;
 pub use refs::LookupError;
