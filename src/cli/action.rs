@@ -98,6 +98,9 @@ fn cmd_run(cli: &Cli, out: &Output, args: &RunArgs) -> anyhow::Result<ExitCode> 
     };
     let report = engine.run_action(&id, &args.action, &opts)?;
     let name = &report.action.name;
+    if args.dry_run {
+        out.note("Dry run: nothing is written.");
+    }
     match &report.ran {
         Ran::Printed { text } => {
             out.note(format!(
@@ -106,7 +109,6 @@ fn cmd_run(cli: &Cli, out: &Output, args: &RunArgs) -> anyhow::Result<ExitCode> 
             out.raw(text);
         }
         Ran::WouldRun { command, input } => {
-            out.note("Dry run: nothing is run or written.");
             match (&report.agent, input) {
                 (Some(agent), Some(prompt)) => {
                     out.line(format!(

@@ -100,8 +100,10 @@ fn file_label(action: FileAction, dry_run: bool) -> &'static str {
 
 /// Prints what a command that renders artifacts did: its event, then one line per file (and
 /// a unified diff with `diff`), then notes.
-pub fn print_work(out: &Output, work: &WorkReport, diff: bool) -> ExitCode {
-    let dry_run = matches!(work.report.outcome, Outcome::DryRun(_));
+pub fn print_work(out: &Output, work: &WorkReport, diff: bool, dry_run: bool) -> ExitCode {
+    if dry_run && !matches!(work.report.outcome, Outcome::DryRun(_)) {
+        out.note("Dry run: nothing is written.");
+    }
     let code = print_report(out, &work.report);
     if !work.files.is_empty() {
         let w = work

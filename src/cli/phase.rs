@@ -116,7 +116,12 @@ fn cmd_start(cli: &Cli, out: &Output, a: &StartArgs) -> anyhow::Result<ExitCode>
         args.change.reason.as_deref(),
         args.change.dry_run,
     )?;
-    Ok(instance::print_work(out, &work, a.diff))
+    Ok(instance::print_work(
+        out,
+        &work,
+        a.diff,
+        args.change.dry_run,
+    ))
 }
 
 fn cmd_op(

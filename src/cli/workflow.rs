@@ -282,7 +282,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
             }
         },
     };
-    let code = instance::print_work(out, &work, args.diff);
+    let code = instance::print_work(out, &work, args.diff, args.dry_run);
     if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
         (&work.report.state, &work.report.outcome)
     {
@@ -323,7 +323,12 @@ fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode
         args.change.change.reason.as_deref(),
         args.change.change.dry_run,
     )?;
-    Ok(instance::print_work(out, &work, args.diff))
+    Ok(instance::print_work(
+        out,
+        &work,
+        args.diff,
+        args.change.change.dry_run,
+    ))
 }
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
