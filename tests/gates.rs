@@ -334,3 +334,37 @@ fn committed_checks_compare_head_with_the_work_tree() {
         "docs/spec.md has changes that are not committed"
     );
 }
+
+#[test]
+fn next_runs_each_command_check_once() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: once\nversion: 1.0.0\ndescription: d\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: counted\n        check: {command: \"echo run >> runs.log\"}\n  - id: b\n    order: 2\n    name: B\n",
+    );
+    repo.commit_all("wf");
+    repo.ddx_ok(&["workflow", "apply", "./wf"]);
+    assert_eq!(
+        repo.ddx_ok(&["workflow", "next"]),
+        "a: in_progress -> completed\nb: pending -> ready\nb: ready -> in_progress\n"
+    );
+    assert_eq!(repo.read("runs.log"), "run\n");
+    let events = repo.git(&["rev-list", "--count", "--glob=refs/ddx/instances/*"]);
+    assert_eq!(events.trim(), "2");
+}
+
+#[test]
+fn a_blocked_next_runs_each_command_check_once_too() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: once\nversion: 1.0.0\ndescription: d\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: counted\n        check: {command: \"echo run >> runs.log; false\"}\n",
+    );
+    repo.commit_all("wf");
+    repo.ddx_ok(&["workflow", "apply", "./wf"]);
+    let out = repo.ddx(&["workflow", "next"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out)
+        .contains("nothing can advance: a (in_progress) waits for \"counted\" (failed)"));
+    assert_eq!(repo.read("runs.log"), "run\n");
+}

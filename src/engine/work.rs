@@ -391,7 +391,9 @@ impl Engine<'_> {
             format!("{}:workflow", refs::instance_ref(instance)),
         );
         let mut notes = Vec::new();
+        let planned_from = tip.commit;
         let mut st1 = st0.clone();
+        let events_before = st1.metrics.events;
         let applied = self.step(&mut st1, &wf, step, reason, &mut notes)?;
         let phases = to_render(&st0, &st1, render);
         let planned = self.plan_files(&tree, &wf, &st1, &phases, files, &mut notes)?;
@@ -427,9 +429,16 @@ impl Engine<'_> {
                         prefix: instance.to_owned(),
                         suggestion: None,
                     })?;
-                let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
-                let events = st.metrics.events;
-                let applied = self.step(&mut st, &wf, step, reason, &mut Vec::new())?;
+                // The tip planned from is still the tip: use that plan, so no check (a command
+                // check may take minutes) runs twice. After a lost race, step again.
+                let (mut st, applied, events) = if tip.commit == planned_from {
+                    (st1.clone(), applied.clone(), events_before)
+                } else {
+                    let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                    let events = st.metrics.events;
+                    let applied = self.step(&mut st, &wf, step, reason, &mut Vec::new())?;
+                    (st, applied, events)
+                };
                 let effect = match applied {
                     Applied::Changed(e) => Some(e),
                     Applied::Nothing(why) if records.is_empty() => {
