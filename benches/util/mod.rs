@@ -41,6 +41,48 @@ pub fn sample_process(runs: usize, dir: &Path, program: &Path, args: &[&str]) ->
     sample(runs, run)
 }
 
+/// Times one run of a whole process in `dir`; panics if it exits with a code not in `ok`.
+pub fn time_process(dir: &Path, program: &Path, args: &[&str], ok: &[i32]) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("start the process");
+    let took = start.elapsed();
+    assert!(
+        out.status.code().is_some_and(|c| ok.contains(&c)),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Makes `dir` a git repository with a user and one commit (for benchmarks that need a fresh
+/// repository per run).
+pub fn fresh_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("create the repository folder");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("run git")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["config", "user.name", "Bench"]);
+    git(&["config", "user.email", "bench@example.com"]);
+    std::fs::write(dir.join("README.md"), "# bench\n").expect("write README");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "initial"]);
+}
+
 /// `median (min … max)` in milliseconds.
 pub fn describe(sorted: &[Duration]) -> String {
     format!(

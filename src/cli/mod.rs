@@ -4,6 +4,7 @@
 //! text) and `cmd_…` functions. Errors are mapped once, in [`classify`], to an exit code and a
 //! hint with the next thing to try.
 
+mod action;
 mod checkpoint;
 mod completion;
 mod gate;
@@ -76,9 +77,12 @@ pub enum Command {
     /// Start, complete, skip, fail and reopen the phases of an instance.
     #[command(subcommand)]
     Phase(phase::PhaseCommand),
-    /// Approve the human criteria of a phase.
+    /// Check the gates of the current phases, and approve human criteria.
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// List and run a workflow's actions (prompts for an agent, commands).
+    #[command(subcommand)]
+    Action(action::ActionCommand),
     /// Name an instance's state, to restore it later.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
@@ -136,6 +140,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
         Command::Phase(cmd) => phase::run(cli, out, cmd),
         Command::Gate(cmd) => gate::run(cli, out, cmd),
+        Command::Action(cmd) => action::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Repo(cmd) => repo::run(cli, out, cmd),
@@ -291,7 +296,48 @@ fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
 }
 
 fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
+    use crate::engine::actions::ActionError as A;
+    use crate::engine::artifacts::ArtifactError as F;
     match e {
+        EngineError::Artifact(F::Unsafe { .. }) => (
+            ExitCode::Conflict,
+            Some("artifacts are written only inside the work tree, never through a symbolic link".to_owned()),
+        ),
+        EngineError::Artifact(F::Template { .. } | F::Render { .. }) => (
+            ExitCode::Invalid,
+            Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
+        ),
+        EngineError::Artifact(F::Io { .. }) => (ExitCode::Failure, None),
+        EngineError::Action(a) => match a {
+            A::Config { .. } => (
+                ExitCode::Invalid,
+                Some("fix .ddx/config.yml (`agent: {command: ...}`, `trusted_sources: [...]`)".to_owned()),
+            ),
+            A::Unknown { suggestion, .. } => (
+                ExitCode::NotFound,
+                Some(match suggestion {
+                    Some(s) => format!("did you mean `{s}`? `ddx action list` shows every action"),
+                    None => "`ddx action list` shows every action".to_owned(),
+                }),
+            ),
+            A::Ambiguous { .. } => (
+                ExitCode::Usage,
+                Some("name it as <phase>/<action>".to_owned()),
+            ),
+            A::Untrusted { .. } => (
+                ExitCode::Conflict,
+                Some("run it anyway with --trust, or trust the source in .ddx/config.yml (`trusted_sources: [...]`)".to_owned()),
+            ),
+            A::Render { .. } => (ExitCode::Invalid, None),
+            A::Read { .. } | A::Spawn { .. } => (ExitCode::Failure, None),
+        },
+        EngineError::Unrecorded { source, .. } => {
+            let (code, _) = classify_engine(source);
+            (
+                code,
+                Some("run the command again: ddx records the files it finds exactly as it would write them".to_owned()),
+            )
+        }
         EngineError::Store(e) => classify_store(e),
         EngineError::Lookup(e) => classify_lookup(e),
         EngineError::Catalog(e) => classify_catalog(e),

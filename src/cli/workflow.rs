@@ -9,9 +9,11 @@ use crate::catalog::{
 };
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
+use crate::engine::work::{self, FileOptions, Render, Step};
 use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
 use crate::store::pending::Recovery;
+use crate::store::LookupError;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,10 +31,13 @@ pub enum WorkflowCommand {
     Validate(ShowArgs),
     /// Start a new instance of a workflow in this repository (recorded on refs/ddx/instances/<id>).
     Init(InitArgs),
+    /// Apply a workflow: start (or continue) its instance, start the ready phases and write their artifacts.
+    Apply(ApplyArgs),
     /// Show an instance: phases, criteria, progress and what to do next.
     Status(StatusArgs),
-    /// Complete the phases whose exit criteria hold, and start the phases that become ready.
-    Next(PlainChangeArgs),
+    /// Complete the phases whose exit criteria hold, start the phases that become ready, and
+    /// write their artifacts.
+    Next(NextArgs),
     /// Pause an instance: it takes no transitions until resumed.
     Pause(PlainChangeArgs),
     /// Finish or roll back an interrupted command, and resume a paused instance.
@@ -56,6 +61,46 @@ pub struct InitArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    pub workflow: String,
+    /// Set a variable (repeat for several): `--var project_name=shop`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Continue this instance (default: the active instance of the workflow, or a new one).
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// The id of a new instance (default: `<workflow>-YYYYMMDD-HHMMSS-<4 hex>`).
+    #[arg(long, conflicts_with = "instance")]
+    pub id: Option<String>,
+    /// Overwrite artifact files that exist with other content (never ones you edited after
+    /// ddx wrote them).
+    #[arg(long, alias = "overwrite")]
+    pub force: bool,
+    /// Run `command` checks of input gates although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+    /// Show per file and per ref what would happen, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show a unified diff of every file written or that would be.
+    #[arg(long)]
+    pub diff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    #[command(flatten)]
+    pub change: PlainChangeArgs,
+    /// Run `command` checks although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+    /// Show a unified diff of every artifact file written or that would be.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -178,8 +223,9 @@ pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<Exi
         WorkflowCommand::Show(args) => cmd_show(cli, out, args, false),
         WorkflowCommand::Validate(args) => cmd_show(cli, out, args, true),
         WorkflowCommand::Init(args) => cmd_init(cli, out, args),
+        WorkflowCommand::Apply(args) => cmd_apply(cli, out, args),
         WorkflowCommand::Status(args) => cmd_status(cli, out, args),
-        WorkflowCommand::Next(args) => cmd_op(cli, out, args, Op::Next),
+        WorkflowCommand::Next(args) => cmd_next(cli, out, args),
         WorkflowCommand::Pause(args) => cmd_op(cli, out, args, Op::Pause),
         WorkflowCommand::Resume(args) => cmd_resume(cli, out, args),
         WorkflowCommand::Abort(args) => cmd_op(cli, out, args, Op::Abort),
@@ -219,6 +265,127 @@ fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::Ok)
+}
+
+fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(args.trust);
+    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let wf = located.load()?;
+    let files = FileOptions { force: args.force };
+    let existing = match (&args.instance.instance, &args.id) {
+        (Some(_), _) => Some(instance::resolve(&repo, &args.instance)?),
+        (None, Some(_)) => None,
+        (None, None) => {
+            let mut active = work::active_instances_of(&repo, &wf.name)?;
+            match active.len() {
+                0 => None,
+                1 => active.pop(),
+                _ => {
+                    return Err(
+                        EngineError::from(LookupError::SeveralActive { ids: active }).into(),
+                    )
+                }
+            }
+        }
+    };
+    let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let work = match existing {
+        Some(id) => {
+            let (_, st) = engine::load(&repo, &id)?;
+            let mut notes = Vec::new();
+            for (k, v) in &vars {
+                match st.variables.get(k) {
+                    Some(old) if old == v => {}
+                    Some(old) => notes.push(format!(
+                        "--var {k}={v} is ignored: instance {id} has {k}={old}"
+                    )),
+                    None => notes.push(format!(
+                        "--var {k}={v} is ignored: instance {id} was started without it"
+                    )),
+                }
+            }
+            out.note(format!("Continuing instance {id} of {}.", st.workflow));
+            let mut work = engine.work(
+                &id,
+                &Step::StartReady,
+                &Render::AllInProgress,
+                files,
+                None,
+                args.dry_run,
+            )?;
+            notes.append(&mut work.notes);
+            work.notes = notes;
+            work
+        }
+        None => loop {
+            match engine.apply_new(
+                &located,
+                vars.clone(),
+                args.id.as_deref(),
+                files,
+                args.dry_run,
+            ) {
+                Err(EngineError::MissingVariables { missing })
+                    if std::io::stdin().is_terminal() =>
+                {
+                    for (name, prompt) in missing {
+                        let value = prompt_for(&name, prompt.as_deref())?;
+                        vars.insert(name, value);
+                    }
+                }
+                other => break other?,
+            }
+        },
+    };
+    let code = instance::print_work(out, &work, args.diff, args.dry_run);
+    if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
+        (&work.report.state, &work.report.outcome)
+    {
+        let active: Vec<&str> = st
+            .phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::InProgress)
+            .map(|p| p.id.as_str())
+            .collect();
+        out.note(format!(
+            "{} instance {}{}; next: fill in the artifacts, then `ddx gate check`.",
+            if work.created {
+                "Applied: new"
+            } else {
+                "Applied:"
+            },
+            work.report.instance,
+            if active.is_empty() {
+                String::new()
+            } else {
+                format!(", in progress: {}", active.join(", "))
+            }
+        ));
+    }
+    Ok(code)
+}
+
+fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.change.instance)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(args.trust);
+    let work = engine.work(
+        &id,
+        &Step::Op(Op::Next),
+        &Render::Started,
+        FileOptions::default(),
+        args.change.change.reason.as_deref(),
+        args.change.change.dry_run,
+    )?;
+    Ok(instance::print_work(
+        out,
+        &work,
+        args.diff,
+        args.change.change.dry_run,
+    ))
 }
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
@@ -404,6 +571,26 @@ fn print_status(out: &Output, v: &StatusView) {
             for f in &p.forced {
                 out.line(format!("      forced past: {f}"));
             }
+        }
+    }
+    if !v.files.is_empty() {
+        out.line(out.bold("files:"));
+        let w = v.files.keys().map(|p| p.len()).max().unwrap_or(0);
+        for (path, r) in &v.files {
+            let short = |id: &Option<String>| {
+                id.as_deref()
+                    .map_or_else(|| "none".to_owned(), |i| i.chars().take(7).collect())
+            };
+            out.line(format!(
+                "  {path:w$}  {} -> {}  {}{}",
+                short(&r.before),
+                short(&r.after),
+                r.by,
+                r.phase
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            ));
         }
     }
     for step in &v.interrupted {

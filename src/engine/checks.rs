@@ -31,7 +31,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    fn file(path: impl Into<String>) -> Self {
+    pub fn file(path: impl Into<String>) -> Self {
         Evidence {
             path: path.into(),
             line: None,
@@ -66,16 +66,7 @@ impl Outcome {
     }
 }
 
-/// How a path stands against HEAD, for `committed` checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Committed {
-    /// In HEAD and identical in the work tree.
-    Clean,
-    /// In HEAD, but changed (or deleted) in the work tree.
-    Modified,
-    /// Not in HEAD (or no commit yet).
-    Absent,
-}
+pub use crate::store::worktree::Committed;
 
 /// What checks may look at.
 pub struct CheckContext<'a> {
@@ -456,9 +447,25 @@ pub fn run_shell_with_input(
     timeout: Duration,
     input: Option<&[u8]>,
 ) -> std::io::Result<ShellRun> {
+    run_shell_full(dir, command, &[], timeout, input, false)
+}
+
+/// Runs `sh -c command ddx args…` in `dir` (so the command sees `args` as `"$@"`), with
+/// `input` on its stdin and a timeout. With `echo`, its output is also passed through to this
+/// process's stdout and stderr as it arrives (for agents and actions a person watches).
+pub fn run_shell_full(
+    dir: &Path,
+    command: &str,
+    args: &[String],
+    timeout: Duration,
+    input: Option<&[u8]>,
+    echo: bool,
+) -> std::io::Result<ShellRun> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(command)
+        .arg("ddx")
+        .args(args)
         .current_dir(dir)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -484,26 +491,42 @@ pub fn run_shell_with_input(
         }
         _ => None,
     };
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| (Box::new(s) as Box<dyn Read + Send>, true));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| (Box::new(s) as Box<dyn Read + Send>, false));
+    let readers: Vec<_> = [stdout, stderr]
+        .into_iter()
+        .flatten()
+        .map(|(mut r, is_out)| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match r.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if echo {
+                                use std::io::Write;
+                                // Output the reader no longer wants is not an error of ours.
+                                let _ = if is_out {
+                                    std::io::stdout().write_all(&chunk[..n])
+                                } else {
+                                    std::io::stderr().write_all(&chunk[..n])
+                                };
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                    }
+                }
+                buf
+            })
         })
-    })
-    .collect();
+        .collect();
     let deadline = Instant::now() + timeout;
     let mut timed_out = false;
     let status = loop {

@@ -1241,7 +1241,7 @@ fn action_file(path: &str, prefix: &str) -> Option<String> {
 }
 
 /// Splits `---\nyaml\n---\nbody` into its front matter and body.
-fn split_front_matter(text: &str) -> Option<(&str, &str)> {
+pub fn split_front_matter(text: &str) -> Option<(&str, &str)> {
     let rest = text
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))?;

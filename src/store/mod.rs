@@ -6,7 +6,9 @@
 //! the one place that runs the `git` binary; [`refs`] names the `refs/ddx/*` layout; [`event`]
 //! writes and reads event commits; [`audit`] the audit chain; [`transaction`] is the one way
 //! state changes (objects first, then every ref in one compare-and-swap transaction);
-//! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote.
+//! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote;
+//! [`worktree`] compares the work tree with `HEAD` and the index (committed checks, the change
+//! tracker of actions).
 
 pub mod audit;
 pub mod event;
@@ -19,6 +21,7 @@ pub mod repo;
 pub mod sources;
 pub mod transaction;
 pub mod tree;
+pub mod worktree;
 
 pub use event::Identity;
 pub use refs::LookupError;
