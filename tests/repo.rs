@@ -326,3 +326,17 @@ fn repo_commands_outside_a_repository_say_so() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_file_url_is_fetched_and_kept_as_written() {
+    let up = Upstream::new("workflows/", &["teamflow"]);
+    let repo = TestRepo::new();
+    let url = format!("file://{}", up.url());
+    repo.ddx_ok(&["repo", "add", "team", &url]);
+    assert_eq!(source_ref(&repo, "team"), up.head());
+    assert_eq!(
+        repo.read(".ddx/config.yml"),
+        format!("repositories:\n- name: team\n  url: {url}\n")
+    );
+    assert_eq!(names_from(&repo, "repo:team"), ["teamflow"]);
+}
