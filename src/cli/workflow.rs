@@ -247,28 +247,25 @@ fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result
     let engine = instance::engine(&repo)?;
     let mut recovered = 0;
     if args.change.dry_run {
-        for op in crate::store::pending::interrupted(&repo)? {
-            out.line(format!("would finish or roll back: {}", op.description));
+        if let Some(step) = crate::store::pending::interrupted(&repo)? {
+            out.line(format!(
+                "would finish or roll back the interrupted step \"{step}\""
+            ));
             recovered += 1;
         }
-    } else {
-        for r in engine.recover()? {
-            recovered += 1;
-            match &r {
-                Recovery::Finished { description, moved } => out.line(format!(
-                    "finished the interrupted step \"{description}\" (moved {})",
-                    moved.join(", ")
-                )),
-                Recovery::AlreadyDone { description } => out.line(format!(
-                    "the interrupted step \"{description}\" had completed; cleaned up"
-                )),
-                Recovery::RolledBack {
-                    description,
-                    reason,
-                } => out.line(format!(
-                    "rolled back the interrupted step \"{description}\": {reason}"
-                )),
-            }
+    } else if let Some(r) = engine.recover()? {
+        recovered += 1;
+        match &r {
+            Recovery::Finished { step, moved } => out.line(format!(
+                "finished the interrupted step \"{step}\" (moved {})",
+                moved.join(", ")
+            )),
+            Recovery::AlreadyDone { step } => out.line(format!(
+                "the interrupted step \"{step}\" had completed; cleaned up"
+            )),
+            Recovery::RolledBack { step, reason } => out.line(format!(
+                "rolled back the interrupted step \"{step}\": {reason}"
+            )),
         }
     }
     let id = match engine::resolve_instance(&repo, args.instance.instance.as_deref()) {
