@@ -326,3 +326,45 @@ fn repo_commands_outside_a_repository_say_so() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_file_url_is_fetched_and_kept_as_written() {
+    let up = Upstream::new("workflows/", &["teamflow"]);
+    let repo = TestRepo::new();
+    let url = format!("file://{}", up.url());
+    repo.ddx_ok(&["repo", "add", "team", &url]);
+    assert_eq!(source_ref(&repo, "team"), up.head());
+    assert_eq!(
+        repo.read(".ddx/config.yml"),
+        format!("repositories:\n- name: team\n  url: {url}\n")
+    );
+    assert_eq!(names_from(&repo, "repo:team"), ["teamflow"]);
+}
+
+#[test]
+fn a_config_that_does_not_parse_is_reported_and_left_alone() {
+    let up = Upstream::new("workflows/", &["teamflow"]);
+    let repo = TestRepo::new();
+    let broken = "repositories:\n  - name: [oops\n";
+    repo.write(".ddx/config.yml", broken);
+    let out = repo.ddx(&["repo", "add", "team", up.url()]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:",
+            repo.path(".ddx/config.yml").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: fix .ddx/config.yml; ddx did not change it"),
+        "{err}"
+    );
+    assert_eq!(repo.read(".ddx/config.yml"), broken);
+    assert_eq!(
+        source_ref(&repo, "team"),
+        "",
+        "nothing was fetched into a ref"
+    );
+}

@@ -608,6 +608,55 @@ mod tests {
     }
 
     #[test]
+    fn both_transports_fetch_objects_only_and_name_missing_branches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let up = tmp.path().join("up");
+        std::fs::create_dir(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "trunk"]);
+        git(&up, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        git(&up, &["branch", "stable"]);
+        let tip = ObjectId::from_hex(git(&up, &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
+        let url = up.to_str().unwrap();
+        for transport in [Transport::Gix, Transport::GitBinary] {
+            let here = tmp.path().join(format!("{transport:?}"));
+            std::fs::create_dir(&here).unwrap();
+            git(&here, &["init", "-q"]);
+            let repo = Repo::discover(&here).unwrap();
+
+            let dry = fetch_via(&repo, url, None, true, transport).unwrap();
+            assert_eq!(
+                dry,
+                Fetched {
+                    commit: tip,
+                    branch: "trunk".into()
+                },
+                "{transport:?}"
+            );
+            assert!(
+                !repo.gix().has_object(tip),
+                "{transport:?}: a dry run fetches nothing"
+            );
+
+            let got = fetch_via(&repo, url, Some("stable"), false, transport).unwrap();
+            assert_eq!(got.branch, "stable");
+            let reopened = gix::open(&here).unwrap();
+            assert!(reopened.has_object(tip), "{transport:?}");
+            assert!(
+                git(&here, &["for-each-ref"]).is_empty(),
+                "{transport:?}: no ref written"
+            );
+            assert!(!here.join(".git/FETCH_HEAD").exists(), "{transport:?}");
+
+            match fetch_via(&repo, url, Some("nope"), false, transport) {
+                Err(SourceError::NoSuchBranch { available, .. }) => {
+                    assert_eq!(available, ["stable", "trunk"], "{transport:?}")
+                }
+                other => panic!("{transport:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn the_reflog_names_a_fallback_identity_when_git_has_none() {
         let dir = tempfile::tempdir().unwrap();
         git(dir.path(), &["init", "-q", "-b", "main"]);
