@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod engine;
+pub mod hooks;
 pub mod model;
 pub mod observe;
 pub mod store;

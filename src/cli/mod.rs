@@ -5,6 +5,7 @@
 //! hint with the next thing to try.
 
 mod completion;
+mod hooks;
 mod log;
 mod output;
 mod workflow;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Install, remove and inspect the git hooks that enforce phase gates.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
     /// Print a shell completion script.
@@ -110,6 +114,7 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Hooks(cmd) => hooks::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
     }

@@ -1,0 +1,129 @@
+//! `ddx hooks …`: install, remove and inspect the git hook shims; `run` is what they call.
+
+use super::{cwd, Cli, ExitCode, Output};
+use crate::hooks::{self, HookChange, HookState};
+use crate::store::Repo;
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Install the shims for pre-commit, commit-msg, post-commit and pre-push.
+    Install(ChangeArgs),
+    /// Remove the shims, putting back the hooks they chained.
+    Uninstall(ChangeArgs),
+    /// Show which hooks are installed.
+    Status(StatusArgs),
+    /// Run a hook (what the shims call).
+    #[command(hide = true)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Say what would change, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The hook: pre-commit, commit-msg, post-commit or pre-push.
+    pub hook: String,
+    /// The arguments git passed to the hook.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCode> {
+    let repo = Repo::discover(&cwd(cli)?)?;
+    let dir = repo.hooks_dir()?;
+    match cmd {
+        HooksCommand::Install(args) => {
+            let exe = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.canonicalize().ok())
+                .map(|p| p.with_file_name("ddx").display().to_string())
+                .unwrap_or_else(|| "ddx".to_owned());
+            let changes = hooks::install(&dir, &exe, args.dry_run)?;
+            report(out, &dir, &changes, args.dry_run);
+            Ok(ExitCode::Ok)
+        }
+        HooksCommand::Uninstall(args) => {
+            let changes = hooks::uninstall(&dir, args.dry_run)?;
+            report(out, &dir, &changes, args.dry_run);
+            Ok(ExitCode::Ok)
+        }
+        HooksCommand::Status(args) => {
+            let status = hooks::status(&dir)?;
+            if args.json {
+                out.json(&serde_json::json!({
+                    "hooks_dir": dir.display().to_string(),
+                    "hooks": status,
+                }))?;
+                return Ok(ExitCode::Ok);
+            }
+            out.line(format!("hooks in {}", dir.display()));
+            for s in status {
+                let state = match s.state {
+                    HookState::Installed => out.green("installed"),
+                    HookState::Chained => {
+                        format!("{} (runs your own hook first)", out.green("installed"))
+                    }
+                    HookState::Missing => out.dim("not installed"),
+                    HookState::Foreign => {
+                        format!("{} (your own hook is there)", out.yellow("not installed"))
+                    }
+                };
+                out.line(format!("  {:12} {state}", s.hook));
+            }
+            Ok(ExitCode::Ok)
+        }
+        HooksCommand::Run(args) => run_hook(&repo, &dir, args),
+    }
+}
+
+fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], dry_run: bool) {
+    if changes.iter().all(|(_, c)| !c.changes()) {
+        out.note("Nothing changed.");
+        return;
+    }
+    let would = if dry_run { "would be " } else { "" };
+    for (hook, change) in changes {
+        let what = match change {
+            HookChange::Installed => format!("{would}installed"),
+            HookChange::InstalledChained => format!(
+                "{would}installed; your hook {would}kept as {hook}{}",
+                hooks::CHAINED_SUFFIX
+            ),
+            HookChange::Updated => format!("{would}updated"),
+            HookChange::Unchanged => "unchanged".to_owned(),
+            HookChange::Removed => format!("{would}removed"),
+            HookChange::Restored => format!("{would}removed; your own hook {would}put back"),
+            HookChange::NotInstalled => "not installed".to_owned(),
+        };
+        out.line(format!("{}/{hook}: {what}", dir.display()));
+    }
+}
+
+fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if !hooks::HOOKS.contains(&args.hook.as_str()) {
+        return Err(hooks::HookError::Unknown(args.hook.clone()).into());
+    }
+    let mut stdin = Vec::new();
+    if args.hook == "pre-push" {
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut stdin)?;
+    }
+    if let Some(code) = hooks::run_chained(dir, &args.hook, &args.args, &stdin, repo.work_dir())? {
+        if code != 0 {
+            std::process::exit(code);
+        }
+    }
+    Ok(ExitCode::Ok)
+}
