@@ -4,16 +4,24 @@
 //! text) and `cmd_…` functions. Errors are mapped once, in [`classify`], to an exit code and a
 //! hint with the next thing to try.
 
+mod checkpoint;
 mod completion;
 mod hooks;
+mod gate;
+mod instance;
 mod log;
 mod output;
+mod phase;
 mod workflow;
 
 pub use output::Output;
 
 use crate::catalog::CatalogError;
+use crate::engine::machine::TransitionError;
+use crate::engine::state::StateError;
+use crate::engine::EngineError;
 use crate::model::load::DefinitionError;
+use crate::store::{LookupError, StoreError};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -65,6 +73,15 @@ pub enum Command {
     /// Install, remove and inspect the git hooks that enforce phase gates.
     #[command(subcommand)]
     Hooks(hooks::HooksCommand),
+    /// Start, complete, skip, fail and reopen the phases of an instance.
+    #[command(subcommand)]
+    Phase(phase::PhaseCommand),
+    /// Approve the human criteria of a phase.
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
+    /// Name an instance's state, to restore it later.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
     /// Print a shell completion script.
@@ -115,6 +132,9 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
         Command::Hooks(cmd) => hooks::run(cli, out, cmd),
+        Command::Phase(cmd) => phase::run(cli, out, cmd),
+        Command::Gate(cmd) => gate::run(cli, out, cmd),
+        Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
     }
@@ -123,44 +143,17 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
 /// Maps an error to its exit code and a hint, once for the whole CLI.
 pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<CatalogError>() {
-            return match e {
-                CatalogError::NotFound { suggestion, .. } => (
-                    ExitCode::NotFound,
-                    Some(match suggestion {
-                        Some(s) => {
-                            format!("did you mean `{s}`? `ddx workflow list` shows every workflow")
-                        }
-                        None => "`ddx workflow list` shows every workflow".to_owned(),
-                    }),
-                ),
-                CatalogError::NotADirectory { .. } => (
-                    ExitCode::NotFound,
-                    Some("a name containing `/` is a path to a workflow folder".to_owned()),
-                ),
-                CatalogError::Invalid(_) => (
-                    ExitCode::Invalid,
-                    Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
-                ),
-            };
+        if let Some(e) = cause.downcast_ref::<EngineError>() {
+            return classify_engine(e);
         }
-        if let Some(e) = cause.downcast_ref::<crate::store::StoreError>() {
-            use crate::store::StoreError as S;
-            return match e {
-                S::NotARepository { .. } => (
-                    ExitCode::Failure,
-                    Some("run ddx inside a git work tree (`git init` makes one)".to_owned()),
-                ),
-                S::Bare { .. } => (
-                    ExitCode::Failure,
-                    Some("run ddx in a clone with a work tree".to_owned()),
-                ),
-                S::Reftable { .. } => (
-                    ExitCode::Failure,
-                    Some("convert with `git refs migrate --ref-format=files`".to_owned()),
-                ),
-                _ => (ExitCode::Failure, None),
-            };
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return classify_store(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LookupError>() {
+            return classify_lookup(e);
+        }
+        if let Some(e) = cause.downcast_ref::<CatalogError>() {
+            return classify_catalog(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
             use crate::observe::query::LogError as L;
@@ -189,6 +182,140 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
     }
     (ExitCode::Failure, None)
+}
+
+fn classify_catalog(e: &CatalogError) -> (ExitCode, Option<String>) {
+    match e {
+        CatalogError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx workflow list` shows every workflow"),
+                None => "`ddx workflow list` shows every workflow".to_owned(),
+            }),
+        ),
+        CatalogError::NotADirectory { .. } => (
+            ExitCode::NotFound,
+            Some("a name containing `/` is a path to a workflow folder".to_owned()),
+        ),
+        CatalogError::Invalid(_) => (
+            ExitCode::Invalid,
+            Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
+        ),
+    }
+}
+
+fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
+    match e {
+        EngineError::Store(e) => classify_store(e),
+        EngineError::Lookup(e) => classify_lookup(e),
+        EngineError::Catalog(e) => classify_catalog(e),
+        EngineError::State(StateError::UnknownFormat { .. }) => (ExitCode::Invalid, None),
+        EngineError::State(StateError::Invalid { .. }) => (
+            ExitCode::Failure,
+            Some("`git log` on the instance ref shows who changed it".to_owned()),
+        ),
+        EngineError::Pinned { .. } => (ExitCode::Invalid, None),
+        EngineError::MissingVariables { missing } => (
+            ExitCode::Usage,
+            Some(format!(
+                "pass {} (or run on a terminal to be asked)",
+                missing
+                    .iter()
+                    .map(|(n, _)| format!("--var {n}=..."))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        ),
+        EngineError::Transition(t) => {
+            let code = match t {
+                TransitionError::GateNotSatisfied { .. } | TransitionError::Blocked { .. } => {
+                    ExitCode::GateNotSatisfied
+                }
+                TransitionError::UnknownPhase { .. } | TransitionError::UnknownCriterion { .. } => {
+                    ExitCode::NotFound
+                }
+                TransitionError::AmbiguousCriterion { .. } => ExitCode::Usage,
+                TransitionError::Condition(_) => ExitCode::Invalid,
+                TransitionError::NeedsDefinition { .. } => ExitCode::Failure,
+                TransitionError::MachineCriterion { .. }
+                | TransitionError::PhaseRefused { .. }
+                | TransitionError::InstanceRefused { .. } => ExitCode::Conflict,
+            };
+            (code, t.hint())
+        }
+    }
+}
+
+fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
+    match e {
+        StoreError::NotARepository { .. } => (
+            ExitCode::Failure,
+            Some(
+                "run ddx inside a git work tree (`git init` makes one), or pass -C DIR".to_owned(),
+            ),
+        ),
+        StoreError::Bare { .. } => (
+            ExitCode::Failure,
+            Some("run ddx in a clone with a work tree".to_owned()),
+        ),
+        StoreError::Reftable { .. } => (
+            ExitCode::Failure,
+            Some("`git refs migrate --ref-format=files` converts the repository".to_owned()),
+        ),
+        StoreError::NoIdentity => (ExitCode::Failure, None),
+        StoreError::Interrupted { .. } => (
+            ExitCode::Conflict,
+            Some("`ddx workflow resume` finishes or rolls back the interrupted step".to_owned()),
+        ),
+        StoreError::Contended { .. } => (
+            ExitCode::Conflict,
+            Some("other ddx processes kept writing; run the command again".to_owned()),
+        ),
+        _ => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_lookup(e: &LookupError) -> (ExitCode, Option<String>) {
+    match e {
+        LookupError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => {
+                    format!("did you mean `{s}`? `ddx workflow status --all` lists every instance")
+                }
+                None => "`ddx workflow status --all` lists every instance".to_owned(),
+            }),
+        ),
+        LookupError::Ambiguous { .. } => (ExitCode::Usage, Some("give more of the id".to_owned())),
+        LookupError::NoInstances => (
+            ExitCode::NotFound,
+            Some("`ddx workflow init <workflow>` starts one".to_owned()),
+        ),
+        LookupError::NoneActive { .. } => (
+            ExitCode::NotFound,
+            Some("pass --instance ID; `ddx workflow status --all` lists every instance".to_owned()),
+        ),
+        LookupError::SeveralActive { .. } => (
+            ExitCode::Usage,
+            Some("pass --instance ID (-i); any unique prefix of an id will do".to_owned()),
+        ),
+        LookupError::InstanceExists { .. } => (
+            ExitCode::Conflict,
+            Some("choose another --id, or leave it out for a generated one".to_owned()),
+        ),
+        LookupError::CheckpointNotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx checkpoint list` shows them"),
+                None => "`ddx checkpoint list` shows the checkpoints".to_owned(),
+            }),
+        ),
+        LookupError::CheckpointExists { .. } => (
+            ExitCode::Conflict,
+            Some("--force moves it to the current state".to_owned()),
+        ),
+        LookupError::InvalidName { .. } => (ExitCode::Usage, None),
+    }
 }
 
 /// The clap command, for completions and tests.

@@ -78,10 +78,14 @@ impl Output {
 
     /// Prints one JSON document on stdout.
     pub fn json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, value)?;
-        writeln!(stdout)?;
-        Ok(())
+        match stdout.write_all(text.as_bytes()) {
+            // A reader that stopped reading (`| head`) is not an error of ours.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     /// Prints a line of data on stdout.

@@ -1,10 +1,18 @@
-//! `ddx workflow …`: list, show and validate workflows.
+//! `ddx workflow …`: list, show and validate workflows; init, status, next, pause, resume,
+//! abort and restore instances.
 
+use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
 use crate::catalog::{self, Located};
+use crate::engine::machine::Op;
+use crate::engine::state::PhaseStatus;
+use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
+use crate::store::pending::Recovery;
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCommand {
@@ -14,6 +22,75 @@ pub enum WorkflowCommand {
     Show(ShowArgs),
     /// Check a workflow definition and report every problem.
     Validate(ShowArgs),
+    /// Start a new instance of a workflow in this repository (recorded on refs/ddx/instances/<id>).
+    Init(InitArgs),
+    /// Show an instance: phases, criteria, progress and what to do next.
+    Status(StatusArgs),
+    /// Complete the phases whose exit criteria hold, and start the phases that become ready.
+    Next(PlainChangeArgs),
+    /// Pause an instance: it takes no transitions until resumed.
+    Pause(PlainChangeArgs),
+    /// Finish or roll back an interrupted command, and resume a paused instance.
+    Resume(PlainChangeArgs),
+    /// Cancel an instance (its history stays; `restore` can bring a checkpoint back).
+    Abort(PlainChangeArgs),
+    /// Record a new event whose state equals a checkpoint's (history is never rewritten).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    pub workflow: String,
+    /// Set a variable (repeat for several): `--var project_name=shop`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// The instance id (default: `<workflow>-YYYYMMDD-HHMMSS-<4 hex>`).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Show what would be recorded and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The instance: an id or unique prefix (default: the active one).
+    #[arg(value_name = "ID", conflicts_with = "instance")]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// Every instance of the repository.
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlainChangeArgs {
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The checkpoint's name (`ddx checkpoint list` shows them).
+    pub checkpoint: String,
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +120,254 @@ pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<Exi
         WorkflowCommand::List(args) => cmd_list(out, args),
         WorkflowCommand::Show(args) => cmd_show(cli, out, args, false),
         WorkflowCommand::Validate(args) => cmd_show(cli, out, args, true),
+        WorkflowCommand::Init(args) => cmd_init(cli, out, args),
+        WorkflowCommand::Status(args) => cmd_status(cli, out, args),
+        WorkflowCommand::Next(args) => cmd_op(cli, out, args, Op::Next),
+        WorkflowCommand::Pause(args) => cmd_op(cli, out, args, Op::Pause),
+        WorkflowCommand::Resume(args) => cmd_resume(cli, out, args),
+        WorkflowCommand::Abort(args) => cmd_op(cli, out, args, Op::Abort),
+        WorkflowCommand::Restore(args) => cmd_restore(cli, out, args),
+    }
+}
+
+fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let engine = instance::engine(&repo)?;
+    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let report = loop {
+        match engine.init(&located, vars.clone(), args.id.as_deref(), args.dry_run) {
+            Err(EngineError::MissingVariables { missing }) if std::io::stdin().is_terminal() => {
+                for (name, prompt) in missing {
+                    let value = prompt_for(&name, prompt.as_deref())?;
+                    vars.insert(name, value);
+                }
+            }
+            other => break other?,
+        }
+    };
+    let id = report.instance.clone();
+    match &report.outcome {
+        crate::store::transaction::Outcome::Committed(_) => {
+            for l in &report.lines {
+                out.note(l);
+            }
+            out.note(format!(
+                "Initialised instance {id}; next: `ddx workflow next` starts the ready phases."
+            ));
+            out.line(&id);
+        }
+        _ => {
+            instance::print_report(out, &report);
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
+    let mut stderr = std::io::stderr().lock();
+    write!(stderr, "{} [{name}]: ", prompt.unwrap_or(name))?;
+    stderr.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let value = line.trim().to_owned();
+    if value.is_empty() {
+        anyhow::bail!("no value given for the required variable {name}");
+    }
+    Ok(value)
+}
+
+fn cmd_op(cli: &Cli, out: &Output, args: &PlainChangeArgs, op: Op) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.instance)?;
+    let engine = instance::engine(&repo)?;
+    let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
+    Ok(instance::print_report(out, &report))
+}
+
+fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let engine = instance::engine(&repo)?;
+    let mut recovered = 0;
+    if args.change.dry_run {
+        for op in crate::store::pending::interrupted(&repo)? {
+            out.line(format!("would finish or roll back: {}", op.description));
+            recovered += 1;
+        }
+    } else {
+        for r in engine.recover()? {
+            recovered += 1;
+            match &r {
+                Recovery::Finished { description, moved } => out.line(format!(
+                    "finished the interrupted step \"{description}\" (moved {})",
+                    moved.join(", ")
+                )),
+                Recovery::AlreadyDone { description } => out.line(format!(
+                    "the interrupted step \"{description}\" had completed; cleaned up"
+                )),
+                Recovery::RolledBack {
+                    description,
+                    reason,
+                } => out.line(format!(
+                    "rolled back the interrupted step \"{description}\": {reason}"
+                )),
+            }
+        }
+    }
+    let id = match engine::resolve_instance(&repo, args.instance.instance.as_deref()) {
+        Ok(id) => id,
+        Err(EngineError::Lookup(crate::store::LookupError::NoInstances)) if recovered > 0 => {
+            return Ok(ExitCode::Ok)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let report = engine.apply(
+        &id,
+        &Op::Resume,
+        args.change.reason.as_deref(),
+        args.change.dry_run,
+    )?;
+    if recovered > 0 && !report.changed() {
+        return Ok(ExitCode::Ok);
+    }
+    Ok(instance::print_report(out, &report))
+}
+
+fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.instance)?;
+    let engine = instance::engine(&repo)?;
+    let report = engine.restore(
+        &id,
+        &args.checkpoint,
+        args.change.reason.as_deref(),
+        args.change.dry_run,
+    )?;
+    Ok(instance::print_report(out, &report))
+}
+
+fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    if args.all {
+        let all = engine::status_all(&repo)?;
+        if args.json {
+            out.json(&all)?;
+        } else if all.is_empty() {
+            out.note("No workflow instances; `ddx workflow init <workflow>` starts one.");
+        } else {
+            for v in &all {
+                let active: Vec<&str> = v
+                    .phases
+                    .iter()
+                    .filter(|p| p.status == PhaseStatus::InProgress)
+                    .map(|p| p.id.as_str())
+                    .collect();
+                out.line(format!(
+                    "{}  {} {}  {}  {}%{}",
+                    out.bold(&v.id),
+                    v.workflow,
+                    v.version,
+                    status_word(out, v.status.as_str()),
+                    v.progress,
+                    if active.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  in progress: {}", active.join(", "))
+                    }
+                ));
+            }
+        }
+        return Ok(ExitCode::Ok);
+    }
+    let given = args.id.as_deref().or(args.instance.instance.as_deref());
+    let id = engine::resolve_instance(&repo, given)?;
+    let view = engine::status(&repo, &id)?;
+    if args.json {
+        out.json(&view)?;
+    } else {
+        print_status(out, &view);
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn status_word(out: &Output, status: &str) -> String {
+    match status {
+        "completed" | "approved" | "passed" => out.green(status),
+        "failed" | "cancelled" => out.red(status),
+        "in_progress" | "running" | "ready" | "paused" | "needs_approval" => out.yellow(status),
+        _ => out.dim(status),
+    }
+}
+
+fn print_status(out: &Output, v: &StatusView) {
+    out.line(format!(
+        "{}  {} {}  {}  {}% done",
+        out.bold(&v.id),
+        v.workflow,
+        v.version,
+        status_word(out, v.status.as_str()),
+        v.progress
+    ));
+    out.line(out.dim(&format!(
+        "  created {} by {}; {} events; tip {}",
+        v.created,
+        v.created_by,
+        v.events,
+        &v.commit[..v.commit.len().min(12)]
+    )));
+    let w = v.phases.iter().map(|p| p.id.len()).max().unwrap_or(0);
+    for p in &v.phases {
+        let mut line = format!("  {:w$}  {:11}  {}", p.id, p.status.as_str(), p.name);
+        if let Some(r) = &p.reason {
+            line.push_str(&format!(" ({r})"));
+        }
+        let colored = line.replacen(p.status.as_str(), &status_word(out, p.status.as_str()), 1);
+        out.line(colored);
+        let show = matches!(
+            p.status,
+            PhaseStatus::InProgress | PhaseStatus::Ready | PhaseStatus::Failed
+        ) || p.criteria.iter().any(|c| c.approval.is_some());
+        if show {
+            for c in &p.criteria {
+                let mark = if c.status.is_satisfied() {
+                    "[x]"
+                } else {
+                    "[ ]"
+                };
+                let mut text = format!(
+                    "      {mark} {}. {} ({} {}{})",
+                    c.number,
+                    c.criteria,
+                    c.gate.as_str(),
+                    status_word(out, c.status.as_str()),
+                    if c.required { "" } else { ", optional" }
+                );
+                if let Some(a) = &c.approval {
+                    text.push_str(&format!(" by {} at {}", a.by, a.at));
+                }
+                out.line(text);
+            }
+            for f in &p.forced {
+                out.line(format!("      forced past: {f}"));
+            }
+        }
+    }
+    for step in &v.interrupted {
+        out.warn(format!(
+            "an interrupted step awaits `ddx workflow resume`: {step}"
+        ));
+    }
+    if let Some(m) = &v.moved_outside_ddx {
+        out.warn(format!(
+            "refs/ddx/instances/{} moved outside ddx (ddx last wrote {m})",
+            v.id
+        ));
+    }
+    if !v.next.is_empty() {
+        out.line(out.bold("next:"));
+        for n in &v.next {
+            out.line(format!("  {n}"));
+        }
     }
 }
 

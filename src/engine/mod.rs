@@ -1,4 +1,843 @@
-//! The engine: phase graph, transitions, gates, artifacts and actions.
+//! The engine: workflow instances and their life, on top of the store.
+//!
+//! [`state`] is the `state.yml` document; [`graph`] decides readiness from `depends_on` and
+//! `when`; [`machine`] applies transitions to a state in memory; [`gates`] evaluates criteria
+//! behind one interface. This module ties them to the store: read the tip (O(1)), apply, and
+//! commit the result as one event through the store's one transaction type. Reads
+//! ([`status`], [`checkpoints`], [`resolve_instance`]) never write.
 
 pub mod artifacts;
 pub mod checks;
+pub mod gates;
+pub mod graph;
+pub mod machine;
+pub mod state;
+
+use crate::catalog::{CatalogError, Located};
+use crate::model::load::DefinitionError;
+use crate::model::{load_workflow, Variable, Workflow};
+use crate::store::audit::AuditRecord;
+use crate::store::event::{self, Message, Sink, Tip};
+use crate::store::pending::{self, Recovery};
+use crate::store::transaction::{self, Decision, ExtraRef, ExtraTarget, NewEvent, Outcome, Plan};
+use crate::store::{heads, refs, GitTree, Identity, LookupError, Repo, StoreError};
+use gates::{CheckEvaluator, CriterionStatus, Evaluation, GateContext};
+use gix::ObjectId;
+use machine::{Applied, EventContext, Op, TransitionError};
+use serde::Serialize;
+use state::{GateKind, InstanceStatus, PhaseStatus, State, StateError, TransitionRecord};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("the workflow pinned by instance {instance} cannot be loaded")]
+    Pinned {
+        instance: String,
+        #[source]
+        source: DefinitionError,
+    },
+    #[error("missing required variable{}: {}", if missing.len() == 1 { "" } else { "s" }, missing.iter().map(|(n, p)| match p { Some(p) => format!("{n} ({p})"), None => n.clone() }).collect::<Vec<_>>().join(", "))]
+    MissingVariables {
+        /// (name, prompt or description)
+        missing: Vec<(String, Option<String>)>,
+    },
+}
+
+/// What a mutating operation did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub instance: String,
+    pub outcome: Outcome,
+    /// What changed, one line each (`frame: ready -> in_progress`).
+    pub lines: Vec<String>,
+    /// The state after the operation (before it, when nothing changed).
+    pub state: Option<State>,
+}
+
+impl Report {
+    pub fn changed(&self) -> bool {
+        !matches!(self.outcome, Outcome::Nothing(_))
+    }
+}
+
+/// The required variables of `workflow` that have no value in `given` and no default.
+pub fn missing_variables<'w>(
+    workflow: &'w Workflow,
+    given: &BTreeMap<String, String>,
+) -> Vec<&'w Variable> {
+    workflow
+        .variables
+        .iter()
+        .filter(|v| v.required && v.default.is_none() && !given.contains_key(&v.name))
+        .collect()
+}
+
+/// Acts on instances as one user, at one time.
+pub struct Engine<'r> {
+    repo: &'r Repo,
+    identity: Identity,
+    project_commit: Option<ObjectId>,
+    evaluator: &'static dyn CheckEvaluator,
+    definitions: RefCell<HashMap<ObjectId, Rc<Workflow>>>,
+}
+
+impl<'r> Engine<'r> {
+    /// An engine acting as the git user of `repo` (an error names the git config to set).
+    pub fn new(repo: &'r Repo) -> Result<Engine<'r>, EngineError> {
+        let identity = repo.identity()?;
+        Ok(Engine {
+            repo,
+            identity,
+            project_commit: repo.project_commit(),
+            evaluator: gates::default_evaluator(),
+            definitions: RefCell::new(HashMap::new()),
+        })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Uses a different clock (benchmarks and replays); the actor stays.
+    pub fn set_time(&mut self, seconds: i64) {
+        self.identity.seconds = seconds;
+    }
+
+    fn options<'a>(&'a self, instance: &'a str, dry_run: bool) -> transaction::Options<'a> {
+        transaction::Options {
+            instance,
+            identity: &self.identity,
+            project_commit: self.project_commit,
+            dry_run,
+        }
+    }
+
+    /// The definition pinned in an event (cached by tree id).
+    pub fn definition(&self, instance: &str, tip: &Tip) -> Result<Rc<Workflow>, EngineError> {
+        if let Some(w) = self.definitions.borrow().get(&tip.workflow_tree) {
+            return Ok(w.clone());
+        }
+        let w = Rc::new(load_pinned(self.repo, instance, tip)?);
+        self.definitions
+            .borrow_mut()
+            .insert(tip.workflow_tree, w.clone());
+        Ok(w)
+    }
+
+    /// `ddx workflow init`: a new instance of `located`, with `variables` and maybe an `id`.
+    pub fn init(
+        &self,
+        located: &Located,
+        variables: BTreeMap<String, String>,
+        id: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Report, EngineError> {
+        let wf = located.load()?;
+        let mut values: BTreeMap<String, String> = wf
+            .variables
+            .iter()
+            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
+            .collect();
+        values.extend(variables);
+        let missing = missing_variables(&wf, &values);
+        if !missing.is_empty() {
+            return Err(EngineError::MissingVariables {
+                missing: missing
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name.clone(),
+                            v.prompt.clone().or_else(|| v.description.clone()),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        let id = match id {
+            Some(id) => {
+                refs::validate_name("an instance id", id)?;
+                id.to_owned()
+            }
+            None => refs::new_instance_id(&wf.name, self.identity.seconds),
+        };
+        if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
+            return Err(LookupError::InstanceExists { id }.into());
+        }
+        let sink = if dry_run {
+            Sink::HashOnly(self.repo.gix())
+        } else {
+            Sink::Write(self.repo.gix())
+        };
+        let reused = located
+            .tree
+            .git_tree_id()
+            .filter(|t| self.repo.gix().has_object(t));
+        let (workflow_tree, files) = match reused {
+            Some(t) => (t, None),
+            None => {
+                let (t, n) = event::write_file_tree(sink, located.tree.as_ref())?;
+                (t, Some(n))
+            }
+        };
+        let at = self.identity.time();
+        let actor = self.identity.actor();
+        let mut st = State::new(&wf, &id, &located.source.to_string(), values, &at, &actor);
+        st.context.insert(
+            "project".to_owned(),
+            self.repo
+                .work_dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        if let Ok(Some(head)) = self.repo.gix().head_name() {
+            st.context
+                .insert("branch".to_owned(), head.shorten().to_string());
+        }
+        let mut lines = vec![format!(
+            "workflow: {} {} ({}), {} phases",
+            wf.name,
+            wf.version,
+            located.source,
+            wf.phases.len()
+        )];
+        match files {
+            Some(n) => lines.push(format!(
+                "pinned definition: tree {workflow_tree} ({n} file{} written)",
+                if n == 1 { "" } else { "s" }
+            )),
+            None => lines.push(format!(
+                "pinned definition: tree {workflow_tree} (reused from the catalog)"
+            )),
+        }
+        if !st.variables.is_empty() {
+            lines.push(format!(
+                "variables: {}",
+                st.variables
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for c in graph::refresh(&mut st, &wf).map_err(TransitionError::from)? {
+            let mut line = format!("{}: {} -> {}", c.phase, c.from, c.to);
+            if let Some(r) = &c.reason {
+                line.push_str(&format!(" ({r})"));
+            }
+            lines.push(line);
+        }
+        machine::derive_status(&mut st);
+        st.metrics.events = 1;
+        let mut message = Message::new(format!("ddx({id}): init {} {}", wf.name, wf.version));
+        message.body = lines.join("\n");
+        message.trailer("Ddx-Event", "init");
+        message.trailer("Ddx-Workflow", format!("{} {}", wf.name, wf.version));
+        let yaml = st.to_yaml();
+        let audit = AuditRecord {
+            operation: "init".to_owned(),
+            summary: format!("init {} {}", wf.name, wf.version),
+            args: BTreeMap::from([
+                ("workflow".to_owned(), wf.name.clone()),
+                ("version".to_owned(), wf.version.clone()),
+                ("source".to_owned(), located.source.to_string()),
+            ]),
+        };
+        let outcome = transaction::commit(
+            self.repo,
+            &self.options(&id, dry_run),
+            |base| -> Result<Decision, EngineError> {
+                if base.instance.is_some() {
+                    return Err(EngineError::from(LookupError::InstanceExists {
+                        id: id.clone(),
+                    }));
+                }
+                Ok(Decision::Change(Box::new(Plan {
+                    event: Some(NewEvent {
+                        state: yaml.clone(),
+                        workflow_tree,
+                        message: message.clone(),
+                    }),
+                    audit: audit.clone(),
+                    extra: Vec::new(),
+                })))
+            },
+        )?;
+        Ok(Report {
+            instance: id,
+            outcome,
+            lines,
+            state: Some(st),
+        })
+    }
+
+    /// Applies `op` to `instance` as one event (or nothing, or a dry run).
+    pub fn apply(
+        &self,
+        instance: &str,
+        op: &Op,
+        reason: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Report, EngineError> {
+        let mut result: Option<(Vec<String>, State)> = None;
+        let ref_name = refs::instance_ref(instance);
+        let outcome = transaction::commit(
+            self.repo,
+            &self.options(instance, dry_run),
+            |base| -> Result<Decision, EngineError> {
+                let tip = base
+                    .instance
+                    .as_ref()
+                    .ok_or_else(|| LookupError::NotFound {
+                        prefix: instance.to_owned(),
+                        suggestion: None,
+                    })?;
+                let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                let wf = if op.needs_definition() {
+                    Some(self.definition(instance, tip)?)
+                } else {
+                    None
+                };
+                let at = self.identity.time();
+                let actor = self.identity.actor();
+                let cx = EventContext {
+                    actor: &actor,
+                    at: &at,
+                    reason,
+                    work_dir: Some(self.repo.work_dir()),
+                };
+                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, self.evaluator)?
+                {
+                    Applied::Nothing(why) => {
+                        result = Some((Vec::new(), st));
+                        return Ok(Decision::Nothing(why));
+                    }
+                    Applied::Changed(effect) => effect,
+                };
+                let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
+                message.body = effect.lines.join("\n");
+                message.trailer("Ddx-Event", &effect.event);
+                for p in &effect.phases {
+                    message.trailer("Ddx-Phase", p);
+                }
+                let mut args = BTreeMap::new();
+                if !effect.phases.is_empty() {
+                    args.insert("phase".to_owned(), effect.phases.join(", "));
+                }
+                for (k, v) in &effect.trailers {
+                    message.trailer(k, v);
+                    let key = k.trim_start_matches("Ddx-").to_lowercase();
+                    args.entry(key)
+                        .and_modify(|e: &mut String| {
+                            e.push_str("; ");
+                            e.push_str(v);
+                        })
+                        .or_insert_with(|| v.clone());
+                }
+                let plan = Plan {
+                    event: Some(NewEvent {
+                        state: st.to_yaml(),
+                        workflow_tree: tip.workflow_tree,
+                        message,
+                    }),
+                    audit: AuditRecord {
+                        operation: effect.event.clone(),
+                        summary: effect.subject.clone(),
+                        args,
+                    },
+                    extra: Vec::new(),
+                };
+                result = Some((effect.lines, st));
+                Ok(Decision::Change(Box::new(plan)))
+            },
+        )?;
+        let (lines, st) = result.unzip();
+        Ok(Report {
+            instance: instance.to_owned(),
+            outcome,
+            lines: lines.unwrap_or_default(),
+            state: st,
+        })
+    }
+
+    /// `ddx workflow restore`: a new event whose state equals checkpoint `name`'s.
+    pub fn restore(
+        &self,
+        instance: &str,
+        name: &str,
+        reason: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Report, EngineError> {
+        let cp_ref = refs::checkpoint_ref(instance, name);
+        let Some(cp_commit) = refs::read(self.repo, &cp_ref)? else {
+            return Err(checkpoint_not_found(self.repo, instance, name)?.into());
+        };
+        let cp_tip = event::read_event(self.repo, &cp_ref, cp_commit)?;
+        let cp_state = State::from_yaml(&cp_tip.state, &format!("{cp_ref}:state.yml"))?;
+        if cp_state.instance != instance {
+            return Err(StoreError::Corrupt {
+                reference: cp_ref,
+                commit: cp_commit.to_string(),
+                what: format!("it holds the state of instance {}", cp_state.instance),
+            }
+            .into());
+        }
+        let mut result: Option<(Vec<String>, State)> = None;
+        let ref_name = refs::instance_ref(instance);
+        let outcome = transaction::commit(
+            self.repo,
+            &self.options(instance, dry_run),
+            |base| -> Result<Decision, EngineError> {
+                let tip = base
+                    .instance
+                    .as_ref()
+                    .ok_or_else(|| LookupError::NotFound {
+                        prefix: instance.to_owned(),
+                        suggestion: None,
+                    })?;
+                let current = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                let mut st = cp_state.clone();
+                st.metrics = current.metrics.clone();
+                st.transitions = current.transitions.clone();
+                if st == current && tip.workflow_tree == cp_tip.workflow_tree {
+                    result = Some((Vec::new(), current));
+                    return Ok(Decision::Nothing(format!(
+                        "instance {instance} is already in the state of checkpoint {name}"
+                    )));
+                }
+                let mut lines = vec![format!(
+                    "restored the state of checkpoint {name} ({cp_commit})"
+                )];
+                for p in &st.phases {
+                    if let Some(before) = current.phase(&p.id) {
+                        if before.status != p.status {
+                            lines.push(format!("{}: {} -> {}", p.id, before.status, p.status));
+                        }
+                    }
+                }
+                if current.status != st.status {
+                    lines.push(format!("instance: {} -> {}", current.status, st.status));
+                }
+                let at = self.identity.time();
+                st.metrics.events += 1;
+                st.record(TransitionRecord {
+                    at: at.clone(),
+                    by: self.identity.actor(),
+                    event: "restore".to_owned(),
+                    phase: None,
+                    from: current.status.as_str().to_owned(),
+                    to: st.status.as_str().to_owned(),
+                    reason: reason.map(str::to_owned),
+                });
+                let mut message =
+                    Message::new(format!("ddx({instance}): restore checkpoint {name}"));
+                message.body = lines.join("\n");
+                message.trailer("Ddx-Event", "restore");
+                message.trailer("Ddx-Checkpoint", name);
+                message.trailer("Ddx-Restored-From", cp_commit.to_string());
+                let mut args = BTreeMap::from([
+                    ("checkpoint".to_owned(), name.to_owned()),
+                    ("restored_from".to_owned(), cp_commit.to_string()),
+                ]);
+                if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+                    message.trailer("Ddx-Reason", r);
+                    args.insert("reason".to_owned(), r.to_owned());
+                }
+                let plan = Plan {
+                    event: Some(NewEvent {
+                        state: st.to_yaml(),
+                        workflow_tree: cp_tip.workflow_tree,
+                        message,
+                    }),
+                    audit: AuditRecord {
+                        operation: "restore".to_owned(),
+                        summary: format!("restore checkpoint {name}"),
+                        args,
+                    },
+                    extra: Vec::new(),
+                };
+                result = Some((lines, st));
+                Ok(Decision::Change(Box::new(plan)))
+            },
+        )?;
+        let (lines, st) = result.unzip();
+        Ok(Report {
+            instance: instance.to_owned(),
+            outcome,
+            lines: lines.unwrap_or_default(),
+            state: st,
+        })
+    }
+
+    /// `ddx checkpoint create`: names the instance's tip `name`.
+    pub fn checkpoint(
+        &self,
+        instance: &str,
+        name: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Report, EngineError> {
+        refs::validate_name("a checkpoint name", name)?;
+        let cp_ref = refs::checkpoint_ref(instance, name);
+        let mut lines = Vec::new();
+        let outcome = transaction::commit(
+            self.repo,
+            &self.options(instance, dry_run),
+            |base| -> Result<Decision, EngineError> {
+                lines.clear();
+                let tip = base
+                    .instance
+                    .as_ref()
+                    .ok_or_else(|| LookupError::NotFound {
+                        prefix: instance.to_owned(),
+                        suggestion: None,
+                    })?;
+                let existing = refs::read(self.repo, &cp_ref)?;
+                if let Some(old) = existing {
+                    if old == tip.commit {
+                        return Ok(Decision::Nothing(format!(
+                            "checkpoint {name} already points at the tip of {instance} ({old})"
+                        )));
+                    }
+                    if !force {
+                        return Err(LookupError::CheckpointExists {
+                            instance: instance.to_owned(),
+                            name: name.to_owned(),
+                            commit: old.to_string(),
+                        }
+                        .into());
+                    }
+                    lines.push(format!("{cp_ref}: moved from {old} to {}", tip.commit));
+                } else {
+                    lines.push(format!("{cp_ref}: created at {}", tip.commit));
+                }
+                Ok(Decision::Change(Box::new(Plan {
+                    event: None,
+                    audit: AuditRecord {
+                        operation: "checkpoint".to_owned(),
+                        summary: format!("checkpoint {name}"),
+                        args: BTreeMap::from([
+                            ("name".to_owned(), name.to_owned()),
+                            ("commit".to_owned(), tip.commit.to_string()),
+                        ]),
+                    },
+                    extra: vec![ExtraRef {
+                        name: cp_ref.clone(),
+                        expected: existing,
+                        target: ExtraTarget::Commit(tip.commit),
+                    }],
+                })))
+            },
+        )?;
+        Ok(Report {
+            instance: instance.to_owned(),
+            outcome,
+            lines,
+            state: None,
+        })
+    }
+
+    /// Finishes or rolls back every interrupted step (see [`crate::store::pending`]).
+    pub fn recover(&self) -> Result<Vec<Recovery>, EngineError> {
+        Ok(pending::recover(self.repo, &self.identity)?)
+    }
+}
+
+fn checkpoint_not_found(
+    repo: &Repo,
+    instance: &str,
+    name: &str,
+) -> Result<LookupError, EngineError> {
+    let names: Vec<String> = refs::list(repo, &format!("{}{instance}/", refs::CHECKPOINTS))?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    Ok(LookupError::CheckpointNotFound {
+        instance: instance.to_owned(),
+        name: name.to_owned(),
+        suggestion: crate::model::diag::did_you_mean(name, names.iter().map(String::as_str))
+            .map(str::to_owned),
+    })
+}
+
+/// Loads the definition pinned in an event's `workflow/` tree.
+pub fn load_pinned(repo: &Repo, instance: &str, tip: &Tip) -> Result<Workflow, EngineError> {
+    let tree = GitTree::new(
+        repo.gix(),
+        tip.workflow_tree,
+        format!("{}:workflow", refs::instance_ref(instance)),
+    );
+    load_workflow(&tree).map_err(|source| EngineError::Pinned {
+        instance: instance.to_owned(),
+        source,
+    })
+}
+
+/// The tip and state of an instance: one commit, one tree, one blob.
+pub fn load(repo: &Repo, instance: &str) -> Result<(Tip, State), EngineError> {
+    let name = refs::instance_ref(instance);
+    let Some(commit) = refs::read(repo, &name)? else {
+        return Err(LookupError::NotFound {
+            prefix: instance.to_owned(),
+            suggestion: None,
+        }
+        .into());
+    };
+    let tip = event::read_event(repo, &name, commit)?;
+    let st = State::from_yaml(&tip.state, &format!("{name}:state.yml"))?;
+    Ok((tip, st))
+}
+
+/// The instance a command acts on: `given` (an id or unique prefix), else the one active
+/// instance, else the only instance there is.
+pub fn resolve_instance(repo: &Repo, given: Option<&str>) -> Result<String, EngineError> {
+    let ids = refs::instance_ids(repo)?;
+    if let Some(prefix) = given {
+        return Ok(refs::resolve_prefix(&ids, prefix)?);
+    }
+    match ids.len() {
+        0 => return Err(LookupError::NoInstances.into()),
+        1 => return Ok(ids[0].clone()),
+        _ => {}
+    }
+    let mut active = Vec::new();
+    for id in &ids {
+        match load(repo, id) {
+            Ok((_, st)) if !st.status.is_active() => {}
+            _ => active.push(id.clone()),
+        }
+    }
+    match active.len() {
+        1 => Ok(active.remove(0)),
+        0 => Err(LookupError::NoneActive { count: ids.len() }.into()),
+        _ => Err(LookupError::SeveralActive { ids: active }.into()),
+    }
+}
+
+/// One phase in `ddx workflow status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseView {
+    pub id: String,
+    pub name: String,
+    pub status: PhaseStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forced: Vec<String>,
+    pub criteria: Vec<Evaluation>,
+}
+
+/// `ddx workflow status` of one instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub id: String,
+    pub workflow: String,
+    pub version: String,
+    pub status: InstanceStatus,
+    /// Completed and skipped phases, in percent.
+    pub progress: u32,
+    pub phases: Vec<PhaseView>,
+    /// Commands that move the instance on.
+    pub next: Vec<String>,
+    /// The tip commit of `refs/ddx/instances/<id>`.
+    pub commit: String,
+    pub source: String,
+    pub created: String,
+    pub created_by: String,
+    pub variables: BTreeMap<String, String>,
+    pub events: u64,
+    /// Interrupted steps awaiting `ddx workflow resume`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<String>,
+    /// The head ddx wrote last, when the ref has since moved outside ddx.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_outside_ddx: Option<String>,
+}
+
+/// The status of `instance`, from its tip alone (machine checks are not run).
+pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
+    let (tip, st) = load(repo, instance)?;
+    let cx = GateContext {
+        work_dir: Some(repo.work_dir()),
+        state: &st,
+        workflow: None,
+    };
+    let evaluator = gates::default_evaluator();
+    let phases: Vec<PhaseView> = st
+        .phases
+        .iter()
+        .map(|p| PhaseView {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            status: p.status,
+            started: p.started.clone(),
+            completed: p.completed.clone(),
+            reason: p.reason.clone(),
+            forced: p.forced.clone(),
+            criteria: (1..=p.criteria.len())
+                .map(|n| gates::evaluate_one(p, n, &cx, evaluator))
+                .collect(),
+        })
+        .collect();
+    let next = suggestions(&st, &phases, instance, repo)?;
+    let interrupted = pending::interrupted(repo)?
+        .into_iter()
+        .map(|op| op.description)
+        .collect();
+    let ref_name = refs::instance_ref(instance);
+    let moved = heads::moved_outside(repo, &ref_name, Some(tip.commit))?;
+    Ok(StatusView {
+        id: st.instance.clone(),
+        workflow: st.workflow.clone(),
+        version: st.version.clone(),
+        status: st.status,
+        progress: st.progress(),
+        phases,
+        next,
+        commit: tip.commit.to_string(),
+        source: st.source.clone(),
+        created: st.created.clone(),
+        created_by: st.created_by.clone(),
+        variables: st.variables.clone(),
+        events: st.metrics.events,
+        interrupted,
+        moved_outside_ddx: moved.map(|m| m.to_string()),
+    })
+}
+
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}
+
+/// What to run next, from the state alone.
+fn suggestions(
+    st: &State,
+    phases: &[PhaseView],
+    instance: &str,
+    repo: &Repo,
+) -> Result<Vec<String>, EngineError> {
+    let mut out = Vec::new();
+    match st.status {
+        InstanceStatus::Paused => {
+            out.push("ddx workflow resume".to_owned());
+            return Ok(out);
+        }
+        InstanceStatus::Cancelled => {
+            let cps = refs::list(repo, &format!("{}{instance}/", refs::CHECKPOINTS))?;
+            if let Some((name, _)) = cps.last() {
+                out.push(format!("ddx workflow restore {name}"));
+            }
+            return Ok(out);
+        }
+        InstanceStatus::Completed => return Ok(out),
+        _ => {}
+    }
+    let mut advance = false;
+    for p in phases {
+        let gate = match p.status {
+            PhaseStatus::Failed => {
+                out.push(format!("ddx phase reopen {}", p.id));
+                out.push(format!("ddx phase skip {}", p.id));
+                continue;
+            }
+            PhaseStatus::InProgress => GateKind::Exit,
+            PhaseStatus::Ready => GateKind::Input,
+            _ => continue,
+        };
+        let blocking: Vec<&Evaluation> = p
+            .criteria
+            .iter()
+            .filter(|e| e.gate == gate && e.required && !e.status.is_satisfied())
+            .collect();
+        if blocking.is_empty() {
+            advance = true;
+            continue;
+        }
+        for e in blocking {
+            match e.status {
+                CriterionStatus::NeedsApproval => {
+                    out.push(format!("ddx gate approve {} {}", p.id, quote(&e.criteria)))
+                }
+                _ => {
+                    let verb = if gate == GateKind::Exit {
+                        "complete"
+                    } else {
+                        "start"
+                    };
+                    let cmd = format!("ddx phase {verb} {} --force", p.id);
+                    if !out.contains(&cmd) {
+                        out.push(cmd);
+                    }
+                }
+            }
+        }
+    }
+    if advance {
+        out.insert(0, "ddx workflow next".to_owned());
+    }
+    Ok(out)
+}
+
+/// Every instance's status.
+pub fn status_all(repo: &Repo) -> Result<Vec<StatusView>, EngineError> {
+    refs::instance_ids(repo)?
+        .iter()
+        .map(|id| status(repo, id))
+        .collect()
+}
+
+/// One checkpoint of `ddx checkpoint list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointView {
+    pub name: String,
+    pub commit: String,
+    pub time: String,
+    pub status: InstanceStatus,
+    pub progress: u32,
+    /// Phases in progress at the checkpoint.
+    pub active: Vec<String>,
+}
+
+/// The checkpoints of `instance`, oldest first.
+pub fn checkpoints(repo: &Repo, instance: &str) -> Result<Vec<CheckpointView>, EngineError> {
+    let prefix = format!("{}{instance}/", refs::CHECKPOINTS);
+    let mut out = Vec::new();
+    for (name, commit) in refs::list(repo, &prefix)? {
+        let ref_name = format!("{prefix}{name}");
+        let tip = event::read_event(repo, &ref_name, commit)?;
+        let st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+        let (seconds, _) = event::commit_info(repo, commit)?;
+        out.push(CheckpointView {
+            name,
+            commit: commit.to_string(),
+            time: refs::rfc3339(seconds),
+            status: st.status,
+            progress: st.progress(),
+            active: st
+                .phases
+                .iter()
+                .filter(|p| p.status == PhaseStatus::InProgress)
+                .map(|p| p.id.clone())
+                .collect(),
+        });
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time).then(a.name.cmp(&b.name)));
+    Ok(out)
+}

@@ -39,6 +39,12 @@ pub trait FileTree: Send + Sync {
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, TreeError> {
         self.read_limited(path, MAX_FILE_SIZE)
     }
+
+    /// The id of the git tree object this tree is, when it is one: an instance then pins the
+    /// workflow by reusing that tree instead of writing its files again.
+    fn git_tree_id(&self) -> Option<gix::ObjectId> {
+        None
+    }
 }
 
 /// A directory on disk. Symbolic links are not followed: a workflow is what lies inside it.

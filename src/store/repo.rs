@@ -1,5 +1,6 @@
 //! Opening the project repository, with clear refusals for the ones ddx cannot work in.
 
+use super::event::Identity;
 use std::path::{Path, PathBuf};
 
 /// What went wrong reaching or using the repository.
@@ -17,6 +18,31 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error(
+        "no git identity is configured: set one with `git config user.name \"Your Name\"` and `git config user.email you@example.com`"
+    )]
+    NoIdentity,
+    #[error("{reference} is damaged{}: {what}", if commit.is_empty() { String::new() } else { format!(" at {commit}") })]
+    Corrupt {
+        reference: String,
+        commit: String,
+        what: String,
+    },
+    #[error("an earlier ddx command was interrupted before it finished: {}", steps.join("; "))]
+    Interrupted { steps: Vec<String> },
+    #[error("{reference} kept changing under ddx: gave up after {attempts} attempts")]
+    Contended {
+        reference: String,
+        attempts: u32,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot write {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("git {what} failed")]
     Git {
         what: String,
@@ -26,6 +52,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
     pub fn git(
         what: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -121,6 +154,35 @@ impl Repo {
     /// Where ddx keeps local, never-shared files: `.git/ddx/`.
     pub fn ddx_dir(&self) -> PathBuf {
         self.common_dir().join("ddx")
+    }
+
+    /// The user from git config (`user.name`, `user.email`, or the `GIT_COMMITTER_*`
+    /// variables) and the time of this command (`GIT_COMMITTER_DATE` when set).
+    pub fn identity(&self) -> Result<Identity, StoreError> {
+        let sig = match self.repo.committer() {
+            None => return Err(StoreError::NoIdentity),
+            Some(Err(e)) => return Err(StoreError::git("reading the committer identity", e)),
+            Some(Ok(sig)) => sig,
+        };
+        let name = sig.name.to_string();
+        let email = sig.email.to_string();
+        if name.trim().is_empty() || email.trim().is_empty() {
+            return Err(StoreError::NoIdentity);
+        }
+        let time = sig
+            .time()
+            .map_err(|e| StoreError::git("reading the commit date", e))?;
+        Ok(Identity {
+            name,
+            email,
+            seconds: time.seconds,
+            offset: time.offset,
+        })
+    }
+
+    /// The commit `HEAD` points at, `None` while it is unborn.
+    pub fn project_commit(&self) -> Option<gix::ObjectId> {
+        self.repo.head_id().ok().map(|id| id.detach())
     }
 }
 

@@ -79,6 +79,10 @@ impl FileTree for GitTree {
         Ok(Some(blob.data.clone()))
     }
 
+    fn git_tree_id(&self) -> Option<ObjectId> {
+        Some(self.tree)
+    }
+
     fn display(&self, path: &str) -> String {
         if path.is_empty() {
             self.label.clone()

@@ -1,0 +1,80 @@
+//! What the instance commands share: the `--instance` and `--dry-run` arguments, opening the
+//! repository, and printing what a transaction did.
+
+use super::{cwd, Cli, ExitCode, Output};
+use crate::engine::{self, Engine, Report};
+use crate::store::transaction::{Outcome, Written};
+use crate::store::Repo;
+use clap::Args;
+
+/// Which instance a command acts on.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceArg {
+    /// The instance: an id or any unique prefix of one (may be left out while exactly one
+    /// instance is active).
+    #[arg(short = 'i', long = "instance", value_name = "ID")]
+    pub instance: Option<String>,
+}
+
+/// Options of every mutating instance command.
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Show what would be recorded, per ref, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Why: recorded in the event and the audit chain.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+pub fn open(cli: &Cli) -> anyhow::Result<Repo> {
+    Ok(Repo::discover(&cwd(cli)?)?)
+}
+
+/// The instance to act on: the one given (or its unique prefix), else the only active one.
+pub fn resolve(repo: &Repo, arg: &InstanceArg) -> anyhow::Result<String> {
+    Ok(engine::resolve_instance(repo, arg.instance.as_deref())?)
+}
+
+fn short(id: &gix::ObjectId) -> String {
+    id.to_hex_with_len(7).to_string()
+}
+
+fn print_moves(out: &Output, w: &Written, dry_run: bool) {
+    for m in &w.moves {
+        let from = m.old.as_ref().map_or_else(|| "(new)".to_owned(), short);
+        if dry_run {
+            out.line(format!("would move {} {from} -> {}", m.name, short(&m.new)));
+        } else {
+            out.note(format!("{} {from} -> {}", m.name, short(&m.new)));
+        }
+    }
+}
+
+/// Prints a report: what changed on stdout; refs moved and "Nothing changed." on stderr.
+pub fn print_report(out: &Output, report: &Report) -> ExitCode {
+    match &report.outcome {
+        Outcome::Nothing(why) => {
+            out.note(format!("Nothing changed: {why}."));
+        }
+        Outcome::Committed(w) => {
+            for l in &report.lines {
+                out.line(l);
+            }
+            print_moves(out, w, false);
+        }
+        Outcome::DryRun(w) => {
+            out.note("Dry run: nothing is written.");
+            for l in &report.lines {
+                out.line(format!("would record: {l}"));
+            }
+            print_moves(out, w, true);
+        }
+    }
+    ExitCode::Ok
+}
+
+/// Runs an engine operation on the instance of `arg`.
+pub fn engine(repo: &Repo) -> anyhow::Result<Engine<'_>> {
+    Ok(Engine::new(repo)?)
+}

@@ -1,0 +1,382 @@
+//! Event commits: the commits of an instance chain, and the objects they are made of.
+//!
+//! An event commit's tree holds `state.yml` (the whole state after the event) and `workflow/`
+//! (the pinned definition tree); its parent is the previous event; its message has a readable
+//! subject (`ddx(<id>): <what>`), a body, and `Ddx-*` trailers. Objects are written through a
+//! [`Sink`], which either writes them or, for `--dry-run`, only computes their ids.
+
+use super::repo::{Repo, StoreError};
+use crate::model::tree::FileTree;
+use gix::bstr::{BString, ByteSlice};
+use gix::objs::tree::{Entry, EntryKind};
+use gix::objs::WriteTo;
+use gix::ObjectId;
+use std::collections::BTreeMap;
+
+/// The version of the storage format written by this ddx (`Ddx-Format`, `format:` in state.yml).
+pub const FORMAT: u32 = 1;
+
+/// The file of an event's tree that holds the state.
+pub const STATE_FILE: &str = "state.yml";
+/// The folder of an event's tree that holds the pinned workflow definition.
+pub const WORKFLOW_DIR: &str = "workflow";
+
+/// Where objects go: into the object database, or (dry run) nowhere, with their ids computed.
+#[derive(Clone, Copy)]
+pub enum Sink<'r> {
+    Write(&'r gix::Repository),
+    HashOnly(&'r gix::Repository),
+}
+
+impl Sink<'_> {
+    /// Writes (or only hashes) one object and returns its id.
+    pub fn put(&self, object: &impl WriteTo) -> Result<ObjectId, StoreError> {
+        match self {
+            Sink::HashOnly(repo) => {
+                let mut buf = Vec::with_capacity(object.size() as usize);
+                object
+                    .write_to(&mut buf)
+                    .map_err(|e| StoreError::git("encoding an object", e))?;
+                gix::objs::compute_hash(repo.object_hash(), object.kind(), &buf)
+                    .map_err(|e| StoreError::git("hashing an object", e))
+            }
+            Sink::Write(repo) => repo
+                .write_object(object)
+                .map(|id| id.detach())
+                .map_err(|e| StoreError::git("writing an object", e)),
+        }
+    }
+
+    pub fn blob(&self, data: &[u8]) -> Result<ObjectId, StoreError> {
+        self.put(&gix::objs::BlobRef { data })
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self, Sink::HashOnly(_))
+    }
+}
+
+/// Writes every file of `tree` as blobs and trees; returns the root tree id and the file count.
+pub fn write_file_tree(
+    sink: Sink<'_>,
+    tree: &dyn FileTree,
+) -> Result<(ObjectId, usize), StoreError> {
+    #[derive(Default)]
+    struct Dir {
+        files: BTreeMap<String, ObjectId>,
+        dirs: BTreeMap<String, Dir>,
+    }
+    fn write(sink: Sink<'_>, dir: &Dir) -> Result<ObjectId, StoreError> {
+        let mut entries = Vec::with_capacity(dir.files.len() + dir.dirs.len());
+        for (name, id) in &dir.files {
+            entries.push(Entry {
+                mode: EntryKind::Blob.into(),
+                filename: name.as_str().into(),
+                oid: *id,
+            });
+        }
+        for (name, sub) in &dir.dirs {
+            entries.push(Entry {
+                mode: EntryKind::Tree.into(),
+                filename: name.as_str().into(),
+                oid: write(sink, sub)?,
+            });
+        }
+        entries.sort();
+        sink.put(&gix::objs::Tree { entries })
+    }
+    let files = tree
+        .files()
+        .map_err(|e| StoreError::git("listing the workflow", e))?;
+    let mut root = Dir::default();
+    for path in &files {
+        let Some(data) = tree
+            .read(path)
+            .map_err(|e| StoreError::git("reading the workflow", e))?
+        else {
+            continue;
+        };
+        let id = sink.blob(&data)?;
+        let mut parts: Vec<&str> = path.split('/').collect();
+        let file = parts.pop().unwrap_or_default();
+        let mut dir = &mut root;
+        for p in parts {
+            dir = dir.dirs.entry(p.to_owned()).or_default();
+        }
+        dir.files.insert(file.to_owned(), id);
+    }
+    Ok((write(sink, &root)?, files.len()))
+}
+
+/// The tree of an event: `state.yml` and `workflow/`.
+pub fn write_event_tree(
+    sink: Sink<'_>,
+    state: &[u8],
+    workflow_tree: ObjectId,
+) -> Result<ObjectId, StoreError> {
+    let state_id = sink.blob(state)?;
+    let mut entries = vec![
+        Entry {
+            mode: EntryKind::Blob.into(),
+            filename: STATE_FILE.into(),
+            oid: state_id,
+        },
+        Entry {
+            mode: EntryKind::Tree.into(),
+            filename: WORKFLOW_DIR.into(),
+            oid: workflow_tree,
+        },
+    ];
+    entries.sort();
+    sink.put(&gix::objs::Tree { entries })
+}
+
+/// Who did something, and when (from git config: `user.name`, `user.email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+    /// Seconds since the epoch.
+    pub seconds: i64,
+    /// Offset from UTC, in seconds.
+    pub offset: i32,
+}
+
+impl Identity {
+    /// `Name <email>`, as in git.
+    pub fn actor(&self) -> String {
+        format!("{} <{}>", self.name, self.email)
+    }
+
+    pub fn signature(&self) -> gix::actor::Signature {
+        gix::actor::Signature {
+            name: self.name.as_str().into(),
+            email: self.email.as_str().into(),
+            time: gix::date::Time {
+                seconds: self.seconds,
+                offset: self.offset,
+            },
+        }
+    }
+
+    /// The time as RFC 3339 UTC.
+    pub fn time(&self) -> String {
+        super::refs::rfc3339(self.seconds)
+    }
+}
+
+/// A commit message: subject, body and `Key: value` trailers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    pub trailers: Vec<(String, String)>,
+}
+
+impl Message {
+    pub fn new(subject: impl Into<String>) -> Self {
+        Message {
+            subject: one_line(&subject.into()),
+            ..Message::default()
+        }
+    }
+
+    /// Adds a trailer; newlines in the value become spaces, so a trailer is always one line.
+    pub fn trailer(&mut self, key: &str, value: impl AsRef<str>) -> &mut Self {
+        self.trailers
+            .push((key.to_owned(), one_line(value.as_ref())));
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = self.subject.clone();
+        out.push_str("\n\n");
+        let body = self.body.trim();
+        if !body.is_empty() {
+            out.push_str(body);
+            out.push_str("\n\n");
+        }
+        for (k, v) in &self.trailers {
+            out.push_str(k);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Parses a message written by [`Message::render`] (or by hand): the trailers are the
+    /// `Key: value` lines of the last paragraph.
+    pub fn parse(text: &str) -> Message {
+        let text = text.trim_end();
+        let (subject, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let rest = rest.trim_start_matches('\n');
+        let (body, last) = match rest.rfind("\n\n") {
+            Some(i) => (&rest[..i], &rest[i + 2..]),
+            None => ("", rest),
+        };
+        let is_trailer = |l: &str| {
+            l.split_once(": ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+        };
+        if !last.is_empty() && last.lines().all(is_trailer) {
+            let trailers = last
+                .lines()
+                .filter_map(|l| l.split_once(": "))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            Message {
+                subject: subject.to_owned(),
+                body: body.to_owned(),
+                trailers,
+            }
+        } else {
+            Message {
+                subject: subject.to_owned(),
+                body: rest.to_owned(),
+                trailers: Vec::new(),
+            }
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes a commit with `identity` as author and committer.
+pub fn write_commit(
+    sink: Sink<'_>,
+    identity: &Identity,
+    message: &Message,
+    tree: ObjectId,
+    parents: &[ObjectId],
+) -> Result<ObjectId, StoreError> {
+    let sig = identity.signature();
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parents.iter().copied().collect(),
+        author: sig.clone(),
+        committer: sig,
+        encoding: None,
+        message: BString::from(message.render()),
+        extra_headers: Vec::new(),
+    };
+    sink.put(&commit)
+}
+
+/// The tip of an instance chain, read in O(1): one commit, one tree, one blob.
+#[derive(Debug, Clone)]
+pub struct Tip {
+    pub commit: ObjectId,
+    pub tree: ObjectId,
+    pub workflow_tree: ObjectId,
+    /// The bytes of `state.yml`.
+    pub state: Vec<u8>,
+}
+
+/// Reads the event commit `commit` (its `state.yml` and pinned `workflow/`).
+pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt {
+        reference: ref_name.to_owned(),
+        commit: commit.to_string(),
+        what,
+    };
+    let g = repo.gix();
+    let c = g
+        .find_commit(commit)
+        .map_err(|e| corrupt(format!("the commit cannot be read: {e}")))?;
+    let tree_id = c
+        .tree_id()
+        .map_err(|e| corrupt(format!("the commit has no readable tree: {e}")))?
+        .detach();
+    let tree = g
+        .find_tree(tree_id)
+        .map_err(|e| corrupt(format!("its tree cannot be read: {e}")))?;
+    let mut state_id = None;
+    let mut workflow_tree = None;
+    for entry in tree.iter() {
+        let entry = entry.map_err(|e| corrupt(format!("its tree cannot be decoded: {e}")))?;
+        let name = entry.filename();
+        if name == STATE_FILE.as_bytes().as_bstr() && entry.mode().is_blob() {
+            state_id = Some(entry.object_id());
+        } else if name == WORKFLOW_DIR.as_bytes().as_bstr() && entry.mode().is_tree() {
+            workflow_tree = Some(entry.object_id());
+        }
+    }
+    let state_id = state_id.ok_or_else(|| corrupt(format!("its tree has no {STATE_FILE}")))?;
+    let workflow_tree =
+        workflow_tree.ok_or_else(|| corrupt(format!("its tree has no {WORKFLOW_DIR}/ folder")))?;
+    let state = g
+        .find_blob(state_id)
+        .map_err(|e| corrupt(format!("its {STATE_FILE} cannot be read: {e}")))?
+        .take_data();
+    Ok(Tip {
+        commit,
+        tree: tree_id,
+        workflow_tree,
+        state,
+    })
+}
+
+/// The message of a commit, parsed.
+pub fn read_message(repo: &Repo, commit: ObjectId) -> Result<Message, StoreError> {
+    let c = repo
+        .gix()
+        .find_commit(commit)
+        .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
+    let raw = c
+        .message_raw()
+        .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
+    Ok(Message::parse(&raw.to_str_lossy()))
+}
+
+/// The author time (seconds) and parents of a commit.
+pub fn commit_info(repo: &Repo, commit: ObjectId) -> Result<(i64, Vec<ObjectId>), StoreError> {
+    let c = repo
+        .gix()
+        .find_commit(commit)
+        .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
+    let time = c
+        .time()
+        .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
+    Ok((time.seconds, c.parent_ids().map(|p| p.detach()).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_with_their_trailers() {
+        let mut m = Message::new("ddx(x): start frame");
+        m.body = "frame: ready -> in_progress\n\nsecond paragraph".into();
+        m.trailer("Ddx-Event", "start")
+            .trailer("Ddx-Reason", "two\nlines");
+        let text = m.render();
+        assert_eq!(
+            text,
+            "ddx(x): start frame\n\nframe: ready -> in_progress\n\nsecond paragraph\n\n\
+             Ddx-Event: start\nDdx-Reason: two lines\n"
+        );
+        let back = Message::parse(&text);
+        assert_eq!(back.subject, "ddx(x): start frame");
+        assert_eq!(back.get("ddx-event"), Some("start"));
+        assert_eq!(back.get("Ddx-Reason"), Some("two lines"));
+        assert_eq!(back.body, "frame: ready -> in_progress\n\nsecond paragraph");
+        let plain = Message::parse("subject only\n");
+        assert!(plain.trailers.is_empty());
+    }
+}

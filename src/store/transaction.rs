@@ -1,0 +1,373 @@
+//! The one transaction type through which every change of state goes (STYLE "The shape").
+//!
+//! [`commit`] reads the base (the instance tip and the audit head), asks the caller what to
+//! change, writes the objects (event commit, audit commit), records the intended ref moves as a
+//! pending operation, and then moves the instance ref, `refs/ddx/audit` and any extra ref in ONE
+//! `edit_references` call, each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`)
+//! and a reflog entry. A lost race (a ref moved, or a ref lock held by another process) is
+//! retried from a fresh read, a bounded number of times with jittered back-off. A change that
+//! changes nothing writes nothing. A dry run builds every object in memory, hashes it, and
+//! writes nothing at all.
+
+use super::audit::{self, AuditRecord};
+use super::event::{
+    read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
+};
+use super::pending::{self, PendingOp, PendingRef};
+use super::repo::{Repo, StoreError};
+use super::{heads, refs};
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::Target;
+use gix::ObjectId;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+/// How many times a lost race is retried before giving up.
+pub const MAX_ATTEMPTS: u32 = 200;
+
+/// What a transaction starts from.
+#[derive(Debug, Clone)]
+pub struct Base {
+    /// The instance's tip, `None` when the instance does not exist yet.
+    pub instance: Option<Tip>,
+    /// The head of `refs/ddx/audit`, `None` before the first audited operation.
+    pub audit: Option<ObjectId>,
+}
+
+/// A new event on the instance chain.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The full `state.yml` after the event.
+    pub state: Vec<u8>,
+    /// The pinned definition tree.
+    pub workflow_tree: ObjectId,
+    /// Subject, body and the event's own trailers (`Ddx-Event`, `Ddx-Phase`, …); the
+    /// transaction adds `Ddx-Instance`, `Ddx-Actor`, `Ddx-Project-Commit`, `Ddx-Format` and
+    /// `Ddx-Audit-Parent`.
+    pub message: Message,
+}
+
+/// Where an extra ref should point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraTarget {
+    Commit(ObjectId),
+    /// The event commit this transaction writes.
+    NewEvent,
+}
+
+/// A ref moved along with the instance and audit refs (a checkpoint, for instance).
+#[derive(Debug, Clone)]
+pub struct ExtraRef {
+    pub name: String,
+    /// `None`: the ref must not exist.
+    pub expected: Option<ObjectId>,
+    pub target: ExtraTarget,
+}
+
+/// What the caller wants changed.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The instance event, if the instance's state changes.
+    pub event: Option<NewEvent>,
+    pub audit: AuditRecord,
+    pub extra: Vec<ExtraRef>,
+}
+
+/// The caller's answer to a base.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Change(Box<Plan>),
+    /// Nothing to do, and why.
+    Nothing(String),
+}
+
+/// A ref move a transaction made or would make.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Move {
+    pub name: String,
+    #[serde(serialize_with = "ser_opt_oid")]
+    pub old: Option<ObjectId>,
+    #[serde(serialize_with = "ser_oid")]
+    pub new: ObjectId,
+}
+
+fn ser_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+fn ser_opt_oid<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_none(),
+    }
+}
+
+/// What the transaction wrote (or, in a dry run, would write).
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub event: Option<ObjectId>,
+    pub audit: ObjectId,
+    pub moves: Vec<Move>,
+    pub attempts: u32,
+    /// The plan that was applied (from the last, successful attempt).
+    pub plan: Box<Plan>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Committed(Written),
+    DryRun(Written),
+    Nothing(String),
+}
+
+/// Options of one transaction.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    pub instance: &'a str,
+    pub identity: &'a Identity,
+    pub project_commit: Option<ObjectId>,
+    pub dry_run: bool,
+}
+
+/// Reads the base of `instance`: its tip (O(1)) and the audit head.
+pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
+    let name = refs::instance_ref(instance);
+    let tip = match refs::read(repo, &name)? {
+        Some(commit) => Some(read_event(repo, &name, commit)?),
+        None => None,
+    };
+    Ok(Base {
+        instance: tip,
+        audit: refs::read(repo, refs::AUDIT)?,
+    })
+}
+
+/// Runs one transaction: see the module documentation.
+pub fn commit<E: From<StoreError>>(
+    repo: &Repo,
+    opts: &Options<'_>,
+    mut decide: impl FnMut(&Base) -> Result<Decision, E>,
+) -> Result<Outcome, E> {
+    if !opts.dry_run {
+        let stuck = pending::interrupted(repo)?;
+        if !stuck.is_empty() {
+            return Err(StoreError::Interrupted {
+                steps: stuck.iter().map(|op| op.description.clone()).collect(),
+            }
+            .into());
+        }
+    }
+    let instance_ref = refs::instance_ref(opts.instance);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let base = read_base(repo, opts.instance)?;
+        let plan = match decide(&base)? {
+            Decision::Nothing(why) => return Ok(Outcome::Nothing(why)),
+            Decision::Change(plan) => plan,
+        };
+        let sink = if opts.dry_run {
+            Sink::HashOnly(repo.gix())
+        } else {
+            Sink::Write(repo.gix())
+        };
+        let mut moves = Vec::new();
+        let event = match &plan.event {
+            Some(ev) => {
+                let tree = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
+                let mut message = ev.message.clone();
+                message.trailer("Ddx-Instance", opts.instance);
+                message.trailer("Ddx-Actor", opts.identity.actor());
+                if let Some(c) = opts.project_commit {
+                    message.trailer("Ddx-Project-Commit", c.to_string());
+                }
+                message.trailer("Ddx-Format", FORMAT.to_string());
+                if let Some(a) = base.audit {
+                    message.trailer("Ddx-Audit-Parent", a.to_string());
+                }
+                let parents: Vec<ObjectId> = base
+                    .instance
+                    .as_ref()
+                    .map(|t| t.commit)
+                    .into_iter()
+                    .collect();
+                let id = write_commit(sink, opts.identity, &message, tree, &parents)?;
+                moves.push(Move {
+                    name: instance_ref.clone(),
+                    old: base.instance.as_ref().map(|t| t.commit),
+                    new: id,
+                });
+                Some(id)
+            }
+            None => None,
+        };
+        let recorded = event.or(base.instance.as_ref().map(|t| t.commit));
+        let audit = audit::write_entry(
+            sink,
+            opts.identity,
+            base.audit,
+            opts.instance,
+            recorded,
+            opts.project_commit,
+            &plan.audit,
+        )?;
+        moves.push(Move {
+            name: refs::AUDIT.to_owned(),
+            old: base.audit,
+            new: audit,
+        });
+        for extra in &plan.extra {
+            let new = match extra.target {
+                ExtraTarget::Commit(c) => c,
+                ExtraTarget::NewEvent => event.ok_or_else(|| StoreError::Corrupt {
+                    reference: extra.name.clone(),
+                    commit: String::new(),
+                    what: "a ref was to point at an event that was not written".to_owned(),
+                })?,
+            };
+            moves.push(Move {
+                name: extra.name.clone(),
+                old: extra.expected,
+                new,
+            });
+        }
+        let written = Written {
+            event,
+            audit,
+            moves,
+            attempts: attempt,
+            plan,
+        };
+        if opts.dry_run {
+            return Ok(Outcome::DryRun(written));
+        }
+        let pending_refs: Vec<PendingRef> = written
+            .moves
+            .iter()
+            .map(|m| PendingRef {
+                name: m.name.clone(),
+                old: m.old,
+                new: m.new,
+            })
+            .collect();
+        let op = PendingOp {
+            pid: std::process::id(),
+            started: opts.identity.time(),
+            description: written.plan.event.as_ref().map_or_else(
+                || written.plan.audit.summary.clone(),
+                |e| e.message.subject.clone(),
+            ),
+            refs: pending_refs.clone(),
+            file: Default::default(),
+        };
+        let file = pending::write(repo, &op)?;
+        let message = written.plan.event.as_ref().map_or_else(
+            || {
+                format!(
+                    "ddx(audit): {}: {}",
+                    opts.instance, written.plan.audit.summary
+                )
+            },
+            |e| e.message.subject.clone(),
+        );
+        match edit(repo, opts.identity, &pending_refs, &message) {
+            Ok(()) => {
+                let recorded: Vec<(String, ObjectId)> = written
+                    .moves
+                    .iter()
+                    .map(|m| (m.name.clone(), m.new))
+                    .collect();
+                heads::record(repo, &recorded)?;
+                pending::remove(&file)?;
+                return Ok(Outcome::Committed(written));
+            }
+            Err(e) if e.is_conflict() || e.is_retryable() => {
+                // Nothing moved: prepare locks and checks every ref before any is written.
+                pending::remove(&file)?;
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(StoreError::Contended {
+                        reference: instance_ref,
+                        attempts: attempt,
+                        source: Box::new(e),
+                    }
+                    .into());
+                }
+                tracing::debug!("lost a race on attempt {attempt}, retrying: {e}");
+                std::thread::sleep(backoff(attempt));
+            }
+            Err(e) => {
+                let moved = pending_refs
+                    .iter()
+                    .any(|r| refs::read(repo, &r.name).ok().flatten() == Some(r.new));
+                if !moved {
+                    pending::remove(&file)?;
+                }
+                return Err(StoreError::git("moving the refs", e).into());
+            }
+        }
+    }
+}
+
+/// Jittered, growing pause before retry `attempt`.
+fn backoff(attempt: u32) -> Duration {
+    let cap_us = 500u64 << attempt.min(5); // 1 ms … 16 ms
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    h.write_u32(std::process::id());
+    Duration::from_micros(200 + h.finish() % cap_us)
+}
+
+fn edits(moves: &[PendingRef], message: &str) -> Result<Vec<RefEdit>, StoreError> {
+    moves
+        .iter()
+        .map(|m| {
+            Ok(RefEdit {
+                change: Change::Update {
+                    log: LogChange {
+                        mode: RefLog::AndReference,
+                        force_create_reflog: true,
+                        message: message.into(),
+                    },
+                    expected: match m.old {
+                        Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
+                        None => PreviousValue::MustNotExist,
+                    },
+                    new: Target::Object(m.new),
+                },
+                name: m
+                    .name
+                    .as_str()
+                    .try_into()
+                    .map_err(|e| StoreError::git(format!("using {} as a ref name", m.name), e))?,
+                deref: false,
+            })
+        })
+        .collect()
+}
+
+fn edit(
+    repo: &Repo,
+    identity: &Identity,
+    moves: &[PendingRef],
+    message: &str,
+) -> Result<(), gix::Error> {
+    let edits = edits(moves, message).map_err(gix::Error::from_error)?;
+    let sig = identity.signature();
+    let mut buf = gix::date::parse::TimeBuf::default();
+    repo.gix()
+        .edit_references_as(edits, Some(sig.to_ref(&mut buf)))?;
+    Ok(())
+}
+
+/// Moves `moves` in one ref transaction, with compare-and-swap and reflog (used by recovery).
+pub fn move_refs(
+    repo: &Repo,
+    identity: &Identity,
+    moves: &[PendingRef],
+    message: &str,
+) -> Result<(), StoreError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    edit(repo, identity, moves, message).map_err(|e| StoreError::git("moving the refs", e))
+}
