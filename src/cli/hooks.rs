@@ -122,8 +122,97 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
     }
     if let Some(code) = hooks::run_chained(dir, &args.hook, &args.args, &stdin, repo.work_dir())? {
         if code != 0 {
-            std::process::exit(code);
+            eprintln!("ddx: your own {} hook failed (exit {code})", args.hook);
+            return Ok(ExitCode::Failure);
         }
     }
-    Ok(ExitCode::Ok)
+    let head = repo.gix().head_id().ok().map(|id| id.detach());
+    match args.hook.as_str() {
+        "pre-commit" => {
+            let active = hooks::active_instances(repo)?;
+            if !active.is_empty() {
+                let violations = hooks::pre_commit(repo, &active)?;
+                if !violations.is_empty() {
+                    for v in &violations {
+                        tracing::warn!(instance = %v.instance, phase = %v.phase, rule = %v.rule, "commit refused: {}", v.detail);
+                    }
+                    eprint!("{}", hooks::refusal_message(&violations));
+                    return Ok(ExitCode::Failure);
+                }
+            }
+            hooks::mark_passed(repo, head)?;
+            Ok(ExitCode::Ok)
+        }
+        "commit-msg" => {
+            let Some(file) = args.args.first() else {
+                return Ok(ExitCode::Ok);
+            };
+            let active = hooks::active_instances(repo)?;
+            if active.is_empty() {
+                return Ok(ExitCode::Ok);
+            }
+            let path = repo.work_dir().join(file);
+            let path = if std::path::Path::new(file).is_absolute() {
+                std::path::PathBuf::from(file)
+            } else {
+                path
+            };
+            let message = std::fs::read_to_string(&path)?;
+            if let Some(new) = hooks::add_trailers(&message, &active) {
+                std::fs::write(&path, new)?;
+            }
+            Ok(ExitCode::Ok)
+        }
+        "post-commit" => {
+            let Some(head) = head else {
+                return Ok(ExitCode::Ok);
+            };
+            let commit = repo.gix().find_commit(head)?;
+            let message = commit.message_raw_sloppy().to_string();
+            let parent = commit.parent_ids().next().map(|p| p.detach());
+            let passed = hooks::take_passed(repo, parent);
+            let mut pairs = hooks::trailers(&message);
+            let active = hooks::active_instances(repo)?;
+            if pairs.is_empty() {
+                pairs = active
+                    .iter()
+                    .map(|a| (a.id.clone(), a.phases.join(", ")))
+                    .collect();
+            }
+            let audit = crate::store::refs::read(repo, "refs/ddx/audit")?.map(|a| a.to_string());
+            for (instance, phase) in &pairs {
+                let mut line: serde_json::Value =
+                    serde_json::from_str(&hooks::note_line(instance, phase, audit.as_deref()))?;
+                if !passed {
+                    line["bypass"] = serde_json::Value::Bool(true);
+                }
+                crate::store::notes::append(repo, head, &line.to_string())?;
+            }
+            if !passed && !active.is_empty() {
+                tracing::warn!(commit = %head, "commit made without the pre-commit hook (--no-verify)");
+                eprintln!(
+                    "ddx: {} was committed without the pre-commit hook; recorded as a bypass",
+                    head.to_hex_with_len(12)
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        "pre-push" => {
+            let text = String::from_utf8_lossy(&stdin);
+            let pushes_ddx = text.lines().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|r| r.starts_with("refs/ddx/"))
+            });
+            let has_ddx = !crate::store::refs::instance_ids(repo)?.is_empty();
+            if has_ddx && !pushes_ddx {
+                let remote = args.args.first().map_or("origin", String::as_str);
+                eprintln!(
+                    "ddx: this push does not share the workflow state in refs/ddx/*; to share it:\n  git push {remote} 'refs/ddx/*:refs/ddx/*' refs/notes/ddx"
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        _ => Ok(ExitCode::Ok),
+    }
 }

@@ -6,8 +6,8 @@
 
 mod checkpoint;
 mod completion;
-mod hooks;
 mod gate;
+mod hooks;
 mod instance;
 mod log;
 mod output;

@@ -10,9 +10,11 @@
 pub mod audit;
 pub mod event;
 pub mod heads;
+pub mod notes;
 pub mod pending;
 pub mod refs;
 pub mod repo;
+pub mod staged;
 pub mod transaction;
 pub mod tree;
 
