@@ -669,3 +669,29 @@ mod trailer_tests {
         assert_eq!(trailers(&m2), vec![("tdd-1".to_owned(), "red".to_owned())]);
     }
 }
+
+/// Derives `refs/notes/ddx` from the history: every commit with `Ddx-Instance` trailers gets
+/// one line per instance, naming the audit head of its time.
+pub fn derive_notes(
+    repo: &crate::store::Repo,
+) -> Result<Vec<crate::store::notes::DerivedNote>, HookRunError> {
+    let audit = crate::store::notes::audit_times(repo)?;
+    let mut out = Vec::new();
+    for (commit, message, time) in crate::store::notes::history(repo)? {
+        let pairs = trailers(&message);
+        if pairs.is_empty() {
+            continue;
+        }
+        let head = audit
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= time)
+            .map(|(_, id)| id.to_string());
+        let text: String = pairs
+            .iter()
+            .map(|(i, p)| note_line(i, p, head.as_deref()) + "\n")
+            .collect();
+        out.push(crate::store::notes::DerivedNote { commit, text });
+    }
+    Ok(out)
+}

@@ -233,3 +233,31 @@ fn pre_push_warns_when_workflow_state_is_not_shared() {
     assert!(out.status.success());
     assert!(!stderr(&out).contains("does not share"), "{}", stderr(&out));
 }
+
+#[test]
+fn notes_rebuild_regenerates_notes_from_trailers() {
+    let repo = guarded_repo();
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("tests/a.rs", "\n");
+    repo.git(&["add", "tests/a.rs"]);
+    assert!(commit(&repo, &["-m", "a test"]).status.success());
+    let before = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    // Lose the notes, as a forced fetch of refs/notes/* would.
+    repo.git(&["update-ref", "-d", "refs/notes/ddx"]);
+    let out = repo.ddx_ok(&["notes", "rebuild", "--dry-run"]);
+    assert_eq!(out, "1 of 1 notes would be rewritten in refs/notes/ddx\n");
+    assert!(
+        repo.command("git")
+            .args(["notes", "--ref=ddx", "show", "HEAD"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+            != Some(0)
+    );
+    repo.ddx_ok(&["notes", "rebuild"]);
+    let after = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    assert_eq!(after, before);
+    assert!(stderr(&repo.ddx(&["notes", "rebuild"])).contains("Nothing changed."));
+    repo.git(&["fsck", "--strict"]);
+}

@@ -10,6 +10,7 @@ mod gate;
 mod hooks;
 mod instance;
 mod log;
+mod notes;
 mod output;
 mod phase;
 mod workflow;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Name an instance's state, to restore it later.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
+    /// Maintain refs/notes/ddx, the notes on the project's commits.
+    #[command(subcommand)]
+    Notes(notes::NotesCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
     /// Print a shell completion script.
@@ -135,6 +139,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Phase(cmd) => phase::run(cli, out, cmd),
         Command::Gate(cmd) => gate::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
+        Command::Notes(cmd) => notes::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
     }

@@ -60,3 +60,69 @@ pub fn replace(repo: &Repo, commit: ObjectId, text: &str) -> Result<(), StoreErr
         .map_err(|e| StoreError::git(format!("writing the note of {commit}"), e))?;
     Ok(())
 }
+
+/// One commit's derived note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedNote {
+    pub commit: ObjectId,
+    pub text: String,
+}
+
+/// Commits reachable from HEAD (newest first) with their message and commit time in seconds.
+pub fn history(repo: &Repo) -> Result<Vec<(ObjectId, String, i64)>, StoreError> {
+    let gix = repo.gix();
+    let Ok(head) = gix.head_id() else {
+        return Ok(Vec::new());
+    };
+    let walk = gix
+        .rev_walk([head.detach()])
+        .all()
+        .map_err(|e| StoreError::git("walking the history", e))?;
+    let mut out = Vec::new();
+    for info in walk {
+        let info = info.map_err(|e| StoreError::git("walking the history", e))?;
+        let commit = gix
+            .find_commit(info.id)
+            .map_err(|e| StoreError::git(format!("reading commit {}", info.id), e))?;
+        let time = commit.time().map(|t| t.seconds).unwrap_or(0);
+        out.push((info.id, commit.message_raw_sloppy().to_string(), time));
+    }
+    Ok(out)
+}
+
+/// The audit chain's commits with their commit time in seconds, in chain order, oldest first.
+pub fn audit_times(repo: &Repo) -> Result<Vec<(i64, ObjectId)>, StoreError> {
+    let gix = repo.gix();
+    let Some(head) = super::refs::read(repo, "refs/ddx/audit")? else {
+        return Ok(Vec::new());
+    };
+    let walk = gix
+        .rev_walk([head])
+        .all()
+        .map_err(|e| StoreError::git("walking refs/ddx/audit", e))?;
+    let mut out = Vec::new();
+    for info in walk {
+        let info = info.map_err(|e| StoreError::git("walking refs/ddx/audit", e))?;
+        let commit = gix
+            .find_commit(info.id)
+            .map_err(|e| StoreError::git(format!("reading audit commit {}", info.id), e))?;
+        out.push((commit.time().map(|t| t.seconds).unwrap_or(0), info.id));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Sets each note in `notes` unless it already reads so; returns how many changed.
+pub fn write_all(repo: &Repo, notes: &[DerivedNote], dry_run: bool) -> Result<usize, StoreError> {
+    let mut changed = 0;
+    for n in notes {
+        if read(repo, n.commit)?.as_deref() == Some(n.text.as_str()) {
+            continue;
+        }
+        changed += 1;
+        if !dry_run {
+            replace(repo, n.commit, &n.text)?;
+        }
+    }
+    Ok(changed)
+}

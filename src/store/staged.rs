@@ -2,47 +2,70 @@
 
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// The index being committed.
 pub struct Staged {
-    /// Path -> blob id of every index entry (stage 0).
-    entries: HashMap<String, ObjectId>,
+    /// Path and blob id of every index entry, in index (byte) order.
+    entries: Vec<(gix::bstr::BString, ObjectId)>,
     /// Paths whose index entry differs from HEAD (added, modified or deleted).
     pub changed: Vec<String>,
 }
 
 impl Staged {
-    /// Reads the index and compares it with HEAD's tree.
+    /// Reads the index and compares it with HEAD's tree: both sorted by path, merged in one
+    /// pass, so a 10,000-file repository costs a few milliseconds.
     pub fn read(repo: &Repo) -> Result<Staged, StoreError> {
         let gix = repo.gix();
         let index = gix
             .index_or_empty()
             .map_err(|e| StoreError::git("reading the index", e))?;
-        let mut entries = HashMap::with_capacity(index.entries().len());
-        for e in index.entries() {
-            let path = e.path(&index).to_string();
-            entries.insert(path, e.id);
-        }
-        let mut head: HashMap<String, ObjectId> = HashMap::new();
-        if let Ok(tree) = gix.head_tree() {
-            let files = tree
+        let mut entries: Vec<(gix::bstr::BString, ObjectId)> = index
+            .entries()
+            .iter()
+            .map(|e| (e.path(&index).to_owned(), e.id))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        let mut head: Vec<(gix::bstr::BString, ObjectId)> = match gix.head_tree() {
+            Ok(tree) => tree
                 .traverse()
                 .breadthfirst
                 .files()
-                .map_err(|e| StoreError::git("reading HEAD's tree", e))?;
-            for f in files.into_iter().filter(|f| !f.mode.is_tree()) {
-                head.insert(f.filepath.to_string(), f.oid);
+                .map_err(|e| StoreError::git("reading HEAD's tree", e))?
+                .into_iter()
+                .filter(|f| !f.mode.is_tree())
+                .map(|f| (f.filepath, f.oid))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        head.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut changed = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        while i < entries.len() || j < head.len() {
+            match (entries.get(i), head.get(j)) {
+                (Some(a), Some(b)) if a.0 == b.0 => {
+                    if a.1 != b.1 {
+                        changed.push(a.0.to_string());
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(a), Some(b)) if a.0 < b.0 => {
+                    changed.push(a.0.to_string());
+                    i += 1;
+                }
+                (Some(_), Some(b)) | (None, Some(b)) => {
+                    changed.push(b.0.to_string());
+                    j += 1;
+                }
+                (Some(a), None) => {
+                    changed.push(a.0.to_string());
+                    i += 1;
+                }
+                (None, None) => break,
             }
         }
-        let mut changed: Vec<String> = entries
-            .iter()
-            .filter(|(p, id)| head.get(*p) != Some(*id))
-            .map(|(p, _)| p.clone())
-            .chain(head.keys().filter(|p| !entries.contains_key(*p)).cloned())
-            .collect();
-        changed.sort();
         Ok(Staged { entries, changed })
     }
 
@@ -57,6 +80,7 @@ impl Staged {
             .trim_end_matches('/');
         let mut n = 0;
         for (path, id) in &self.entries {
+            let path = path.to_string();
             let inside = prefix.is_empty()
                 || path == prefix
                 || path
@@ -69,7 +93,7 @@ impl Staged {
                 .gix()
                 .find_blob(*id)
                 .map_err(|e| StoreError::git(format!("reading the staged {path}"), e))?;
-            let target = dir.join(path);
+            let target = dir.join(&path);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::git(format!("staging {path} for a check"), e))?;
