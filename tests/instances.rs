@@ -257,10 +257,10 @@ fn a_full_journey_reads_as_history_in_git_log() {
     repo.ddx_ok(&["phase", "start", "design", "--reason", "kick-off"]);
     repo.ddx_ok(&["gate", "approve", "design", "2"]);
     repo.ddx_ok(&["workflow", "next"]);
-    // ship's machine check is not evaluated by this version: forced, recorded as a deviation.
+    // ship's machine check fails (no RELEASE.md): forced, recorded as a deviation.
     let out = repo.ddx(&["phase", "complete", "ship"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("\"Release notes exist\" (not_evaluated)"));
+    assert!(stderr(&out).contains("\"Release notes exist\" (failed)"));
     repo.ddx_ok(&[
         "phase",
         "complete",

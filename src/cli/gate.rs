@@ -1,12 +1,15 @@
-//! `ddx gate …`: approve a human criterion (the machine checks arrive with `ddx gate check`).
+//! `ddx gate …`: check the gates of the current phases, and approve a human criterion.
 
 use super::instance::{self, InstanceArg};
 use super::{Cli, ExitCode, Output};
+use crate::engine::gate_check::{self, GateCheckView, Verdict};
 use crate::engine::machine::Op;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum GateCommand {
+    /// Evaluate every criterion of the current phase(s); exits with 3 when a required one does not pass.
+    Check(CheckArgs),
     /// Approve a human criterion of a phase; the approval is recorded with you as its actor.
     Approve(ApproveArgs),
 }
@@ -27,9 +30,125 @@ pub struct ApproveArgs {
     pub dry_run: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check this phase (its input gate before it starts, its exit criteria after) instead of
+    /// the current ones.
+    #[arg(long, value_name = "ID")]
+    pub phase: Option<String>,
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// Run `command` checks although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cli: &Cli, out: &Output, cmd: &GateCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        GateCommand::Check(args) => cmd_check(cli, out, args),
         GateCommand::Approve(args) => cmd_approve(cli, out, args),
+    }
+}
+
+fn cmd_check(cli: &Cli, out: &Output, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.instance)?;
+    let view = gate_check::check(&repo, &id, args.phase.as_deref(), args.trust)?;
+    if args.json {
+        out.json(&view)?;
+    } else {
+        print_check(out, &view);
+    }
+    Ok(if view.satisfied {
+        ExitCode::Ok
+    } else {
+        ExitCode::GateNotSatisfied
+    })
+}
+
+fn verdict(out: &Output, v: Verdict) -> String {
+    let text = format!("{:14}", v.as_str());
+    match v {
+        Verdict::Pass => out.green(&text),
+        Verdict::Fail => out.red(&text),
+        Verdict::NeedsApproval => out.yellow(&text),
+    }
+}
+
+fn print_check(out: &Output, view: &GateCheckView) {
+    if view.phases.is_empty() {
+        out.note(format!(
+            "Instance {} has no phase in progress or ready: nothing to check.",
+            view.instance
+        ));
+        return;
+    }
+    let mut blocking = 0;
+    let mut approve = None;
+    for p in &view.phases {
+        let gate = match p.gate {
+            crate::engine::state::GateKind::Input => "input gate",
+            crate::engine::state::GateKind::Exit => "exit criteria",
+        };
+        let state = if p.satisfied {
+            out.green("satisfied")
+        } else {
+            out.red("not satisfied")
+        };
+        out.line(format!(
+            "{} ({}), {gate}: {state}",
+            out.bold(&p.id),
+            p.status
+        ));
+        if p.criteria.is_empty() {
+            out.line(format!("  (no {gate})"));
+        }
+        for c in &p.criteria {
+            let optional = if c.required { "" } else { " (optional)" };
+            out.line(format!(
+                "  {} {}. {}{optional} {}",
+                verdict(out, c.status),
+                c.number,
+                c.criteria,
+                out.dim(&format!("[{}]", c.kind))
+            ));
+            if let Some(a) = &c.approval {
+                out.line(format!("  {:14}   approved by {} at {}", "", a.by, a.at));
+            }
+            if let Some(d) = &c.detail {
+                out.line(format!("  {:14}   {d}", ""));
+            }
+            for e in &c.evidence {
+                let at = match e.line {
+                    Some(l) => format!("{}:{l}", e.path),
+                    None => e.path.clone(),
+                };
+                let text = e
+                    .text
+                    .as_deref()
+                    .map(|t| format!(": {t}"))
+                    .unwrap_or_default();
+                out.line(out.dim(&format!("  {:14}   {at}{text}", "")));
+            }
+            if c.required && c.status != Verdict::Pass {
+                blocking += 1;
+                if approve.is_none() && c.status == Verdict::NeedsApproval {
+                    approve = Some(format!("ddx gate approve {} {}", p.id, c.number));
+                }
+            }
+        }
+    }
+    if blocking > 0 {
+        out.note(format!(
+            "gate not satisfied: {blocking} required criteri{} not pass{}",
+            if blocking == 1 { "on does" } else { "a do" },
+            approve
+                .map(|a| format!("; approve a human one with `{a}`"))
+                .unwrap_or_default()
+        ));
     }
 }
 

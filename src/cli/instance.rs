@@ -2,6 +2,8 @@
 //! repository, and printing what a transaction did.
 
 use super::{cwd, Cli, ExitCode, Output};
+use crate::engine::artifacts::FileAction;
+use crate::engine::work::WorkReport;
 use crate::engine::{self, Engine, Report};
 use crate::store::transaction::{Outcome, Written};
 use crate::store::Repo;
@@ -77,4 +79,74 @@ pub fn print_report(out: &Output, report: &Report) -> ExitCode {
 /// Runs an engine operation on the instance of `arg`.
 pub fn engine(repo: &Repo) -> anyhow::Result<Engine<'_>> {
     Ok(Engine::new(repo)?)
+}
+
+/// What a file of an artifact plan says, in a real run and in a dry run.
+fn file_label(action: FileAction, dry_run: bool) -> &'static str {
+    match (action, dry_run) {
+        (FileAction::Create, false) => "created",
+        (FileAction::Create, true) => "new",
+        (FileAction::Unchanged, _) => "unchanged",
+        (FileAction::Overwrite, false) => "overwritten",
+        (FileAction::Overwrite, true) => "would overwrite",
+        (FileAction::WouldOverwrite, false) => {
+            "skipped: exists with other content (--force overwrites)"
+        }
+        (FileAction::WouldOverwrite, true) => "would overwrite (refused without --force)",
+        (FileAction::UserEdited, false) => "kept: edited since ddx wrote it",
+        (FileAction::UserEdited, true) => "user-edited (refused)",
+    }
+}
+
+/// Prints what a command that renders artifacts did: its event, then one line per file (and
+/// a unified diff with `diff`), then notes.
+pub fn print_work(out: &Output, work: &WorkReport, diff: bool, dry_run: bool) -> ExitCode {
+    if dry_run && !matches!(work.report.outcome, Outcome::DryRun(_)) {
+        out.note("Dry run: nothing is written.");
+    }
+    let code = print_report(out, &work.report);
+    if !work.files.is_empty() {
+        let w = work
+            .files
+            .iter()
+            .map(|f| file_label(f.file.action, dry_run).len())
+            .filter(|n| *n <= 22)
+            .max()
+            .unwrap_or(0);
+        for f in &work.files {
+            let label = file_label(f.file.action, dry_run);
+            let painted = match f.file.action {
+                FileAction::Create | FileAction::Overwrite => out.green(&format!("{label:w$}")),
+                FileAction::Unchanged => out.dim(&format!("{label:w$}")),
+                _ => out.yellow(&format!("{label:w$}")),
+            };
+            out.line(format!("{painted}  {}", f.file.path));
+            let shows_diff = matches!(
+                f.file.action,
+                FileAction::Create
+                    | FileAction::Overwrite
+                    | FileAction::WouldOverwrite
+                    | FileAction::UserEdited
+            );
+            if diff && shows_diff {
+                out.raw(&f.file.diff());
+            }
+        }
+    }
+    for n in &work.notes {
+        out.warn(n);
+    }
+    let skipped = work
+        .files
+        .iter()
+        .filter(|f| f.file.action == FileAction::WouldOverwrite)
+        .count();
+    if skipped > 0 && !dry_run {
+        out.warn(format!(
+            "{skipped} file{} left as {} (--dry-run --diff shows the differences, --force overwrites)",
+            if skipped == 1 { "" } else { "s" },
+            if skipped == 1 { "it was" } else { "they were" }
+        ));
+    }
+    code
 }

@@ -4,21 +4,29 @@
 //! text) and `cmd_…` functions. Errors are mapped once, in [`classify`], to an exit code and a
 //! hint with the next thing to try.
 
+mod action;
 mod checkpoint;
 mod completion;
 mod gate;
+mod hooks;
 mod instance;
+mod log;
+mod notes;
 mod output;
 mod phase;
+mod repo;
 mod workflow;
 
 pub use output::Output;
 
 use crate::catalog::CatalogError;
+use crate::config::ConfigError;
 use crate::engine::machine::TransitionError;
 use crate::engine::state::StateError;
 use crate::engine::EngineError;
 use crate::model::load::DefinitionError;
+use crate::share::repos::RepoError;
+use crate::store::sources::SourceError;
 use crate::store::{LookupError, StoreError};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -68,15 +76,29 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Install, remove and inspect the git hooks that enforce phase gates.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
     /// Start, complete, skip, fail and reopen the phases of an instance.
     #[command(subcommand)]
     Phase(phase::PhaseCommand),
-    /// Approve the human criteria of a phase.
+    /// Check the gates of the current phases, and approve human criteria.
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// List and run a workflow's actions (prompts for an agent, commands).
+    #[command(subcommand)]
+    Action(action::ActionCommand),
     /// Name an instance's state, to restore it later.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
+    /// Maintain refs/notes/ddx, the notes on the project's commits.
+    #[command(subcommand)]
+    Notes(notes::NotesCommand),
+    /// Query and export the structured log.
+    Log(log::LogArgs),
+    /// Register, list, fetch and remove team or private catalogs.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -97,14 +119,19 @@ pub fn main() -> i32 {
     };
     let out = Output::new(cli.color);
     crate::observe::log::init(cli.verbose as i8 - cli.quiet as i8, out.color_stderr());
-    match run(&cli, &out) {
+    let code = match run(&cli, &out) {
         Ok(code) => code as i32,
         Err(err) => {
             let (code, hint) = classify(&err);
+            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+            // Into the instance log only: stderr gets the error printed below.
+            tracing::error!(target: crate::observe::log::FILE_ONLY, exit_code = code as i32, causes = ?chain, "{err}");
             out.error(&err, hint.as_deref());
             code as i32
         }
-    }
+    };
+    crate::observe::log::flush();
+    code
 }
 
 /// The working directory of this invocation (`-C` or the process's).
@@ -119,9 +146,14 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Hooks(cmd) => hooks::run(cli, out, cmd),
         Command::Phase(cmd) => phase::run(cli, out, cmd),
         Command::Gate(cmd) => gate::run(cli, out, cmd),
+        Command::Action(cmd) => action::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
+        Command::Notes(cmd) => notes::run(cli, out, cmd),
+        Command::Log(args) => log::cmd_log(cli, out, args),
+        Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -140,6 +172,34 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<CatalogError>() {
             return classify_catalog(e);
+        }
+        if let Some(e) = cause.downcast_ref::<RepoError>() {
+            return classify_repo(e);
+        }
+        if let Some(e) = cause.downcast_ref::<SourceError>() {
+            return classify_source(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return classify_config(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
+            use crate::observe::query::LogError as L;
+            return match e {
+                L::NoSuchInstance(_) => (
+                    ExitCode::NotFound,
+                    Some("`ddx log` without --instance shows every instance's log".to_owned()),
+                ),
+                L::Ambiguous { .. } => (ExitCode::Usage, Some("give more of the id".to_owned())),
+                L::Level(_) => (ExitCode::Usage, None),
+                L::Io { .. } => (ExitCode::Failure, None),
+            };
+        }
+        if cause
+            .downcast_ref::<crate::observe::time::TimeError>()
+            .is_some()
+            || cause.downcast_ref::<regex::Error>().is_some()
+        {
+            return (ExitCode::Usage, None);
         }
         if cause.downcast_ref::<DefinitionError>().is_some() {
             return (
@@ -168,11 +228,126 @@ fn classify_catalog(e: &CatalogError) -> (ExitCode, Option<String>) {
             ExitCode::Invalid,
             Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
         ),
+        CatalogError::Broken { .. } => (
+            ExitCode::Invalid,
+            Some(
+                "`ddx workflow validate <name>` lists every problem of one workflow; without \
+                 --strict the good ones are listed"
+                    .to_owned(),
+            ),
+        ),
+        CatalogError::Store(e) => classify_store(e),
+        CatalogError::Io { .. } => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_repo(e: &RepoError) -> (ExitCode, Option<String>) {
+    match e {
+        RepoError::Exists { name, .. } => (
+            ExitCode::Conflict,
+            Some(format!(
+                "`ddx repo fetch {name}` updates it; `ddx repo remove {name}` unregisters it"
+            )),
+        ),
+        RepoError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx repo list` shows them all"),
+                None => "`ddx repo list` shows the registered repositories".to_owned(),
+            }),
+        ),
+        RepoError::Source(s) => classify_source(s),
+        RepoError::Config(c) => classify_config(c),
+        RepoError::Store(s) => classify_store(s),
+    }
+}
+
+fn classify_source(e: &SourceError) -> (ExitCode, Option<String>) {
+    match e {
+        SourceError::InvalidName { .. } => (ExitCode::Usage, None),
+        SourceError::BadUrl { .. } => (
+            ExitCode::NotFound,
+            Some("give a path to a git repository, or a URL (ssh, file://, https)".to_owned()),
+        ),
+        SourceError::NoSuchBranch { .. } => (
+            ExitCode::NotFound,
+            Some(
+                "name an existing branch with --branch, or leave it out for the default branch"
+                    .to_owned(),
+            ),
+        ),
+        SourceError::NoDefaultBranch { .. } => (
+            ExitCode::NotFound,
+            Some("name a branch with --branch".to_owned()),
+        ),
+        SourceError::RefMoved { .. } => (
+            ExitCode::Conflict,
+            Some("another command changed it at the same time; run this one again".to_owned()),
+        ),
+        SourceError::Fetch { url, .. } | SourceError::Git { url, .. } => (
+            ExitCode::Failure,
+            Some(format!(
+                "check the URL and your access with `git ls-remote {url}`"
+            )),
+        ),
+        SourceError::Store(s) => classify_store(s),
+        SourceError::NotACommit { .. } => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
+    match e {
+        ConfigError::Parse { .. } => (
+            ExitCode::Invalid,
+            Some("fix .ddx/config.yml; ddx did not change it".to_owned()),
+        ),
+        _ => (ExitCode::Failure, None),
     }
 }
 
 fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
+    use crate::engine::actions::ActionError as A;
+    use crate::engine::artifacts::ArtifactError as F;
     match e {
+        EngineError::Artifact(F::Unsafe { .. }) => (
+            ExitCode::Conflict,
+            Some("artifacts are written only inside the work tree, never through a symbolic link".to_owned()),
+        ),
+        EngineError::Artifact(F::Template { .. } | F::Render { .. }) => (
+            ExitCode::Invalid,
+            Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
+        ),
+        EngineError::Artifact(F::Io { .. }) => (ExitCode::Failure, None),
+        EngineError::Action(a) => match a {
+            A::Config { .. } => (
+                ExitCode::Invalid,
+                Some("fix .ddx/config.yml (`agent: {command: ...}`, `trusted_sources: [...]`)".to_owned()),
+            ),
+            A::Unknown { suggestion, .. } => (
+                ExitCode::NotFound,
+                Some(match suggestion {
+                    Some(s) => format!("did you mean `{s}`? `ddx action list` shows every action"),
+                    None => "`ddx action list` shows every action".to_owned(),
+                }),
+            ),
+            A::Ambiguous { .. } => (
+                ExitCode::Usage,
+                Some("name it as <phase>/<action>".to_owned()),
+            ),
+            A::Untrusted { .. } => (
+                ExitCode::Conflict,
+                Some("run it anyway with --trust, or trust the source in .ddx/config.yml (`trusted_sources: [...]`)".to_owned()),
+            ),
+            A::Render { .. } => (ExitCode::Invalid, None),
+            A::Read { .. } | A::Spawn { .. } => (ExitCode::Failure, None),
+        },
+        EngineError::Unrecorded { source, .. } => {
+            let (code, _) = classify_engine(source);
+            (
+                code,
+                Some("run the command again: ddx records the files it finds exactly as it would write them".to_owned()),
+            )
+        }
         EngineError::Store(e) => classify_store(e),
         EngineError::Lookup(e) => classify_lookup(e),
         EngineError::Catalog(e) => classify_catalog(e),

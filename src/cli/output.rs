@@ -94,6 +94,15 @@ impl Output {
         let _ = writeln!(stdout, "{}", text.as_ref());
     }
 
+    /// Prints text on stdout as it is (a newline is added when it has none at its end).
+    pub fn raw(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = stdout.write_all(b"\n");
+        }
+    }
+
     /// Prints a message (not data) on stderr.
     pub fn note(&self, text: impl AsRef<str>) {
         eprintln!("{}", text.as_ref());

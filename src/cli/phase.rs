@@ -3,12 +3,13 @@
 use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{Cli, ExitCode, Output};
 use crate::engine::machine::Op;
+use crate::engine::work::{FileOptions, Render, Step};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum PhaseCommand {
-    /// Start a ready phase (its input gates must pass, or --force).
-    Start(ForceArgs),
+    /// Start a ready phase (its input gates must pass, or --force) and render its artifacts.
+    Start(StartArgs),
     /// Complete a phase in progress (its exit criteria must pass or be approved, or --force).
     Complete(ForceArgs),
     /// Skip a phase; phases depending on it may go ahead.
@@ -36,46 +37,104 @@ pub struct ForceArgs {
     /// Go ahead although the gate is not satisfied; recorded as a deviation.
     #[arg(long)]
     pub force: bool,
+    /// Run `command` checks although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub start: ForceArgs,
+    /// Overwrite artifact files that exist with other content (never ones you edited after
+    /// ddx wrote them).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Show a unified diff of every file written or that would be.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 pub fn run(cli: &Cli, out: &Output, cmd: &PhaseCommand) -> anyhow::Result<ExitCode> {
-    let (args, op) = match cmd {
-        PhaseCommand::Start(a) => (
-            &a.phase,
-            Op::Start {
-                phase: a.phase.phase.clone(),
-                force: a.force,
-            },
-        ),
-        PhaseCommand::Complete(a) => (
+    match cmd {
+        PhaseCommand::Start(a) => cmd_start(cli, out, a),
+        PhaseCommand::Complete(a) => cmd_op(
+            cli,
+            out,
             &a.phase,
             Op::Complete {
                 phase: a.phase.phase.clone(),
                 force: a.force,
             },
+            a.trust,
         ),
-        PhaseCommand::Skip(a) => (
+        PhaseCommand::Skip(a) => cmd_op(
+            cli,
+            out,
             a,
             Op::Skip {
                 phase: a.phase.clone(),
             },
+            false,
         ),
-        PhaseCommand::Fail(a) => (
+        PhaseCommand::Fail(a) => cmd_op(
+            cli,
+            out,
             a,
             Op::Fail {
                 phase: a.phase.clone(),
             },
+            false,
         ),
-        PhaseCommand::Reopen(a) => (
+        PhaseCommand::Reopen(a) => cmd_op(
+            cli,
+            out,
             a,
             Op::Reopen {
                 phase: a.phase.clone(),
             },
+            false,
         ),
-    };
+    }
+}
+
+fn cmd_start(cli: &Cli, out: &Output, a: &StartArgs) -> anyhow::Result<ExitCode> {
+    let args = &a.start.phase;
     let repo = instance::open(cli)?;
     let id = instance::resolve(&repo, &args.instance)?;
-    let engine = instance::engine(&repo)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(a.start.trust);
+    let op = Op::Start {
+        phase: args.phase.clone(),
+        force: a.start.force,
+    };
+    let work = engine.work(
+        &id,
+        &Step::Op(op),
+        &Render::AlsoPhase(args.phase.clone()),
+        FileOptions { force: a.overwrite },
+        args.change.reason.as_deref(),
+        args.change.dry_run,
+    )?;
+    Ok(instance::print_work(
+        out,
+        &work,
+        a.diff,
+        args.change.dry_run,
+    ))
+}
+
+fn cmd_op(
+    cli: &Cli,
+    out: &Output,
+    args: &PhaseArgs,
+    op: Op,
+    trust: bool,
+) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.instance)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(trust);
     let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
     Ok(instance::print_report(out, &report))
 }

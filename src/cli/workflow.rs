@@ -1,14 +1,19 @@
-//! `ddx workflow …`: list, show and validate workflows; init, status, next, pause, resume,
-//! abort and restore instances.
+//! `ddx workflow …`: list, search, show and validate workflows; init, status, next, pause,
+//! resume, abort and restore instances.
 
 use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
-use crate::catalog::{self, Located};
+use crate::catalog::search::{self, Filter, Match};
+use crate::catalog::{
+    self, BrokenWorkflow, Catalog, CatalogError, IndexedWorkflow, Located, Summary,
+};
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
+use crate::engine::work::{self, FileOptions, Render, Step};
 use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
 use crate::store::pending::Recovery;
+use crate::store::LookupError;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,18 +21,23 @@ use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCommand {
-    /// List the workflows of the catalog.
+    /// List the workflows of the catalog, with the source each comes from.
     List(ListArgs),
+    /// Find workflows by words, ranked, saying why each matched.
+    Search(SearchArgs),
     /// Preview a workflow: phases, dependencies, gates, artifacts, actions and variables.
     Show(ShowArgs),
     /// Check a workflow definition and report every problem.
     Validate(ShowArgs),
     /// Start a new instance of a workflow in this repository (recorded on refs/ddx/instances/<id>).
     Init(InitArgs),
+    /// Apply a workflow: start (or continue) its instance, start the ready phases and write their artifacts.
+    Apply(ApplyArgs),
     /// Show an instance: phases, criteria, progress and what to do next.
     Status(StatusArgs),
-    /// Complete the phases whose exit criteria hold, and start the phases that become ready.
-    Next(PlainChangeArgs),
+    /// Complete the phases whose exit criteria hold, start the phases that become ready, and
+    /// write their artifacts.
+    Next(NextArgs),
     /// Pause an instance: it takes no transitions until resumed.
     Pause(PlainChangeArgs),
     /// Finish or roll back an interrupted command, and resume a paused instance.
@@ -51,6 +61,46 @@ pub struct InitArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    pub workflow: String,
+    /// Set a variable (repeat for several): `--var project_name=shop`.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Continue this instance (default: the active instance of the workflow, or a new one).
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// The id of a new instance (default: `<workflow>-YYYYMMDD-HHMMSS-<4 hex>`).
+    #[arg(long, conflicts_with = "instance")]
+    pub id: Option<String>,
+    /// Overwrite artifact files that exist with other content (never ones you edited after
+    /// ddx wrote them).
+    #[arg(long, alias = "overwrite")]
+    pub force: bool,
+    /// Run `command` checks of input gates although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+    /// Show per file and per ref what would happen, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show a unified diff of every file written or that would be.
+    #[arg(long)]
+    pub diff: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    #[command(flatten)]
+    pub change: PlainChangeArgs,
+    /// Run `command` checks although the workflow's source is not trusted.
+    #[arg(long)]
+    pub trust: bool,
+    /// Show a unified diff of every artifact file written or that would be.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {
@@ -93,15 +143,66 @@ pub struct RestoreArgs {
     pub change: ChangeArgs,
 }
 
+/// Filters shared by `list` and `search`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub struct FilterArgs {
     /// Only workflows of this category.
     #[arg(long)]
     pub category: Option<String>,
-    /// Only workflows with this tag (repeat for several; all must match).
+    /// Only workflows with this tag or keyword (repeat for several; all must match).
     #[arg(long)]
     pub tag: Vec<String>,
+    /// Only workflows from this source: local, project, embedded, repo, or a repository name.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Only workflows compatible with this language (those that name no language fit any).
+    #[arg(long, value_name = "LANGUAGE")]
+    pub compatible_with: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Filter {
+        Filter {
+            category: self.category.clone(),
+            tags: self.tag.clone(),
+            source: self.source.clone(),
+            compatible_with: self.compatible_with.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Also list workflows shadowed by a workflow of the same name in a higher source.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail (exit 4) when any workflow of the catalog is broken, instead of listing the others.
+    #[arg(long)]
+    pub strict: bool,
     /// Print one JSON document (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for in names, categories, tags, keywords, descriptions, phases and artifacts.
+    #[arg(required = true, value_name = "WORDS")]
+    pub words: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Also search workflows shadowed by a workflow of the same name in a higher source.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail (exit 4) when any workflow of the catalog is broken.
+    #[arg(long)]
+    pub strict: bool,
+    /// Show at most this many matches.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// Print one JSON document (an array) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -117,12 +218,14 @@ pub struct ShowArgs {
 
 pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        WorkflowCommand::List(args) => cmd_list(out, args),
+        WorkflowCommand::List(args) => cmd_list(cli, out, args),
+        WorkflowCommand::Search(args) => cmd_search(cli, out, args),
         WorkflowCommand::Show(args) => cmd_show(cli, out, args, false),
         WorkflowCommand::Validate(args) => cmd_show(cli, out, args, true),
         WorkflowCommand::Init(args) => cmd_init(cli, out, args),
+        WorkflowCommand::Apply(args) => cmd_apply(cli, out, args),
         WorkflowCommand::Status(args) => cmd_status(cli, out, args),
-        WorkflowCommand::Next(args) => cmd_op(cli, out, args, Op::Next),
+        WorkflowCommand::Next(args) => cmd_next(cli, out, args),
         WorkflowCommand::Pause(args) => cmd_op(cli, out, args, Op::Pause),
         WorkflowCommand::Resume(args) => cmd_resume(cli, out, args),
         WorkflowCommand::Abort(args) => cmd_op(cli, out, args, Op::Abort),
@@ -162,6 +265,127 @@ fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::Ok)
+}
+
+fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(args.trust);
+    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let wf = located.load()?;
+    let files = FileOptions { force: args.force };
+    let existing = match (&args.instance.instance, &args.id) {
+        (Some(_), _) => Some(instance::resolve(&repo, &args.instance)?),
+        (None, Some(_)) => None,
+        (None, None) => {
+            let mut active = work::active_instances_of(&repo, &wf.name)?;
+            match active.len() {
+                0 => None,
+                1 => active.pop(),
+                _ => {
+                    return Err(
+                        EngineError::from(LookupError::SeveralActive { ids: active }).into(),
+                    )
+                }
+            }
+        }
+    };
+    let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    let work = match existing {
+        Some(id) => {
+            let (_, st) = engine::load(&repo, &id)?;
+            let mut notes = Vec::new();
+            for (k, v) in &vars {
+                match st.variables.get(k) {
+                    Some(old) if old == v => {}
+                    Some(old) => notes.push(format!(
+                        "--var {k}={v} is ignored: instance {id} has {k}={old}"
+                    )),
+                    None => notes.push(format!(
+                        "--var {k}={v} is ignored: instance {id} was started without it"
+                    )),
+                }
+            }
+            out.note(format!("Continuing instance {id} of {}.", st.workflow));
+            let mut work = engine.work(
+                &id,
+                &Step::StartReady,
+                &Render::AllInProgress,
+                files,
+                None,
+                args.dry_run,
+            )?;
+            notes.append(&mut work.notes);
+            work.notes = notes;
+            work
+        }
+        None => loop {
+            match engine.apply_new(
+                &located,
+                vars.clone(),
+                args.id.as_deref(),
+                files,
+                args.dry_run,
+            ) {
+                Err(EngineError::MissingVariables { missing })
+                    if std::io::stdin().is_terminal() =>
+                {
+                    for (name, prompt) in missing {
+                        let value = prompt_for(&name, prompt.as_deref())?;
+                        vars.insert(name, value);
+                    }
+                }
+                other => break other?,
+            }
+        },
+    };
+    let code = instance::print_work(out, &work, args.diff, args.dry_run);
+    if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
+        (&work.report.state, &work.report.outcome)
+    {
+        let active: Vec<&str> = st
+            .phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::InProgress)
+            .map(|p| p.id.as_str())
+            .collect();
+        out.note(format!(
+            "{} instance {}{}; next: fill in the artifacts, then `ddx gate check`.",
+            if work.created {
+                "Applied: new"
+            } else {
+                "Applied:"
+            },
+            work.report.instance,
+            if active.is_empty() {
+                String::new()
+            } else {
+                format!(", in progress: {}", active.join(", "))
+            }
+        ));
+    }
+    Ok(code)
+}
+
+fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.change.instance)?;
+    let mut engine = instance::engine(&repo)?;
+    engine.set_trust(args.trust);
+    let work = engine.work(
+        &id,
+        &Step::Op(Op::Next),
+        &Render::Started,
+        FileOptions::default(),
+        args.change.change.reason.as_deref(),
+        args.change.change.dry_run,
+    )?;
+    Ok(instance::print_work(
+        out,
+        &work,
+        args.diff,
+        args.change.change.dry_run,
+    ))
 }
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
@@ -349,6 +573,26 @@ fn print_status(out: &Output, v: &StatusView) {
             }
         }
     }
+    if !v.files.is_empty() {
+        out.line(out.bold("files:"));
+        let w = v.files.keys().map(|p| p.len()).max().unwrap_or(0);
+        for (path, r) in &v.files {
+            let short = |id: &Option<String>| {
+                id.as_deref()
+                    .map_or_else(|| "none".to_owned(), |i| i.chars().take(7).collect())
+            };
+            out.line(format!(
+                "  {path:w$}  {} -> {}  {}{}",
+                short(&r.before),
+                short(&r.after),
+                r.by,
+                r.phase
+                    .as_deref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     for step in &v.interrupted {
         out.warn(format!(
             "an interrupted step awaits `ddx workflow resume`: {step}"
@@ -368,23 +612,56 @@ fn print_status(out: &Output, v: &StatusView) {
     }
 }
 
-fn cmd_list(out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let (mut found, broken) = catalog::list();
-    for (name, err) in &broken {
-        out.warn(format!("workflow `{name}` is broken and not listed: {err}"));
-        for d in &err.diagnostics {
+/// Names the broken workflows on stderr; with `strict`, fails after naming them.
+fn report_broken(out: &Output, broken: &[BrokenWorkflow], strict: bool) -> anyhow::Result<()> {
+    for b in broken {
+        let shadow = b
+            .shadowed_by
+            .as_ref()
+            .map(|s| format!(", shadowed by {s}"))
+            .unwrap_or_default();
+        if strict {
+            out.note(format!(
+                "workflow `{}` ({}{shadow}) is broken:",
+                b.name, b.source
+            ));
+        } else {
+            out.warn(format!(
+                "workflow `{}` ({}{shadow}) is broken and not listed:",
+                b.name, b.source
+            ));
+        }
+        for d in &b.diagnostics {
             out.note(format!("  {d}"));
         }
     }
-    found.retain(|s| {
-        args.category
-            .as_ref()
-            .is_none_or(|c| s.category.eq_ignore_ascii_case(c))
-            && args
-                .tag
-                .iter()
-                .all(|t| s.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
-    });
+    if strict && !broken.is_empty() {
+        let mut names: Vec<String> = broken
+            .iter()
+            .map(|b| format!("{} ({})", b.name, b.source))
+            .collect();
+        names.dedup();
+        return Err(CatalogError::Broken {
+            count: broken.len(),
+            names,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open(&cwd(cli)?)?;
+    let index = catalog.index()?;
+    report_broken(out, &index.broken, args.strict)?;
+    let filter = args.filter.filter();
+    let found: Vec<Summary> = index
+        .workflows
+        .iter()
+        .filter(|w| args.all || w.shadowed_by.is_none())
+        .filter(|w| filter.matches(w))
+        .map(|w| w.summary())
+        .collect();
     if args.json {
         out.json(&found)?;
         return Ok(ExitCode::Ok);
@@ -393,37 +670,117 @@ fn cmd_list(out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
         out.note("No workflows match.");
         return Ok(ExitCode::Ok);
     }
-    let w_name = found.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let w_ver = found
-        .iter()
-        .map(|s| s.version.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let w_cat = found
-        .iter()
-        .map(|s| s.category.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let w_src = found
-        .iter()
-        .map(|s| s.source.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let width = |f: &dyn Fn(&Summary) -> usize, min: usize| {
+        found.iter().map(f).max().unwrap_or(min).max(min)
+    };
+    let w_name = width(&|s| s.name.len(), 4);
+    let w_ver = width(&|s| s.version.len(), 7);
+    let w_cat = width(&|s| s.category.len(), 8);
+    let w_src = width(&|s| s.source.len(), 6);
     out.line(out.bold(&format!(
         "{:w_name$}  {:w_ver$}  {:w_cat$}  {:w_src$}  DESCRIPTION",
         "NAME", "VERSION", "CATEGORY", "SOURCE"
     )));
     for s in &found {
+        let shadowed = s
+            .shadowed_by
+            .as_ref()
+            .map(|by| out.dim(&format!(" (shadowed by {by})")))
+            .unwrap_or_default();
         out.line(format!(
-            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}",
+            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}{shadowed}",
             out.bold(&format!("{:w_name$}", s.name)),
             s.version,
             s.category,
             s.source,
             s.description
+        ));
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// One result of `search --json`: the fields of `list`, and the ranking.
+#[derive(Debug, Serialize)]
+struct SearchResult {
+    #[serde(flatten)]
+    summary: Summary,
+    score: f64,
+    exact_name: bool,
+    why: Vec<String>,
+    matches: Vec<Match>,
+}
+
+fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open(&cwd(cli)?)?;
+    let index = catalog.index()?;
+    report_broken(out, &index.broken, args.strict)?;
+    let filter = args.filter.filter();
+    let candidates: Vec<&IndexedWorkflow> = index
+        .workflows
+        .iter()
+        .filter(|w| args.all || w.shadowed_by.is_none())
+        .filter(|w| filter.matches(w))
+        .collect();
+    let hits = search::search(&candidates, &args.words);
+    let total = hits.len();
+    let shown = &hits[..total.min(args.limit)];
+    if args.json {
+        let results: Vec<SearchResult> = shown
+            .iter()
+            .map(|h| SearchResult {
+                summary: h.workflow.summary_of(&h.entry),
+                score: (h.score * 1000.0).round() / 1000.0,
+                exact_name: h.exact_name,
+                why: h.why(),
+                matches: h.matches.clone(),
+            })
+            .collect();
+        out.json(&results)?;
+        return Ok(ExitCode::Ok);
+    }
+    if shown.is_empty() {
+        out.note(format!(
+            "No workflow matches {}.",
+            args.words
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        return Ok(ExitCode::Ok);
+    }
+    let w_name = shown
+        .iter()
+        .map(|h| h.entry.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let w_src = shown
+        .iter()
+        .map(|h| h.workflow.source.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.line(out.bold(&format!(
+        "{:w_name$}  {:w_src$}  {:>6}  DESCRIPTION",
+        "NAME", "SOURCE", "SCORE"
+    )));
+    for h in shown {
+        let w = h.workflow;
+        out.line(format!(
+            "{}  {:w_src$}  {:>6.2}  {}",
+            out.bold(&format!("{:w_name$}", h.entry.name)),
+            w.source.to_string(),
+            h.score,
+            h.entry.description
+        ));
+        out.line(out.dim(&format!("{:w_name$}  matched: {}", "", h.why().join("; "))));
+    }
+    if total > shown.len() {
+        out.note(format!(
+            "{} more match{}; use --limit to see them.",
+            total - shown.len(),
+            if total - shown.len() == 1 { "es" } else { "" }
         ));
     }
     Ok(ExitCode::Ok)
@@ -534,8 +891,13 @@ fn print_validation(
     let counts = w.map(|w| {
         let c = Counts::of(w);
         format!(
-            "{} phases, {} artifacts, {} actions, {} input gates, {} exit criteria ({} machine-checked)",
-            c.phases, c.artifacts, c.actions, c.input_gates, c.exit_criteria, c.checks
+            "{}, {}, {}, {}, {} ({} machine-checked)",
+            plural(c.phases, "phase"),
+            plural(c.artifacts, "artifact"),
+            plural(c.actions, "action"),
+            plural(c.input_gates, "input gate"),
+            plural(c.exit_criteria, "exit criterion"),
+            c.checks
         )
     });
     if errors.is_empty() && w.is_some() {
@@ -553,6 +915,17 @@ fn print_validation(
             if n == 1 { "" } else { "s" },
             counts.map(|c| format!(" ({c})")).unwrap_or_default()
         ));
+    }
+}
+
+/// `1 phase`, `2 phases`, `3 exit criteria`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else if let Some(stem) = word.strip_suffix("criterion") {
+        format!("{n} {stem}criteria")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -587,14 +960,10 @@ fn print_preview(out: &Output, located: &Located, w: &Workflow) {
         out.line(format!("  languages: {}", w.languages.join(", ")));
     }
     if let Some(stats) = &w.statistics {
-        if let Ok(text) = serde_json::to_string(stats) {
-            out.line(format!("  statistics: {text}"));
-        }
+        out.line(format!("  statistics: {}", yaml_inline(stats)));
     }
     if let Some(rating) = &w.rating {
-        if let Ok(text) = serde_json::to_string(rating) {
-            out.line(format!("  rating: {text}"));
-        }
+        out.line(format!("  rating: {}", yaml_inline(rating)));
     }
     if !w.variables.is_empty() {
         out.line(out.bold("\nVariables"));
@@ -666,5 +1035,24 @@ fn print_preview(out: &Output, located: &Located, w: &Workflow) {
                 out.dim(&format!("({kind})"))
             ));
         }
+    }
+}
+
+/// A metadata value on one line: `key value, key value` for a mapping, the scalar otherwise.
+fn yaml_inline(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| format!("{} {}", yaml_inline(k), yaml_inline(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        serde_yaml::Value::Sequence(items) => {
+            items.iter().map(yaml_inline).collect::<Vec<_>>().join(", ")
+        }
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Null => "-".to_owned(),
+        serde_yaml::Value::Bool(b) => b.to_string(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_yaml::Value::Tagged(t) => yaml_inline(&t.value),
     }
 }

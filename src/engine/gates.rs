@@ -1,14 +1,20 @@
 //! Gate evaluation behind one interface: is each criterion of a phase's gate satisfied?
 //!
 //! A human criterion is `approved` once someone ran `ddx gate approve`, else it
-//! `needs_approval`. A machine criterion is evaluated by a [`CheckEvaluator`]; the one here,
-//! [`NotEvaluatedHere`], says `not_evaluated` for every check, and the checks of DESIGN §2 plug
-//! in as another evaluator without changing any caller. A gate is satisfied when every required
-//! criterion is `passed` or `approved`.
+//! `needs_approval`; its `evidence:` path, when it has one, is shown with whether it exists. A
+//! machine criterion is evaluated by a [`CheckEvaluator`]: [`MachineChecks`] runs the typed
+//! checks of DESIGN §2 ([`super::checks`]) against the work tree, with `command` checks only
+//! from trusted sources or with consent; [`NotEvaluatedHere`] evaluates nothing (for tests of
+//! the state machine). A gate is satisfied when every required criterion is `passed` or
+//! `approved`.
 
-use super::state::{Approval, CriterionState, GateKind, PhaseState, State};
-use crate::model::{Check, Phase, Workflow};
+use super::actions::{self, Trust};
+use super::checks::{self, CheckContext, Evidence};
+use super::state::{Approval, CriterionState, GateKind, PhaseState, PhaseStatus, State};
+use crate::model::{Check, Criterion, Phase, Workflow};
+use crate::store::{worktree, Repo};
 use serde::Serialize;
+use std::cell::OnceCell;
 use std::path::Path;
 
 /// Where a criterion stands.
@@ -49,7 +55,7 @@ pub struct CheckResult {
     pub status: CriterionStatus,
     pub detail: Option<String>,
     /// Where the evidence is (files, lines).
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Evidence>,
 }
 
 /// What a check may look at.
@@ -64,7 +70,8 @@ pub trait CheckEvaluator {
     fn evaluate(&self, check: &Check, cx: &GateContext<'_>) -> CheckResult;
 }
 
-/// Runs no check: every machine criterion is `not_evaluated`.
+/// Runs no check: every machine criterion is `not_evaluated` (phases that are not current, and
+/// tests of the state machine).
 pub struct NotEvaluatedHere;
 
 impl CheckEvaluator for NotEvaluatedHere {
@@ -72,7 +79,7 @@ impl CheckEvaluator for NotEvaluatedHere {
         CheckResult {
             status: CriterionStatus::NotEvaluated,
             detail: Some(format!(
-                "{} checks are not evaluated by this version of ddx",
+                "{} check: evaluated while its phase is ready or in progress",
                 check.kind()
             )),
             evidence: Vec::new(),
@@ -80,9 +87,121 @@ impl CheckEvaluator for NotEvaluatedHere {
     }
 }
 
-/// The evaluator the engine uses.
-pub fn default_evaluator() -> &'static dyn CheckEvaluator {
-    &NotEvaluatedHere
+/// An error and its causes, on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.ends_with(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether `command` checks run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commands {
+    /// Run them (from trusted sources, or with consent).
+    Run,
+    /// Leave them `not_evaluated` (`ddx workflow status` runs no command).
+    Skip,
+}
+
+/// The real evaluator: the machine checks of DESIGN §2, run against the work tree of `repo`.
+pub struct MachineChecks<'r> {
+    repo: &'r Repo,
+    consent: bool,
+    commands: Commands,
+    trust: OnceCell<(String, Trust)>,
+}
+
+impl<'r> MachineChecks<'r> {
+    /// Checks in `repo`'s work tree; `consent` is `--trust` (run commands of untrusted sources).
+    pub fn new(repo: &'r Repo, consent: bool, commands: Commands) -> Self {
+        MachineChecks {
+            repo,
+            consent,
+            commands,
+            trust: OnceCell::new(),
+        }
+    }
+
+    fn trust(&self, source: &str) -> Trust {
+        let (s, t) = self.trust.get_or_init(|| {
+            (
+                source.to_owned(),
+                actions::trust(self.repo.work_dir(), source, self.consent),
+            )
+        });
+        if s == source {
+            t.clone()
+        } else {
+            actions::trust(self.repo.work_dir(), source, self.consent)
+        }
+    }
+}
+
+impl CheckEvaluator for MachineChecks<'_> {
+    fn evaluate(&self, check: &Check, cx: &GateContext<'_>) -> CheckResult {
+        let mut trusted = None;
+        if let Check::Command { command, .. } = check {
+            if self.commands == Commands::Skip {
+                return CheckResult {
+                    status: CriterionStatus::NotEvaluated,
+                    detail: Some(
+                        "command checks run in `ddx gate check`, `ddx phase complete` and `ddx workflow next`"
+                            .to_owned(),
+                    ),
+                    evidence: Vec::new(),
+                };
+            }
+            let trust = self.trust(&cx.state.source);
+            if !trust.trusted {
+                return CheckResult {
+                    status: CriterionStatus::Failed,
+                    detail: Some(format!(
+                        "not run: `{command}` comes from {}; pass --trust to run it, or trust the source in .ddx/config.yml",
+                        trust.how
+                    )),
+                    evidence: Vec::new(),
+                };
+            }
+            trusted = Some(trust.how);
+        }
+        let variables = cx.state.template_context();
+        let done = |id: &str| {
+            cx.state
+                .phase(id)
+                .is_some_and(|p| p.status == PhaseStatus::Completed)
+        };
+        let committed =
+            |path: &str| worktree::committed(self.repo, path).map_err(|e| error_chain(&e));
+        let ccx = CheckContext {
+            work_dir: self.repo.work_dir(),
+            variables: &variables,
+            phase_completed: &done,
+            committed: &committed,
+            allow_commands: true,
+        };
+        let outcome = checks::evaluate(check, &ccx);
+        let mut detail = outcome.summary;
+        if let Some(how) = trusted {
+            detail.push_str(&format!(" (run as trusted: {how})"));
+        }
+        CheckResult {
+            status: if outcome.passed {
+                CriterionStatus::Passed
+            } else {
+                CriterionStatus::Failed
+            },
+            detail: Some(detail),
+            evidence: outcome.evidence,
+        }
+    }
 }
 
 /// One criterion, evaluated.
@@ -100,7 +219,7 @@ pub struct Evaluation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Evidence>,
 }
 
 /// A gate of a phase, evaluated.
@@ -127,15 +246,28 @@ impl GateReport {
     }
 }
 
-fn check_of<'w>(def: Option<&'w Phase>, c: &CriterionState) -> Option<&'w Check> {
+fn definition_of<'w>(def: Option<&'w Phase>, c: &CriterionState) -> Option<&'w Criterion> {
     let def = def?;
     let list = match c.gate {
         GateKind::Input => &def.input_gates,
         GateKind::Exit => &def.exit_criteria,
     };
-    list.iter()
-        .find(|d| d.criteria == c.criteria)
-        .and_then(|d| d.check.as_ref())
+    list.iter().find(|d| d.criteria == c.criteria)
+}
+
+/// The `evidence:` path of a human criterion, and whether it exists in the work tree.
+fn evidence_of(def: Option<&Criterion>, work_dir: Option<&Path>) -> Vec<Evidence> {
+    let (Some(path), Some(work_dir)) = (def.and_then(|d| d.evidence.as_deref()), work_dir) else {
+        return Vec::new();
+    };
+    let file = path.split('#').next().unwrap_or(path);
+    let exists = crate::model::load::safe_relative_path(file.trim_end_matches('/')).is_ok()
+        && std::fs::symlink_metadata(work_dir.join(file)).is_ok();
+    vec![Evidence {
+        path: path.to_owned(),
+        line: None,
+        text: Some(if exists { "exists" } else { "missing" }.to_owned()),
+    }]
 }
 
 /// Evaluates one criterion of `phase` (the `number`th, 1-based).
@@ -146,14 +278,15 @@ pub fn evaluate_one(
     evaluator: &dyn CheckEvaluator,
 ) -> Evaluation {
     let c = &phase.criteria[number - 1];
+    let def = definition_of(cx.workflow.and_then(|w| w.phase(&phase.id)), c);
     let (status, detail, evidence) = if c.is_human() {
+        let evidence = evidence_of(def, cx.work_dir);
         match &c.approval {
-            Some(_) => (CriterionStatus::Approved, None, Vec::new()),
-            None => (CriterionStatus::NeedsApproval, None, Vec::new()),
+            Some(_) => (CriterionStatus::Approved, None, evidence),
+            None => (CriterionStatus::NeedsApproval, None, evidence),
         }
     } else {
-        let def = cx.workflow.and_then(|w| w.phase(&phase.id));
-        match check_of(def, c) {
+        match def.and_then(|d| d.check.as_ref()) {
             Some(check) => {
                 let r = evaluator.evaluate(check, cx);
                 (r.status, r.detail, r.evidence)

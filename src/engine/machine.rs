@@ -566,7 +566,7 @@ pub fn apply(
                     })
                 }
             }
-            complete_phase(state, wf, pi, *force, cx, evaluator, &mut effect)?;
+            complete_phase(state, wf, pi, *force, cx, evaluator, &mut effect, None)?;
             effect.subject = format!("complete {phase}");
             refresh(state, wf, &mut effect)?;
         }
@@ -678,14 +678,14 @@ pub fn apply(
         }
         Op::Next => {
             let wf = need(wf, op)?;
-            next(state, wf, cx, evaluator, &mut effect)?;
+            let held = next(state, wf, cx, evaluator, &mut effect)?;
             if effect.lines.is_empty() {
                 return match state.status {
                     InstanceStatus::Completed => Ok(Applied::Nothing(format!(
                         "instance {} is completed",
                         state.instance
                     ))),
-                    _ => Err(blocked(state, wf, cx, evaluator)),
+                    _ => Err(blocked(state, wf, cx, evaluator, &held)),
                 };
             }
         }
@@ -751,6 +751,9 @@ fn force_record(state: &mut State, pi: usize, report: &gates::GateReport, effect
     }
 }
 
+/// Completes phase `pi`; `evaluated` is its exit gate when the caller evaluated it already (a
+/// check may be a long command: it runs once).
+#[allow(clippy::too_many_arguments)]
 fn complete_phase(
     state: &mut State,
     wf: &Workflow,
@@ -759,14 +762,20 @@ fn complete_phase(
     cx: &EventContext<'_>,
     evaluator: &dyn CheckEvaluator,
     effect: &mut Effect,
+    evaluated: Option<gates::GateReport>,
 ) -> Result<(), TransitionError> {
     let phase = state.phases[pi].id.clone();
-    let cx_gate = GateContext {
-        work_dir: cx.work_dir,
-        state,
-        workflow: Some(wf),
+    let report = match evaluated {
+        Some(r) => r,
+        None => {
+            let cx_gate = GateContext {
+                work_dir: cx.work_dir,
+                state,
+                workflow: Some(wf),
+            };
+            gates::evaluate(&state.phases[pi], GateKind::Exit, &cx_gate, evaluator)
+        }
     };
-    let report = gates::evaluate(&state.phases[pi], GateKind::Exit, &cx_gate, evaluator);
     if !report.satisfied() {
         if !force {
             return Err(TransitionError::GateNotSatisfied {
@@ -792,14 +801,16 @@ fn complete_phase(
     Ok(())
 }
 
-/// `next`: complete what may complete, then start what became ready and may start.
+/// `next`: complete what may complete, then start what became ready and may start. Returns the
+/// gates that held phases back (so no check runs twice to explain it).
 fn next(
     state: &mut State,
     wf: &Workflow,
     cx: &EventContext<'_>,
     evaluator: &dyn CheckEvaluator,
     effect: &mut Effect,
-) -> Result<(), TransitionError> {
+) -> Result<Vec<gates::GateReport>, TransitionError> {
+    let mut held = Vec::new();
     let mut completed = Vec::new();
     for pi in 0..state.phases.len() {
         if state.phases[pi].status != PhaseStatus::InProgress {
@@ -814,8 +825,10 @@ fn next(
             gates::evaluate(&state.phases[pi], GateKind::Exit, &cx_gate, evaluator)
         };
         if report.satisfied() {
-            complete_phase(state, wf, pi, false, cx, evaluator, effect)?;
+            complete_phase(state, wf, pi, false, cx, evaluator, effect, Some(report))?;
             completed.push(state.phases[pi].id.clone());
+        } else {
+            held.push(report);
         }
     }
     refresh(state, wf, effect)?;
@@ -846,6 +859,8 @@ fn next(
                 PhaseStatus::InProgress,
             );
             started.push(id);
+        } else {
+            held.push(report);
         }
     }
     effect.subject = match (completed.is_empty(), started.is_empty()) {
@@ -854,7 +869,7 @@ fn next(
         (true, false) => format!("start {}", started.join(", ")),
         (true, true) => "next".to_owned(),
     };
-    Ok(())
+    Ok(held)
 }
 
 /// Why `next` could do nothing, with the most useful next command.
@@ -863,6 +878,7 @@ fn blocked(
     wf: &Workflow,
     cx: &EventContext<'_>,
     evaluator: &dyn CheckEvaluator,
+    known: &[gates::GateReport],
 ) -> TransitionError {
     let cx_gate = GateContext {
         work_dir: cx.work_dir,
@@ -877,7 +893,10 @@ fn blocked(
             PhaseStatus::Ready => GateKind::Input,
             _ => continue,
         };
-        let report = gates::evaluate(p, gate, &cx_gate, evaluator);
+        let report = match known.iter().find(|r| r.phase == p.id && r.gate == gate) {
+            Some(r) => r.clone(),
+            None => gates::evaluate(p, gate, &cx_gate, evaluator),
+        };
         let items: Vec<String> = report
             .blocking()
             .map(|e| format!("\"{}\" ({})", e.criteria, e.status.as_str()))

@@ -6,10 +6,15 @@
 //! commit the result as one event through the store's one transaction type. Reads
 //! ([`status`], [`checkpoints`], [`resolve_instance`]) never write.
 
+pub mod actions;
+pub mod artifacts;
+pub mod checks;
+pub mod gate_check;
 pub mod gates;
 pub mod graph;
 pub mod machine;
 pub mod state;
+pub mod work;
 
 use crate::catalog::{CatalogError, Located};
 use crate::model::load::DefinitionError;
@@ -46,6 +51,15 @@ pub enum EngineError {
         instance: String,
         #[source]
         source: DefinitionError,
+    },
+    #[error(transparent)]
+    Artifact(#[from] artifacts::ArtifactError),
+    #[error(transparent)]
+    Action(#[from] actions::ActionError),
+    #[error("wrote {} but could not record {}: {source}", files.join(", "), if files.len() == 1 { "it" } else { "them" })]
+    Unrecorded {
+        files: Vec<String>,
+        source: Box<EngineError>,
     },
     #[error("missing required variable{}: {}", if missing.len() == 1 { "" } else { "s" }, missing.iter().map(|(n, p)| match p { Some(p) => format!("{n} ({p})"), None => n.clone() }).collect::<Vec<_>>().join(", "))]
     MissingVariables {
@@ -88,7 +102,7 @@ pub struct Engine<'r> {
     repo: &'r Repo,
     identity: Identity,
     project_commit: Option<ObjectId>,
-    evaluator: &'static dyn CheckEvaluator,
+    evaluator: Box<dyn CheckEvaluator + 'r>,
     definitions: RefCell<HashMap<ObjectId, Rc<Workflow>>>,
 }
 
@@ -100,13 +114,22 @@ impl<'r> Engine<'r> {
             repo,
             identity,
             project_commit: repo.project_commit(),
-            evaluator: gates::default_evaluator(),
+            evaluator: Box::new(gates::MachineChecks::new(repo, false, gates::Commands::Run)),
             definitions: RefCell::new(HashMap::new()),
         })
     }
 
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Runs `command` checks of workflows from untrusted sources too (`--trust`).
+    pub fn set_trust(&mut self, consent: bool) {
+        self.evaluator = Box::new(gates::MachineChecks::new(
+            self.repo,
+            consent,
+            gates::Commands::Run,
+        ));
     }
 
     /// Uses a different clock (benchmarks and replays); the actor stays.
@@ -319,14 +342,15 @@ impl<'r> Engine<'r> {
                     reason,
                     work_dir: Some(self.repo.work_dir()),
                 };
-                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, self.evaluator)?
-                {
-                    Applied::Nothing(why) => {
-                        result = Some((Vec::new(), st));
-                        return Ok(Decision::Nothing(why));
-                    }
-                    Applied::Changed(effect) => effect,
-                };
+                let effect =
+                    match machine::apply(&mut st, wf.as_deref(), op, &cx, self.evaluator.as_ref())?
+                    {
+                        Applied::Nothing(why) => {
+                            result = Some((Vec::new(), st));
+                            return Ok(Decision::Nothing(why));
+                        }
+                        Applied::Changed(effect) => effect,
+                    };
                 let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
                 message.body = effect.lines.join("\n");
                 message.trailer("Ddx-Event", &effect.event);
@@ -661,17 +685,27 @@ pub struct StatusView {
     /// The head ddx wrote last, when the ref has since moved outside ddx.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_outside_ddx: Option<String>,
+    /// Every file artifacts and actions wrote (the change tracker), by path.
+    pub files: BTreeMap<String, state::FileRecord>,
 }
 
-/// The status of `instance`, from its tip alone (machine checks are not run).
+/// The status of `instance` from its tip; the machine checks of the phases that are ready or
+/// in progress are evaluated, except `command` checks (`ddx gate check` runs those).
 pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
     let (tip, st) = load(repo, instance)?;
+    let wf = match load_pinned(repo, instance, &tip) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("{e}: machine checks are not evaluated");
+            None
+        }
+    };
     let cx = GateContext {
         work_dir: Some(repo.work_dir()),
         state: &st,
-        workflow: None,
+        workflow: wf.as_ref(),
     };
-    let evaluator = gates::default_evaluator();
+    let machine = gates::MachineChecks::new(repo, false, gates::Commands::Skip);
     let phases: Vec<PhaseView> = st
         .phases
         .iter()
@@ -684,7 +718,15 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
             reason: p.reason.clone(),
             forced: p.forced.clone(),
             criteria: (1..=p.criteria.len())
-                .map(|n| gates::evaluate_one(p, n, &cx, evaluator))
+                .map(|n| {
+                    let current = matches!(p.status, PhaseStatus::Ready | PhaseStatus::InProgress);
+                    let evaluator: &dyn CheckEvaluator = if current {
+                        &machine
+                    } else {
+                        &gates::NotEvaluatedHere
+                    };
+                    gates::evaluate_one(p, n, &cx, evaluator)
+                })
                 .collect(),
         })
         .collect();
@@ -708,6 +750,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         events: st.metrics.events,
         interrupted,
         moved_outside_ddx: moved.map(|m| m.to_string()),
+        files: st.files.clone(),
     })
 }
 

@@ -205,6 +205,23 @@ pub struct TransitionRecord {
     pub reason: Option<String>,
 }
 
+/// A file an artifact or action of the instance wrote: the change tracker's record of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The blob id before the write; absent when the file did not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// The blob id ddx left; absent when an action deleted the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// What wrote it: `artifact <id>` or `action <id>`.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// RFC 3339 UTC.
+    pub at: String,
+}
+
 /// The state of an instance: `state.yml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -230,6 +247,9 @@ pub struct State {
     pub metrics: Metrics,
     #[serde(default)]
     pub transitions: Vec<TransitionRecord>,
+    /// Every file artifacts and actions wrote, by path: the last write of each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileRecord>,
 }
 
 impl State {
@@ -280,6 +300,7 @@ impl State {
             phases,
             metrics: Metrics::default(),
             transitions: Vec::new(),
+            files: BTreeMap::new(),
         }
     }
 
@@ -415,6 +436,7 @@ mod tests {
                 approvals: 1,
             },
             transitions: vec![],
+            files: BTreeMap::new(),
         }
     }
 

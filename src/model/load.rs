@@ -12,6 +12,7 @@ use super::{
     Expected, GateSource, OutputLocation, Phase, Transition, Variable, Workflow,
     DEFAULT_COMMAND_TIMEOUT,
 };
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -62,6 +63,9 @@ pub fn validate(tree: &dyn FileTree) -> Validation {
         diags: Vec::new(),
     };
     let workflow = cx.load();
+    // Report in reading order: file by file, line by line.
+    cx.diags
+        .sort_by(|a, b| (&a.file, a.line.unwrap_or(0)).cmp(&(&b.file, b.line.unwrap_or(0))));
     Validation {
         workflow,
         diagnostics: cx.diags,
@@ -140,7 +144,7 @@ impl Loader<'_> {
                 let (line, column) = e
                     .location()
                     .map_or((None, None), |l| (Some(l.line()), Some(l.column())));
-                let message = strip_location(&e.to_string());
+                let message = friendly_serde_message(&strip_location(&e.to_string()));
                 self.error(path, message).line = line;
                 self.diags.last_mut().expect("just pushed").column = column;
                 None
@@ -362,14 +366,31 @@ impl Loader<'_> {
             self.diags.push(d);
         }
 
-        // Phase folders.
+        // Phase folders, read in parallel: they are most of the files.
+        let matched: Vec<(usize, &PhaseFolder)> = folders
+            .iter()
+            .filter_map(|(id, f)| phases.iter().position(|p| &p.id == id).map(|i| (i, f)))
+            .collect();
+        let tree = self.tree;
+        let loaded: Vec<(usize, Phase, Vec<Diagnostic>)> = matched
+            .par_iter()
+            .map(|&(i, folder)| {
+                let mut sub = Loader {
+                    tree,
+                    diags: Vec::new(),
+                };
+                let mut phase = phases[i].clone();
+                sub.load_phase_folder(folder, &mut phase, &declared);
+                (i, phase, sub.diags)
+            })
+            .collect();
+        for (i, phase, diags) in loaded {
+            phases[i] = phase;
+            self.diags.extend(diags);
+        }
         for (id, folder) in &folders {
-            match phases.iter_mut().position(|p| &p.id == id) {
-                Some(i) => {
-                    let mut phase = std::mem::replace(&mut phases[i], empty_phase("", 0));
-                    self.load_phase_folder(folder, &mut phase, &declared);
-                    phases[i] = phase;
-                }
+            match phases.iter().position(|p| &p.id == id) {
+                Some(_) => {}
                 None => {
                     let path = format!("phases/{}", folder.name);
                     let hint = match did_you_mean(id, ids.iter().map(String::as_str)) {
@@ -755,7 +776,8 @@ impl Loader<'_> {
                         .collect(),
                     None => Vec::new(),
                 };
-                a.meta = serde_yaml::from_str(&text).ok();
+                // The raw type round-trips every key, so serializing it is the whole file.
+                a.meta = serde_yaml::to_value(&m).ok();
             }
         }
         for t in a
@@ -946,7 +968,7 @@ impl Loader<'_> {
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
         .collect();
-        let (line, column) = key_position(text, "check");
+        let (line, column) = key_position_after(text, "check", criterion);
         let fail = |this: &mut Self, message: String, hint: Option<&str>| {
             let mut d = Diagnostic::error(this.tree.display(path), message).at(line, column);
             if let Some(h) = hint {
@@ -1021,6 +1043,7 @@ impl Loader<'_> {
                         .last()
                         .unwrap_or_default()
                         .trim()
+                        .trim_start_matches("error: ")
                         .to_owned();
                     let d = Diagnostic::error(
                         this.tree.display(path),
@@ -1218,7 +1241,7 @@ fn action_file(path: &str, prefix: &str) -> Option<String> {
 }
 
 /// Splits `---\nyaml\n---\nbody` into its front matter and body.
-fn split_front_matter(text: &str) -> Option<(&str, &str)> {
+pub fn split_front_matter(text: &str) -> Option<(&str, &str)> {
     let rest = text
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))?;
@@ -1349,6 +1372,25 @@ fn key_occurrences<'t>(
             before_ok.then_some((n + 1, at + 1, rest))
         })
     })
+}
+
+/// Line and column of the first `key:` at or after the line that mentions `anchor`.
+fn key_position_after(text: &str, key: &str, anchor: &str) -> (Option<usize>, Option<usize>) {
+    let from = text
+        .lines()
+        .position(|l| l.contains(anchor))
+        .map_or(0, |i| i + 1);
+    key_occurrences(text, key)
+        .find(|(l, _, _)| *l >= from)
+        .map_or((None, None), |(l, c, _)| (Some(l), Some(c)))
+}
+
+/// serde names Rust types ("expected u32"); users write YAML.
+fn friendly_serde_message(message: &str) -> String {
+    message
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected i64", "expected a number")
 }
 
 /// Line and column (1-based) of the first `key:` in `text`.
@@ -1486,5 +1528,15 @@ mod tests {
             Err("leaves the repository (`..`)")
         );
         assert_eq!(safe_relative_path(".git/config"), Err("points into .git"));
+    }
+}
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+    #[test]
+    fn finds_flow_keys() {
+        let t = "phases:\n  - id: a\n    exit_criteria:\n      - criteria: x\n        check: {pattern: \"[NEEDS\", path: docs/prd.md, expected: lots}\n";
+        assert_eq!(value_position(t, "pattern", "[NEEDS"), (Some(5), Some(27)));
+        assert_eq!(value_position(t, "expected", "lots"), (Some(5), Some(65)));
     }
 }

@@ -12,7 +12,7 @@ pub mod tree;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{load_workflow, validate, Validation};
-pub use tree::{DirTree, FileTree, StaticTree, SubTree, TreeError};
+pub use tree::{DirTree, FileTree, MemFile, MemTree, StaticTree, SubTree, TreeError};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -296,6 +296,9 @@ impl Expected {
 
 impl fmt::Display for Expected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == Expected::PRESENT {
+            return f.write_str("present");
+        }
         let op = match self.op {
             CountOp::Eq => "",
             CountOp::Gt => ">",
@@ -444,5 +447,6 @@ mod tests {
         assert!(Expected::parse(">0").unwrap().holds(1));
         assert!(!Expected::parse(">0").unwrap().holds(0));
         assert_eq!(Expected::parse(">=3").unwrap().to_string(), ">=3");
+        assert_eq!(Expected::parse(">=1").unwrap().to_string(), "present");
     }
 }

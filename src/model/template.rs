@@ -169,7 +169,11 @@ pub fn check_syntax(src: &str, declared: &[String]) -> Result<(), TemplateError>
         .chain(CONTEXT_NAMES.iter().map(|s| (*s).to_owned()))
         .collect();
     let protected = protect(&env, src, &Keep::Declared(&names));
-    env.template_from_str(&protected)?;
+    // Kept `{{ }}` expressions were each compiled by `protect`; only `{% %}` statements can
+    // still fail, so a template without any needs no second, whole-file compile.
+    if src.contains("{%") {
+        env.template_from_str(&protected)?;
+    }
     Ok(())
 }
 

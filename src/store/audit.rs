@@ -47,11 +47,29 @@ pub fn write_entry(
         message.trailer("Ddx-Project-Commit", c.to_string());
     }
     for (k, v) in &record.args {
-        message.trailer(k, v);
+        message.trailer(&trailer_key(k), v);
     }
     message.trailer("Ddx-Format", FORMAT.to_string());
     let parents: Vec<ObjectId> = parent.into_iter().collect();
     write_commit(sink, identity, &message, tree, &parents)
+}
+
+/// A trailer key git recognises: `exit_status` becomes `Ddx-Exit-Status`; `Ddx-…` stays.
+pub fn trailer_key(key: &str) -> String {
+    if key.starts_with("Ddx-") {
+        return key.to_owned();
+    }
+    let words: Vec<String> = key
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("Ddx-{}", words.join("-"))
 }
 
 /// The subject of an audit commit.

@@ -1,0 +1,833 @@
+//! Machine checks: the typed [`Check`]s of DESIGN §2, evaluated against a work tree.
+//!
+//! Each check returns an [`Outcome`]: whether it passed, a one-line summary, and the evidence a
+//! person needs to see why (matching files and lines, duplicates and where they stand, the tail of
+//! a command's output). Files are read without following symbolic links, and nothing outside the
+//! work tree is read.
+
+use crate::model::{template, Check, Expected};
+use globset::{GlobBuilder, GlobMatcher};
+use regex::Regex;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// At most this many evidence items are kept per check.
+const MAX_EVIDENCE: usize = 20;
+/// Files larger than this are not scanned by pattern checks.
+const MAX_SCAN: u64 = 8 * 1024 * 1024;
+
+/// One piece of evidence: a file, optionally a line, optionally its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Evidence {
+    pub fn file(path: impl Into<String>) -> Self {
+        Evidence {
+            path: path.into(),
+            line: None,
+            text: None,
+        }
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub passed: bool,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Outcome {
+    fn pass(summary: impl Into<String>, evidence: Vec<Evidence>) -> Self {
+        Outcome {
+            passed: true,
+            summary: summary.into(),
+            evidence,
+        }
+    }
+
+    fn fail(summary: impl Into<String>, evidence: Vec<Evidence>) -> Self {
+        Outcome {
+            passed: false,
+            summary: summary.into(),
+            evidence,
+        }
+    }
+}
+
+pub use crate::store::worktree::Committed;
+
+/// What checks may look at.
+pub struct CheckContext<'a> {
+    pub work_dir: &'a Path,
+    /// Variables and instance context, for `{{ … }}` in commands and `variable_set`.
+    pub variables: &'a serde_json::Value,
+    /// Is this phase completed?
+    pub phase_completed: &'a dyn Fn(&str) -> bool,
+    /// How a path stands against HEAD.
+    pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
+    /// May `command` checks run (trusted source or explicit consent)?
+    pub allow_commands: bool,
+}
+
+/// Evaluates one check.
+pub fn evaluate(check: &Check, cx: &CheckContext<'_>) -> Outcome {
+    match check {
+        Check::FileExists { path } => file_exists(cx, path),
+        Check::GlobCount { glob, expected } => glob_count(cx, glob, *expected),
+        Check::Pattern {
+            regex,
+            path,
+            expected,
+        } => pattern(cx, regex, path, *expected),
+        Check::UniqueIds { regex, path } => unique_ids(cx, regex, path),
+        Check::Command { command, timeout } => run_command(cx, command, *timeout),
+        Check::PhaseCompleted { phase } => {
+            if (cx.phase_completed)(phase) {
+                Outcome::pass(format!("phase {phase} is completed"), vec![])
+            } else {
+                Outcome::fail(format!("phase {phase} is not completed"), vec![])
+            }
+        }
+        Check::Committed { path } => match (cx.committed)(path) {
+            Ok(Committed::Clean) => Outcome::pass(
+                format!("{path} is committed and unchanged"),
+                vec![Evidence::file(path)],
+            ),
+            Ok(Committed::Modified) => Outcome::fail(
+                format!("{path} has changes that are not committed"),
+                vec![Evidence::file(path)],
+            ),
+            Ok(Committed::Absent) => {
+                Outcome::fail(format!("{path} is not in HEAD"), vec![Evidence::file(path)])
+            }
+            Err(e) => Outcome::fail(
+                format!("cannot tell whether {path} is committed: {e}"),
+                vec![],
+            ),
+        },
+        Check::VariableSet { name } => {
+            let set = cx.variables.get(name).is_some_and(|v| match v {
+                serde_json::Value::Null => false,
+                serde_json::Value::String(s) => !s.trim().is_empty(),
+                _ => true,
+            });
+            if set {
+                Outcome::pass(format!("variable {name} is set"), vec![])
+            } else {
+                Outcome::fail(format!("variable {name} is not set"), vec![])
+            }
+        }
+    }
+}
+
+/// Resolves a check path inside the work tree; `None` when it would leave it.
+fn inside(cx: &CheckContext<'_>, rel: &str) -> Option<PathBuf> {
+    let rel = rel.split('#').next().unwrap_or(rel).trim_end_matches('/');
+    if crate::model::load::safe_relative_path(rel).is_err() && !rel.is_empty() {
+        return None;
+    }
+    // No component of the path may be a symbolic link.
+    let mut at = cx.work_dir.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return None;
+        }
+    }
+    Some(at)
+}
+
+fn file_exists(cx: &CheckContext<'_>, path: &str) -> Outcome {
+    match inside(cx, path) {
+        Some(p) if p.exists() => {
+            Outcome::pass(format!("{path} exists"), vec![Evidence::file(path)])
+        }
+        Some(_) => Outcome::fail(format!("{path} does not exist"), vec![]),
+        None => Outcome::fail(
+            format!("{path} is outside the work tree or behind a symbolic link"),
+            vec![],
+        ),
+    }
+}
+
+/// Every regular file under `dir` (recursively, no symlinks, no `.git`), as relative paths.
+fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() {
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            files_under(root, &path, out);
+        } else if kind.is_file() {
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+}
+
+fn glob_matcher(glob: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| e.to_string())
+}
+
+fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome {
+    let matcher = match glob_matcher(glob) {
+        Ok(m) => m,
+        Err(e) => return Outcome::fail(format!("the glob {glob} is invalid: {e}"), vec![]),
+    };
+    // Walk only below the deepest directory the glob names literally.
+    let parts: Vec<&str> = glob.split('/').collect();
+    let literal = parts
+        .iter()
+        .take_while(|p| !p.contains(['*', '?', '[', '{']))
+        .count();
+    let base = parts[..literal.min(parts.len() - 1)].join("/");
+    let Some(start) = inside(cx, &base) else {
+        return Outcome::fail(format!("{glob} is outside the work tree"), vec![]);
+    };
+    let mut files = Vec::new();
+    files_under(cx.work_dir, &start, &mut files);
+    files.sort();
+    let matched: Vec<String> = files.into_iter().filter(|f| matcher.is_match(f)).collect();
+    let n = matched.len() as u64;
+    let evidence = matched
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(Evidence::file)
+        .collect();
+    let summary = format!(
+        "{n} file{} match {glob} (expected {expected})",
+        if n == 1 { "" } else { "s" }
+    );
+    if expected.holds(n) {
+        Outcome::pass(summary, evidence)
+    } else {
+        Outcome::fail(summary, evidence)
+    }
+}
+
+/// The files a FILE|DIR path names, or an outcome explaining why there are none.
+fn target_files(cx: &CheckContext<'_>, path: &str) -> Result<Vec<String>, Outcome> {
+    let Some(full) = inside(cx, path) else {
+        return Err(Outcome::fail(
+            format!("{path} is outside the work tree or behind a symbolic link"),
+            vec![],
+        ));
+    };
+    let meta = std::fs::symlink_metadata(&full)
+        .map_err(|_| Outcome::fail(format!("{path} does not exist"), vec![]))?;
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        files_under(cx.work_dir, &full, &mut files);
+        files.sort();
+        Ok(files)
+    } else {
+        Ok(vec![path.split('#').next().unwrap_or(path).to_owned()])
+    }
+}
+
+fn read_small(cx: &CheckContext<'_>, rel: &str) -> Option<String> {
+    let full = cx.work_dir.join(rel);
+    let meta = std::fs::symlink_metadata(&full).ok()?;
+    if !meta.is_file() || meta.len() > MAX_SCAN {
+        return None;
+    }
+    let bytes = std::fs::read(full).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -> Outcome {
+    let re = match Regex::new(regex) {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(format!("the regex {regex} is invalid: {e}"), vec![]),
+    };
+    let files = match target_files(cx, path) {
+        Ok(f) => f,
+        Err(o) => return o,
+    };
+    let mut count = 0u64;
+    let mut evidence = Vec::new();
+    for rel in &files {
+        let Some(text) = read_small(cx, rel) else {
+            continue;
+        };
+        if regex.contains("(?m)") || regex.contains("(?s)") || regex.contains("\\n") {
+            // A multi-line pattern is matched against the whole file.
+            for m in re.find_iter(&text) {
+                count += 1;
+                if evidence.len() < MAX_EVIDENCE {
+                    let line = text[..m.start()].matches('\n').count() + 1;
+                    evidence.push(Evidence {
+                        path: rel.clone(),
+                        line: Some(line),
+                        text: Some(
+                            text.lines()
+                                .nth(line - 1)
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned(),
+                        ),
+                    });
+                }
+            }
+        } else {
+            for (i, line) in text.lines().enumerate() {
+                if re.is_match(line) {
+                    count += 1;
+                    if evidence.len() < MAX_EVIDENCE {
+                        evidence.push(Evidence {
+                            path: rel.clone(),
+                            line: Some(i + 1),
+                            text: Some(line.trim().chars().take(200).collect()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let summary = format!(
+        "{count} match{} of {regex} in {path} (expected {expected})",
+        if count == 1 { "" } else { "es" }
+    );
+    if expected.holds(count) {
+        Outcome::pass(summary, evidence)
+    } else {
+        Outcome::fail(summary, evidence)
+    }
+}
+
+fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
+    let re = match Regex::new(regex) {
+        Ok(r) => r,
+        Err(e) => return Outcome::fail(format!("the regex {regex} is invalid: {e}"), vec![]),
+    };
+    let is_dir = inside(cx, path).is_some_and(|p| p.is_dir());
+    let files = match target_files(cx, path) {
+        Ok(f) => f,
+        Err(o) => return o,
+    };
+    let mut seen: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
+    if is_dir {
+        for rel in &files {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            if let Some(m) = re.find(name) {
+                seen.entry(m.as_str().to_owned())
+                    .or_default()
+                    .push(Evidence::file(rel.clone()));
+            }
+        }
+    } else {
+        for rel in &files {
+            let Some(text) = read_small(cx, rel) else {
+                continue;
+            };
+            for (i, line) in text.lines().enumerate() {
+                // An id stands at the start of a line or of a table row's first cell.
+                let body = line.trim_start_matches(|c: char| {
+                    c.is_whitespace() || matches!(c, '|' | '-' | '*' | '#' | '>')
+                });
+                if let Some(m) = re.find(body).filter(|m| m.start() == 0) {
+                    seen.entry(m.as_str().to_owned())
+                        .or_default()
+                        .push(Evidence {
+                            path: rel.clone(),
+                            line: Some(i + 1),
+                            text: Some(line.trim().chars().take(200).collect()),
+                        });
+                }
+            }
+        }
+    }
+    let dups: Vec<(&String, &Vec<Evidence>)> = seen.iter().filter(|(_, v)| v.len() > 1).collect();
+    if dups.is_empty() {
+        return Outcome::pass(
+            format!(
+                "{} id{} in {path}, each once",
+                seen.len(),
+                if seen.len() == 1 { "" } else { "s" }
+            ),
+            vec![],
+        );
+    }
+    let names: Vec<String> = dups
+        .iter()
+        .map(|(id, v)| format!("{id} ({}x)", v.len()))
+        .collect();
+    let evidence = dups
+        .iter()
+        .flat_map(|(_, v)| v.iter().cloned())
+        .take(MAX_EVIDENCE)
+        .collect();
+    Outcome::fail(
+        format!("duplicate ids in {path}: {}", names.join(", ")),
+        evidence,
+    )
+}
+
+fn run_command(cx: &CheckContext<'_>, command: &str, timeout: u64) -> Outcome {
+    let rendered = match template::render(command, cx.variables) {
+        Ok(c) => c,
+        Err(e) => return Outcome::fail(format!("the command does not render: {e}"), vec![]),
+    };
+    if !cx.allow_commands {
+        return Outcome::fail(
+            format!("not run: `{rendered}` comes from an untrusted source (use --trust)"),
+            vec![],
+        );
+    }
+    match run_shell(cx.work_dir, &rendered, Duration::from_secs(timeout)) {
+        Ok(run) => {
+            let evidence = run
+                .tail
+                .iter()
+                .map(|l| Evidence {
+                    path: format!("$ {rendered}"),
+                    line: None,
+                    text: Some(l.clone()),
+                })
+                .collect();
+            match run.status {
+                Some(0) => Outcome::pass(format!("`{rendered}` exited with 0"), evidence),
+                Some(code) => Outcome::fail(format!("`{rendered}` exited with {code}"), evidence),
+                None if run.timed_out => Outcome::fail(
+                    format!("`{rendered}` ran longer than {timeout} s and was stopped"),
+                    evidence,
+                ),
+                None => Outcome::fail(format!("`{rendered}` was killed by a signal"), evidence),
+            }
+        }
+        Err(e) => Outcome::fail(format!("`{rendered}` could not start: {e}"), vec![]),
+    }
+}
+
+/// What a finished shell command left behind.
+#[derive(Debug)]
+pub struct ShellRun {
+    /// The exit code; `None` when killed by a signal or the timeout.
+    pub status: Option<i32>,
+    pub timed_out: bool,
+    /// The last lines of its combined output.
+    pub tail: Vec<String>,
+    /// Bytes of output in all.
+    pub output_bytes: usize,
+}
+
+/// Runs `sh -c command` in `dir` with a timeout; on timeout the whole process group is killed.
+pub fn run_shell(dir: &Path, command: &str, timeout: Duration) -> std::io::Result<ShellRun> {
+    run_shell_with_input(dir, command, timeout, None)
+}
+
+/// [`run_shell`] with `input` written to the command's stdin.
+pub fn run_shell_with_input(
+    dir: &Path,
+    command: &str,
+    timeout: Duration,
+    input: Option<&[u8]>,
+) -> std::io::Result<ShellRun> {
+    run_shell_full(dir, command, &[], timeout, input, false)
+}
+
+/// Runs `sh -c command ddx args…` in `dir` (so the command sees `args` as `"$@"`), with
+/// `input` on its stdin and a timeout. With `echo`, its output is also passed through to this
+/// process's stdout and stderr as it arrives (for agents and actions a person watches).
+pub fn run_shell_full(
+    dir: &Path,
+    command: &str,
+    args: &[String],
+    timeout: Duration,
+    input: Option<&[u8]>,
+    echo: bool,
+) -> std::io::Result<ShellRun> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .arg("ddx")
+        .args(args)
+        .current_dir(dir)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn()?;
+    let feeder = match (input, child.stdin.take()) {
+        (Some(bytes), Some(mut stdin)) => {
+            let bytes = bytes.to_vec();
+            Some(std::thread::spawn(move || {
+                use std::io::Write;
+                // A command that does not read its input is not an error.
+                let _ = stdin.write_all(&bytes);
+            }))
+        }
+        _ => None,
+    };
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| (Box::new(s) as Box<dyn Read + Send>, true));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| (Box::new(s) as Box<dyn Read + Send>, false));
+    let readers: Vec<_> = [stdout, stderr]
+        .into_iter()
+        .flatten()
+        .map(|(mut r, is_out)| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match r.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if echo {
+                                use std::io::Write;
+                                // Output the reader no longer wants is not an error of ours.
+                                let _ = if is_out {
+                                    std::io::stdout().write_all(&chunk[..n])
+                                } else {
+                                    std::io::stderr().write_all(&chunk[..n])
+                                };
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                    }
+                }
+                buf
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            kill_group(&mut child);
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
+    let mut output = Vec::new();
+    for r in readers {
+        output.extend(r.join().unwrap_or_default());
+    }
+    let text = String::from_utf8_lossy(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(10)..]
+        .iter()
+        .map(|l| l.chars().take(300).collect())
+        .collect();
+    Ok(ShellRun {
+        status: if timed_out { None } else { status.code() },
+        timed_out,
+        tail,
+        output_bytes: output.len(),
+    })
+}
+
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: kill(2) with a negative pid signals the process group the child leads.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+    let _ = child.kill();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CountOp;
+    use serde_json::json;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        vars: serde_json::Value,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+                vars: json!({"name": "shop", "empty": "", "cmd": "exit 3"}),
+            }
+        }
+        fn write(&self, rel: &str, text: &str) {
+            let p = self.dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        fn eval(&self, check: Check) -> Outcome {
+            let done = |p: &str| p == "frame";
+            let committed = |p: &str| {
+                Ok(if p == "a.md" {
+                    Committed::Clean
+                } else {
+                    Committed::Absent
+                })
+            };
+            let cx = CheckContext {
+                work_dir: self.dir.path(),
+                variables: &self.vars,
+                phase_completed: &done,
+                committed: &committed,
+                allow_commands: true,
+            };
+            evaluate(&check, &cx)
+        }
+    }
+
+    fn gt0() -> Expected {
+        Expected {
+            op: CountOp::Gt,
+            n: 0,
+        }
+    }
+
+    #[test]
+    fn file_and_glob_checks() {
+        let f = Fixture::new();
+        f.write("docs/prd.md", "x");
+        f.write("docs/stories/US-001-a.md", "x");
+        f.write("docs/stories/US-002-b.md", "x");
+        f.write("docs/stories/deep/US-003.md", "x");
+        assert!(
+            f.eval(Check::FileExists {
+                path: "docs/prd.md".into()
+            })
+            .passed
+        );
+        assert!(
+            !f.eval(Check::FileExists {
+                path: "docs/none.md".into()
+            })
+            .passed
+        );
+        let o = f.eval(Check::GlobCount {
+            glob: "docs/stories/US-*.md".into(),
+            expected: gt0(),
+        });
+        assert!(o.passed);
+        assert_eq!(
+            o.summary,
+            "2 files match docs/stories/US-*.md (expected >0)"
+        );
+        let o = f.eval(Check::GlobCount {
+            glob: "docs/**/US-*.md".into(),
+            expected: Expected::parse("3").unwrap(),
+        });
+        assert!(o.passed, "{o:?}");
+        assert!(
+            !f.eval(Check::GlobCount {
+                glob: "none/*.md".into(),
+                expected: gt0()
+            })
+            .passed
+        );
+    }
+
+    #[test]
+    fn pattern_counts_lines_with_evidence() {
+        let f = Fixture::new();
+        f.write(
+            "docs/prd.md",
+            "# PRD\n[NEEDS CLARIFICATION] who?\nok\n[NEEDS CLARIFICATION] when?\n",
+        );
+        let o = f.eval(Check::Pattern {
+            regex: r"\[NEEDS CLARIFICATION".into(),
+            path: "docs/".into(),
+            expected: Expected::ABSENT,
+        });
+        assert!(!o.passed);
+        assert_eq!(
+            o.summary,
+            r"2 matches of \[NEEDS CLARIFICATION in docs/ (expected 0)"
+        );
+        assert_eq!(
+            o.evidence[0],
+            Evidence {
+                path: "docs/prd.md".into(),
+                line: Some(2),
+                text: Some("[NEEDS CLARIFICATION] who?".into())
+            }
+        );
+        let o = f.eval(Check::Pattern {
+            regex: "(?m)^ok$".into(),
+            path: "docs/prd.md".into(),
+            expected: Expected::PRESENT,
+        });
+        assert!(o.passed);
+        assert_eq!(o.evidence[0].line, Some(3));
+        let o = f.eval(Check::Pattern {
+            regex: "x".into(),
+            path: "missing.md".into(),
+            expected: Expected::ABSENT,
+        });
+        assert_eq!(o.summary, "missing.md does not exist");
+    }
+
+    #[test]
+    fn unique_ids_names_duplicates_and_where_they_stand() {
+        let f = Fixture::new();
+        f.write("reg.md", "| ID | Name |\n|----|----|\n| FEAT-001 | a |\n| FEAT-002 | b |\n| FEAT-001 | c |\nsee FEAT-002 in text\n");
+        let o = f.eval(Check::UniqueIds {
+            regex: r"FEAT-\d+".into(),
+            path: "reg.md".into(),
+        });
+        assert!(!o.passed);
+        assert_eq!(o.summary, "duplicate ids in reg.md: FEAT-001 (2x)");
+        assert_eq!(
+            o.evidence
+                .iter()
+                .map(|e| e.line.unwrap())
+                .collect::<Vec<_>>(),
+            vec![3, 5]
+        );
+        f.write("adr/ADR-0001-x.md", "");
+        f.write("adr/ADR-0002-y.md", "");
+        assert!(
+            f.eval(Check::UniqueIds {
+                regex: r"ADR-\d{4}".into(),
+                path: "adr/".into()
+            })
+            .passed
+        );
+        f.write("adr/ADR-0002-z.md", "");
+        let o = f.eval(Check::UniqueIds {
+            regex: r"ADR-\d{4}".into(),
+            path: "adr/".into(),
+        });
+        assert_eq!(o.summary, "duplicate ids in adr/: ADR-0002 (2x)");
+        assert_eq!(o.evidence.len(), 2);
+    }
+
+    #[test]
+    fn commands_run_with_variables_and_timeouts() {
+        let f = Fixture::new();
+        let o = f.eval(Check::Command {
+            command: "echo {{ name }}".into(),
+            timeout: 10,
+        });
+        assert!(o.passed);
+        assert_eq!(o.evidence[0].text.as_deref(), Some("shop"));
+        let o = f.eval(Check::Command {
+            command: "{{ cmd }}".into(),
+            timeout: 10,
+        });
+        assert_eq!(o.summary, "`exit 3` exited with 3");
+        let start = Instant::now();
+        let o = f.eval(Check::Command {
+            command: "sleep 30 & sleep 30".into(),
+            timeout: 1,
+        });
+        assert!(!o.passed);
+        assert!(o.summary.contains("ran longer than 1 s"), "{}", o.summary);
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the process group was killed"
+        );
+    }
+
+    #[test]
+    fn state_checks() {
+        let f = Fixture::new();
+        assert!(
+            f.eval(Check::PhaseCompleted {
+                phase: "frame".into()
+            })
+            .passed
+        );
+        assert!(
+            !f.eval(Check::PhaseCompleted {
+                phase: "design".into()
+            })
+            .passed
+        );
+        assert!(
+            f.eval(Check::VariableSet {
+                name: "name".into()
+            })
+            .passed
+        );
+        assert!(
+            !f.eval(Check::VariableSet {
+                name: "empty".into()
+            })
+            .passed
+        );
+        assert!(
+            !f.eval(Check::VariableSet {
+                name: "nope".into()
+            })
+            .passed
+        );
+        assert!(
+            f.eval(Check::Committed {
+                path: "a.md".into()
+            })
+            .passed
+        );
+        assert!(
+            !f.eval(Check::Committed {
+                path: "b.md".into()
+            })
+            .passed
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_not_followed() {
+        let f = Fixture::new();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.md"), "TOKEN").unwrap();
+        std::os::unix::fs::symlink(outside.path(), f.dir.path().join("docs")).unwrap();
+        let o = f.eval(Check::Pattern {
+            regex: "TOKEN".into(),
+            path: "docs/secret.md".into(),
+            expected: Expected::PRESENT,
+        });
+        assert!(!o.passed);
+        assert!(o.summary.contains("symbolic link"));
+    }
+}
