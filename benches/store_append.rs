@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{median, ms, Bench};
+use common::{median, ms, timed, Bench};
 use ddx::catalog::locate;
 use ddx::engine::machine::Op;
 use ddx::engine::Engine;
@@ -27,7 +27,7 @@ use ddx::store::Repo;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ROUNDS: usize = 200;
 /// Human exit criteria per phase of the benchmark workflow (HELIX has 4).
@@ -55,22 +55,23 @@ fn git_with_stdin(root: &Path, args: &[&str], input: &[u8]) -> String {
         .to_owned()
 }
 
-fn ddx(root: &Path, args: &[&str]) -> Duration {
-    let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ddx"))
-        .args(args)
-        .current_dir(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run ddx");
-    let d = t.elapsed();
+/// Runs a ddx process; returns its wall and CPU time.
+fn ddx(root: &Path, args: &[&str]) -> (Duration, Duration) {
+    let (out, wall, cpu) = timed(true, || {
+        Command::new(env!("CARGO_BIN_EXE_ddx"))
+            .args(args)
+            .current_dir(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run ddx")
+    });
     assert!(
         out.status.success(),
         "ddx {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    d
+    (wall, cpu)
 }
 
 fn main() {
@@ -106,36 +107,42 @@ fn main() {
     let mut proc_instance = 0;
 
     let (mut lib, mut plumbing, mut approve) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lib_cpu, mut plumbing_cpu, mut approve_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..ROUNDS {
         // 1. Four git processes.
         let body = format!("{state}# event {i}\n");
-        let t = Instant::now();
-        let blob = git_with_stdin(&root, &["hash-object", "-w", "--stdin"], body.as_bytes());
-        let tree = git_with_stdin(
-            &root,
-            &["mktree"],
-            format!("100644 blob {blob}\tstate.yml\n040000 tree {wf_tree}\tworkflow\n").as_bytes(),
-        );
-        let commit = git_with_stdin(
-            &root,
-            &["commit-tree", &tree, "-p", &old],
-            format!("ddx(plumbing): event {i}\n\nDdx-Event: test\n").as_bytes(),
-        );
-        let ok = Command::new("git")
-            .args(["update-ref", r, &commit, &old])
-            .current_dir(&root)
-            .status()
-            .expect("update-ref")
-            .success();
-        assert!(ok);
-        plumbing.push(t.elapsed());
+        let (commit, wall, cpu) = timed(true, || {
+            let blob = git_with_stdin(&root, &["hash-object", "-w", "--stdin"], body.as_bytes());
+            let tree = git_with_stdin(
+                &root,
+                &["mktree"],
+                format!("100644 blob {blob}\tstate.yml\n040000 tree {wf_tree}\tworkflow\n")
+                    .as_bytes(),
+            );
+            let commit = git_with_stdin(
+                &root,
+                &["commit-tree", &tree, "-p", &old],
+                format!("ddx(plumbing): event {i}\n\nDdx-Event: test\n").as_bytes(),
+            );
+            let ok = Command::new("git")
+                .args(["update-ref", r, &commit, &old])
+                .current_dir(&root)
+                .status()
+                .expect("update-ref")
+                .success();
+            assert!(ok);
+            commit
+        });
+        plumbing.push(wall);
+        plumbing_cpu.push(cpu);
         old = commit;
 
         // 2. The library's append.
         let op = if i % 2 == 0 { Op::Pause } else { Op::Resume };
-        let t = Instant::now();
-        engine.apply(&lib_id, &op, None, false).expect("append");
-        lib.push(t.elapsed());
+        let (res, wall, cpu) = timed(false, || engine.apply(&lib_id, &op, None, false));
+        res.expect("append");
+        lib.push(wall);
+        lib_cpu.push(cpu);
 
         // 3. A whole `ddx gate approve` process, on HELIX-sized instances (a fresh one once
         //    every criterion of the last one is approved).
@@ -154,7 +161,7 @@ fn main() {
             );
         }
         let (phase, c) = &criteria[k];
-        approve.push(ddx(
+        let (wall, cpu) = ddx(
             &root,
             &[
                 "gate",
@@ -164,55 +171,64 @@ fn main() {
                 phase,
                 c,
             ],
-        ));
+        );
+        approve.push(wall);
+        approve_cpu.push(cpu);
     }
-    let (lib, plumbing, approve) = (
-        median(&mut lib),
-        median(&mut plumbing),
-        median(&mut approve),
-    );
 
     let id = format!("proc-{proc_instance}");
     let mut status = Vec::new();
     for _ in 0..50 {
-        status.push(ddx(&root, &["workflow", "status", "--json", "-i", &id]));
+        status.push(ddx(&root, &["workflow", "status", "--json", "-i", &id]).0);
     }
     let status = median(&mut status);
     ddx(&root, &["phase", "start", "loop", "-i", &id]);
     let mut transition = Vec::new();
     for _ in 0..25 {
-        transition.push(ddx(&root, &["phase", "complete", "loop", "-i", &id]));
-        transition.push(ddx(&root, &["phase", "reopen", "loop", "-i", &id]));
+        transition.push(ddx(&root, &["phase", "complete", "loop", "-i", &id]).0);
+        transition.push(ddx(&root, &["phase", "reopen", "loop", "-i", &id]).0);
     }
     let transition = median(&mut transition);
 
-    let ratio_lib = plumbing.as_secs_f64() / lib.as_secs_f64();
-    let ratio_proc = plumbing.as_secs_f64() / approve.as_secs_f64();
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    let row = |name: &str, wall: &mut Vec<Duration>, cpu: &mut Vec<Duration>| {
+        (name.to_owned(), median(wall), median(cpu))
+    };
+    let rows = [
+        row(
+            "git plumbing, 4 processes per event",
+            &mut plumbing,
+            &mut plumbing_cpu,
+        ),
+        row("library append (Engine::apply)", &mut lib, &mut lib_cpu),
+        row("`ddx gate approve` process", &mut approve, &mut approve_cpu),
+    ];
     println!();
+    println!("{:<40} {:>12} {:>12}", "per event", "wall", "CPU");
+    for (name, wall, cpu) in &rows {
+        println!("{name:<40} {:>12} {:>12}", ms(*wall), ms(*cpu));
+    }
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    let (pw, pc) = (rows[0].1, rows[0].2);
+    println!();
+    for (name, wall, cpu, target) in [
+        ("library append", rows[1].1, rows[1].2, 20.0),
+        ("`ddx gate approve` process", rows[2].1, rows[2].2, 2.0),
+    ] {
+        let (rw, rc) = (ratio(pw, wall), ratio(pc, cpu));
+        println!(
+            "{name:<28} {rw:>6.1}x faster (wall), {rc:>6.1}x (CPU); target >= {target}x: wall {}, CPU {}",
+            verdict(rw >= target),
+            verdict(rc >= target)
+        );
+    }
     println!(
-        "git plumbing, 4 processes per event      {:>12}",
-        ms(plumbing)
-    );
-    println!(
-        "library append (Engine::apply)           {:>12}   {:.1}x faster (target >= 20x: {})",
-        ms(lib),
-        ratio_lib,
-        verdict(ratio_lib >= 20.0)
-    );
-    println!(
-        "`ddx gate approve` process               {:>12}   {:.1}x faster (target >= 2x: {})",
-        ms(approve),
-        ratio_proc,
-        verdict(ratio_proc >= 2.0)
-    );
-    println!(
-        "`ddx phase complete|reopen` process      {:>12}   (design: transitions < 1 s: {})",
+        "`ddx phase complete|reopen` process {:>10}   (design: transitions < 1 s: {})",
         ms(transition),
         verdict(transition < Duration::from_secs(1))
     );
     println!(
-        "`ddx workflow status --json` process     {:>12}   (design: state reads < 50 ms: {})",
+        "`ddx workflow status --json` process {:>9}   (design: state reads < 50 ms: {})",
         ms(status),
         verdict(status < Duration::from_millis(50))
     );

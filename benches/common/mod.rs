@@ -45,7 +45,7 @@ impl Bench {
         std::env::set_var("GIT_AUTHOR_DATE", "2026-01-14T12:34:56Z");
         std::env::set_var("GIT_COMMITTER_DATE", "2026-01-14T12:34:56Z");
         // `DDX_BENCH_DIR` picks the file system (e.g. /dev/shm for tmpfs); default: the system's.
-        let tmp = match std::env::var_os("DDX_BENCH_DIR") {
+        let tmp = match std::env::var_os("DDX_BENCH_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => tempfile::tempdir_in(dir),
             None => tempfile::tempdir(),
         }
@@ -57,8 +57,22 @@ impl Bench {
         b.git(&["config", "user.name", "Bench User"]);
         b.git(&["config", "user.email", "bench@example.com"]);
         std::fs::write(b.root.join("wf/workflow.yml"), workflow_yaml).expect("write workflow");
+        // A project with some history, as real ones have: its loose objects have created the
+        // object directories, which a fresh `git init` lacks (the first hundred objects of a new
+        // repository each create one, a cost no later event pays).
+        std::fs::create_dir_all(b.root.join("src")).expect("create src");
+        for i in 0..2000 {
+            std::fs::write(
+                b.root.join(format!("src/file{i}.txt")),
+                format!("line {i}\n"),
+            )
+            .expect("write project file");
+        }
         b.git(&["add", "-A"]);
         b.git(&["commit", "-q", "-m", "initial"]);
+        // Let the disk write the set-up out now, not while the first events are measured.
+        // SAFETY: sync takes no arguments and cannot fail.
+        unsafe { libc::sync() };
         b
     }
 
@@ -83,6 +97,28 @@ impl Bench {
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+/// CPU time (user + system) of this process, or of its waited-for children.
+pub fn cpu(children: bool) -> Duration {
+    // SAFETY: getrusage fills the struct we pass; all-zero is a valid initial value.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    let who = if children {
+        libc::RUSAGE_CHILDREN
+    } else {
+        libc::RUSAGE_SELF
+    };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(who, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Wall and CPU time of `f` (CPU of this process, or of the children it waited for).
+pub fn timed<T>(children: bool, f: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (c0, t0) = (cpu(children), std::time::Instant::now());
+    let out = f();
+    (out, t0.elapsed(), cpu(children).saturating_sub(c0))
 }
 
 pub fn median(v: &mut [Duration]) -> Duration {
