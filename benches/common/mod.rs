@@ -44,7 +44,12 @@ impl Bench {
         std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
         std::env::set_var("GIT_AUTHOR_DATE", "2026-01-14T12:34:56Z");
         std::env::set_var("GIT_COMMITTER_DATE", "2026-01-14T12:34:56Z");
-        let tmp = tempfile::tempdir().expect("temporary directory");
+        // `DDX_BENCH_DIR` picks the file system (e.g. /dev/shm for tmpfs); default: the system's.
+        let tmp = match std::env::var_os("DDX_BENCH_DIR") {
+            Some(dir) => tempfile::tempdir_in(dir),
+            None => tempfile::tempdir(),
+        }
+        .expect("temporary directory");
         let root = tmp.path().join("repo");
         std::fs::create_dir_all(root.join("wf")).expect("create repo");
         let b = Bench { _tmp: tmp, root };

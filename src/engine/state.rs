@@ -306,26 +306,38 @@ impl State {
 
     /// Parses `state.yml`; `origin` names where it came from in errors.
     pub fn from_yaml(bytes: &[u8], origin: &str) -> Result<State, StateError> {
+        // One parse in the usual case; a document that does not fit is parsed again, loosely,
+        // to say whether its format is the problem.
+        match serde_yaml::from_slice::<State>(bytes) {
+            Ok(st) if st.format == FORMAT => Ok(st),
+            Ok(st) => Err(StateError::UnknownFormat {
+                origin: origin.to_owned(),
+                found: u64::from(st.format),
+            }),
+            Err(e) => Err(Self::diagnose(bytes, origin, e)),
+        }
+    }
+
+    fn diagnose(bytes: &[u8], origin: &str, first: serde_yaml::Error) -> StateError {
         let invalid = |message: String| StateError::Invalid {
             origin: origin.to_owned(),
             message,
         };
-        let value: serde_yaml::Value =
-            serde_yaml::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+        let value: serde_yaml::Value = match serde_yaml::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => return invalid(e.to_string()),
+        };
         match value.get("format") {
-            None => return Err(invalid("it has no `format` field".to_owned())),
+            None => invalid("it has no `format` field".to_owned()),
             Some(f) => match f.as_u64() {
-                Some(n) if n == u64::from(FORMAT) => {}
-                Some(n) => {
-                    return Err(StateError::UnknownFormat {
-                        origin: origin.to_owned(),
-                        found: n,
-                    })
-                }
-                None => return Err(invalid(format!("`format` is not a number: {f:?}"))),
+                Some(n) if n != u64::from(FORMAT) => StateError::UnknownFormat {
+                    origin: origin.to_owned(),
+                    found: n,
+                },
+                Some(_) => invalid(first.to_string()),
+                None => invalid(format!("`format` is not a number: {f:?}")),
             },
         }
-        serde_yaml::from_value(value).map_err(|e| invalid(e.to_string()))
     }
 
     pub fn to_yaml(&self) -> Vec<u8> {

@@ -1,22 +1,27 @@
-//! The heads ddx wrote last, in `.git/ddx/heads`, and the lock that makes every write
-//! recoverable, `.git/ddx/heads.lock`.
+//! `.git/ddx/heads`: the heads ddx wrote last, and the journal of the step being written.
 //!
-//! The heads file is updated the way git updates a ref: a writer creates `heads.lock`, does its
-//! work, and renames the lock over `heads`. ddx holds that lock for the whole of a transaction
+//! Every ddx writer holds an exclusive lock (`flock`) on this file for its whole transaction
 //! (read the tip, decide, write objects, move refs), so ddx writers take turns — every
-//! operation moves `refs/ddx/audit` anyway — and the heads recorded are exactly the values the
-//! refs got. Before any ref moves, the lock holds the writer's pid and the intended moves: the
-//! intent recorded before the side effects. A writer killed at any moment leaves the lock with
-//! a dead pid and, if it got that far, its moves; [`super::pending`] finishes or rolls the step
-//! back. The file is YAML, local and never shared.
+//! operation moves `refs/ddx/audit` anyway. Before any ref moves, the writer records the step
+//! and its intended moves in the file; once the refs have moved it records the new heads and
+//! clears the step. The kernel releases the lock when a process dies, so a step still recorded
+//! when a writer gets the lock was left by a killed process: an interrupted step, which
+//! [`super::pending`] finishes or rolls back. Nothing here depends on pids or timeouts.
+//!
+//! The file is YAML ending in a `# end` line (anything after it is ignored: the rest of a
+//! longer older version, should a writer be killed between writing and truncating). Local,
+//! never shared. Writing it in place creates no file per transaction.
 
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+/// The line that ends the document.
+const END: &str = "# end\n";
 
 /// One ref a transaction moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,18 +34,18 @@ pub struct RefMove {
     pub new: ObjectId,
 }
 
-/// The heads document (and, while locked, the journal of the step in progress).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The document in `.git/ddx/heads`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadsDoc {
-    /// The process that wrote the document.
-    #[serde(default)]
-    pub pid: u32,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub started: String,
-    /// The step, as its commit subject.
+    /// The step in flight (its commit subject); empty when none is.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub step: String,
-    /// The ref moves of the step (in the lock: intended; in `heads`: done).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub started: String,
+    /// The process writing the step (for messages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The step's intended ref moves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moves: Vec<RefMove>,
     /// Every ref ddx wrote, with the id it wrote last.
@@ -49,23 +54,36 @@ pub struct HeadsDoc {
 }
 
 impl HeadsDoc {
+    /// Parses the file's text; `None` when it is damaged.
     pub fn parse(text: &str) -> Option<HeadsDoc> {
-        serde_yaml::from_str(text).ok()
-    }
-
-    /// The pid of a lock whose document did not parse (killed while writing): the first line.
-    pub fn pid_of(text: &str) -> Option<u32> {
-        text.lines()
-            .next()?
-            .strip_prefix("pid: ")?
-            .trim()
-            .parse()
-            .ok()
+        let body = match text.find(END) {
+            Some(i) if i == 0 || text.as_bytes()[i - 1] == b'\n' => &text[..i],
+            _ => text,
+        };
+        if body.trim().is_empty() {
+            return Some(HeadsDoc::default());
+        }
+        serde_yaml::from_str(body).ok()
     }
 
     fn to_text(&self) -> String {
-        // `pid` serialises first, so the first line of the file always names its writer.
-        serde_yaml::to_string(self).expect("a document of strings and maps always serialises")
+        let mut text =
+            serde_yaml::to_string(self).expect("a document of strings and maps always serialises");
+        text.push_str(END);
+        text
+    }
+
+    /// A step is recorded: under the lock, one whose writer died.
+    pub fn in_flight(&self) -> bool {
+        !self.step.is_empty() || !self.moves.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        if self.step.is_empty() {
+            "an unnamed ddx step".to_owned()
+        } else {
+            self.step.clone()
+        }
     }
 }
 
@@ -73,21 +91,19 @@ pub(crate) fn heads_path(repo: &Repo) -> PathBuf {
     repo.ddx_dir().join("heads")
 }
 
-pub(crate) fn lock_path(repo: &Repo) -> PathBuf {
-    repo.ddx_dir().join("heads.lock")
-}
-
-fn read_doc(path: &Path) -> Result<Option<HeadsDoc>, StoreError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(HeadsDoc::parse(&text).unwrap_or_default())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::io(path, e)),
+/// The file as it is now (no lock: a reader's view).
+pub fn peek(repo: &Repo) -> Result<HeadsDoc, StoreError> {
+    let path = heads_path(repo);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(HeadsDoc::parse(&text).unwrap_or_default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HeadsDoc::default()),
+        Err(e) => Err(StoreError::io(&path, e)),
     }
 }
 
 /// The remembered heads, by ref name.
 pub fn read(repo: &Repo) -> Result<BTreeMap<String, ObjectId>, StoreError> {
-    Ok(read_doc(&heads_path(repo))?.unwrap_or_default().heads)
+    Ok(peek(repo)?.heads)
 }
 
 /// The remembered head of `name` when the ref now points elsewhere (moved outside ddx).
@@ -102,237 +118,187 @@ pub fn moved_outside(
         .filter(|h| Some(*h) != current))
 }
 
-/// Writes the heads file (atomically: a temporary file renamed into place). Used by recovery,
-/// which owns the lock of a dead writer and so cannot rename it.
-pub(crate) fn write_heads(
-    repo: &Repo,
-    heads: BTreeMap<String, ObjectId>,
-) -> Result<(), StoreError> {
-    let doc = HeadsDoc {
-        pid: std::process::id(),
-        heads,
-        ..HeadsDoc::default()
-    };
-    let tmp = repo
-        .ddx_dir()
-        .join(format!("heads.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, doc.to_text()).map_err(|e| StoreError::io(&tmp, e))?;
+/// The interrupted step, if a killed writer left one: a step is recorded and nobody holds the
+/// lock. (While a live writer holds it, its step is in progress, not interrupted.)
+pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
+    let doc = peek(repo)?;
+    if !doc.in_flight() {
+        return Ok(None);
+    }
     let path = heads_path(repo);
-    std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))
+    let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+    if !lock::try_exclusive(&file).map_err(|e| StoreError::io(&path, e))? {
+        return Ok(None);
+    }
+    // We hold the lock: read again, the writer may have finished meanwhile.
+    let mut text = String::new();
+    (&file)
+        .read_to_string(&mut text)
+        .map_err(|e| StoreError::io(&path, e))?;
+    Ok(HeadsDoc::parse(&text)
+        .filter(HeadsDoc::in_flight)
+        .map(|d| d.describe()))
 }
 
-/// The lock of a ddx writer: held for a whole transaction, renamed over `heads` on success.
+/// The writers' lock on `.git/ddx/heads`, with the document read under it.
 pub struct Journal {
-    file: std::fs::File,
+    file: File,
     path: PathBuf,
-    heads: PathBuf,
-    doc: HeadsDoc,
-    done: bool,
+    pub doc: HeadsDoc,
 }
-
-/// Who holds `heads.lock`, as far as the file says.
-#[derive(Debug, Clone)]
-pub struct Holder {
-    pub pid: Option<u32>,
-    pub doc: Option<HeadsDoc>,
-    text: String,
-}
-
-impl Holder {
-    /// The holder's process is gone. (A lock always names its pid from its creation on; one
-    /// that does not was damaged, and nobody can be holding it.)
-    pub fn is_dead(&self) -> bool {
-        match self.pid {
-            Some(pid) => pid != std::process::id() && !super::pending::process_alive(pid),
-            None => true,
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match &self.doc {
-            Some(d) if !d.step.is_empty() => d.step.clone(),
-            _ => match self.pid {
-                Some(pid) => format!("a ddx command (pid {pid}) that had not started writing"),
-                None => "a ddx command that had not started writing".to_owned(),
-            },
-        }
-    }
-}
-
-/// Reads `heads.lock`, if there is one.
-pub fn holder(repo: &Repo) -> Result<Option<Holder>, StoreError> {
-    let path = lock_path(repo);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io(&path, e)),
-    };
-    let doc = HeadsDoc::parse(&text).filter(|d| d.pid != 0);
-    let pid = doc
-        .as_ref()
-        .map(|d| d.pid)
-        .or_else(|| HeadsDoc::pid_of(&text));
-    Ok(Some(Holder { pid, doc, text }))
-}
-
-/// The holder of `heads.lock` when its process is gone and it left the lock behind. A holder
-/// that finished normally between our reading the lock and checking its pid has renamed or
-/// removed the lock; reading it again tells the two apart.
-pub fn dead_holder(repo: &Repo) -> Result<Option<Holder>, StoreError> {
-    let Some(h) = holder(repo)? else {
-        return Ok(None);
-    };
-    if !h.is_dead() {
-        return Ok(None);
-    }
-    Ok(holder(repo)?.filter(|again| again.text == h.text))
-}
-
-/// Creates `path` already holding `pid: <pid>`: written to a private file first, then linked
-/// into place (which, like `O_EXCL`, fails when the lock exists), so the lock names its holder
-/// from the instant it exists.
-fn create_with_pid(dir: &Path, path: &Path, pid: u32) -> std::io::Result<std::fs::File> {
-    let tmp = dir.join(format!("heads.lock.{pid}"));
-    let mut file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir)?;
-            return create_with_pid(dir, path, pid);
-        }
-        Err(e) => return Err(e),
-    };
-    file.write_all(format!("pid: {pid}\n").as_bytes())?;
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    linked.map(|()| file)
-}
-
-/// How long a writer waits for another live writer before giving up.
-pub const PATIENCE: Duration = Duration::from_secs(60);
 
 impl Journal {
-    /// Takes `heads.lock`, waiting while another live ddx process holds it. A lock left by a
-    /// dead process is an interrupted step: refused, for `ddx workflow resume` to recover.
+    /// Takes the lock, waiting while another ddx writer holds it. A step left recorded by a
+    /// killed writer is refused, for `ddx workflow resume` to recover.
     pub fn acquire(repo: &Repo) -> Result<Journal, StoreError> {
-        let dir = repo.ddx_dir();
-        let path = lock_path(repo);
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(100);
-        let pid = std::process::id();
-        loop {
-            match create_with_pid(&dir, &path, pid) {
-                Ok(file) => {
-                    return Ok(Journal {
-                        file,
-                        path,
-                        heads: heads_path(repo),
-                        doc: HeadsDoc {
-                            pid,
-                            ..HeadsDoc::default()
-                        },
-                        done: false,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if let Some(h) = dead_holder(repo)? {
-                        return Err(StoreError::Interrupted {
-                            steps: vec![h.describe()],
-                        });
-                    }
-                    if start.elapsed() > PATIENCE {
-                        return Err(StoreError::Busy {
-                            path: path.clone(),
-                            waited: start.elapsed().as_secs(),
-                        });
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(10));
-                }
-                Err(e) => return Err(StoreError::io(&path, e)),
-            }
+        let j = Journal::acquire_for_recovery(repo)?;
+        if j.doc.in_flight() {
+            return Err(StoreError::Interrupted {
+                steps: vec![j.doc.describe()],
+            });
         }
+        Ok(j)
     }
 
-    /// Records the intended moves before any ref moves (and the heads they will make).
+    /// Takes the lock and reads the document, whatever step it records.
+    pub fn acquire_for_recovery(repo: &Repo) -> Result<Journal, StoreError> {
+        let path = heads_path(repo);
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        };
+        let mut file = match open() {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = repo.ddx_dir();
+                std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+                open().map_err(|e| StoreError::io(&path, e))?
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|e| StoreError::io(&path, e))?;
+        let doc = HeadsDoc::parse(&text).unwrap_or_else(|| {
+            tracing::warn!(
+                "{} is damaged; the heads ddx wrote are forgotten",
+                path.display()
+            );
+            HeadsDoc::default()
+        });
+        Ok(Journal { file, path, doc })
+    }
+
+    fn write(&mut self) -> Result<(), StoreError> {
+        let text = self.doc.to_text();
+        self.file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.set_len(text.len() as u64))
+            .map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Records the step and its intended moves, before any ref moves.
     pub fn record(
         &mut self,
-        repo: &Repo,
         step: &str,
         started: &str,
         moves: &[RefMove],
     ) -> Result<(), StoreError> {
-        let mut heads = read_doc(&self.heads)?.unwrap_or_default().heads;
-        for m in moves {
-            heads.insert(m.name.clone(), m.new);
-        }
-        let _ = repo;
         self.doc.step = step.to_owned();
         self.doc.started = started.to_owned();
+        self.doc.pid = Some(std::process::id());
         self.doc.moves = moves.to_vec();
-        self.doc.heads = heads;
-        let text = self.doc.to_text();
-        // Overwrite in place from the start, then cut: the first line names us throughout.
-        write_at_start(&mut self.file, text.as_bytes())
-            .map_err(|e| StoreError::io(&self.path, e))?;
-        self.file
-            .set_len(text.len() as u64)
-            .map_err(|e| StoreError::io(&self.path, e))
+        self.write()
     }
 
-    /// Forgets the recorded moves (nothing moved: a lost race, to be retried).
+    /// Forgets the recorded step: nothing moved (a lost race, or a step rolled back).
     pub fn clear(&mut self) -> Result<(), StoreError> {
-        self.doc.moves.clear();
+        if !self.doc.in_flight() {
+            return Ok(());
+        }
         self.doc.step.clear();
-        let text = format!("pid: {}\n", self.doc.pid);
-        write_at_start(&mut self.file, text.as_bytes())
-            .map_err(|e| StoreError::io(&self.path, e))?;
-        self.file
-            .set_len(text.len() as u64)
-            .map_err(|e| StoreError::io(&self.path, e))
+        self.doc.started.clear();
+        self.doc.pid = None;
+        self.doc.moves.clear();
+        self.write()
     }
 
-    /// The refs moved: the lock becomes the heads file.
+    /// The refs moved: remember the new heads and clear the step. Unlocks.
     pub fn commit(mut self) -> Result<(), StoreError> {
-        self.done = true;
-        std::fs::rename(&self.path, &self.heads).map_err(|e| StoreError::io(&self.heads, e))
+        for m in std::mem::take(&mut self.doc.moves) {
+            self.doc.heads.insert(m.name, m.new);
+        }
+        self.clear_step();
+        self.write()
     }
 
-    /// Nothing moved: give the lock up.
+    /// Nothing moved: clear any recorded step. Unlocks.
     pub fn release(mut self) -> Result<(), StoreError> {
-        self.done = true;
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io(&self.path, e)),
-        }
+        self.clear()
     }
 
-    /// Keep the lock (and its moves) for `ddx workflow resume`: some ref may have moved.
-    pub fn keep(mut self) {
-        self.done = true;
-    }
-}
+    /// Unlocks and leaves the step recorded, for `ddx workflow resume`: some ref may have moved.
+    pub fn keep(self) {}
 
-impl Drop for Journal {
-    fn drop(&mut self) {
-        // An error before any ref could move: give the lock up. After `record`, an early
-        // drop is an error path whose refs may have moved; the lock stays for recovery.
-        if !self.done && self.doc.moves.is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-        }
+    fn clear_step(&mut self) {
+        self.doc.step.clear();
+        self.doc.started.clear();
+        self.doc.pid = None;
     }
 }
 
-fn write_at_start(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(bytes)
+mod lock {
+    //! Advisory whole-file locks, released by the kernel when their process dies.
+    use std::fs::File;
+
+    #[cfg(unix)]
+    pub fn exclusive(file: &File) -> std::io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        loop {
+            // SAFETY: flock on a file descriptor we own; no memory is passed.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(());
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    pub fn try_exclusive(file: &File) -> std::io::Result<bool> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Ok(false)
+        } else {
+            Err(e)
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn exclusive(_file: &File) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "ddx needs advisory file locks (flock), available on Unix-like systems",
+        ))
+    }
+
+    #[cfg(not(unix))]
+    pub fn try_exclusive(file: &File) -> std::io::Result<bool> {
+        exclusive(file).map(|()| true)
+    }
 }
 
 mod oid {
@@ -400,29 +366,83 @@ mod oid_map {
 mod tests {
     use super::*;
 
+    fn id() -> ObjectId {
+        ObjectId::empty_tree(gix::hash::Kind::Sha1)
+    }
+
     #[test]
-    fn the_document_names_its_writer_on_the_first_line() {
+    fn the_document_round_trips_and_ignores_what_follows_its_end() {
         let doc = HeadsDoc {
-            pid: 42,
             step: "ddx(x): start a".into(),
             started: "T".into(),
+            pid: Some(42),
             moves: vec![RefMove {
                 name: "refs/ddx/audit".into(),
                 old: None,
-                new: ObjectId::empty_tree(gix::hash::Kind::Sha1),
+                new: id(),
             }],
-            heads: BTreeMap::from([(
-                "refs/ddx/audit".to_owned(),
-                ObjectId::empty_tree(gix::hash::Kind::Sha1),
-            )]),
+            heads: BTreeMap::from([("refs/ddx/audit".to_owned(), id())]),
         };
         let text = doc.to_text();
-        assert!(text.starts_with("pid: 42\n"), "{text}");
-        assert_eq!(HeadsDoc::pid_of(&text), Some(42));
-        let back = HeadsDoc::parse(&text).unwrap();
-        assert_eq!(back.moves, doc.moves);
-        assert_eq!(back.heads, doc.heads);
-        assert_eq!(HeadsDoc::pid_of("pid: 7\nsteps: [unfinished"), Some(7));
-        assert!(HeadsDoc::parse("pid: 7\n").unwrap().moves.is_empty());
+        assert!(text.ends_with("\n# end\n"), "{text}");
+        assert_eq!(HeadsDoc::parse(&text), Some(doc.clone()));
+        // A shorter document written over a longer one, killed before the truncation.
+        let torn = format!("{text}  refs/ddx/instances/old: {}\n# end\n", id());
+        assert_eq!(HeadsDoc::parse(&torn), Some(doc));
+        assert_eq!(HeadsDoc::parse(""), Some(HeadsDoc::default()));
+        assert_eq!(HeadsDoc::parse("heads: [\n"), None);
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_a_recorded_step_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let repo = Repo::discover(dir.path()).unwrap();
+        let mut j = Journal::acquire(&repo).unwrap();
+        // Held: nobody else gets it, and a reader does not call a live step interrupted.
+        let f = File::open(heads_path(&repo)).unwrap();
+        assert!(!lock::try_exclusive(&f).unwrap());
+        j.record(
+            "ddx(x): start a",
+            "T",
+            &[RefMove {
+                name: "refs/ddx/audit".into(),
+                old: None,
+                new: id(),
+            }],
+        )
+        .unwrap();
+        assert_eq!(interrupted(&repo).unwrap(), None);
+        // Unlocked with the step still recorded: it is interrupted.
+        j.keep();
+        assert_eq!(
+            interrupted(&repo).unwrap().as_deref(),
+            Some("ddx(x): start a")
+        );
+        let err = Journal::acquire(&repo).err().unwrap();
+        assert!(matches!(err, StoreError::Interrupted { .. }), "{err}");
+        let mut j = Journal::acquire_for_recovery(&repo).unwrap();
+        j.commit_for_test();
+        drop(j);
+        let j = Journal::acquire(&repo).unwrap();
+        assert_eq!(j.doc.heads.get("refs/ddx/audit"), Some(&id()));
+        assert!(!j.doc.in_flight());
+    }
+
+    impl Journal {
+        fn commit_for_test(&mut self) {
+            for m in std::mem::take(&mut self.doc.moves) {
+                self.doc.heads.insert(m.name, m.new);
+            }
+            self.clear_step();
+            self.write().unwrap();
+        }
     }
 }

@@ -159,26 +159,45 @@ impl Repo {
     }
 
     /// The user from git config (`user.name`, `user.email`, or the `GIT_COMMITTER_*`
-    /// variables) and the time of this command (`GIT_COMMITTER_DATE` when set).
+    /// variables, as git resolves them) and the time of this command: `GIT_COMMITTER_DATE`
+    /// when set, else now. ddx records times in UTC (offset `+0000`), the same for every
+    /// member of a team. (Resolved here rather than by gix, whose identity lookup reads the
+    /// whole time-zone database on every call: a millisecond per command.)
     pub fn identity(&self) -> Result<Identity, StoreError> {
-        let sig = match self.repo.committer() {
-            None => return Err(StoreError::NoIdentity),
-            Some(Err(e)) => return Err(StoreError::git("reading the committer identity", e)),
-            Some(Ok(sig)) => sig,
+        let snap = self.repo.config_snapshot();
+        let pick = |var: &str, keys: &[&str]| -> Option<String> {
+            std::env::var(var)
+                .ok()
+                .or_else(|| {
+                    keys.iter()
+                        .find_map(|k| snap.string(*k).map(|v| v.to_string()))
+                })
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
         };
-        let name = sig.name.to_string();
-        let email = sig.email.to_string();
-        if name.trim().is_empty() || email.trim().is_empty() {
+        let name = pick("GIT_COMMITTER_NAME", &["committer.name", "user.name"]);
+        let email = pick("GIT_COMMITTER_EMAIL", &["committer.email", "user.email"])
+            .or_else(|| std::env::var("EMAIL").ok().filter(|e| !e.trim().is_empty()));
+        let (Some(name), Some(email)) = (name, email) else {
             return Err(StoreError::NoIdentity);
-        }
-        let time = sig
-            .time()
-            .map_err(|e| StoreError::git("reading the commit date", e))?;
+        };
+        let seconds = match std::env::var("GIT_COMMITTER_DATE") {
+            Ok(date) if !date.trim().is_empty() => {
+                gix::date::parse(date.trim(), None)
+                    .map_err(|e| {
+                        StoreError::git(format!("reading GIT_COMMITTER_DATE ({date})"), e)
+                    })?
+                    .seconds
+            }
+            _ => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        };
         Ok(Identity {
             name,
             email,
-            seconds: time.seconds,
-            offset: time.offset,
+            seconds,
+            offset: 0,
         })
     }
 

@@ -1,11 +1,11 @@
 //! The one transaction type through which every change of state goes (STYLE "The shape").
 //!
-//! [`commit`] takes the writers' lock (`.git/ddx/heads.lock`, see [`super::heads`]), reads the
+//! [`commit`] takes the writers' lock on `.git/ddx/heads` (see [`super::heads`]), reads the
 //! base (the instance tip and the audit head), asks the caller what to change, writes the
-//! objects (event commit, audit commit), records the intended ref moves in the lock, and then
+//! objects (event commit, audit commit), records the step and its intended ref moves, and then
 //! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE `edit_references` call,
-//! each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`) and a reflog entry; the
-//! lock then becomes the heads file. A lost race (a ref moved by another program, or a ref
+//! each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`) and a reflog entry; then
+//! it records the new heads and clears the step. A lost race (a ref moved by another program, or a ref
 //! lock held) is retried from a fresh read, a bounded number of times with jittered back-off.
 //! A change that changes nothing writes nothing. A dry run takes no lock, builds every object
 //! in memory, hashes it, and writes nothing at all.
@@ -131,8 +131,8 @@ pub fn commit<E: From<StoreError>>(
     opts: &Options<'_>,
     mut decide: impl FnMut(&Base) -> Result<Decision, E>,
 ) -> Result<Outcome, E> {
-    // Writers take turns (every operation moves refs/ddx/audit anyway); the lock also records
-    // the intended moves before any ref moves, and becomes the heads file when they have.
+    // Writers take turns (every operation moves refs/ddx/audit anyway); the locked file also
+    // records the intended moves before any ref moves, and the heads once they have.
     let mut journal = if opts.dry_run {
         None
     } else {
@@ -239,7 +239,7 @@ pub fn commit<E: From<StoreError>>(
         let Some(j) = journal.as_mut() else {
             return Ok(Outcome::DryRun(written));
         };
-        j.record(repo, &step, &opts.identity.time(), &written.moves)?;
+        j.record(&step, &opts.identity.time(), &written.moves)?;
         match edit(repo, opts.identity, &written.moves, &step) {
             Ok(()) => {
                 if let Some(j) = journal.take() {
