@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod event;
 pub mod heads;
+pub mod pack;
 pub mod pending;
 pub mod refs;
 pub mod repo;
