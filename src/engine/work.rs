@@ -368,7 +368,9 @@ impl Engine<'_> {
             }
         }
         let files: Vec<PlannedFile> = planned.iter().map(|pf| pf.file.clone()).collect();
-        artifacts::write(&files, self.repo.work_dir())?;
+        for f in artifacts::write(&files, self.repo.work_dir())? {
+            tracing::info!(path = %f.path, artifact = %f.artifact, blob = %f.after, "wrote {}", f.path);
+        }
         Ok(())
     }
 
