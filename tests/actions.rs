@@ -153,10 +153,14 @@ fn a_prompt_is_piped_to_the_agent_and_the_run_is_recorded() {
         Some("action review")
     );
     assert_eq!(
-        repo.git(&["show", "refs/ddx/audit:entry.yml"])
-            .lines()
-            .find(|l| l.starts_with("operation:")),
-        Some("operation: action")
+        repo.git(&[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Ddx-Operation,valueonly)",
+            "refs/ddx/audit"
+        ])
+        .trim(),
+        "action"
     );
 
     // The team's agent from .ddx/config.yml; it changes a tracked file.

@@ -187,10 +187,14 @@ fn apply_writes_the_frame_artifacts_and_records_them_with_their_blob_ids() {
         .iter()
         .all(|c| *c == "approved by applying the workflow (`ddx workflow apply`)"));
     assert_eq!(
-        repo.git(&["show", "refs/ddx/audit:entry.yml"])
-            .lines()
-            .find(|l| l.starts_with("operation:")),
-        Some("operation: apply")
+        repo.git(&[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Ddx-Operation,valueonly)",
+            "refs/ddx/audit"
+        ])
+        .trim(),
+        "apply"
     );
 
     // status lists the files.

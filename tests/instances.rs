@@ -182,8 +182,15 @@ fn init_writes_an_event_commit_that_plain_git_reads() {
         tip(&repo, &id)
     );
     assert_eq!(trailer(&repo, "refs/ddx/audit", "Ddx-Operation"), "init");
-    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
-    assert!(entry.contains("operation: init\n"), "{entry}");
+    assert_eq!(
+        trailer(&repo, "refs/ddx/audit", "Ddx-Workflow"),
+        "mini 0.1.0"
+    );
+    // The audit commit's tree is the state the operation produced.
+    assert_eq!(
+        repo.git(&["rev-parse", "refs/ddx/audit^{tree}"]),
+        repo.git(&["rev-parse", &format!("{r}^{{tree}}")])
+    );
     // Reflogs exist for both refs.
     assert_eq!(repo.git(&["reflog", "show", &r]).lines().count(), 1);
     assert_eq!(
@@ -195,7 +202,7 @@ fn init_writes_an_event_commit_that_plain_git_reads() {
     // ddx remembers what it wrote.
     let heads = std::fs::read_to_string(repo.path(".git/ddx/heads")).unwrap();
     assert!(
-        heads.contains(&format!("{} {r}\n", tip(&repo, &id))),
+        heads.contains(&format!("  {r}: {}\n", tip(&repo, &id))),
         "{heads}"
     );
     assert_fsck_clean(&repo);

@@ -12,15 +12,19 @@ mod instance;
 mod log;
 mod output;
 mod phase;
+mod repo;
 mod workflow;
 
 pub use output::Output;
 
 use crate::catalog::CatalogError;
+use crate::config::ConfigError;
 use crate::engine::machine::TransitionError;
 use crate::engine::state::StateError;
 use crate::engine::EngineError;
 use crate::model::load::DefinitionError;
+use crate::share::repos::RepoError;
+use crate::store::sources::SourceError;
 use crate::store::{LookupError, StoreError};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -84,6 +88,9 @@ pub enum Command {
     Checkpoint(checkpoint::CheckpointCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
+    /// Register, list, fetch and remove team or private catalogs.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -136,6 +143,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Action(cmd) => action::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
+        Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -154,6 +162,15 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<CatalogError>() {
             return classify_catalog(e);
+        }
+        if let Some(e) = cause.downcast_ref::<RepoError>() {
+            return classify_repo(e);
+        }
+        if let Some(e) = cause.downcast_ref::<SourceError>() {
+            return classify_source(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return classify_config(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
             use crate::observe::query::LogError as L;
@@ -201,6 +218,80 @@ fn classify_catalog(e: &CatalogError) -> (ExitCode, Option<String>) {
             ExitCode::Invalid,
             Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
         ),
+        CatalogError::Broken { .. } => (
+            ExitCode::Invalid,
+            Some(
+                "`ddx workflow validate <name>` lists every problem of one workflow; without \
+                 --strict the good ones are listed"
+                    .to_owned(),
+            ),
+        ),
+        CatalogError::Store(e) => classify_store(e),
+        CatalogError::Io { .. } => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_repo(e: &RepoError) -> (ExitCode, Option<String>) {
+    match e {
+        RepoError::Exists { name, .. } => (
+            ExitCode::Conflict,
+            Some(format!(
+                "`ddx repo fetch {name}` updates it; `ddx repo remove {name}` unregisters it"
+            )),
+        ),
+        RepoError::NotFound { suggestion, .. } => (
+            ExitCode::NotFound,
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`? `ddx repo list` shows them all"),
+                None => "`ddx repo list` shows the registered repositories".to_owned(),
+            }),
+        ),
+        RepoError::Source(s) => classify_source(s),
+        RepoError::Config(c) => classify_config(c),
+        RepoError::Store(s) => classify_store(s),
+    }
+}
+
+fn classify_source(e: &SourceError) -> (ExitCode, Option<String>) {
+    match e {
+        SourceError::InvalidName { .. } => (ExitCode::Usage, None),
+        SourceError::BadUrl { .. } => (
+            ExitCode::NotFound,
+            Some("give a path to a git repository, or a URL (ssh, file://, https)".to_owned()),
+        ),
+        SourceError::NoSuchBranch { .. } => (
+            ExitCode::NotFound,
+            Some(
+                "name an existing branch with --branch, or leave it out for the default branch"
+                    .to_owned(),
+            ),
+        ),
+        SourceError::NoDefaultBranch { .. } => (
+            ExitCode::NotFound,
+            Some("name a branch with --branch".to_owned()),
+        ),
+        SourceError::RefMoved { .. } => (
+            ExitCode::Conflict,
+            Some("another command changed it at the same time; run this one again".to_owned()),
+        ),
+        SourceError::Fetch { url, .. } | SourceError::Git { url, .. } => (
+            ExitCode::Failure,
+            Some(format!(
+                "check the URL and your access with `git ls-remote {url}`"
+            )),
+        ),
+        SourceError::Store(s) => classify_store(s),
+        SourceError::NotACommit { .. } => (ExitCode::Failure, None),
+    }
+}
+
+fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
+    match e {
+        ConfigError::Parse { .. } => (
+            ExitCode::Invalid,
+            Some("fix .ddx/config.yml; ddx did not change it".to_owned()),
+        ),
+        _ => (ExitCode::Failure, None),
     }
 }
 

@@ -1,9 +1,12 @@
-//! `ddx workflow …`: list, show and validate workflows; init, status, next, pause, resume,
-//! abort and restore instances.
+//! `ddx workflow …`: list, search, show and validate workflows; init, status, next, pause,
+//! resume, abort and restore instances.
 
 use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
-use crate::catalog::{self, Located};
+use crate::catalog::search::{self, Filter, Match};
+use crate::catalog::{
+    self, BrokenWorkflow, Catalog, CatalogError, IndexedWorkflow, Located, Summary,
+};
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
 use crate::engine::work::{self, FileOptions, Render, Step};
@@ -18,8 +21,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCommand {
-    /// List the workflows of the catalog.
+    /// List the workflows of the catalog, with the source each comes from.
     List(ListArgs),
+    /// Find workflows by words, ranked, saying why each matched.
+    Search(SearchArgs),
     /// Preview a workflow: phases, dependencies, gates, artifacts, actions and variables.
     Show(ShowArgs),
     /// Check a workflow definition and report every problem.
@@ -138,15 +143,66 @@ pub struct RestoreArgs {
     pub change: ChangeArgs,
 }
 
+/// Filters shared by `list` and `search`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub struct FilterArgs {
     /// Only workflows of this category.
     #[arg(long)]
     pub category: Option<String>,
-    /// Only workflows with this tag (repeat for several; all must match).
+    /// Only workflows with this tag or keyword (repeat for several; all must match).
     #[arg(long)]
     pub tag: Vec<String>,
+    /// Only workflows from this source: local, project, embedded, repo, or a repository name.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Only workflows compatible with this language (those that name no language fit any).
+    #[arg(long, value_name = "LANGUAGE")]
+    pub compatible_with: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Filter {
+        Filter {
+            category: self.category.clone(),
+            tags: self.tag.clone(),
+            source: self.source.clone(),
+            compatible_with: self.compatible_with.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Also list workflows shadowed by a workflow of the same name in a higher source.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail (exit 4) when any workflow of the catalog is broken, instead of listing the others.
+    #[arg(long)]
+    pub strict: bool,
     /// Print one JSON document (an array) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for in names, categories, tags, keywords, descriptions, phases and artifacts.
+    #[arg(required = true, value_name = "WORDS")]
+    pub words: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Also search workflows shadowed by a workflow of the same name in a higher source.
+    #[arg(long)]
+    pub all: bool,
+    /// Fail (exit 4) when any workflow of the catalog is broken.
+    #[arg(long)]
+    pub strict: bool,
+    /// Show at most this many matches.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// Print one JSON document (an array) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -162,7 +218,8 @@ pub struct ShowArgs {
 
 pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        WorkflowCommand::List(args) => cmd_list(out, args),
+        WorkflowCommand::List(args) => cmd_list(cli, out, args),
+        WorkflowCommand::Search(args) => cmd_search(cli, out, args),
         WorkflowCommand::Show(args) => cmd_show(cli, out, args, false),
         WorkflowCommand::Validate(args) => cmd_show(cli, out, args, true),
         WorkflowCommand::Init(args) => cmd_init(cli, out, args),
@@ -358,28 +415,25 @@ fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result
     let engine = instance::engine(&repo)?;
     let mut recovered = 0;
     if args.change.dry_run {
-        for op in crate::store::pending::interrupted(&repo)? {
-            out.line(format!("would finish or roll back: {}", op.description));
+        if let Some(step) = crate::store::pending::interrupted(&repo)? {
+            out.line(format!(
+                "would finish or roll back the interrupted step \"{step}\""
+            ));
             recovered += 1;
         }
-    } else {
-        for r in engine.recover()? {
-            recovered += 1;
-            match &r {
-                Recovery::Finished { description, moved } => out.line(format!(
-                    "finished the interrupted step \"{description}\" (moved {})",
-                    moved.join(", ")
-                )),
-                Recovery::AlreadyDone { description } => out.line(format!(
-                    "the interrupted step \"{description}\" had completed; cleaned up"
-                )),
-                Recovery::RolledBack {
-                    description,
-                    reason,
-                } => out.line(format!(
-                    "rolled back the interrupted step \"{description}\": {reason}"
-                )),
-            }
+    } else if let Some(r) = engine.recover()? {
+        recovered += 1;
+        match &r {
+            Recovery::Finished { step, moved } => out.line(format!(
+                "finished the interrupted step \"{step}\" (moved {})",
+                moved.join(", ")
+            )),
+            Recovery::AlreadyDone { step } => out.line(format!(
+                "the interrupted step \"{step}\" had completed; cleaned up"
+            )),
+            Recovery::RolledBack { step, reason } => out.line(format!(
+                "rolled back the interrupted step \"{step}\": {reason}"
+            )),
         }
     }
     let id = match engine::resolve_instance(&repo, args.instance.instance.as_deref()) {
@@ -559,23 +613,56 @@ fn print_status(out: &Output, v: &StatusView) {
     }
 }
 
-fn cmd_list(out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let (mut found, broken) = catalog::list();
-    for (name, err) in &broken {
-        out.warn(format!("workflow `{name}` is broken and not listed: {err}"));
-        for d in &err.diagnostics {
+/// Names the broken workflows on stderr; with `strict`, fails after naming them.
+fn report_broken(out: &Output, broken: &[BrokenWorkflow], strict: bool) -> anyhow::Result<()> {
+    for b in broken {
+        let shadow = b
+            .shadowed_by
+            .as_ref()
+            .map(|s| format!(", shadowed by {s}"))
+            .unwrap_or_default();
+        if strict {
+            out.note(format!(
+                "workflow `{}` ({}{shadow}) is broken:",
+                b.name, b.source
+            ));
+        } else {
+            out.warn(format!(
+                "workflow `{}` ({}{shadow}) is broken and not listed:",
+                b.name, b.source
+            ));
+        }
+        for d in &b.diagnostics {
             out.note(format!("  {d}"));
         }
     }
-    found.retain(|s| {
-        args.category
-            .as_ref()
-            .is_none_or(|c| s.category.eq_ignore_ascii_case(c))
-            && args
-                .tag
-                .iter()
-                .all(|t| s.tags.iter().any(|st| st.eq_ignore_ascii_case(t)))
-    });
+    if strict && !broken.is_empty() {
+        let mut names: Vec<String> = broken
+            .iter()
+            .map(|b| format!("{} ({})", b.name, b.source))
+            .collect();
+        names.dedup();
+        return Err(CatalogError::Broken {
+            count: broken.len(),
+            names,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open(&cwd(cli)?)?;
+    let index = catalog.index()?;
+    report_broken(out, &index.broken, args.strict)?;
+    let filter = args.filter.filter();
+    let found: Vec<Summary> = index
+        .workflows
+        .iter()
+        .filter(|w| args.all || w.shadowed_by.is_none())
+        .filter(|w| filter.matches(w))
+        .map(|w| w.summary())
+        .collect();
     if args.json {
         out.json(&found)?;
         return Ok(ExitCode::Ok);
@@ -584,37 +671,117 @@ fn cmd_list(out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode> {
         out.note("No workflows match.");
         return Ok(ExitCode::Ok);
     }
-    let w_name = found.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let w_ver = found
-        .iter()
-        .map(|s| s.version.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
-    let w_cat = found
-        .iter()
-        .map(|s| s.category.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let w_src = found
-        .iter()
-        .map(|s| s.source.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let width = |f: &dyn Fn(&Summary) -> usize, min: usize| {
+        found.iter().map(f).max().unwrap_or(min).max(min)
+    };
+    let w_name = width(&|s| s.name.len(), 4);
+    let w_ver = width(&|s| s.version.len(), 7);
+    let w_cat = width(&|s| s.category.len(), 8);
+    let w_src = width(&|s| s.source.len(), 6);
     out.line(out.bold(&format!(
         "{:w_name$}  {:w_ver$}  {:w_cat$}  {:w_src$}  DESCRIPTION",
         "NAME", "VERSION", "CATEGORY", "SOURCE"
     )));
     for s in &found {
+        let shadowed = s
+            .shadowed_by
+            .as_ref()
+            .map(|by| out.dim(&format!(" (shadowed by {by})")))
+            .unwrap_or_default();
         out.line(format!(
-            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}",
+            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}{shadowed}",
             out.bold(&format!("{:w_name$}", s.name)),
             s.version,
             s.category,
             s.source,
             s.description
+        ));
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// One result of `search --json`: the fields of `list`, and the ranking.
+#[derive(Debug, Serialize)]
+struct SearchResult {
+    #[serde(flatten)]
+    summary: Summary,
+    score: f64,
+    exact_name: bool,
+    why: Vec<String>,
+    matches: Vec<Match>,
+}
+
+fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::open(&cwd(cli)?)?;
+    let index = catalog.index()?;
+    report_broken(out, &index.broken, args.strict)?;
+    let filter = args.filter.filter();
+    let candidates: Vec<&IndexedWorkflow> = index
+        .workflows
+        .iter()
+        .filter(|w| args.all || w.shadowed_by.is_none())
+        .filter(|w| filter.matches(w))
+        .collect();
+    let hits = search::search(&candidates, &args.words);
+    let total = hits.len();
+    let shown = &hits[..total.min(args.limit)];
+    if args.json {
+        let results: Vec<SearchResult> = shown
+            .iter()
+            .map(|h| SearchResult {
+                summary: h.workflow.summary_of(&h.entry),
+                score: (h.score * 1000.0).round() / 1000.0,
+                exact_name: h.exact_name,
+                why: h.why(),
+                matches: h.matches.clone(),
+            })
+            .collect();
+        out.json(&results)?;
+        return Ok(ExitCode::Ok);
+    }
+    if shown.is_empty() {
+        out.note(format!(
+            "No workflow matches {}.",
+            args.words
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        return Ok(ExitCode::Ok);
+    }
+    let w_name = shown
+        .iter()
+        .map(|h| h.entry.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let w_src = shown
+        .iter()
+        .map(|h| h.workflow.source.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.line(out.bold(&format!(
+        "{:w_name$}  {:w_src$}  {:>6}  DESCRIPTION",
+        "NAME", "SOURCE", "SCORE"
+    )));
+    for h in shown {
+        let w = h.workflow;
+        out.line(format!(
+            "{}  {:w_src$}  {:>6.2}  {}",
+            out.bold(&format!("{:w_name$}", h.entry.name)),
+            w.source.to_string(),
+            h.score,
+            h.entry.description
+        ));
+        out.line(out.dim(&format!("{:w_name$}  matched: {}", "", h.why().join("; "))));
+    }
+    if total > shown.len() {
+        out.note(format!(
+            "{} more match{}; use --limit to see them.",
+            total - shown.len(),
+            if total - shown.len() == 1 { "es" } else { "" }
         ));
     }
     Ok(ExitCode::Ok)
@@ -794,14 +961,10 @@ fn print_preview(out: &Output, located: &Located, w: &Workflow) {
         out.line(format!("  languages: {}", w.languages.join(", ")));
     }
     if let Some(stats) = &w.statistics {
-        if let Ok(text) = serde_json::to_string(stats) {
-            out.line(format!("  statistics: {text}"));
-        }
+        out.line(format!("  statistics: {}", yaml_inline(stats)));
     }
     if let Some(rating) = &w.rating {
-        if let Ok(text) = serde_json::to_string(rating) {
-            out.line(format!("  rating: {text}"));
-        }
+        out.line(format!("  rating: {}", yaml_inline(rating)));
     }
     if !w.variables.is_empty() {
         out.line(out.bold("\nVariables"));
@@ -873,5 +1036,24 @@ fn print_preview(out: &Output, located: &Located, w: &Workflow) {
                 out.dim(&format!("({kind})"))
             ));
         }
+    }
+}
+
+/// A metadata value on one line: `key value, key value` for a mapping, the scalar otherwise.
+fn yaml_inline(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::Mapping(m) => m
+            .iter()
+            .map(|(k, v)| format!("{} {}", yaml_inline(k), yaml_inline(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        serde_yaml::Value::Sequence(items) => {
+            items.iter().map(yaml_inline).collect::<Vec<_>>().join(", ")
+        }
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Null => "-".to_owned(),
+        serde_yaml::Value::Bool(b) => b.to_string(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        serde_yaml::Value::Tagged(t) => yaml_inline(&t.value),
     }
 }

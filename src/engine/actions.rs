@@ -683,7 +683,7 @@ impl Engine<'_> {
                 .subject
                 .split_once("): ")
                 .map_or(message.subject.clone(), |(_, s)| s.to_owned()),
-            args,
+            args: args.into_iter().collect(),
         };
         let ref_name = refs::instance_ref(instance);
         let mut result: Option<State> = None;

@@ -271,11 +271,13 @@ impl<'r> Engine<'r> {
         let audit = AuditRecord {
             operation: "init".to_owned(),
             summary: format!("init {} {}", wf.name, wf.version),
-            args: BTreeMap::from([
-                ("workflow".to_owned(), wf.name.clone()),
-                ("version".to_owned(), wf.version.clone()),
-                ("source".to_owned(), located.source.to_string()),
-            ]),
+            args: vec![
+                (
+                    "Ddx-Workflow".to_owned(),
+                    format!("{} {}", wf.name, wf.version),
+                ),
+                ("Ddx-Source".to_owned(), located.source.to_string()),
+            ],
         };
         let outcome = transaction::commit(
             self.repo,
@@ -355,19 +357,14 @@ impl<'r> Engine<'r> {
                 for p in &effect.phases {
                     message.trailer("Ddx-Phase", p);
                 }
-                let mut args = BTreeMap::new();
-                if !effect.phases.is_empty() {
-                    args.insert("phase".to_owned(), effect.phases.join(", "));
-                }
+                let mut args: Vec<(String, String)> = effect
+                    .phases
+                    .iter()
+                    .map(|p| ("Ddx-Phase".to_owned(), p.clone()))
+                    .collect();
                 for (k, v) in &effect.trailers {
                     message.trailer(k, v);
-                    let key = k.trim_start_matches("Ddx-").to_lowercase();
-                    args.entry(key)
-                        .and_modify(|e: &mut String| {
-                            e.push_str("; ");
-                            e.push_str(v);
-                        })
-                        .or_insert_with(|| v.clone());
+                    args.push((k.clone(), v.clone()));
                 }
                 let plan = Plan {
                     event: Some(NewEvent {
@@ -470,13 +467,13 @@ impl<'r> Engine<'r> {
                 message.trailer("Ddx-Event", "restore");
                 message.trailer("Ddx-Checkpoint", name);
                 message.trailer("Ddx-Restored-From", cp_commit.to_string());
-                let mut args = BTreeMap::from([
-                    ("checkpoint".to_owned(), name.to_owned()),
-                    ("restored_from".to_owned(), cp_commit.to_string()),
-                ]);
+                let mut args = vec![
+                    ("Ddx-Checkpoint".to_owned(), name.to_owned()),
+                    ("Ddx-Restored-From".to_owned(), cp_commit.to_string()),
+                ];
                 if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
                     message.trailer("Ddx-Reason", r);
-                    args.insert("reason".to_owned(), r.to_owned());
+                    args.push(("Ddx-Reason".to_owned(), r.to_owned()));
                 }
                 let plan = Plan {
                     event: Some(NewEvent {
@@ -551,10 +548,7 @@ impl<'r> Engine<'r> {
                     audit: AuditRecord {
                         operation: "checkpoint".to_owned(),
                         summary: format!("checkpoint {name}"),
-                        args: BTreeMap::from([
-                            ("name".to_owned(), name.to_owned()),
-                            ("commit".to_owned(), tip.commit.to_string()),
-                        ]),
+                        args: vec![("Ddx-Checkpoint".to_owned(), name.to_owned())],
                     },
                     extra: vec![ExtraRef {
                         name: cp_ref.clone(),
@@ -572,8 +566,8 @@ impl<'r> Engine<'r> {
         })
     }
 
-    /// Finishes or rolls back every interrupted step (see [`crate::store::pending`]).
-    pub fn recover(&self) -> Result<Vec<Recovery>, EngineError> {
+    /// Finishes or rolls back the interrupted step, if any (see [`crate::store::pending`]).
+    pub fn recover(&self) -> Result<Option<Recovery>, EngineError> {
         Ok(pending::recover(self.repo, &self.identity)?)
     }
 }
@@ -737,10 +731,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         })
         .collect();
     let next = suggestions(&st, &phases, instance, repo)?;
-    let interrupted = pending::interrupted(repo)?
-        .into_iter()
-        .map(|op| op.description)
-        .collect();
+    let interrupted = pending::interrupted(repo)?.into_iter().collect();
     let ref_name = refs::instance_ref(instance);
     let moved = heads::moved_outside(repo, &ref_name, Some(tip.commit))?;
     Ok(StatusView {

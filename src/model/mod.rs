@@ -12,7 +12,7 @@ pub mod tree;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{load_workflow, validate, Validation};
-pub use tree::{DirTree, FileTree, StaticTree, SubTree, TreeError};
+pub use tree::{DirTree, FileTree, MemFile, MemTree, StaticTree, SubTree, TreeError};
 
 use serde::Serialize;
 use std::collections::BTreeMap;

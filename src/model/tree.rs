@@ -204,6 +204,63 @@ impl FileTree for StaticTree {
     }
 }
 
+/// A file of a [`MemTree`]: its bytes, or only its size when it was over the read limit.
+#[derive(Debug, Clone)]
+pub enum MemFile {
+    Data(Vec<u8>),
+    TooLarge(u64),
+}
+
+/// Files held in memory, such as a snapshot of a git tree read in one go.
+#[derive(Debug, Clone)]
+pub struct MemTree {
+    label: String,
+    files: Vec<(String, MemFile)>,
+}
+
+impl MemTree {
+    /// `files` are relative paths with their contents; `label` prefixes displayed paths.
+    pub fn new(label: impl Into<String>, mut files: Vec<(String, MemFile)>) -> Self {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        MemTree {
+            label: label.into(),
+            files,
+        }
+    }
+}
+
+impl FileTree for MemTree {
+    fn files(&self) -> Result<Vec<String>, TreeError> {
+        Ok(self.files.iter().map(|(p, _)| p.clone()).collect())
+    }
+
+    fn read_limited(&self, path: &str, limit: u64) -> Result<Option<Vec<u8>>, TreeError> {
+        let Ok(i) = self.files.binary_search_by(|(p, _)| p.as_str().cmp(path)) else {
+            return Ok(None);
+        };
+        let size = match &self.files[i].1 {
+            MemFile::Data(d) => d.len() as u64,
+            MemFile::TooLarge(size) => *size,
+        };
+        match &self.files[i].1 {
+            MemFile::Data(d) if size <= limit => Ok(Some(d.clone())),
+            _ => Err(TreeError::TooLarge {
+                path: self.display(path),
+                size,
+                limit,
+            }),
+        }
+    }
+
+    fn display(&self, path: &str) -> String {
+        if path.is_empty() {
+            self.label.clone()
+        } else {
+            format!("{}/{}", self.label, path)
+        }
+    }
+}
+
 /// A view of a sub-folder of another tree.
 pub struct SubTree<'a> {
     inner: &'a dyn FileTree,

@@ -1,20 +1,25 @@
 //! The store: the only module that talks to git objects and refs (DESIGN §4, §8).
 //!
 //! [`repo`] opens the project's repository and refuses the ones ddx cannot safely write to;
-//! [`tree`] reads workflow files straight from git tree objects; [`refs`] names the
-//! `refs/ddx/*` layout; [`event`] writes and reads event commits; [`audit`] the audit chain;
-//! [`transaction`] is the one way state changes (objects first, then every ref in one
-//! compare-and-swap transaction); [`pending`] makes an interrupted transaction recoverable;
-//! [`heads`] remembers what ddx wrote; [`worktree`] compares the work tree with `HEAD` and the
-//! index (committed checks, the change tracker of actions).
+//! [`tree`] reads workflow files straight from git tree objects; [`library`] finds workflow
+//! libraries in trees; [`sources`] keeps fetched catalogs under `refs/ddx/sources/`; [`git`] is
+//! the one place that runs the `git` binary; [`refs`] names the `refs/ddx/*` layout; [`event`]
+//! writes and reads event commits; [`audit`] the audit chain; [`transaction`] is the one way
+//! state changes (objects first, then every ref in one compare-and-swap transaction);
+//! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote;
+//! [`worktree`] compares the work tree with `HEAD` and the index (committed checks, the change
+//! tracker of actions).
 
 pub mod audit;
 pub mod event;
+pub mod git;
 pub mod heads;
+pub mod library;
 pub mod pack;
 pub mod pending;
 pub mod refs;
 pub mod repo;
+pub mod sources;
 pub mod transaction;
 pub mod tree;
 pub mod worktree;

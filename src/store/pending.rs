@@ -1,137 +1,38 @@
-//! Pending operations: the intended ref moves of a transaction, recorded before any ref moves,
-//! so a process killed at any moment can be finished or rolled back by `ddx workflow resume`.
+//! Interrupted steps and their recovery (`ddx workflow resume`).
 //!
-//! A transaction writes its objects, then `.git/ddx/pending/<pid>-<n>.yml` (atomically: a
-//! temporary file renamed into place), then moves the refs, remembers the heads, and removes the
-//! file. A file whose process is gone marks an interrupted step. Recovery removes the ref lock
-//! files the dead process left, then looks at each ref: when every ref is at its old value or its
-//! new one (or past it), the step is finished by moving the rest (compare-and-swap, as always);
-//! when a ref has moved on to something else, the step lost its base and is rolled back, which
-//! costs nothing because the objects it wrote are not reachable from any ref. Either way the
-//! file is removed, so running recovery twice does nothing the second time.
+//! A ddx writer records its intended ref moves in `.git/ddx/heads.lock` before any ref moves
+//! (see [`super::heads`]). A lock whose process is gone is an interrupted step. Recovery
+//! removes the ref lock files the dead process left, then looks at each ref of the step: when
+//! every ref is at its old value or its new one (or past it), the step is finished by moving
+//! the rest (compare-and-swap, as always); when a ref moved on to something else, the step lost
+//! its base and is rolled back, which costs nothing because the objects it wrote are reachable
+//! from no ref. A step that had recorded no move yet had moved nothing and is dropped. Either
+//! way the heads are written and the lock removed, so running recovery twice does nothing the
+//! second time.
 
 use super::event::Identity;
+use super::heads::{self, HeadsDoc, RefMove};
+use super::refs;
 use super::repo::{Repo, StoreError};
-use super::{heads, refs};
 use gix::ObjectId;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// One ref a pending operation moves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingRef {
-    pub name: String,
-    /// `None`: the ref must not exist yet.
-    #[serde(with = "opt_oid")]
-    pub old: Option<ObjectId>,
-    #[serde(with = "oid")]
-    pub new: ObjectId,
-}
-
-/// A transaction between "objects written" and "refs moved".
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingOp {
-    pub pid: u32,
-    pub started: String,
-    pub description: String,
-    pub refs: Vec<PendingRef>,
-    #[serde(skip)]
-    pub file: PathBuf,
-}
-
-/// What recovery did with one interrupted operation.
+/// What recovery did with the interrupted step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Recovery {
     /// Some refs had not moved yet; they were moved, completing the step.
-    Finished {
-        description: String,
-        moved: Vec<String>,
-    },
+    Finished { step: String, moved: Vec<String> },
     /// Every ref had already moved; only the bookkeeping was left.
-    AlreadyDone { description: String },
-    /// A ref moved on to something else in the meantime; the step was dropped.
-    RolledBack { description: String, reason: String },
+    AlreadyDone { step: String },
+    /// The step was dropped: it had moved nothing, or a ref moved on since it began.
+    RolledBack { step: String, reason: String },
 }
 
-impl Recovery {
-    pub fn description(&self) -> &str {
-        match self {
-            Recovery::Finished { description, .. }
-            | Recovery::AlreadyDone { description }
-            | Recovery::RolledBack { description, .. } => description,
-        }
-    }
-}
-
-fn dir(repo: &Repo) -> PathBuf {
-    repo.ddx_dir().join("pending")
-}
-
-/// Records `op` before its refs move; returns the file to remove once they have.
-pub fn write(repo: &Repo, op: &PendingOp) -> Result<PathBuf, StoreError> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static SEQ: AtomicU32 = AtomicU32::new(0);
-    let dir = dir(repo);
-    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{}-{n}", op.pid);
-    let file = dir.join(format!("{name}.yml"));
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let text = serde_yaml::to_string(op)
-        .map_err(|e| StoreError::git("encoding a pending operation", e))?;
-    std::fs::write(&tmp, text).map_err(|e| StoreError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &file).map_err(|e| StoreError::io(&file, e))?;
-    Ok(file)
-}
-
-/// Removes a pending file once its refs have moved (or when nothing moved).
-pub fn remove(file: &Path) -> Result<(), StoreError> {
-    match std::fs::remove_file(file) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::io(file, e)),
-    }
-}
-
-/// Every pending operation, of live processes and dead ones.
-pub fn list(repo: &Repo) -> Result<Vec<PendingOp>, StoreError> {
-    let dir = dir(repo);
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::io(&dir, e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-        let path = entry.path();
-        if path.extension().is_none_or(|x| x != "yml") {
-            continue;
-        }
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StoreError::io(&path, e)),
-        };
-        let mut op: PendingOp = serde_yaml::from_str(&text).map_err(|e| StoreError::Corrupt {
-            reference: path.display().to_string(),
-            commit: String::new(),
-            what: format!("the pending operation cannot be read: {e}"),
-        })?;
-        op.file = path;
-        out.push(op);
-    }
-    out.sort_by(|a, b| a.file.cmp(&b.file));
-    Ok(out)
-}
-
-/// The pending operations whose process is gone: interrupted steps.
-pub fn interrupted(repo: &Repo) -> Result<Vec<PendingOp>, StoreError> {
-    Ok(list(repo)?
-        .into_iter()
-        .filter(|op| op.pid != std::process::id() && !process_alive(op.pid))
-        .collect())
+/// The interrupted step, if a dead process left one.
+pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
+    Ok(heads::dead_holder(repo)?.map(|h| h.describe()))
 }
 
 /// True while process `pid` runs (a zombie, killed but not yet reaped, counts as gone).
@@ -164,50 +65,112 @@ pub fn process_alive(pid: u32) -> bool {
     }
     #[cfg(not(unix))]
     {
-        // Without a portable liveness check, a pending operation is never taken over.
+        // Without a portable liveness check, a lock is never taken over.
         let _ = pid;
         true
     }
 }
 
 /// The lock file git and gix use for a loose ref.
-fn lock_path(repo: &Repo, name: &str) -> PathBuf {
+fn ref_lock_path(repo: &Repo, name: &str) -> PathBuf {
     let mut p = repo.common_dir().join(name).into_os_string();
     p.push(".lock");
     PathBuf::from(p)
 }
 
-/// Finishes or rolls back every interrupted operation.
-pub fn recover(repo: &Repo, identity: &Identity) -> Result<Vec<Recovery>, StoreError> {
-    let all = list(repo)?;
-    let live_refs: Vec<String> = all
-        .iter()
-        .filter(|op| op.pid == std::process::id() || process_alive(op.pid))
-        .flat_map(|op| op.refs.iter().map(|r| r.name.clone()))
-        .collect();
-    let mut out = Vec::new();
-    for op in all
-        .iter()
-        .filter(|op| op.pid != std::process::id() && !process_alive(op.pid))
-    {
-        out.push(recover_one(repo, identity, op, &live_refs)?);
+/// Excludes a second `resume` while one recovers.
+struct RecoveryLock(PathBuf);
+
+impl Drop for RecoveryLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
-    // Temporary files of a pending file being written when its process died.
-    if let Ok(entries) = std::fs::read_dir(dir(repo)) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name
-                .strip_prefix('.')
-                .and_then(|n| n.split('-').next())
-                .and_then(|p| p.parse::<u32>().ok())
-            {
-                if name.ends_with(".tmp") && !process_alive(pid) {
-                    let _ = std::fs::remove_file(entry.path());
-                }
+}
+
+fn recovery_lock(repo: &Repo) -> Result<Option<RecoveryLock>, StoreError> {
+    let path = repo.ddx_dir().join("recover.lock");
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = write!(f, "{}", std::process::id());
+                return Ok(Some(RecoveryLock(path)));
             }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                if owner.is_some_and(process_alive) {
+                    return Ok(None);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
         }
     }
-    Ok(out)
+}
+
+/// Finishes or rolls back the interrupted step, if there is one.
+pub fn recover(repo: &Repo, identity: &Identity) -> Result<Option<Recovery>, StoreError> {
+    remove_dead_temporaries(repo);
+    if heads::dead_holder(repo)?.is_none() {
+        return Ok(None);
+    }
+    let Some(_guard) = recovery_lock(repo)? else {
+        return Ok(None);
+    };
+    // Read again under the recovery lock: another resume may have finished meanwhile.
+    let Some(holder) = heads::dead_holder(repo)? else {
+        return Ok(None);
+    };
+    let step = holder.describe();
+    let doc = holder.doc.clone().unwrap_or_default();
+    let result = if doc.moves.is_empty() {
+        Recovery::RolledBack {
+            step,
+            reason: "it had not moved any ref".to_owned(),
+        }
+    } else {
+        recover_moves(repo, identity, &doc, step)?
+    };
+    let mut remembered = heads::read(repo)?;
+    if !matches!(result, Recovery::RolledBack { .. }) {
+        for m in &doc.moves {
+            remembered.insert(m.name.clone(), m.new);
+        }
+    }
+    heads::write_heads(repo, remembered)?;
+    let lock = heads::lock_path(repo);
+    match std::fs::remove_file(&lock) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(&lock, e)),
+    }
+    Ok(Some(result))
+}
+
+/// Temporary files (`heads.lock.<pid>`, `heads.<pid>.tmp`) of processes that died writing them.
+fn remove_dead_temporaries(repo: &Repo) {
+    let Ok(entries) = std::fs::read_dir(repo.ddx_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("heads.lock.")
+            .or_else(|| {
+                name.strip_prefix("heads.")
+                    .and_then(|n| n.strip_suffix(".tmp"))
+            })
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -217,74 +180,64 @@ enum Position {
     Elsewhere(Option<ObjectId>),
 }
 
-fn recover_one(
+fn recover_moves(
     repo: &Repo,
     identity: &Identity,
-    op: &PendingOp,
-    live_refs: &[String],
+    doc: &HeadsDoc,
+    step: String,
 ) -> Result<Recovery, StoreError> {
-    for r in &op.refs {
-        let lock = lock_path(repo, &r.name);
-        if lock.exists() && !live_refs.contains(&r.name) {
-            tracing::info!("removing {} left by process {}", lock.display(), op.pid);
+    // The dead process held heads.lock, so no live ddx process holds these ref locks.
+    for m in &doc.moves {
+        let lock = ref_lock_path(repo, &m.name);
+        if lock.exists() {
+            tracing::info!("removing {} left by process {}", lock.display(), doc.pid);
             std::fs::remove_file(&lock).map_err(|e| StoreError::io(&lock, e))?;
         }
     }
     let mut positions = Vec::new();
-    for r in &op.refs {
-        let current = refs::read(repo, &r.name)?;
-        let pos = if current == r.old {
+    for m in &doc.moves {
+        let current = refs::read(repo, &m.name)?;
+        positions.push(if current == m.old {
             Position::AtOld
-        } else if current == Some(r.new) || current.is_some_and(|c| descends_from(repo, c, r.new)) {
+        } else if current == Some(m.new) || current.is_some_and(|c| descends_from(repo, c, m.new)) {
             Position::AtNew
         } else {
             Position::Elsewhere(current)
-        };
-        positions.push(pos);
+        });
     }
-    let description = op.description.clone();
-    let result = if let Some((r, Position::Elsewhere(current))) = op
-        .refs
+    if let Some((m, Position::Elsewhere(current))) = doc
+        .moves
         .iter()
         .zip(&positions)
         .find(|(_, p)| matches!(p, Position::Elsewhere(_)))
     {
-        Recovery::RolledBack {
-            description,
+        return Ok(Recovery::RolledBack {
+            step,
             reason: format!(
                 "{} moved to {} since the step began",
-                r.name,
+                m.name,
                 current.map_or_else(|| "nothing (deleted)".to_owned(), |c| c.to_string())
             ),
-        }
-    } else if positions.iter().all(|p| *p == Position::AtNew) {
-        Recovery::AlreadyDone { description }
-    } else {
-        let rest: Vec<PendingRef> = op
-            .refs
-            .iter()
-            .zip(&positions)
-            .filter(|(_, p)| **p == Position::AtOld)
-            .map(|(r, _)| r.clone())
-            .collect();
-        let message = format!("ddx: resume: {}", op.description);
-        super::transaction::move_refs(repo, identity, &rest, &message)?;
-        Recovery::Finished {
-            description,
-            moved: rest.into_iter().map(|r| r.name).collect(),
-        }
-    };
-    if !matches!(result, Recovery::RolledBack { .. }) {
-        let moves: Vec<(String, ObjectId)> =
-            op.refs.iter().map(|r| (r.name.clone(), r.new)).collect();
-        heads::record(repo, &moves)?;
+        });
     }
-    remove(&op.file)?;
-    Ok(result)
+    if positions.iter().all(|p| *p == Position::AtNew) {
+        return Ok(Recovery::AlreadyDone { step });
+    }
+    let rest: Vec<RefMove> = doc
+        .moves
+        .iter()
+        .zip(&positions)
+        .filter(|(_, p)| **p == Position::AtOld)
+        .map(|(m, _)| m.clone())
+        .collect();
+    super::transaction::move_refs(repo, identity, &rest, &format!("ddx: resume: {step}"))?;
+    Ok(Recovery::Finished {
+        step,
+        moved: rest.into_iter().map(|m| m.name).collect(),
+    })
 }
 
-/// True when `ancestor` is reachable from `tip` (bounded walk: recovery is rare and chains of
-/// one step's age are short).
+/// True when `ancestor` is reachable from `tip` (a bounded walk: recovery is rare).
 fn descends_from(repo: &Repo, tip: ObjectId, ancestor: ObjectId) -> bool {
     let mut queue = vec![tip];
     let mut seen = std::collections::HashSet::new();
@@ -300,39 +253,4 @@ fn descends_from(repo: &Repo, tip: ObjectId, ancestor: ObjectId) -> bool {
         }
     }
     false
-}
-
-mod oid {
-    use gix::ObjectId;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(id)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectId, D::Error> {
-        let text = String::deserialize(d)?;
-        ObjectId::from_hex(text.as_bytes()).map_err(serde::de::Error::custom)
-    }
-}
-
-mod opt_oid {
-    use gix::ObjectId;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
-        match id {
-            Some(id) => s.collect_str(id),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ObjectId>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(text) => ObjectId::from_hex(text.as_bytes())
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-            None => Ok(None),
-        }
-    }
 }

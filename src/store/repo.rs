@@ -30,6 +30,8 @@ pub enum StoreError {
     },
     #[error("an earlier ddx command was interrupted before it finished: {}", steps.join("; "))]
     Interrupted { steps: Vec<String> },
+    #[error("another ddx command has held {} for {waited} s; gave up waiting", path.display())]
+    Busy { path: PathBuf, waited: u64 },
     #[error("{reference} kept changing under ddx: gave up after {attempts} attempts")]
     Contended {
         reference: String,

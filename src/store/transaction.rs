@@ -1,21 +1,22 @@
 //! The one transaction type through which every change of state goes (STYLE "The shape").
 //!
-//! [`commit`] reads the base (the instance tip and the audit head), asks the caller what to
-//! change, writes the objects (event commit, audit commit), records the intended ref moves as a
-//! pending operation, and then moves the instance ref, `refs/ddx/audit` and any extra ref in ONE
-//! `edit_references` call, each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`)
-//! and a reflog entry. A lost race (a ref moved, or a ref lock held by another process) is
-//! retried from a fresh read, a bounded number of times with jittered back-off. A change that
-//! changes nothing writes nothing. A dry run builds every object in memory, hashes it, and
-//! writes nothing at all.
+//! [`commit`] takes the writers' lock (`.git/ddx/heads.lock`, see [`super::heads`]), reads the
+//! base (the instance tip and the audit head), asks the caller what to change, writes the
+//! objects (event commit, audit commit), records the intended ref moves in the lock, and then
+//! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE `edit_references` call,
+//! each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`) and a reflog entry; the
+//! lock then becomes the heads file. A lost race (a ref moved by another program, or a ref
+//! lock held) is retried from a fresh read, a bounded number of times with jittered back-off.
+//! A change that changes nothing writes nothing. A dry run takes no lock, builds every object
+//! in memory, hashes it, and writes nothing at all.
 
 use super::audit::{self, AuditRecord};
 use super::event::{
     read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
 };
-use super::pending::{self, PendingOp, PendingRef};
+use super::heads::{Journal, RefMove};
+use super::refs;
 use super::repo::{Repo, StoreError};
-use super::{heads, refs};
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::Target;
 use gix::ObjectId;
@@ -23,7 +24,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 /// How many times a lost race is retried before giving up.
-pub const MAX_ATTEMPTS: u32 = 200;
+pub const MAX_ATTEMPTS: u32 = 50;
 
 /// What a transaction starts from.
 #[derive(Debug, Clone)]
@@ -82,25 +83,7 @@ pub enum Decision {
 }
 
 /// A ref move a transaction made or would make.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Move {
-    pub name: String,
-    #[serde(serialize_with = "ser_opt_oid")]
-    pub old: Option<ObjectId>,
-    #[serde(serialize_with = "ser_oid")]
-    pub new: ObjectId,
-}
-
-fn ser_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(id)
-}
-
-fn ser_opt_oid<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.collect_str(id),
-        None => s.serialize_none(),
-    }
-}
+pub type Move = RefMove;
 
 /// What the transaction wrote (or, in a dry run, would write).
 #[derive(Debug, Clone)]
@@ -148,22 +131,25 @@ pub fn commit<E: From<StoreError>>(
     opts: &Options<'_>,
     mut decide: impl FnMut(&Base) -> Result<Decision, E>,
 ) -> Result<Outcome, E> {
-    if !opts.dry_run {
-        let stuck = pending::interrupted(repo)?;
-        if !stuck.is_empty() {
-            return Err(StoreError::Interrupted {
-                steps: stuck.iter().map(|op| op.description.clone()).collect(),
-            }
-            .into());
-        }
-    }
+    // Writers take turns (every operation moves refs/ddx/audit anyway); the lock also records
+    // the intended moves before any ref moves, and becomes the heads file when they have.
+    let mut journal = if opts.dry_run {
+        None
+    } else {
+        Some(Journal::acquire(repo)?)
+    };
     let instance_ref = refs::instance_ref(opts.instance);
     let mut attempt = 0;
     loop {
         attempt += 1;
         let base = read_base(repo, opts.instance)?;
         let plan = match decide(&base)? {
-            Decision::Nothing(why) => return Ok(Outcome::Nothing(why)),
+            Decision::Nothing(why) => {
+                if let Some(j) = journal {
+                    j.release()?;
+                }
+                return Ok(Outcome::Nothing(why));
+            }
             Decision::Change(plan) => plan,
         };
         let sink = if opts.dry_run {
@@ -172,7 +158,7 @@ pub fn commit<E: From<StoreError>>(
             Sink::Write(repo.gix())
         };
         let mut moves = Vec::new();
-        let event = match &plan.event {
+        let (event, tree) = match &plan.event {
             Some(ev) => {
                 let tree = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
                 let mut message = ev.message.clone();
@@ -197,15 +183,23 @@ pub fn commit<E: From<StoreError>>(
                     old: base.instance.as_ref().map(|t| t.commit),
                     new: id,
                 });
-                Some(id)
+                (Some(id), tree)
             }
-            None => None,
+            None => {
+                let tip = base.instance.as_ref().ok_or_else(|| StoreError::Corrupt {
+                    reference: instance_ref.clone(),
+                    commit: String::new(),
+                    what: "an operation without an event needs an existing instance".to_owned(),
+                })?;
+                (None, tip.tree)
+            }
         };
         let recorded = event.or(base.instance.as_ref().map(|t| t.commit));
         let audit = audit::write_entry(
             sink,
             opts.identity,
             base.audit,
+            tree,
             opts.instance,
             recorded,
             opts.project_commit,
@@ -231,6 +225,10 @@ pub fn commit<E: From<StoreError>>(
                 new,
             });
         }
+        let step = plan.event.as_ref().map_or_else(
+            || audit::subject(opts.instance, &plan.audit.summary),
+            |e| e.message.subject.clone(),
+        );
         let written = Written {
             event,
             audit,
@@ -238,52 +236,21 @@ pub fn commit<E: From<StoreError>>(
             attempts: attempt,
             plan,
         };
-        if opts.dry_run {
+        let Some(j) = journal.as_mut() else {
             return Ok(Outcome::DryRun(written));
-        }
-        let pending_refs: Vec<PendingRef> = written
-            .moves
-            .iter()
-            .map(|m| PendingRef {
-                name: m.name.clone(),
-                old: m.old,
-                new: m.new,
-            })
-            .collect();
-        let op = PendingOp {
-            pid: std::process::id(),
-            started: opts.identity.time(),
-            description: written.plan.event.as_ref().map_or_else(
-                || written.plan.audit.summary.clone(),
-                |e| e.message.subject.clone(),
-            ),
-            refs: pending_refs.clone(),
-            file: Default::default(),
         };
-        let file = pending::write(repo, &op)?;
-        let message = written.plan.event.as_ref().map_or_else(
-            || {
-                format!(
-                    "ddx(audit): {}: {}",
-                    opts.instance, written.plan.audit.summary
-                )
-            },
-            |e| e.message.subject.clone(),
-        );
-        match edit(repo, opts.identity, &pending_refs, &message) {
+        j.record(repo, &step, &opts.identity.time(), &written.moves)?;
+        match edit(repo, opts.identity, &written.moves, &step) {
             Ok(()) => {
-                let recorded: Vec<(String, ObjectId)> = written
-                    .moves
-                    .iter()
-                    .map(|m| (m.name.clone(), m.new))
-                    .collect();
-                heads::record(repo, &recorded)?;
-                pending::remove(&file)?;
+                if let Some(j) = journal.take() {
+                    j.commit()?;
+                }
                 return Ok(Outcome::Committed(written));
             }
             Err(e) if e.is_conflict() || e.is_retryable() => {
-                // Nothing moved: prepare locks and checks every ref before any is written.
-                pending::remove(&file)?;
+                // Nothing moved: gix locks and checks every ref before it writes any. Another
+                // program moved a ref (ddx writers hold the journal): read again and redo.
+                j.clear()?;
                 if attempt >= MAX_ATTEMPTS {
                     return Err(StoreError::Contended {
                         reference: instance_ref,
@@ -296,11 +263,17 @@ pub fn commit<E: From<StoreError>>(
                 std::thread::sleep(backoff(attempt));
             }
             Err(e) => {
-                let moved = pending_refs
+                let moved = written
+                    .moves
                     .iter()
-                    .any(|r| refs::read(repo, &r.name).ok().flatten() == Some(r.new));
-                if !moved {
-                    pending::remove(&file)?;
+                    .any(|m| refs::read(repo, &m.name).ok().flatten() == Some(m.new));
+                if let Some(j) = journal.take() {
+                    if moved {
+                        // Partly done: leave the step for `ddx workflow resume`.
+                        j.keep();
+                    } else {
+                        j.release()?;
+                    }
                 }
                 return Err(StoreError::git("moving the refs", e).into());
             }
@@ -317,7 +290,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_micros(200 + h.finish() % cap_us)
 }
 
-fn edits(moves: &[PendingRef], message: &str) -> Result<Vec<RefEdit>, StoreError> {
+fn edits(moves: &[RefMove], message: &str) -> Result<Vec<RefEdit>, StoreError> {
     moves
         .iter()
         .map(|m| {
@@ -348,7 +321,7 @@ fn edits(moves: &[PendingRef], message: &str) -> Result<Vec<RefEdit>, StoreError
 fn edit(
     repo: &Repo,
     identity: &Identity,
-    moves: &[PendingRef],
+    moves: &[RefMove],
     message: &str,
 ) -> Result<(), gix::Error> {
     let edits = edits(moves, message).map_err(gix::Error::from_error)?;
@@ -363,7 +336,7 @@ fn edit(
 pub fn move_refs(
     repo: &Repo,
     identity: &Identity,
-    moves: &[PendingRef],
+    moves: &[RefMove],
     message: &str,
 ) -> Result<(), StoreError> {
     if moves.is_empty() {

@@ -1,0 +1,4 @@
+//! Sharing catalogs and state between repositories: registered repositories ([`repos`]), and in
+//! later layers library updates, upstream contributions and `refs/ddx/*` sync.
+
+pub mod repos;

@@ -1,0 +1,166 @@
+//! The one module that runs the `git` binary, for what gix cannot do in this build: fetching
+//! over http(s) (gix is built without an http transport) and, later, pushing.
+//!
+//! Every call names the repository explicitly, never prompts on a non-terminal, and turns a
+//! failure into a [`GitCommandError`] that carries git's own message.
+
+use gix::ObjectId;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A `git` invocation that could not run or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitCommandError {
+    #[error("cannot run `git {args}`; is git installed and on PATH?")]
+    Spawn {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`git {args}` failed: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("`git {args}` printed something ddx does not understand: {line}")]
+    Unexpected { args: String, line: String },
+}
+
+/// Runs git in `dir` with `args`; returns its stdout.
+fn run(dir: &Path, args: &[&str]) -> Result<String, GitCommandError> {
+    let shown = args.join(" ");
+    tracing::debug!("running git {shown}");
+    let out = Command::new("git")
+        .args(["-c", "gc.auto=0", "-c", "maintenance.auto=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| GitCommandError::Spawn {
+            args: shown.clone(),
+            source,
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(GitCommandError::Failed {
+            args: shown,
+            stderr: if stderr.is_empty() {
+                format!("exit status {}", out.status)
+            } else {
+                stderr
+            },
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A ref advertised by a remote repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRef {
+    pub name: String,
+    pub id: ObjectId,
+    /// For `HEAD`: the branch it points to.
+    pub symref_target: Option<String>,
+}
+
+/// `git ls-remote --symref <url> HEAD refs/heads/*`: the remote's branches and its HEAD.
+pub fn ls_remote(dir: &Path, url: &str) -> Result<Vec<RemoteRef>, GitCommandError> {
+    let args = ["ls-remote", "--symref", "--", url, "HEAD", "refs/heads/*"];
+    let text = run(dir, &args)?;
+    let mut refs: Vec<RemoteRef> = Vec::new();
+    let mut head_target = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(rest) = line.strip_prefix("ref: ") {
+            // `ref: refs/heads/main<TAB>HEAD`
+            if let Some((target, name)) = rest.split_once('\t') {
+                if name == "HEAD" {
+                    head_target = Some(target.to_owned());
+                }
+            }
+            continue;
+        }
+        let unexpected = || GitCommandError::Unexpected {
+            args: args.join(" "),
+            line: line.to_owned(),
+        };
+        let (id, name) = line.split_once('\t').ok_or_else(unexpected)?;
+        let id = ObjectId::from_hex(id.as_bytes()).map_err(|_| unexpected())?;
+        refs.push(RemoteRef {
+            name: name.to_owned(),
+            id,
+            symref_target: None,
+        });
+    }
+    if let Some(h) = refs.iter_mut().find(|r| r.name == "HEAD") {
+        h.symref_target = head_target;
+    }
+    Ok(refs)
+}
+
+/// Fetches `refspec` from `url` into the object database of the repository at `dir`, writing
+/// no ref (not even FETCH_HEAD) and no tags: the caller moves its own ref afterwards.
+pub fn fetch_objects(dir: &Path, url: &str, refspec: &str) -> Result<(), GitCommandError> {
+    run(
+        dir,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--",
+            url,
+            refspec,
+        ],
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {:?}", out);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn lists_and_fetches_without_writing_refs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let up = tmp.path().join("up");
+        std::fs::create_dir(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "trunk"]);
+        std::fs::write(up.join("f"), "x").unwrap();
+        git(&up, &["add", "f"]);
+        git(&up, &["commit", "-q", "-m", "one"]);
+        let tip = git(&up, &["rev-parse", "HEAD"]).trim().to_owned();
+        let here = tmp.path().join("here");
+        std::fs::create_dir(&here).unwrap();
+        git(&here, &["init", "-q"]);
+
+        let refs = ls_remote(&here, up.to_str().unwrap()).unwrap();
+        let head = refs.iter().find(|r| r.name == "HEAD").unwrap();
+        assert_eq!(head.symref_target.as_deref(), Some("refs/heads/trunk"));
+        assert_eq!(head.id.to_string(), tip);
+        assert!(refs.iter().any(|r| r.name == "refs/heads/trunk"));
+
+        let before = git(&here, &["for-each-ref"]);
+        fetch_objects(&here, up.to_str().unwrap(), "refs/heads/trunk").unwrap();
+        assert_eq!(git(&here, &["cat-file", "-t", &tip]).trim(), "commit");
+        assert_eq!(git(&here, &["for-each-ref"]), before, "no ref was written");
+        assert!(!here.join(".git/FETCH_HEAD").exists());
+
+        let err = ls_remote(&here, tmp.path().join("nowhere").to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, GitCommandError::Failed { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,141 @@
+//! Workflow libraries read from git tree objects: the project library at
+//! `HEAD:.ddx/library/workflows`, the folders of a library tree, and whole-workflow snapshots
+//! read in one pass for the catalog index.
+
+use super::StoreError;
+use crate::model::tree::{MemFile, MemTree, MAX_FILE_SIZE};
+use gix::ObjectId;
+
+/// Where the project library lives inside the project's tree.
+pub const PROJECT_LIBRARY: &str = ".ddx/library/workflows";
+
+/// The tree id at `path` inside `root`, if it is a tree.
+pub fn subtree(
+    repo: &gix::Repository,
+    root: ObjectId,
+    path: &str,
+) -> Result<Option<ObjectId>, StoreError> {
+    let tree = repo
+        .find_tree(root)
+        .map_err(|e| StoreError::git(format!("reading tree {root}"), e))?;
+    let entry = tree
+        .lookup_entry_by_path(path)
+        .map_err(|e| StoreError::git(format!("looking up {path} in tree {root}"), e))?;
+    Ok(entry.filter(|e| e.mode().is_tree()).map(|e| e.object_id()))
+}
+
+/// The tree of `HEAD:.ddx/library/workflows`; `None` when there is no commit yet or no library.
+pub fn project_library(repo: &gix::Repository) -> Result<Option<ObjectId>, StoreError> {
+    let mut head = repo
+        .head()
+        .map_err(|e| StoreError::git("reading HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let commit = head
+        .peel_to_commit()
+        .map_err(|e| StoreError::git("resolving HEAD to a commit", e))?;
+    let root = commit
+        .tree_id()
+        .map_err(|e| StoreError::git("reading the tree of HEAD", e))?
+        .detach();
+    subtree(repo, root, PROJECT_LIBRARY)
+}
+
+/// The folders of a library tree, as `(name, tree id)` sorted by name. With
+/// `only_with_workflow_yml`, folders without a `workflow.yml` are left out.
+pub fn workflow_folders(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    only_with_workflow_yml: bool,
+) -> Result<Vec<(String, ObjectId)>, StoreError> {
+    let t = repo
+        .find_tree(tree)
+        .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
+    let mut out = Vec::new();
+    for entry in t.iter() {
+        let entry = entry.map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
+        if !entry.inner.mode.is_tree() {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(entry.inner.filename) else {
+            continue;
+        };
+        let id = entry.inner.oid.to_owned();
+        if only_with_workflow_yml && !has_workflow_yml(repo, id)? {
+            continue;
+        }
+        out.push((name.to_owned(), id));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The tree of folder `name` of a library tree.
+pub fn workflow_folder(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    name: &str,
+    only_with_workflow_yml: bool,
+) -> Result<Option<ObjectId>, StoreError> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Ok(None);
+    }
+    let Some(id) = subtree(repo, tree, name)? else {
+        return Ok(None);
+    };
+    if only_with_workflow_yml && !has_workflow_yml(repo, id)? {
+        return Ok(None);
+    }
+    Ok(Some(id))
+}
+
+fn has_workflow_yml(repo: &gix::Repository, tree: ObjectId) -> Result<bool, StoreError> {
+    let t = repo
+        .find_tree(tree)
+        .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
+    for entry in t.iter() {
+        let entry = entry.map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
+        if entry.inner.filename == "workflow.yml" && entry.inner.mode.is_blob() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Reads every file of `tree` into memory (files over the loader's limit only by size).
+pub fn snapshot(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    label: impl Into<String>,
+) -> Result<MemTree, StoreError> {
+    let t = repo
+        .find_tree(tree)
+        .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
+    let entries = t
+        .traverse()
+        .breadthfirst
+        .files()
+        .map_err(|e| StoreError::git(format!("walking tree {tree}"), e))?;
+    let mut files = Vec::with_capacity(entries.len());
+    for e in entries {
+        if !e.mode.is_blob() {
+            continue;
+        }
+        let Ok(path) = String::from_utf8(e.filepath.into()) else {
+            continue;
+        };
+        let header = repo
+            .find_header(e.oid)
+            .map_err(|err| StoreError::git(format!("reading {path}"), err))?;
+        if header.size() > MAX_FILE_SIZE {
+            files.push((path, MemFile::TooLarge(header.size())));
+            continue;
+        }
+        let mut blob = repo
+            .find_blob(e.oid)
+            .map_err(|err| StoreError::git(format!("reading {path}"), err))?;
+        files.push((path, MemFile::Data(blob.take_data())));
+    }
+    Ok(MemTree::new(label, files))
+}
