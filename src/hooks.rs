@@ -491,6 +491,7 @@ pub fn pre_commit(
                             committed: &committed,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
+                            files: None,
                         };
                         let outcome = checks::evaluate(check, &cx);
                         (!outcome.passed).then_some(outcome.summary)

@@ -330,3 +330,48 @@ fn commands_from_an_untrusted_source_run_only_with_consent_or_config() {
     let out = repo.ddx(&["phase", "complete", "a"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_registered_repository_is_trusted_only_when_the_config_says_so() {
+    let upstream = TestRepo::new();
+    upstream.write("workflows/acts/workflow.yml", WORKFLOW);
+    upstream.write("workflows/acts/phases/01-a/actions/build.md", BUILD);
+    upstream.commit_all("team workflows");
+    let bare = upstream.home.join("team.git");
+    upstream.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["repo", "add", "team", bare.to_str().unwrap()]);
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "acts",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "a-1",
+    ]);
+    let state = repo.git(&["show", &format!("{REF}:state.yml")]);
+    assert!(state.contains("source: repo:team\n"), "{state}");
+
+    let out = repo.ddx(&["action", "run", "build"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out)
+        .contains("which comes from repo:team, which .ddx/config.yml does not trust: refused"));
+    assert!(!repo.path("out.txt").exists());
+
+    let config = repo.read(".ddx/config.yml");
+    repo.write(
+        ".ddx/config.yml",
+        format!("{config}trusted_sources: [team]\n"),
+    );
+    let out = repo.ddx(&["action", "run", "build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(repo.read("out.txt"), "built shop\n");
+    assert_eq!(
+        trailer(&repo, "Ddx-Trusted"),
+        "repo:team, trusted in .ddx/config.yml"
+    );
+}

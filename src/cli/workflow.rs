@@ -322,6 +322,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         None => loop {
             match engine.apply_new(
                 &located,
+                &wf,
                 vars.clone(),
                 args.id.as_deref(),
                 files,

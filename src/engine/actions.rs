@@ -561,6 +561,14 @@ impl Engine<'_> {
             source,
         })?;
         let changes = before.changes(self.repo)?;
+        tracing::info!(
+            action = %view.name,
+            exit = %exit_text(run.status, run.timed_out),
+            output_bytes = run.output_bytes,
+            files = changes.len(),
+            "ran action {}",
+            view.name
+        );
         let ran = Ran::Ran {
             command,
             status: run.status,

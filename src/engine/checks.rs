@@ -79,6 +79,22 @@ pub struct CheckContext<'a> {
     pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
     /// May `command` checks run (trusted source or explicit consent)?
     pub allow_commands: bool,
+    /// Files already read by earlier checks of the same evaluation (several pattern checks
+    /// over one folder read each file once).
+    pub files: Option<&'a FileCache>,
+}
+
+/// The text of files read by checks, by path; cleared when a command may have changed them.
+#[derive(Debug, Default)]
+pub struct FileCache(
+    std::cell::RefCell<std::collections::HashMap<String, Option<std::rc::Rc<str>>>>,
+);
+
+impl FileCache {
+    /// Forgets everything read (after a command ran).
+    pub fn clear(&self) {
+        self.0.borrow_mut().clear();
+    }
 }
 
 /// Evaluates one check.
@@ -249,14 +265,29 @@ fn target_files(cx: &CheckContext<'_>, path: &str) -> Result<Vec<String>, Outcom
     }
 }
 
-fn read_small(cx: &CheckContext<'_>, rel: &str) -> Option<String> {
+fn read_uncached(cx: &CheckContext<'_>, rel: &str) -> Option<std::rc::Rc<str>> {
     let full = cx.work_dir.join(rel);
     let meta = std::fs::symlink_metadata(&full).ok()?;
     if !meta.is_file() || meta.len() > MAX_SCAN {
         return None;
     }
     let bytes = std::fs::read(full).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    Some(match String::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into(),
+    })
+}
+
+fn read_small(cx: &CheckContext<'_>, rel: &str) -> Option<std::rc::Rc<str>> {
+    let Some(cache) = cx.files else {
+        return read_uncached(cx, rel);
+    };
+    if let Some(hit) = cache.0.borrow().get(rel) {
+        return hit.clone();
+    }
+    let text = read_uncached(cx, rel);
+    cache.0.borrow_mut().insert(rel.to_owned(), text.clone());
+    text
 }
 
 fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -> Outcome {
@@ -268,12 +299,21 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
         Ok(f) => f,
         Err(o) => return o,
     };
+    // A whole-file test first: most files of a folder do not match at all, and one search of
+    // the text is cheaper than one per line. `(?mR)` makes `^`/`$` match at every line (as in
+    // the line-by-line search below), so the test never misses a line that would match.
+    let prefilter = (!regex.contains("\\A") && !regex.contains("\\z"))
+        .then(|| Regex::new(&format!("(?mR:{regex})")).ok())
+        .flatten();
     let mut count = 0u64;
     let mut evidence = Vec::new();
     for rel in &files {
         let Some(text) = read_small(cx, rel) else {
             continue;
         };
+        if prefilter.as_ref().is_some_and(|p| !p.is_match(&text)) {
+            continue;
+        }
         if regex.contains("(?m)") || regex.contains("(?s)") || regex.contains("\\n") {
             // A multi-line pattern is matched against the whole file.
             for m in re.find_iter(&text) {
@@ -612,6 +652,7 @@ mod tests {
                 phase_completed: &done,
                 committed: &committed,
                 allow_commands: true,
+                files: None,
             };
             evaluate(&check, &cx)
         }
@@ -664,6 +705,48 @@ mod tests {
             })
             .passed
         );
+    }
+
+    #[test]
+    fn the_whole_file_prefilter_never_hides_a_line() {
+        let f = Fixture::new();
+        f.write("d/crlf.md", "# Title\r\nbody end\r\n- [ ] open\r\n");
+        f.write("d/none.md", "nothing here\n");
+        let count = |regex: &str| {
+            let o = f.eval(Check::Pattern {
+                regex: regex.into(),
+                path: "d/".into(),
+                expected: Expected::ABSENT,
+            });
+            o.evidence.len()
+        };
+        assert_eq!(count("^# "), 1);
+        assert_eq!(count("end$"), 1);
+        assert_eq!(count(r"^- \[ \]"), 1);
+        assert_eq!(count(r"\Abody"), 1);
+        assert_eq!(count("(?i)TITLE"), 1);
+        assert_eq!(count("here|open"), 2);
+        assert_eq!(count("absent"), 0);
+        // A cache shared by several checks reads each file once and gives the same answers.
+        let cache = FileCache::default();
+        let done = |_: &str| false;
+        let committed = |_: &str| Ok(Committed::Absent);
+        let cx = CheckContext {
+            work_dir: f.dir.path(),
+            variables: &f.vars,
+            phase_completed: &done,
+            committed: &committed,
+            allow_commands: false,
+            files: Some(&cache),
+        };
+        let check = Check::Pattern {
+            regex: "^# ".into(),
+            path: "d/".into(),
+            expected: Expected::PRESENT,
+        };
+        assert!(evaluate(&check, &cx).passed);
+        assert_eq!(cache.0.borrow().len(), 2);
+        assert!(evaluate(&check, &cx).passed);
     }
 
     #[test]

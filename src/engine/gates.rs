@@ -68,6 +68,10 @@ pub struct GateContext<'a> {
 /// Evaluates machine checks. The one seam for machine-checked gates.
 pub trait CheckEvaluator {
     fn evaluate(&self, check: &Check, cx: &GateContext<'_>) -> CheckResult;
+
+    /// Forgets whatever was cached from the work tree: a new gate is evaluated, and files may
+    /// have changed since the last one.
+    fn refresh(&self) {}
 }
 
 /// Runs no check: every machine criterion is `not_evaluated` (phases that are not current, and
@@ -117,6 +121,7 @@ pub struct MachineChecks<'r> {
     consent: bool,
     commands: Commands,
     trust: OnceCell<(String, Trust)>,
+    files: checks::FileCache,
 }
 
 impl<'r> MachineChecks<'r> {
@@ -127,6 +132,7 @@ impl<'r> MachineChecks<'r> {
             consent,
             commands,
             trust: OnceCell::new(),
+            files: checks::FileCache::default(),
         }
     }
 
@@ -146,6 +152,10 @@ impl<'r> MachineChecks<'r> {
 }
 
 impl CheckEvaluator for MachineChecks<'_> {
+    fn refresh(&self) {
+        self.files.clear();
+    }
+
     fn evaluate(&self, check: &Check, cx: &GateContext<'_>) -> CheckResult {
         let mut trusted = None;
         if let Check::Command { command, .. } = check {
@@ -186,8 +196,13 @@ impl CheckEvaluator for MachineChecks<'_> {
             phase_completed: &done,
             committed: &committed,
             allow_commands: true,
+            files: Some(&self.files),
         };
         let outcome = checks::evaluate(check, &ccx);
+        if matches!(check, Check::Command { .. }) {
+            // The command may have changed any file.
+            self.files.clear();
+        }
         let mut detail = outcome.summary;
         if let Some(how) = trusted {
             detail.push_str(&format!(" (run as trusted: {how})"));
@@ -318,6 +333,7 @@ pub fn evaluate(
     cx: &GateContext<'_>,
     evaluator: &dyn CheckEvaluator,
 ) -> GateReport {
+    evaluator.refresh();
     let items = phase
         .criteria
         .iter()

@@ -368,7 +368,9 @@ impl Engine<'_> {
             }
         }
         let files: Vec<PlannedFile> = planned.iter().map(|pf| pf.file.clone()).collect();
-        artifacts::write(&files, self.repo.work_dir())?;
+        for f in artifacts::write(&files, self.repo.work_dir())? {
+            tracing::info!(path = %f.path, artifact = %f.artifact, blob = %f.after, "wrote {}", f.path);
+        }
         Ok(())
     }
 
@@ -479,22 +481,23 @@ impl Engine<'_> {
 
     /// `ddx workflow apply` of a workflow with no instance yet: one event that creates the
     /// instance, starts its ready phases and records the artifacts it writes.
+    /// `wf` is `located`, loaded.
     pub fn apply_new(
         &self,
         located: &Located,
+        wf: &Workflow,
         variables: BTreeMap<String, String>,
         id: Option<&str>,
         files: FileOptions,
         dry_run: bool,
     ) -> Result<WorkReport, EngineError> {
-        let wf = located.load()?;
         let mut values: BTreeMap<String, String> = wf
             .variables
             .iter()
             .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
             .collect();
         values.extend(variables);
-        let missing = missing_variables(&wf, &values);
+        let missing = missing_variables(wf, &values);
         if !missing.is_empty() {
             return Err(EngineError::MissingVariables {
                 missing: missing
@@ -520,7 +523,7 @@ impl Engine<'_> {
         }
         let at = self.identity.time();
         let actor = self.identity.actor();
-        let mut st = State::new(&wf, &id, &located.source.to_string(), values, &at, &actor);
+        let mut st = State::new(wf, &id, &located.source.to_string(), values, &at, &actor);
         st.context.insert(
             "project".to_owned(),
             self.repo
@@ -550,7 +553,7 @@ impl Engine<'_> {
                     .join(", ")
             ));
         }
-        for c in graph::refresh(&mut st, &wf).map_err(machine::TransitionError::from)? {
+        for c in graph::refresh(&mut st, wf).map_err(machine::TransitionError::from)? {
             let mut line = format!("{}: {} -> {}", c.phase, c.from, c.to);
             if let Some(r) = &c.reason {
                 line.push_str(&format!(" ({r})"));
@@ -560,10 +563,10 @@ impl Engine<'_> {
         machine::derive_status(&mut st);
         let fresh = st.clone();
         let mut notes = Vec::new();
-        let applied = self.step(&mut st, &wf, &Step::StartReady, None, &mut notes)?;
+        let applied = self.step(&mut st, wf, &Step::StartReady, None, &mut notes)?;
         let phases = to_render(&fresh, &st, &Render::Started);
         let planned =
-            self.plan_files(located.tree.as_ref(), &wf, &st, &phases, files, &mut notes)?;
+            self.plan_files(located.tree.as_ref(), wf, &st, &phases, files, &mut notes)?;
         let records = self.records(&fresh, &planned);
         // The pinned definition: the catalog's own tree when it is in this repository.
         let sink = if dry_run {

@@ -54,9 +54,17 @@ impl Sink<'_> {
     pub fn is_dry_run(&self) -> bool {
         matches!(self, Sink::HashOnly(_))
     }
+
+    /// The repository objects go to (or are hashed for).
+    pub fn repo(&self) -> &gix::Repository {
+        match self {
+            Sink::Write(r) | Sink::HashOnly(r) => r,
+        }
+    }
 }
 
-/// Writes every file of `tree` as blobs and trees; returns the root tree id and the file count.
+/// Writes every file of `tree` as blobs and trees (as one pack when there are many, see
+/// [`super::pack`]); returns the root tree id and the file count.
 pub fn write_file_tree(
     sink: Sink<'_>,
     tree: &dyn FileTree,
@@ -66,7 +74,18 @@ pub fn write_file_tree(
         files: BTreeMap<String, ObjectId>,
         dirs: BTreeMap<String, Dir>,
     }
-    fn write(sink: Sink<'_>, dir: &Dir) -> Result<ObjectId, StoreError> {
+    let repo = sink.repo();
+    let mut objects: Vec<super::pack::Object> = Vec::new();
+    let mut put = |kind: gix::objs::Kind, data: Vec<u8>| -> Result<ObjectId, StoreError> {
+        let id = gix::objs::compute_hash(repo.object_hash(), kind, &data)
+            .map_err(|e| StoreError::git("hashing an object", e))?;
+        objects.push(super::pack::Object { kind, data, id });
+        Ok(id)
+    };
+    fn write(
+        dir: &Dir,
+        put: &mut dyn FnMut(gix::objs::Kind, Vec<u8>) -> Result<ObjectId, StoreError>,
+    ) -> Result<ObjectId, StoreError> {
         let mut entries = Vec::with_capacity(dir.files.len() + dir.dirs.len());
         for (name, id) in &dir.files {
             entries.push(Entry {
@@ -79,11 +98,15 @@ pub fn write_file_tree(
             entries.push(Entry {
                 mode: EntryKind::Tree.into(),
                 filename: name.as_str().into(),
-                oid: write(sink, sub)?,
+                oid: write(sub, put)?,
             });
         }
         entries.sort();
-        sink.put(&gix::objs::Tree { entries })
+        let tree = gix::objs::Tree { entries };
+        let mut buf = Vec::with_capacity(tree.size() as usize);
+        tree.write_to(&mut buf)
+            .map_err(|e| StoreError::git("encoding a tree", e))?;
+        put(gix::objs::Kind::Tree, buf)
     }
     let files = tree
         .files()
@@ -96,7 +119,7 @@ pub fn write_file_tree(
         else {
             continue;
         };
-        let id = sink.blob(&data)?;
+        let id = put(gix::objs::Kind::Blob, data)?;
         let mut parts: Vec<&str> = path.split('/').collect();
         let file = parts.pop().unwrap_or_default();
         let mut dir = &mut root;
@@ -105,7 +128,11 @@ pub fn write_file_tree(
         }
         dir.files.insert(file.to_owned(), id);
     }
-    Ok((write(sink, &root)?, files.len()))
+    let root_id = write(&root, &mut put)?;
+    if let Sink::Write(_) = sink {
+        super::pack::write_objects(repo, &objects)?;
+    }
+    Ok((root_id, files.len()))
 }
 
 /// The tree of an event: `state.yml` and `workflow/`.

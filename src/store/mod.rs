@@ -16,6 +16,7 @@ pub mod git;
 pub mod heads;
 pub mod library;
 pub mod notes;
+pub mod pack;
 pub mod pending;
 pub mod refs;
 pub mod repo;

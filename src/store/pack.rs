@@ -1,0 +1,182 @@
+//! Many objects at once: one pack file instead of one loose file per object.
+//!
+//! Pinning a workflow definition that is not yet in the repository (the embedded library, a
+//! folder named on the command line) writes a blob per file and a tree per folder: about a
+//! hundred objects for HELIX. As loose objects that is a hundred temporary files, renames and
+//! folders, which on slow file systems costs more than everything else a command does. They
+//! are written as one pack instead (its index is built by gix, as for a fetch), which `git`
+//! reads like any other; `git gc` treats it like any other pack.
+
+use super::repo::StoreError;
+use gix::objs::Kind;
+use gix::ObjectId;
+use std::collections::BTreeSet;
+use std::io::Write;
+
+/// Below this many new objects, loose objects are cheaper than a pack and its index.
+const PACK_THRESHOLD: usize = 8;
+
+/// An encoded object and its id.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub kind: Kind,
+    pub data: Vec<u8>,
+    pub id: ObjectId,
+}
+
+fn kind_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::Commit => 1,
+        Kind::Tree => 2,
+        Kind::Blob => 3,
+        Kind::Tag => 4,
+    }
+}
+
+/// The bytes of a pack (version 2, no deltas) holding `objects`.
+fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(objects.iter().map(|o| o.data.len() / 2 + 16).sum());
+    out.extend_from_slice(b"PACK");
+    out.extend_from_slice(&2u32.to_be_bytes());
+    let count = u32::try_from(objects.len()).map_err(|_| StoreError::Corrupt {
+        reference: "objects/pack".to_owned(),
+        commit: String::new(),
+        what: "too many objects for one pack".to_owned(),
+    })?;
+    out.extend_from_slice(&count.to_be_bytes());
+    for o in objects {
+        // Type and size: 3 bits of type, then the size 4 bits first, 7 bits per further byte.
+        let mut size = o.data.len() as u64;
+        let mut byte = (kind_code(o.kind) << 4) | (size & 0x0f) as u8;
+        size >>= 4;
+        while size > 0 {
+            out.push(byte | 0x80);
+            byte = (size & 0x7f) as u8;
+            size >>= 7;
+        }
+        out.push(byte);
+        let mut z =
+            gix::zlib::stream::deflate::Write::new(&mut out, gix::zlib::Compression::BEST_SPEED);
+        z.write_all(&o.data)
+            .and_then(|_| z.flush())
+            .map_err(|e| StoreError::git("compressing an object for a pack", e))?;
+    }
+    let mut hasher = gix::hash::hasher(repo.object_hash());
+    hasher.update(&out);
+    let checksum = hasher
+        .try_finalize()
+        .map_err(|e| StoreError::git("hashing a pack", e))?;
+    out.extend_from_slice(checksum.as_slice());
+    Ok(out)
+}
+
+/// Writes the objects the repository does not have yet: as one pack when there are many, as
+/// loose objects when there are few.
+pub fn write_objects(g: &gix::Repository, objects: &[Object]) -> Result<(), StoreError> {
+    let mut seen = BTreeSet::new();
+    let missing: Vec<&Object> = objects
+        .iter()
+        .filter(|o| seen.insert(o.id) && !g.has_object(o.id))
+        .collect();
+    if missing.len() < PACK_THRESHOLD {
+        use gix::objs::Write as _;
+        for o in missing {
+            g.objects
+                .write_buf(o.kind, &o.data)
+                .map_err(|e| StoreError::git("writing an object", e))?;
+        }
+        return Ok(());
+    }
+    let bytes = pack_bytes(g, &missing)?;
+    let dir = g.common_dir().join("objects").join("pack");
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let outcome = gix::odb::pack::Bundle::write_to_directory(
+        &mut std::io::BufReader::new(bytes.as_slice()),
+        Some(&dir),
+        &mut gix::utils::progress::Discard,
+        &std::sync::atomic::AtomicBool::new(false),
+        None::<gix::objs::find::Never>,
+        g.object_hash(),
+        gix::odb::pack::bundle::write::Options {
+            thread_limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| StoreError::git("writing a pack", e))?;
+    // The refs that will reach these objects are written next, in this same command.
+    if let Some(keep) = outcome.keep_path {
+        std::fs::remove_file(&keep).map_err(|e| StoreError::io(&keep, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn objects(repo: &gix::Repository, n: usize) -> Vec<Object> {
+        (0..n)
+            .map(|i| {
+                // Sizes that need one, two and three size bytes in the pack header.
+                let data = format!("object {i}\n").repeat(i * 700 + 1).into_bytes();
+                let id = gix::objs::compute_hash(repo.object_hash(), Kind::Blob, &data).unwrap();
+                Object {
+                    kind: Kind::Blob,
+                    data,
+                    id,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_objects_become_one_pack_that_git_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q"]);
+        let repo = gix::open(dir.path()).unwrap();
+        let objs = objects(&repo, 12);
+        write_objects(&repo, &objs).unwrap();
+        let packs: Vec<_> = std::fs::read_dir(dir.path().join(".git/objects/pack"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(packs.len(), 2, "{packs:?}: a .pack and an .idx, no .keep");
+        for o in &objs {
+            let text = git(dir.path(), &["cat-file", "-p", &o.id.to_string()]);
+            assert_eq!(text.as_bytes(), o.data.as_slice());
+        }
+        git(dir.path(), &["fsck", "--strict"]);
+        // Written again: nothing new.
+        write_objects(&repo, &objs).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(".git/objects/pack"))
+                .unwrap()
+                .count(),
+            2
+        );
+        // A few objects are written loose.
+        let few = objects(&repo, 14).split_off(12);
+        write_objects(&repo, &few).unwrap();
+        assert_eq!(
+            git(dir.path(), &["count-objects"]).split(' ').next(),
+            Some("2")
+        );
+    }
+}
