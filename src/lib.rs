@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod hooks;
 pub mod model;
 pub mod observe;
 pub mod share;

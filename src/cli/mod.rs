@@ -8,8 +8,10 @@ mod action;
 mod checkpoint;
 mod completion;
 mod gate;
+mod hooks;
 mod instance;
 mod log;
+mod notes;
 mod output;
 mod phase;
 mod repo;
@@ -74,6 +76,9 @@ pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
+    /// Install, remove and inspect the git hooks that enforce phase gates.
+    #[command(subcommand)]
+    Hooks(hooks::HooksCommand),
     /// Start, complete, skip, fail and reopen the phases of an instance.
     #[command(subcommand)]
     Phase(phase::PhaseCommand),
@@ -86,6 +91,9 @@ pub enum Command {
     /// Name an instance's state, to restore it later.
     #[command(subcommand)]
     Checkpoint(checkpoint::CheckpointCommand),
+    /// Maintain refs/notes/ddx, the notes on the project's commits.
+    #[command(subcommand)]
+    Notes(notes::NotesCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
     /// Register, list, fetch and remove team or private catalogs.
@@ -138,10 +146,12 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
+        Command::Hooks(cmd) => hooks::run(cli, out, cmd),
         Command::Phase(cmd) => phase::run(cli, out, cmd),
         Command::Gate(cmd) => gate::run(cli, out, cmd),
         Command::Action(cmd) => action::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
+        Command::Notes(cmd) => notes::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),

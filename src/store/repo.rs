@@ -138,6 +138,21 @@ impl Repo {
         self.repo.common_dir()
     }
 
+    /// Where git runs hooks from: `core.hooksPath` (relative to the work tree) when set, else the
+    /// common git directory's `hooks/`, shared by linked worktrees.
+    pub fn hooks_dir(&self) -> Result<PathBuf, StoreError> {
+        let configured = self
+            .repo
+            .config_snapshot()
+            .trusted_path("core.hooksPath")
+            .map_err(|e| StoreError::git("reading core.hooksPath", e))?;
+        Ok(match configured {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => self.work_dir.join(p),
+            None => self.common_dir().join("hooks"),
+        })
+    }
+
     /// Where ddx keeps local, never-shared files: `.git/ddx/`.
     pub fn ddx_dir(&self) -> PathBuf {
         self.common_dir().join("ddx")

@@ -1,0 +1,263 @@
+//! Git hooks with real `git commit` and `git push`: gates enforced, trailers, notes, bypasses.
+
+mod common;
+
+use common::{stderr, TestRepo};
+
+const WORKFLOW: &str = "name: guarded
+version: 1.0.0
+phases:
+  - id: tests
+    name: Write the tests
+    protected_paths: [\"src/**\"]
+    exit_criteria: [Tests are written]
+  - id: build
+    name: Build
+    exit_criteria:
+      - criteria: No TODO markers are committed
+        on: commit
+        check: {pattern: TODO, path: src/, expected: 0}
+";
+
+/// A repository with one commit, the guarded workflow started at its first phase.
+fn guarded_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.write(".wf/guarded/workflow.yml", WORKFLOW);
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "init", "./.wf/guarded", "--id", "guarded-1"]);
+    repo.ddx_ok(&["workflow", "next"]);
+    repo
+}
+
+fn commit(repo: &TestRepo, args: &[&str]) -> std::process::Output {
+    let mut full = vec!["commit", "-q"];
+    full.extend_from_slice(args);
+    repo.command("git")
+        .env("PATH", path_with_ddx())
+        .args(full)
+        .output()
+        .unwrap()
+}
+
+fn path_with_ddx() -> String {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_ddx"))
+        .parent()
+        .unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[test]
+fn a_forbidden_commit_is_refused_and_an_allowed_one_gets_trailers_and_a_note() {
+    let repo = guarded_repo();
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("src/lib.rs", "pub fn f() {}\n");
+    repo.git(&["add", "src/lib.rs"]);
+    let out = commit(&repo, &["-m", "implementation too early"]);
+    assert!(!out.status.success(), "the commit must be refused");
+    let err = stderr(&out);
+    assert!(
+        err.contains("[guarded-1 / phase tests] protected_paths: src/**: src/lib.rs is protected while phase `tests` is in progress"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ddx phase complete tests -i guarded-1"),
+        "{err}"
+    );
+    assert!(err.contains("git commit --no-verify"), "{err}");
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "HEAD"]).trim(),
+        "1",
+        "nothing was committed"
+    );
+
+    repo.git(&["restore", "--staged", "src/lib.rs"]);
+    repo.write("tests/cart.rs", "#[test] fn t() {}\n");
+    repo.git(&["add", "tests/cart.rs"]);
+    let out = commit(&repo, &["-m", "Add a cart test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert_eq!(
+        message,
+        "Add a cart test\n\nDdx-Instance: guarded-1\nDdx-Phase: tests\n\n"
+    );
+    let note = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    let json: serde_json::Value = serde_json::from_str(note.trim()).unwrap();
+    assert_eq!(json["instance"], "guarded-1");
+    assert_eq!(json["phase"], "tests");
+    assert_eq!(
+        json["audit"].as_str().unwrap(),
+        repo.git(&["rev-parse", "refs/ddx/audit"]).trim()
+    );
+    let log = repo.git(&["log", "-1", "--notes=ddx", "--format=%N"]);
+    assert!(log.contains("\"instance\":\"guarded-1\""), "{log}");
+}
+
+#[test]
+fn a_no_verify_commit_lands_and_is_recorded_as_a_bypass() {
+    let repo = guarded_repo();
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("src/lib.rs", "pub fn f() {}\n");
+    repo.git(&["add", "src/lib.rs"]);
+    let out = commit(&repo, &["--no-verify", "-m", "skip the gate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("committed without the pre-commit hook; recorded as a bypass"));
+    let note = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    let json: serde_json::Value = serde_json::from_str(note.trim()).unwrap();
+    assert_eq!(json["bypass"], true);
+    assert_eq!(json["instance"], "guarded-1");
+}
+
+#[test]
+fn a_criterion_checked_at_commit_judges_the_index_not_the_work_tree() {
+    let repo = guarded_repo();
+    repo.ddx_ok(&["phase", "complete", "tests", "--force"]);
+    repo.ddx_ok(&["workflow", "next"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("src/lib.rs", "// TODO: finish\n");
+    repo.git(&["add", "src/lib.rs"]);
+    // The work tree is clean of TODOs, but the index is not.
+    repo.write("src/lib.rs", "pub fn done() {}\n");
+    let out = commit(&repo, &["-m", "with a TODO staged"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .contains("No TODO markers are committed: 1 match of TODO in src/ (expected 0)"),
+        "{}",
+        stderr(&out)
+    );
+    repo.git(&["add", "src/lib.rs"]);
+    let out = commit(&repo, &["-m", "clean"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_existing_hook_keeps_running_and_uninstall_restores_it() {
+    let repo = guarded_repo();
+    let mine = "#!/bin/sh\necho ran >> \"$(git rev-parse --git-dir)/mine.log\"\n";
+    repo.write(".git/hooks/pre-commit", mine);
+    std::process::Command::new("chmod")
+        .args(["+x", repo.path(".git/hooks/pre-commit").to_str().unwrap()])
+        .status()
+        .unwrap();
+    let out = repo.ddx_ok(&["hooks", "install"]);
+    assert!(
+        out.contains("pre-commit: installed; your hook kept as pre-commit.ddx-chained"),
+        "{out}"
+    );
+    assert!(repo.ddx(&["hooks", "install"]).status.success());
+    assert!(stderr(&repo.ddx(&["hooks", "install"])).contains("Nothing changed."));
+    let status = repo.ddx_json(&["hooks", "status", "--json"]);
+    assert_eq!(status["hooks"][0]["state"], "chained");
+    repo.write("tests/a.rs", "\n");
+    repo.git(&["add", "tests/a.rs"]);
+    assert!(commit(&repo, &["-m", "a test"]).status.success());
+    assert_eq!(repo.read(".git/mine.log"), "ran\n");
+    repo.ddx_ok(&["hooks", "uninstall"]);
+    assert_eq!(repo.read(".git/hooks/pre-commit"), mine);
+    assert!(!repo.path(".git/hooks/commit-msg").exists());
+    assert!(!repo.path(".git/hooks/pre-commit.ddx-chained").exists());
+}
+
+#[test]
+fn core_hooks_path_and_linked_worktrees_are_honoured() {
+    let repo = guarded_repo();
+    repo.git(&["config", "core.hooksPath", ".githooks"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    assert!(repo.path(".githooks/pre-commit").exists());
+    assert!(!repo.path(".git/hooks/pre-commit").exists());
+    repo.git(&["config", "--unset", "core.hooksPath"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    let wt = repo.root.parent().unwrap().join("linked");
+    repo.git(&["worktree", "add", "-q", wt.to_str().unwrap()]);
+    std::fs::create_dir_all(wt.join("src")).unwrap();
+    std::fs::write(wt.join("src/x.rs"), "\n").unwrap();
+    let add = repo
+        .command("git")
+        .current_dir(&wt)
+        .args(["add", "src/x.rs"])
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let out = repo
+        .command("git")
+        .current_dir(&wt)
+        .env("PATH", path_with_ddx())
+        .args(["commit", "-q", "-m", "from the linked worktree"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the linked worktree shares the hooks"
+    );
+    assert!(
+        stderr(&out).contains("src/x.rs is protected"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pre_push_warns_when_workflow_state_is_not_shared() {
+    let repo = guarded_repo();
+    let remote = repo.root.parent().unwrap().join("remote.git");
+    repo.git(&["init", "-q", "--bare", remote.to_str().unwrap()]);
+    repo.git(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    repo.ddx_ok(&["hooks", "install"]);
+    let out = repo
+        .command("git")
+        .env("PATH", path_with_ddx())
+        .args(["push", "-q", "origin", "main"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a push is never blocked silently: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("git push origin 'refs/ddx/*:refs/ddx/*' refs/notes/ddx"),
+        "{}",
+        stderr(&out)
+    );
+    let out = repo
+        .command("git")
+        .env("PATH", path_with_ddx())
+        .args(["push", "-q", "origin", "refs/ddx/*:refs/ddx/*"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("does not share"), "{}", stderr(&out));
+}
+
+#[test]
+fn notes_rebuild_regenerates_notes_from_trailers() {
+    let repo = guarded_repo();
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("tests/a.rs", "\n");
+    repo.git(&["add", "tests/a.rs"]);
+    assert!(commit(&repo, &["-m", "a test"]).status.success());
+    let before = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    // Lose the notes, as a forced fetch of refs/notes/* would.
+    repo.git(&["update-ref", "-d", "refs/notes/ddx"]);
+    let out = repo.ddx_ok(&["notes", "rebuild", "--dry-run"]);
+    assert_eq!(out, "1 of 1 notes would be rewritten in refs/notes/ddx\n");
+    assert!(
+        repo.command("git")
+            .args(["notes", "--ref=ddx", "show", "HEAD"])
+            .output()
+            .unwrap()
+            .status
+            .code()
+            != Some(0)
+    );
+    repo.ddx_ok(&["notes", "rebuild"]);
+    let after = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    assert_eq!(after, before);
+    assert!(stderr(&repo.ddx(&["notes", "rebuild"])).contains("Nothing changed."));
+    repo.git(&["fsck", "--strict"]);
+}
