@@ -268,17 +268,22 @@ fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode
 }
 
 fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
-    let repo = instance::open(cli)?;
-    let mut engine = instance::engine(&repo)?;
+    let here = cwd(cli)?;
+    // One open of the repository serves the catalog and the engine.
+    let catalog = catalog::Catalog::open(&here)?;
+    let Some(repo) = catalog.repo() else {
+        return Err(crate::store::StoreError::NotARepository { path: here }.into());
+    };
+    let mut engine = instance::engine(repo)?;
     engine.set_trust(args.trust);
-    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let located = catalog.locate(&args.workflow, &here)?;
     let wf = located.load()?;
     let files = FileOptions { force: args.force };
     let existing = match (&args.instance.instance, &args.id) {
-        (Some(_), _) => Some(instance::resolve(&repo, &args.instance)?),
+        (Some(_), _) => Some(instance::resolve(repo, &args.instance)?),
         (None, Some(_)) => None,
         (None, None) => {
-            let mut active = work::active_instances_of(&repo, &wf.name)?;
+            let mut active = work::active_instances_of(repo, &wf.name)?;
             match active.len() {
                 0 => None,
                 1 => active.pop(),
@@ -293,7 +298,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
     let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let work = match existing {
         Some(id) => {
-            let (_, st) = engine::load(&repo, &id)?;
+            let (_, st) = engine::load(repo, &id)?;
             let mut notes = Vec::new();
             for (k, v) in &vars {
                 match st.variables.get(k) {

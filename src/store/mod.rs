@@ -8,7 +8,7 @@
 //! state changes (objects first, then every ref in one compare-and-swap transaction);
 //! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote;
 //! [`worktree`] compares the work tree with `HEAD` and the index (committed checks, the change
-//! tracker of actions).
+//! tracker of actions); [`pack`] writes many objects at once as one pack.
 
 pub mod audit;
 pub mod event;

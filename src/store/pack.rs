@@ -9,9 +9,10 @@
 
 use super::repo::StoreError;
 use gix::objs::Kind;
+use gix::zlib::stream::deflate::{Compress, FlushCompress};
+use gix::zlib::Status;
 use gix::ObjectId;
 use std::collections::BTreeSet;
-use std::io::Write;
 
 /// Below this many new objects, loose objects are cheaper than a pack and its index.
 const PACK_THRESHOLD: usize = 8;
@@ -33,6 +34,37 @@ fn kind_code(kind: Kind) -> u8 {
     }
 }
 
+/// Appends `data`, zlib-compressed as one stream, to `out`.
+fn deflate(
+    z: &mut Compress,
+    chunk: &mut [u8],
+    mut data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    z.reset();
+    loop {
+        let (total_in, total_out) = (z.total_in(), z.total_out());
+        let status = z
+            .compress(data, chunk, FlushCompress::Finish)
+            .map_err(|e| StoreError::git("compressing an object for a pack", e))?;
+        let consumed = (z.total_in() - total_in) as usize;
+        let produced = (z.total_out() - total_out) as usize;
+        out.extend_from_slice(&chunk[..produced]);
+        data = &data[consumed..];
+        match status {
+            Status::StreamEnd => return Ok(()),
+            _ if consumed == 0 && produced == 0 => {
+                return Err(StoreError::Corrupt {
+                    reference: "objects/pack".to_owned(),
+                    commit: String::new(),
+                    what: "zlib made no progress compressing an object".to_owned(),
+                })
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The bytes of a pack (version 2, no deltas) holding `objects`.
 fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(objects.iter().map(|o| o.data.len() / 2 + 16).sum());
@@ -44,6 +76,9 @@ fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, St
         what: "too many objects for one pack".to_owned(),
     })?;
     out.extend_from_slice(&count.to_be_bytes());
+    // One compressor for all objects: making one allocates and clears its tables.
+    let mut z = Compress::new(gix::zlib::Compression::BEST_SPEED);
+    let mut chunk = vec![0u8; 32 * 1024];
     for o in objects {
         // Type and size: 3 bits of type, then the size 4 bits first, 7 bits per further byte.
         let mut size = o.data.len() as u64;
@@ -55,11 +90,7 @@ fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, St
             size >>= 7;
         }
         out.push(byte);
-        let mut z =
-            gix::zlib::stream::deflate::Write::new(&mut out, gix::zlib::Compression::BEST_SPEED);
-        z.write_all(&o.data)
-            .and_then(|_| z.flush())
-            .map_err(|e| StoreError::git("compressing an object for a pack", e))?;
+        deflate(&mut z, &mut chunk, &o.data, &mut out)?;
     }
     let mut hasher = gix::hash::hasher(repo.object_hash());
     hasher.update(&out);
@@ -151,7 +182,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         git(dir.path(), &["init", "-q"]);
         let repo = gix::open(dir.path()).unwrap();
-        let objs = objects(&repo, 12);
+        let mut objs = objects(&repo, 12);
+        // Incompressible bytes, larger than the compressor's output chunk.
+        let mut x: u32 = 12345;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 16) as u8
+            })
+            .collect();
+        let id = gix::objs::compute_hash(repo.object_hash(), Kind::Blob, &noise).unwrap();
+        objs.push(Object {
+            kind: Kind::Blob,
+            data: noise,
+            id,
+        });
         write_objects(&repo, &objs).unwrap();
         let packs: Vec<_> = std::fs::read_dir(dir.path().join(".git/objects/pack"))
             .unwrap()
@@ -159,8 +204,12 @@ mod tests {
             .collect();
         assert_eq!(packs.len(), 2, "{packs:?}: a .pack and an .idx, no .keep");
         for o in &objs {
-            let text = git(dir.path(), &["cat-file", "-p", &o.id.to_string()]);
-            assert_eq!(text.as_bytes(), o.data.as_slice());
+            let out = Command::new("git")
+                .args(["cat-file", "blob", &o.id.to_string()])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, o.data);
         }
         git(dir.path(), &["fsck", "--strict"]);
         // Written again: nothing new.
@@ -172,7 +221,7 @@ mod tests {
             2
         );
         // A few objects are written loose.
-        let few = objects(&repo, 14).split_off(12);
+        let few = objects(&repo, 15).split_off(13);
         write_objects(&repo, &few).unwrap();
         assert_eq!(
             git(dir.path(), &["count-objects"]).split(' ').next(),
