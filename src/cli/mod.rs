@@ -4,6 +4,7 @@
 //! text) and `cmd_…` functions. Errors are mapped once, in [`classify`], to an exit code and a
 //! hint with the next thing to try.
 
+mod audit;
 mod checkpoint;
 mod completion;
 mod gate;
@@ -80,6 +81,9 @@ pub enum Command {
     Checkpoint(checkpoint::CheckpointCommand),
     /// Query and export the structured log.
     Log(log::LogArgs),
+    /// The audit chain: list, show, verify, report, export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -131,6 +135,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Gate(cmd) => gate::run(cli, out, cmd),
         Command::Checkpoint(cmd) => checkpoint::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
+        Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -149,6 +154,25 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<CatalogError>() {
             return classify_catalog(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::audit::AuditError>() {
+            use crate::observe::audit::AuditError as A;
+            match e {
+                A::NoSuchEntry { .. } | A::Empty => return (
+                    ExitCode::NotFound,
+                    Some(
+                        "`ddx audit log` lists the entries; `audit~N` counts back from the newest"
+                            .to_owned(),
+                    ),
+                ),
+                A::Lookup(e) => return classify_lookup(e),
+                A::Store(_) => {}
+            }
+        }
+        if let Some(crate::observe::report::ReportError::Lookup(e)) =
+            cause.downcast_ref::<crate::observe::report::ReportError>()
+        {
+            return classify_lookup(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
             use crate::observe::query::LogError as L;

@@ -11,11 +11,13 @@ pub mod checks;
 pub mod gates;
 pub mod graph;
 pub mod machine;
+pub mod replay;
 pub mod state;
 
 use crate::catalog::{CatalogError, Located};
 use crate::model::load::DefinitionError;
 use crate::model::{load_workflow, Variable, Workflow};
+use crate::observe::log::FILE_ONLY;
 use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Message, Sink, Tip};
 use crate::store::pending::{self, Recovery};
@@ -116,6 +118,14 @@ impl<'r> Engine<'r> {
         self.identity.seconds = seconds;
     }
 
+    /// Sends this command's log lines to `instance`'s log (never for a dry run, which writes
+    /// nothing at all).
+    fn attach_log(&self, instance: &str, dry_run: bool) {
+        if !dry_run {
+            attach_log(self.repo, instance);
+        }
+    }
+
     fn options<'a>(&'a self, instance: &'a str, dry_run: bool) -> transaction::Options<'a> {
         transaction::Options {
             instance,
@@ -173,6 +183,7 @@ impl<'r> Engine<'r> {
             }
             None => refs::new_instance_id(&wf.name, self.identity.seconds),
         };
+        self.attach_log(&id, dry_run);
         if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
             return Err(LookupError::InstanceExists { id }.into());
         }
@@ -276,12 +287,14 @@ impl<'r> Engine<'r> {
                 })))
             },
         )?;
-        Ok(Report {
+        let report = Report {
             instance: id,
             outcome,
             lines,
             state: Some(st),
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// Applies `op` to `instance` as one event (or nothing, or a dry run).
@@ -292,6 +305,11 @@ impl<'r> Engine<'r> {
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
+        // Free text as its trailer carries it, so a replay of the event sees the same.
+        let op = &replay::normalize_op(op);
+        let reason = replay::normalize_text(reason);
+        let reason = reason.as_deref();
         let mut result: Option<(Vec<String>, State)> = None;
         let ref_name = refs::instance_ref(instance);
         let outcome = transaction::commit(
@@ -306,6 +324,8 @@ impl<'r> Engine<'r> {
                         suggestion: None,
                     })?;
                 let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                // The check results this transition depends on, recorded for replay.
+                let recorder = replay::Recorder::new(self.evaluator);
                 let wf = if op.needs_definition() {
                     Some(self.definition(instance, tip)?)
                 } else {
@@ -319,8 +339,7 @@ impl<'r> Engine<'r> {
                     reason,
                     work_dir: Some(self.repo.work_dir()),
                 };
-                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, self.evaluator)?
-                {
+                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, &recorder)? {
                     Applied::Nothing(why) => {
                         result = Some((Vec::new(), st));
                         return Ok(Decision::Nothing(why));
@@ -336,6 +355,9 @@ impl<'r> Engine<'r> {
                 let mut args = BTreeMap::new();
                 if !effect.phases.is_empty() {
                     args.insert("phase".to_owned(), effect.phases.join(", "));
+                }
+                for call in recorder.calls() {
+                    message.trailer(replay::CHECK_TRAILER, call.trailer());
                 }
                 for (k, v) in &effect.trailers {
                     message.trailer(k, v);
@@ -365,12 +387,14 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
             state: st,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// `ddx workflow restore`: a new event whose state equals checkpoint `name`'s.
@@ -381,6 +405,9 @@ impl<'r> Engine<'r> {
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
+        let reason = replay::normalize_text(reason);
+        let reason = reason.as_deref();
         let cp_ref = refs::checkpoint_ref(instance, name);
         let Some(cp_commit) = refs::read(self.repo, &cp_ref)? else {
             return Err(checkpoint_not_found(self.repo, instance, name)?.into());
@@ -474,12 +501,14 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
             state: st,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// `ddx checkpoint create`: names the instance's tip `name`.
@@ -490,6 +519,7 @@ impl<'r> Engine<'r> {
         force: bool,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
         refs::validate_name("a checkpoint name", name)?;
         let cp_ref = refs::checkpoint_ref(instance, name);
         let mut lines = Vec::new();
@@ -542,17 +572,74 @@ impl<'r> Engine<'r> {
                 })))
             },
         )?;
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines,
             state: None,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// Finishes or rolls back every interrupted step (see [`crate::store::pending`]).
     pub fn recover(&self) -> Result<Vec<Recovery>, EngineError> {
-        Ok(pending::recover(self.repo, &self.identity)?)
+        let done = pending::recover(self.repo, &self.identity)?;
+        for r in &done {
+            match r {
+                Recovery::RolledBack {
+                    description,
+                    reason,
+                } => tracing::warn!(
+                    target: FILE_ONLY,
+                    step = description.as_str(),
+                    "rolled back an interrupted step: {reason}"
+                ),
+                other => tracing::info!(step = other.description(), "finished an interrupted step"),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Sends this command's log lines to `instance`'s log, `.git/ddx/logs/<instance>.jsonl`.
+pub fn attach_log(repo: &Repo, instance: &str) {
+    if let Err(e) = crate::observe::log::attach_instance(&repo.ddx_dir(), instance) {
+        tracing::warn!("cannot write the log of instance {instance}: {e}");
+    }
+}
+
+/// Logs what an operation did: the event at info (a forced gate at warn), each change below it.
+fn log_report(report: &Report) {
+    let instance = report.instance.as_str();
+    match &report.outcome {
+        Outcome::Committed(w) => {
+            let event = w
+                .plan
+                .event
+                .as_ref()
+                .and_then(|e| e.message.get("Ddx-Event"))
+                .unwrap_or(w.plan.audit.operation.as_str());
+            tracing::info!(
+                event,
+                commit = w.event.map(|c| c.to_string()).unwrap_or_default(),
+                audit = %w.audit,
+                "{instance}: {}",
+                w.plan.audit.summary
+            );
+            for line in &report.lines {
+                if line.contains("forced past") {
+                    // A deviation: kept in the instance log; stdout already shows the line.
+                    tracing::warn!(target: FILE_ONLY, event, "{line}");
+                } else {
+                    tracing::info!(event, "{line}");
+                }
+            }
+        }
+        Outcome::DryRun(w) => {
+            tracing::debug!("dry run: would record {}", w.plan.audit.summary)
+        }
+        Outcome::Nothing(why) => tracing::info!("{instance}: nothing changed: {why}"),
     }
 }
 
@@ -673,6 +760,7 @@ pub struct StatusView {
 
 /// The status of `instance`, from its tip alone (machine checks are not run).
 pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
+    attach_log(repo, instance);
     let (tip, st) = load(repo, instance)?;
     let cx = GateContext {
         work_dir: Some(repo.work_dir()),

@@ -129,12 +129,17 @@ pub struct Options<'a> {
     pub dry_run: bool,
 }
 
-/// Reads the base of `instance`: its tip (O(1)) and the audit head.
+/// Reads the base of `instance`: its tip (O(1)) and the audit head. An empty `instance` is an
+/// operation that touches no instance (`ddx repo add`, `ddx hooks install`, …): only the audit
+/// head is read.
 pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
     let name = refs::instance_ref(instance);
-    let tip = match refs::read(repo, &name)? {
-        Some(commit) => Some(read_event(repo, &name, commit)?),
-        None => None,
+    let tip = match instance.is_empty() {
+        true => None,
+        false => match refs::read(repo, &name)? {
+            Some(commit) => Some(read_event(repo, &name, commit)?),
+            None => None,
+        },
     };
     Ok(Base {
         instance: tip,
@@ -157,7 +162,11 @@ pub fn commit<E: From<StoreError>>(
             .into());
         }
     }
-    let instance_ref = refs::instance_ref(opts.instance);
+    let instance_ref = if opts.instance.is_empty() {
+        refs::AUDIT.to_owned()
+    } else {
+        refs::instance_ref(opts.instance)
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
