@@ -481,6 +481,125 @@ mod tests {
         assert_eq!(CheckCall::parse("frame 1 sideways"), None);
     }
 
+    use crate::engine::gates::NotEvaluatedHere;
+    use crate::model::{load_workflow, StaticTree};
+    use std::collections::BTreeMap;
+
+    const WF: &str = r#"name: t
+version: 1.0.0
+description: test
+phases:
+  - id: a
+    order: 1
+    name: A
+    exit_criteria:
+      - Reviewed
+      - criteria: built
+        check: {command: "make"}
+"#;
+
+    struct PassAll;
+
+    impl CheckEvaluator for PassAll {
+        fn evaluate(&self, _: &Check, _: &GateContext<'_>) -> CheckResult {
+            CheckResult {
+                status: CriterionStatus::Passed,
+                detail: Some("exit status 0".into()),
+                evidence: vec!["make".into()],
+            }
+        }
+    }
+
+    /// Applies `op` as the engine does (recording checks) and returns the state and message.
+    fn step(st: &State, wf: &Workflow, op: Op, inner: &dyn CheckEvaluator) -> (State, Message) {
+        let mut st = st.clone();
+        let recorder = Recorder::new(inner);
+        let cx = EventContext {
+            actor: "A <a@b>",
+            at: "T1",
+            reason: None,
+            work_dir: None,
+        };
+        let Applied::Changed(effect) =
+            machine::apply(&mut st, Some(wf), &op, &cx, &recorder).expect("the operation applies")
+        else {
+            panic!("nothing changed")
+        };
+        let mut m = Message::new(effect.subject.clone());
+        m.trailer("Ddx-Event", &effect.event);
+        for p in &effect.phases {
+            m.trailer("Ddx-Phase", p);
+        }
+        for c in recorder.calls() {
+            m.trailer(CHECK_TRAILER, c.trailer());
+        }
+        for (k, v) in &effect.trailers {
+            m.trailer(k, v);
+        }
+        (st, m)
+    }
+
+    fn run(before: &State, wf: &Workflow, m: &Message) -> Result<State, ReplayError> {
+        let input = EventInput {
+            message: m,
+            actor: "A <a@b>",
+            at: "T1",
+        };
+        replay(Some(before), &input, Some(wf), None, None).map(|r| r.state)
+    }
+
+    #[test]
+    fn replay_reproduces_a_transition_from_its_recorded_check_results() {
+        let wf =
+            load_workflow(&StaticTree::new("t", vec![("workflow.yml", WF.as_bytes())])).unwrap();
+        let mut st = State::new(&wf, "t-1", "test", BTreeMap::new(), "T0", "A <a@b>");
+        graph::refresh(&mut st, &wf).unwrap();
+        let (started, m) = step(&st, &wf, Op::Next, &NotEvaluatedHere);
+        assert_eq!(run(&st, &wf, &m).unwrap(), started);
+        let approve = Op::Approve {
+            phase: "a".into(),
+            criterion: "Reviewed".into(),
+            comment: Some("ok".into()),
+        };
+        let (approved, m) = step(&started, &wf, approve, &NotEvaluatedHere);
+        assert_eq!(run(&started, &wf, &m).unwrap(), approved);
+        // The check passed when the phase completed: no force needed, none recorded.
+        let complete = Op::Complete {
+            phase: "a".into(),
+            force: false,
+        };
+        let (done, m) = step(&approved, &wf, complete, &PassAll);
+        assert_eq!(
+            m.get(CHECK_TRAILER),
+            Some("a 2 passed: exit status 0; make")
+        );
+        assert!(done.phase("a").unwrap().forced.is_empty());
+        assert_eq!(run(&approved, &wf, &m).unwrap(), done);
+        // A forged check result leads elsewhere: replay then forces, and the states differ.
+        let mut forged = m.clone();
+        for (k, v) in &mut forged.trailers {
+            if k == CHECK_TRAILER {
+                *v = "a 2 failed".into();
+            }
+        }
+        let other = run(&approved, &wf, &forged).unwrap();
+        assert_eq!(other.phase("a").unwrap().forced, vec!["built"]);
+        assert_ne!(other, done);
+        // An event replayed on a state it cannot apply to says why.
+        let err = run(&st, &wf, &m).unwrap_err();
+        assert!(
+            matches!(&err, ReplayError::Fails(e) if e.contains("phase a is ready, so it cannot be completed")),
+            "{err:?}"
+        );
+        // Events this ddx does not know are not breaks.
+        let mut unknown = Message::new("x");
+        unknown.trailer("Ddx-Event", "sync");
+        assert!(matches!(
+            run(&st, &wf, &unknown),
+            Err(ReplayError::Unsupported(_))
+        ));
+    }
+
     #[test]
     fn differences_are_named_by_path() {
         let a: serde_yaml::Value =
