@@ -509,7 +509,11 @@ phases:
             CheckResult {
                 status: CriterionStatus::Passed,
                 detail: Some("exit status 0".into()),
-                evidence: vec!["make".into()],
+                evidence: vec![crate::engine::checks::Evidence {
+                    path: "make".into(),
+                    line: None,
+                    text: None,
+                }],
             }
         }
     }

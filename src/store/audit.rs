@@ -98,6 +98,10 @@ pub fn write_entry(
     if let Some(c) = project_commit {
         message.trailer("Ddx-Project-Commit", c.to_string());
     }
+    // The arguments are in entry.yml; as trailers too, for `git log` readers.
+    for (k, v) in &record.args {
+        message.trailer(&trailer_key(k), v);
+    }
     message.trailer("Ddx-Format", FORMAT.to_string());
     let parents: Vec<ObjectId> = parent.into_iter().collect();
     let commit = commit_object(identity, &message, tree, &parents);
@@ -333,4 +337,22 @@ pub fn subject(instance: &str, summary: &str) -> String {
     } else {
         format!("ddx(audit): {instance}: {summary}")
     }
+}
+
+/// A trailer key git recognises: `exit_status` becomes `Ddx-Exit-Status`; `Ddx-…` stays.
+pub fn trailer_key(key: &str) -> String {
+    if key.starts_with("Ddx-") {
+        return key.to_owned();
+    }
+    let words: Vec<String> = key
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("Ddx-{}", words.join("-"))
 }
