@@ -5,6 +5,7 @@
 //! hint with the next thing to try.
 
 mod action;
+mod audit;
 mod checkpoint;
 mod completion;
 mod gate;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Register, list, fetch and remove team or private catalogs.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// The audit chain: list, show, verify, report, export.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -154,6 +158,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Notes(cmd) => notes::run(cli, out, cmd),
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Repo(cmd) => repo::run(cli, out, cmd),
+        Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }
@@ -181,6 +186,25 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return classify_config(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::audit::AuditError>() {
+            use crate::observe::audit::AuditError as A;
+            match e {
+                A::NoSuchEntry { .. } | A::Empty => return (
+                    ExitCode::NotFound,
+                    Some(
+                        "`ddx audit log` lists the entries; `audit~N` counts back from the newest"
+                            .to_owned(),
+                    ),
+                ),
+                A::Lookup(e) => return classify_lookup(e),
+                A::Store(_) => {}
+            }
+        }
+        if let Some(crate::observe::report::ReportError::Lookup(e)) =
+            cause.downcast_ref::<crate::observe::report::ReportError>()
+        {
+            return classify_lookup(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::observe::query::LogError>() {
             use crate::observe::query::LogError as L;

@@ -13,12 +13,14 @@ pub mod gate_check;
 pub mod gates;
 pub mod graph;
 pub mod machine;
+pub mod replay;
 pub mod state;
 pub mod work;
 
 use crate::catalog::{CatalogError, Located};
 use crate::model::load::DefinitionError;
 use crate::model::{load_workflow, Variable, Workflow};
+use crate::observe::log::FILE_ONLY;
 use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Message, Sink, Tip};
 use crate::store::pending::{self, Recovery};
@@ -137,6 +139,14 @@ impl<'r> Engine<'r> {
         self.identity.seconds = seconds;
     }
 
+    /// Sends this command's log lines to `instance`'s log (never for a dry run, which writes
+    /// nothing at all).
+    fn attach_log(&self, instance: &str, dry_run: bool) {
+        if !dry_run {
+            attach_log(self.repo, instance);
+        }
+    }
+
     fn options<'a>(&'a self, instance: &'a str, dry_run: bool) -> transaction::Options<'a> {
         transaction::Options {
             instance,
@@ -194,6 +204,7 @@ impl<'r> Engine<'r> {
             }
             None => refs::new_instance_id(&wf.name, self.identity.seconds),
         };
+        self.attach_log(&id, dry_run);
         if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
             return Err(LookupError::InstanceExists { id }.into());
         }
@@ -271,13 +282,15 @@ impl<'r> Engine<'r> {
         let audit = AuditRecord {
             operation: "init".to_owned(),
             summary: format!("init {} {}", wf.name, wf.version),
-            args: vec![
+            args: [
                 (
                     "Ddx-Workflow".to_owned(),
                     format!("{} {}", wf.name, wf.version),
                 ),
                 ("Ddx-Source".to_owned(), located.source.to_string()),
-            ],
+            ]
+            .into_iter()
+            .collect(),
         };
         let outcome = transaction::commit(
             self.repo,
@@ -299,12 +312,14 @@ impl<'r> Engine<'r> {
                 })))
             },
         )?;
-        Ok(Report {
+        let report = Report {
             instance: id,
             outcome,
             lines,
             state: Some(st),
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// Applies `op` to `instance` as one event (or nothing, or a dry run).
@@ -315,6 +330,11 @@ impl<'r> Engine<'r> {
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
+        // Free text as its trailer carries it, so a replay of the event sees the same.
+        let op = &replay::normalize_op(op);
+        let reason = replay::normalize_text(reason);
+        let reason = reason.as_deref();
         let mut result: Option<(Vec<String>, State)> = None;
         let ref_name = refs::instance_ref(instance);
         let outcome = transaction::commit(
@@ -329,6 +349,8 @@ impl<'r> Engine<'r> {
                         suggestion: None,
                     })?;
                 let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                // The check results this transition depends on, recorded for replay.
+                let recorder = replay::Recorder::new(self.evaluator.as_ref());
                 let wf = if op.needs_definition() {
                     Some(self.definition(instance, tip)?)
                 } else {
@@ -342,29 +364,29 @@ impl<'r> Engine<'r> {
                     reason,
                     work_dir: Some(self.repo.work_dir()),
                 };
-                let effect =
-                    match machine::apply(&mut st, wf.as_deref(), op, &cx, self.evaluator.as_ref())?
-                    {
-                        Applied::Nothing(why) => {
-                            result = Some((Vec::new(), st));
-                            return Ok(Decision::Nothing(why));
-                        }
-                        Applied::Changed(effect) => effect,
-                    };
+                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, &recorder)? {
+                    Applied::Nothing(why) => {
+                        result = Some((Vec::new(), st));
+                        return Ok(Decision::Nothing(why));
+                    }
+                    Applied::Changed(effect) => effect,
+                };
                 let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
                 message.body = effect.lines.join("\n");
                 message.trailer("Ddx-Event", &effect.event);
                 for p in &effect.phases {
                     message.trailer("Ddx-Phase", p);
                 }
-                let mut args: Vec<(String, String)> = effect
-                    .phases
-                    .iter()
-                    .map(|p| ("Ddx-Phase".to_owned(), p.clone()))
-                    .collect();
+                let mut args = BTreeMap::new();
+                if !effect.phases.is_empty() {
+                    args.insert("phase".to_owned(), effect.phases.join(", "));
+                }
+                for call in recorder.calls() {
+                    message.trailer(replay::CHECK_TRAILER, call.trailer());
+                }
                 for (k, v) in &effect.trailers {
                     message.trailer(k, v);
-                    args.push((k.clone(), v.clone()));
+                    args.insert(k.clone(), v.clone());
                 }
                 let plan = Plan {
                     event: Some(NewEvent {
@@ -384,12 +406,14 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
             state: st,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// `ddx workflow restore`: a new event whose state equals checkpoint `name`'s.
@@ -400,6 +424,9 @@ impl<'r> Engine<'r> {
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
+        let reason = replay::normalize_text(reason);
+        let reason = reason.as_deref();
         let cp_ref = refs::checkpoint_ref(instance, name);
         let Some(cp_commit) = refs::read(self.repo, &cp_ref)? else {
             return Err(checkpoint_not_found(self.repo, instance, name)?.into());
@@ -484,7 +511,7 @@ impl<'r> Engine<'r> {
                     audit: AuditRecord {
                         operation: "restore".to_owned(),
                         summary: format!("restore checkpoint {name}"),
-                        args,
+                        args: args.into_iter().collect(),
                     },
                     extra: Vec::new(),
                 };
@@ -493,12 +520,14 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
             state: st,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// `ddx checkpoint create`: names the instance's tip `name`.
@@ -509,6 +538,7 @@ impl<'r> Engine<'r> {
         force: bool,
         dry_run: bool,
     ) -> Result<Report, EngineError> {
+        self.attach_log(instance, dry_run);
         refs::validate_name("a checkpoint name", name)?;
         let cp_ref = refs::checkpoint_ref(instance, name);
         let mut lines = Vec::new();
@@ -548,7 +578,9 @@ impl<'r> Engine<'r> {
                     audit: AuditRecord {
                         operation: "checkpoint".to_owned(),
                         summary: format!("checkpoint {name}"),
-                        args: vec![("Ddx-Checkpoint".to_owned(), name.to_owned())],
+                        args: [("Ddx-Checkpoint".to_owned(), name.to_owned())]
+                            .into_iter()
+                            .collect(),
                     },
                     extra: vec![ExtraRef {
                         name: cp_ref.clone(),
@@ -558,17 +590,73 @@ impl<'r> Engine<'r> {
                 })))
             },
         )?;
-        Ok(Report {
+        let report = Report {
             instance: instance.to_owned(),
             outcome,
             lines,
             state: None,
-        })
+        };
+        log_report(&report);
+        Ok(report)
     }
 
     /// Finishes or rolls back the interrupted step, if any (see [`crate::store::pending`]).
     pub fn recover(&self) -> Result<Option<Recovery>, EngineError> {
-        Ok(pending::recover(self.repo, &self.identity)?)
+        let done = pending::recover(self.repo, &self.identity)?;
+        if let Some(r) = &done {
+            match r {
+                Recovery::RolledBack { step, reason } => tracing::warn!(
+                    target: FILE_ONLY,
+                    step = step.as_str(),
+                    "rolled back an interrupted step: {reason}"
+                ),
+                Recovery::Finished { step, .. } | Recovery::AlreadyDone { step } => {
+                    tracing::info!(step = step.as_str(), "finished an interrupted step")
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Sends this command's log lines to `instance`'s log, `.git/ddx/logs/<instance>.jsonl`.
+pub fn attach_log(repo: &Repo, instance: &str) {
+    if let Err(e) = crate::observe::log::attach_instance(&repo.ddx_dir(), instance) {
+        tracing::warn!("cannot write the log of instance {instance}: {e}");
+    }
+}
+
+/// Logs what an operation did: the event at info (a forced gate at warn), each change below it.
+fn log_report(report: &Report) {
+    let instance = report.instance.as_str();
+    match &report.outcome {
+        Outcome::Committed(w) => {
+            let event = w
+                .plan
+                .event
+                .as_ref()
+                .and_then(|e| e.message.get("Ddx-Event"))
+                .unwrap_or(w.plan.audit.operation.as_str());
+            tracing::info!(
+                event,
+                commit = w.event.map(|c| c.to_string()).unwrap_or_default(),
+                audit = %w.audit,
+                "{instance}: {}",
+                w.plan.audit.summary
+            );
+            for line in &report.lines {
+                if line.contains("forced past") {
+                    // A deviation: kept in the instance log; stdout already shows the line.
+                    tracing::warn!(target: FILE_ONLY, event, "{line}");
+                } else {
+                    tracing::info!(event, "{line}");
+                }
+            }
+        }
+        Outcome::DryRun(w) => {
+            tracing::debug!("dry run: would record {}", w.plan.audit.summary)
+        }
+        Outcome::Nothing(why) => tracing::info!("{instance}: nothing changed: {why}"),
     }
 }
 
@@ -692,6 +780,7 @@ pub struct StatusView {
 /// The status of `instance` from its tip; the machine checks of the phases that are ready or
 /// in progress are evaluated, except `command` checks (`ddx gate check` runs those).
 pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
+    attach_log(repo, instance);
     let (tip, st) = load(repo, instance)?;
     let wf = match load_pinned(repo, instance, &tip) {
         Ok(w) => Some(w),

@@ -604,11 +604,11 @@ impl Engine<'_> {
         message.trailer("Ddx-Workflow", format!("{} {}", wf.name, wf.version));
         audit.operation = "apply".to_owned();
         audit.summary = format!("apply {} {}", wf.name, wf.version);
-        audit.args.push(("workflow".to_owned(), wf.name.clone()));
-        audit.args.push(("version".to_owned(), wf.version.clone()));
+        audit.args.insert("workflow".to_owned(), wf.name.clone());
+        audit.args.insert("version".to_owned(), wf.version.clone());
         audit
             .args
-            .push(("source".to_owned(), located.source.to_string()));
+            .insert("source".to_owned(), located.source.to_string());
         let yaml = st.to_yaml();
         let outcome = transaction::commit(
             self.repo,

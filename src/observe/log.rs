@@ -28,7 +28,9 @@ enum Sink {
     Buffer(Vec<Map<String, Value>>),
     File {
         instance: String,
-        out: BufWriter<File>,
+        path: PathBuf,
+        /// Opened at the first line, so a command that logs nothing creates no file.
+        out: Option<BufWriter<File>>,
     },
 }
 
@@ -71,39 +73,70 @@ pub fn log_path(ddx_dir: &Path, instance: &str) -> PathBuf {
     ddx_dir.join("logs").join(format!("{instance}.jsonl"))
 }
 
-fn write_line(out: &mut BufWriter<File>, instance: &str, mut line: Map<String, Value>) {
+fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(BufWriter::new(file))
+}
+
+fn write_line(
+    out: &mut Option<BufWriter<File>>,
+    path: &Path,
+    instance: &str,
+    mut line: Map<String, Value>,
+) {
+    if out.is_none() {
+        // A log that cannot be written must not fail the command it describes.
+        *out = open(path).ok();
+    }
+    let Some(out) = out else { return };
     line.insert("instance".into(), Value::String(instance.to_owned()));
     if let Ok(text) = serde_json::to_string(&line) {
-        // A log that cannot be written must not fail the command it describes.
         let _ = writeln!(out, "{text}");
     }
 }
 
-/// From now on, this command's log lines (and those buffered so far) go to the instance's log.
+/// From now on, this command's log lines (and those buffered so far) go to the instance's log,
+/// `.git/ddx/logs/<instance>.jsonl`, created at its first line. Attaching again (another
+/// instance) sends later lines there.
 pub fn attach_instance(ddx_dir: &Path, instance: &str) -> std::io::Result<()> {
     let path = log_path(ddx_dir, instance);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let mut out = BufWriter::new(file);
     let Ok(mut st) = state().lock() else {
         return Ok(());
     };
-    let old = std::mem::replace(&mut st.sink, Sink::Buffer(Vec::new()));
-    match old {
-        Sink::Buffer(lines) => {
-            for line in lines {
-                write_line(&mut out, instance, line);
-            }
-        }
-        Sink::File { out: mut prev, .. } => {
-            let _ = prev.flush();
+    if let Sink::File {
+        instance: current, ..
+    } = &st.sink
+    {
+        if current == instance {
+            return Ok(());
         }
     }
-    out.flush()?;
+    let old = std::mem::replace(&mut st.sink, Sink::Buffer(Vec::new()));
+    let mut out = None;
+    match old {
+        Sink::Buffer(lines) => {
+            if !lines.is_empty() {
+                out = Some(open(&path)?);
+            }
+            for line in lines {
+                write_line(&mut out, &path, instance, line);
+            }
+        }
+        Sink::File { out: prev, .. } => {
+            if let Some(mut prev) = prev {
+                let _ = prev.flush();
+            }
+        }
+    }
+    if let Some(o) = out.as_mut() {
+        o.flush()?;
+    }
     st.sink = Sink::File {
         instance: instance.to_owned(),
+        path,
         out,
     };
     Ok(())
@@ -112,7 +145,7 @@ pub fn attach_instance(ddx_dir: &Path, instance: &str) -> std::io::Result<()> {
 /// Writes out what is buffered for the attached instance; call before the process exits.
 pub fn flush() {
     if let Ok(mut st) = state().lock() {
-        if let Sink::File { out, .. } = &mut st.sink {
+        if let Sink::File { out: Some(out), .. } = &mut st.sink {
             let _ = out.flush();
         }
     }
@@ -131,8 +164,12 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = Some(text);
         } else {
-            self.fields
-                .insert(field.name().to_owned(), Value::String(text));
+            // A list (an error's cause chain, logged as `causes = ?chain`) stays a list.
+            let value = match text.starts_with('[') {
+                true => serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+                false => Value::String(text),
+            };
+            self.fields.insert(field.name().to_owned(), value);
         }
     }
 
@@ -206,9 +243,14 @@ impl<S: Subscriber> Layer<S> for InstanceLogLayer {
                     lines.push(line);
                 }
             }
-            Sink::File { instance, out } => {
+            Sink::File {
+                instance,
+                path,
+                out,
+            } => {
                 let instance = instance.clone();
-                write_line(out, &instance, line);
+                let path = path.clone();
+                write_line(out, &path, &instance, line);
             }
         }
     }

@@ -1,44 +1,96 @@
 //! The audit chain, `refs/ddx/audit`: one commit per operation that changed anything.
 //!
-//! An audit commit records, in its trailers, the operation, the instance, the instance commit
-//! it produced (`Ddx-Instance-Commit`), the actor, the project commit it ran at, and the
-//! arguments that matter (`Ddx-Phase`, `Ddx-Criterion`, `Ddx-Reason`, …). Its tree is the
-//! instance's tree after the operation (`state.yml` and `workflow/`), so it costs no object of
-//! its own and `git show refs/ddx/audit:state.yml` is the state the entry produced. The chain is
-//! append-only and moves in the same ref transaction as the instance ref, so the two chains
-//! vouch for each other: the audit commit names the instance commit, the instance commit names
-//! the audit head it follows (`Ddx-Audit-Parent`). Verification and reports build on this.
+//! Each audit commit's tree holds one small `entry.yml` (operation, actor, time, instance, the
+//! instance commit it produced, the project commit it ran at, and the arguments that matter);
+//! its trailers say the same for `git log`. The chain is append-only and moves in the same ref
+//! transaction as the instance ref, so the two chains vouch for each other: the audit commit
+//! names the instance commit (`Ddx-Instance-Commit`), the instance commit names the audit head
+//! it follows (`Ddx-Audit-Parent`). Operations that touch no instance (`ddx repo add`, `ddx
+//! hooks install`, …) are recorded with [`record_operation`]. When the user signs commits
+//! (`ddx.sign`, else `commit.gpgSign`), every audit commit is signed before its ref moves.
+//! [`entries`] reads the chain back for logs, reports and exports.
 
-use super::event::{write_commit, Identity, Message, Sink, FORMAT};
-use super::repo::StoreError;
+use super::chain::{CommitData, Reader};
+use super::event::{commit_object, Identity, Message, Sink, FORMAT};
+use super::refs;
+use super::repo::{Repo, StoreError};
+use super::transaction::{self, Decision, Options, Outcome, Plan};
+use gix::objs::tree::{Entry, EntryKind};
 use gix::ObjectId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The file of an audit commit's tree.
+pub const ENTRY_FILE: &str = "entry.yml";
 
 /// What an operation records in the audit chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
-    /// `init`, `approve`, `start`, `checkpoint`, … (`Ddx-Operation`).
+    /// `init`, `approve`, `start`, `checkpoint`, …
     pub operation: String,
-    /// A readable summary: the subject's tail.
+    /// A readable summary, the subject's tail.
     pub summary: String,
-    /// The arguments that matter, as trailers (`Ddx-Phase`, `Ddx-Criterion`, …).
-    pub args: Vec<(String, String)>,
+    /// The arguments that matter (phase, criterion, reason, checkpoint, …).
+    pub args: BTreeMap<String, String>,
 }
 
-/// Writes the audit commit for `record` on top of `parent`, with the instance's `tree`.
-#[allow(clippy::too_many_arguments)]
+#[derive(Serialize)]
+struct EntryDoc<'a> {
+    format: u32,
+    operation: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    instance: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_commit: Option<String>,
+    actor: String,
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_commit: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    args: &'a BTreeMap<String, String>,
+}
+
+/// Writes the audit commit for `record` on top of `parent` (signed when the user signs
+/// commits and the objects are really written). An empty `instance` is an operation that
+/// touches no instance.
 pub fn write_entry(
     sink: Sink<'_>,
     identity: &Identity,
     parent: Option<ObjectId>,
-    tree: ObjectId,
     instance: &str,
     instance_commit: Option<ObjectId>,
     project_commit: Option<ObjectId>,
     record: &AuditRecord,
 ) -> Result<ObjectId, StoreError> {
-    let mut message = Message::new(subject(instance, &record.summary));
+    let entry = EntryDoc {
+        format: FORMAT,
+        operation: &record.operation,
+        instance,
+        instance_commit: instance_commit.map(|c| c.to_string()),
+        actor: identity.actor(),
+        time: identity.time(),
+        project_commit: project_commit.map(|c| c.to_string()),
+        args: &record.args,
+    };
+    let yaml =
+        serde_yaml::to_string(&entry).map_err(|e| StoreError::git("encoding an audit entry", e))?;
+    let blob = sink.blob(yaml.as_bytes())?;
+    let tree = sink.put(&gix::objs::Tree {
+        entries: vec![Entry {
+            mode: EntryKind::Blob.into(),
+            filename: ENTRY_FILE.into(),
+            oid: blob,
+        }],
+    })?;
+    let mut message = if instance.is_empty() {
+        Message::new(format!("ddx(audit): {}", record.summary))
+    } else {
+        Message::new(format!("ddx(audit): {instance}: {}", record.summary))
+    };
     message.trailer("Ddx-Operation", &record.operation);
-    message.trailer("Ddx-Instance", instance);
+    if !instance.is_empty() {
+        message.trailer("Ddx-Instance", instance);
+    }
     if let Some(c) = instance_commit {
         message.trailer("Ddx-Instance-Commit", c.to_string());
     }
@@ -46,12 +98,245 @@ pub fn write_entry(
     if let Some(c) = project_commit {
         message.trailer("Ddx-Project-Commit", c.to_string());
     }
+    // The arguments are in entry.yml; as trailers too, for `git log` readers.
     for (k, v) in &record.args {
         message.trailer(&trailer_key(k), v);
     }
     message.trailer("Ddx-Format", FORMAT.to_string());
     let parents: Vec<ObjectId> = parent.into_iter().collect();
-    write_commit(sink, identity, &message, tree, &parents)
+    let commit = commit_object(identity, &message, tree, &parents);
+    match sink {
+        Sink::Write(repo) => match signing_options(repo)? {
+            Some(options) => {
+                let signed = commit.sign(options).map_err(|e| {
+                    StoreError::git(
+                        "signing the audit commit (ddx.sign or commit.gpgSign is on: check gpg.format and user.signingKey, or set ddx.sign=false)",
+                        e,
+                    )
+                })?;
+                sink.put(&signed)
+            }
+            None => sink.put(&commit),
+        },
+        Sink::HashOnly(_) => sink.put(&commit),
+    }
+}
+
+/// How to sign audit commits, when the user signs: `ddx.sign` when it is set, else
+/// `commit.gpgSign`; the key and program come from `gpg.format`, `user.signingKey` and friends.
+pub fn signing_options(
+    repo: &gix::Repository,
+) -> Result<Option<gix::objs::signature::sign::Options>, StoreError> {
+    let config = repo.config_snapshot();
+    let explicit = config.boolean("ddx.sign");
+    let hint = "reading the signing configuration (gpg.format, user.signingKey)";
+    match explicit {
+        Some(true) => repo
+            .commit_signing_options()
+            .map(Some)
+            .map_err(|e| StoreError::git(hint, e)),
+        Some(false) => Ok(None),
+        None => repo
+            .commit_signing_options_if_enabled()
+            .map_err(|e| StoreError::git(hint, e)),
+    }
+}
+
+/// Whether audit commits of this repository are signed (`ddx.sign`, else `commit.gpgSign`).
+pub fn signing_enabled(repo: &Repo) -> bool {
+    let config = repo.gix().config_snapshot();
+    config
+        .boolean("ddx.sign")
+        .or_else(|| config.boolean("commit.gpgSign"))
+        .unwrap_or(false)
+}
+
+/// Records an operation that touches no instance (`ddx repo add`, `ddx hooks install`, …) as
+/// one audit commit: compare-and-swap on `refs/ddx/audit`, retried on a lost race, through the
+/// one transaction type. A dry run writes nothing and says which commit it would write.
+pub fn record_operation(
+    repo: &Repo,
+    identity: &Identity,
+    record: &AuditRecord,
+    dry_run: bool,
+) -> Result<Outcome, StoreError> {
+    let opts = Options {
+        instance: "",
+        identity,
+        project_commit: repo.project_commit(),
+        dry_run,
+    };
+    transaction::commit(repo, &opts, |_| -> Result<Decision, StoreError> {
+        Ok(Decision::Change(Box::new(Plan {
+            event: None,
+            audit: record.clone(),
+            extra: Vec::new(),
+        })))
+    })
+}
+
+/// `entry.yml` as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct EntryFile {
+    pub format: u32,
+    pub operation: String,
+    #[serde(default)]
+    pub instance: String,
+    #[serde(default)]
+    pub instance_commit: Option<String>,
+    pub actor: String,
+    pub time: String,
+    #[serde(default)]
+    pub project_commit: Option<String>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+}
+
+impl EntryFile {
+    pub fn parse(bytes: &[u8]) -> Result<EntryFile, String> {
+        serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// One audit entry, read back from its commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    #[serde(serialize_with = "ser_oid")]
+    pub id: ObjectId,
+    #[serde(serialize_with = "ser_oids")]
+    pub parents: Vec<ObjectId>,
+    /// RFC 3339 UTC.
+    pub time: String,
+    #[serde(skip)]
+    pub seconds: i64,
+    pub actor: String,
+    pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(
+        serialize_with = "ser_opt_oid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_commit: Option<ObjectId>,
+    #[serde(
+        serialize_with = "ser_opt_oid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub project_commit: Option<ObjectId>,
+    /// The readable summary (the subject after `ddx(audit): <instance>: `).
+    pub summary: String,
+    /// The arguments from `entry.yml` (empty when they were not read).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    pub signed: bool,
+}
+
+fn ser_oid<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(id)
+}
+
+fn ser_opt_oid<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.collect_str(id),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_oids<S: serde::Serializer>(ids: &[ObjectId], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(|i| i.to_string()))
+}
+
+impl AuditEntry {
+    /// The entry an audit commit records, from its trailers (arguments are read separately).
+    pub fn from_commit(c: &CommitData) -> AuditEntry {
+        let m = &c.message;
+        let oid = |key: &str| {
+            m.get(key)
+                .and_then(|v| ObjectId::from_hex(v.as_bytes()).ok())
+        };
+        let instance = m.get("Ddx-Instance").map(str::to_owned);
+        let prefix = match &instance {
+            Some(i) => format!("ddx(audit): {i}: "),
+            None => "ddx(audit): ".to_owned(),
+        };
+        AuditEntry {
+            id: c.id,
+            parents: c.parents.clone(),
+            time: c.committer.time(),
+            seconds: c.committer.seconds,
+            actor: m
+                .get("Ddx-Actor")
+                .map_or_else(|| c.author.actor(), str::to_owned),
+            operation: m.get("Ddx-Operation").unwrap_or_default().to_owned(),
+            instance,
+            instance_commit: oid("Ddx-Instance-Commit"),
+            project_commit: oid("Ddx-Project-Commit"),
+            summary: m
+                .subject
+                .strip_prefix(&prefix)
+                .unwrap_or(&m.subject)
+                .to_owned(),
+            args: BTreeMap::new(),
+            signed: c.signed,
+        }
+    }
+}
+
+/// Reads `entry.yml` of an audit commit.
+pub fn read_entry_file(reader: &Reader, c: &CommitData) -> Result<EntryFile, String> {
+    let items = reader
+        .tree(c.tree)
+        .map_err(|e| format!("its tree {} cannot be read: {e}", c.tree))?;
+    let item = items
+        .iter()
+        .find(|i| i.name == ENTRY_FILE && i.is_blob)
+        .ok_or_else(|| format!("its tree has no {ENTRY_FILE}"))?;
+    let bytes = reader
+        .blob(item.id)
+        .map_err(|e| format!("its {ENTRY_FILE} ({}) cannot be read: {e}", item.id))?;
+    EntryFile::parse(&bytes).map_err(|e| format!("its {ENTRY_FILE} is not valid: {e}"))
+}
+
+/// Every entry of the audit chain, oldest first (parents before children), with their
+/// arguments when `with_args`. A commit or `entry.yml` that cannot be read is an error naming
+/// it (`ddx audit verify` says more).
+pub fn entries(repo: &Repo, with_args: bool) -> Result<Vec<AuditEntry>, StoreError> {
+    let Some(head) = refs::read(repo, refs::AUDIT)? else {
+        return Ok(Vec::new());
+    };
+    let reader = Reader::new(repo);
+    let walk = reader.walk(&[head]);
+    if let Some(m) = walk.missing.first() {
+        return Err(StoreError::Corrupt {
+            reference: refs::AUDIT.to_owned(),
+            commit: m.id.to_string(),
+            what: m.why.clone(),
+        });
+    }
+    let mut out = Vec::with_capacity(walk.order.len());
+    for id in &walk.order {
+        let c = &walk.commits[id];
+        let mut entry = AuditEntry::from_commit(c);
+        if with_args {
+            let file = read_entry_file(&reader, c).map_err(|what| StoreError::Corrupt {
+                reference: refs::AUDIT.to_owned(),
+                commit: id.to_string(),
+                what,
+            })?;
+            entry.args = file.args;
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// The subject of an audit commit.
+pub fn subject(instance: &str, summary: &str) -> String {
+    if instance.is_empty() {
+        format!("ddx(audit): {summary}")
+    } else {
+        format!("ddx(audit): {instance}: {summary}")
+    }
 }
 
 /// A trailer key git recognises: `exit_status` becomes `Ddx-Exit-Status`; `Ddx-…` stays.
@@ -70,9 +355,4 @@ pub fn trailer_key(key: &str) -> String {
         })
         .collect();
     format!("Ddx-{}", words.join("-"))
-}
-
-/// The subject of an audit commit.
-pub fn subject(instance: &str, summary: &str) -> String {
-    format!("ddx(audit): {instance}: {summary}")
 }

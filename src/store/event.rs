@@ -275,7 +275,9 @@ impl Message {
     }
 }
 
-fn one_line(s: &str) -> String {
+/// `s` on one line: lines trimmed, blank ones dropped, the rest joined by spaces (as a trailer
+/// value is written).
+pub fn one_line(s: &str) -> String {
     s.split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -291,8 +293,18 @@ pub fn write_commit(
     tree: ObjectId,
     parents: &[ObjectId],
 ) -> Result<ObjectId, StoreError> {
+    sink.put(&commit_object(identity, message, tree, parents))
+}
+
+/// The commit [`write_commit`] writes, not yet written (to be signed first, for instance).
+pub fn commit_object(
+    identity: &Identity,
+    message: &Message,
+    tree: ObjectId,
+    parents: &[ObjectId],
+) -> gix::objs::Commit {
     let sig = identity.signature();
-    let commit = gix::objs::Commit {
+    gix::objs::Commit {
         tree,
         parents: parents.iter().copied().collect(),
         author: sig.clone(),
@@ -300,8 +312,7 @@ pub fn write_commit(
         encoding: None,
         message: BString::from(message.render()),
         extra_headers: Vec::new(),
-    };
-    sink.put(&commit)
+    }
 }
 
 /// The tip of an instance chain, read in O(1): one commit, one tree, one blob.

@@ -8,9 +8,12 @@
 //! state changes (objects first, then every ref in one compare-and-swap transaction);
 //! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote;
 //! [`worktree`] compares the work tree with `HEAD` and the index (committed checks, the change
-//! tracker of actions); [`pack`] writes many objects at once as one pack.
+//! tracker of actions); [`pack`] writes many objects at once as one pack; [`chain`] reads whole
+//! chains as they really are (for verification and reports); [`verified`] remembers the heads
+//! verification found intact.
 
 pub mod audit;
+pub mod chain;
 pub mod event;
 pub mod git;
 pub mod heads;
@@ -24,6 +27,7 @@ pub mod sources;
 pub mod staged;
 pub mod transaction;
 pub mod tree;
+pub mod verified;
 pub mod worktree;
 
 pub use event::Identity;

@@ -112,12 +112,17 @@ pub struct Options<'a> {
     pub dry_run: bool,
 }
 
-/// Reads the base of `instance`: its tip (O(1)) and the audit head.
+/// Reads the base of `instance`: its tip (O(1)) and the audit head. An empty `instance` is an
+/// operation that touches no instance (`ddx repo add`, `ddx hooks install`, …): only the audit
+/// head is read.
 pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
     let name = refs::instance_ref(instance);
-    let tip = match refs::read(repo, &name)? {
-        Some(commit) => Some(read_event(repo, &name, commit)?),
-        None => None,
+    let tip = match instance.is_empty() {
+        true => None,
+        false => match refs::read(repo, &name)? {
+            Some(commit) => Some(read_event(repo, &name, commit)?),
+            None => None,
+        },
     };
     Ok(Base {
         instance: tip,
@@ -138,7 +143,12 @@ pub fn commit<E: From<StoreError>>(
     } else {
         Some(Journal::acquire(repo)?)
     };
-    let instance_ref = refs::instance_ref(opts.instance);
+    // An operation that touches no instance moves only the audit ref.
+    let instance_ref = if opts.instance.is_empty() {
+        refs::AUDIT.to_owned()
+    } else {
+        refs::instance_ref(opts.instance)
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -158,7 +168,7 @@ pub fn commit<E: From<StoreError>>(
             Sink::Write(repo.gix())
         };
         let mut moves = Vec::new();
-        let (event, tree) = match &plan.event {
+        let event = match &plan.event {
             Some(ev) => {
                 let tree = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
                 let mut message = ev.message.clone();
@@ -183,15 +193,17 @@ pub fn commit<E: From<StoreError>>(
                     old: base.instance.as_ref().map(|t| t.commit),
                     new: id,
                 });
-                (Some(id), tree)
+                Some(id)
             }
+            // An operation that touches no instance.
+            None if opts.instance.is_empty() => None,
             None => {
-                let tip = base.instance.as_ref().ok_or_else(|| StoreError::Corrupt {
+                base.instance.as_ref().ok_or_else(|| StoreError::Corrupt {
                     reference: instance_ref.clone(),
                     commit: String::new(),
                     what: "an operation without an event needs an existing instance".to_owned(),
                 })?;
-                (None, tip.tree)
+                None
             }
         };
         let recorded = event.or(base.instance.as_ref().map(|t| t.commit));
@@ -199,7 +211,6 @@ pub fn commit<E: From<StoreError>>(
             sink,
             opts.identity,
             base.audit,
-            tree,
             opts.instance,
             recorded,
             opts.project_commit,
