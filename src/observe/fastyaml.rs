@@ -33,12 +33,21 @@ type R = Result<(), Unsupported>;
 
 /// `value` as serde_yaml 0.9 writes it, or `None` when this emitter cannot be sure.
 pub fn to_string<T: Serialize>(value: &T) -> Option<String> {
+    let mut out = String::with_capacity(4096);
+    write(value, &mut out).then_some(out)
+}
+
+/// Writes `value` into `out` (cleared first, its capacity reused); false when this emitter
+/// cannot be sure how serde_yaml writes it.
+pub fn write<T: Serialize>(value: &T, out: &mut String) -> bool {
+    out.clear();
     let mut e = Emitter {
-        out: String::with_capacity(4096),
+        out: std::mem::take(out),
         stack: Vec::new(),
     };
-    value.serialize(&mut e).ok()?;
-    Some(e.out)
+    let ok = value.serialize(&mut e).is_ok();
+    *out = e.out;
+    ok
 }
 
 /// Bytes that never make serde_yaml quote a string that starts with a letter.

@@ -83,6 +83,9 @@ pub struct Checked {
     pub workflow_trees: usize,
     /// Signatures verified.
     pub signatures: usize,
+    /// Signatures of entries up to the audit head a previous verification found intact: not
+    /// checked again (their commit ids have not changed).
+    pub signatures_verified_before: usize,
     /// Remembered heads compared (`.git/ddx/heads`, `.git/ddx/verified`).
     pub heads: usize,
 }
@@ -107,6 +110,9 @@ pub struct Verification {
 pub struct VerifyOptions {
     /// Remember the verified heads when nothing is broken.
     pub record: bool,
+    /// Check every signature, also those an earlier verification found good (after a change
+    /// of `gpg.ssh.allowedSignersFile` or of the keys trusted, for instance).
+    pub all_signatures: bool,
 }
 
 /// Breaks as they are found, with where they stand in history: a group (the audit chain, an
@@ -221,8 +227,6 @@ struct AuditNode {
     author: Person,
     /// Only when it differs from the author.
     committer: Option<Person>,
-    /// The subject after `ddx(audit): <instance>: `.
-    summary: String,
     operation: String,
     instance: Option<String>,
     instance_commit: Option<String>,
@@ -243,7 +247,6 @@ impl AuditNode {
             signed: chain::is_signed(c),
             committer: (committer != author).then_some(committer),
             author,
-            summary: String::new(),
             operation: String::new(),
             instance: None,
             instance_commit: None,
@@ -270,12 +273,7 @@ impl AuditNode {
                 *slot = Some(v.to_owned());
             }
         }
-        let subject = message.lines().next().unwrap_or_default();
-        let tail = match &node.instance {
-            Some(i) => subject.strip_prefix(&format!("ddx(audit): {i}: ")),
-            None => subject.strip_prefix("ddx(audit): "),
-        };
-        node.summary = tail.unwrap_or(subject).to_owned();
+
         Ok(node)
     }
 
@@ -527,6 +525,15 @@ struct InstanceResult {
     facts: Vec<EventFact>,
 }
 
+/// Where a state comes from, for error messages (formatted only when one is needed).
+struct Origin<'a>(&'a str, ObjectId);
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{STATE_FILE}", self.0, short(&self.1))
+    }
+}
+
 /// Reads the tree of an event: `state.yml`'s blob and the `workflow/` tree.
 fn event_tree(
     reader: &Reader,
@@ -556,21 +563,25 @@ fn event_tree(
     Ok((state, wf))
 }
 
-fn read_state(reader: &Reader, blob: ObjectId, origin: &str) -> Result<State, (BreakKind, String)> {
+fn read_state(
+    reader: &Reader,
+    blob: ObjectId,
+    origin: &Origin<'_>,
+) -> Result<State, (BreakKind, String)> {
     let bytes = reader.blob(blob).map_err(|why| {
         (
             BreakKind::MissingObject,
             format!("its {STATE_FILE} ({blob}) cannot be read: {why}"),
         )
     })?;
-    State::from_yaml(&bytes, origin).map_err(|e| (BreakKind::Replay, e.to_string()))
+    State::from_yaml(&bytes, &origin.to_string()).map_err(|e| (BreakKind::Replay, e.to_string()))
 }
 
 fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> InstanceResult {
     let reference = refs::instance_ref(id);
     let mut breaks = Breaks::new(group);
     let mut out = InstanceResult::default();
-    let walk = reader.walk(&[tip]);
+    let walk = reader.walk_lean(&[tip]);
     for m in &walk.missing {
         breaks.push(
             &reference,
@@ -598,6 +609,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
     let mut definitions: HashMap<ObjectId, Result<Rc<Workflow>, String>> = HashMap::default();
     let mut complete_trees: HashSet<ObjectId> = HashSet::default();
     let mut checked_trees: HashSet<ObjectId> = HashSet::default();
+    let mut yaml = String::with_capacity(8192);
     for (seq, cid) in walk.order.iter().enumerate() {
         breaks.seq = seq as u64;
         let c = &walk.commits[cid];
@@ -616,7 +628,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             );
             out.not_replayed += 1;
             if let Ok((blob, wf)) = event_tree(reader, c) {
-                if let Ok(st) = read_state(reader, blob, &reference) {
+                if let Ok(st) = read_state(reader, blob, &Origin(&reference, c.id)) {
                     states.insert(c.id, (st, wf));
                 }
             }
@@ -689,7 +701,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             }
         }
         // Replay.
-        let origin = format!("{reference}@{}:{STATE_FILE}", short(&c.id));
+        let origin = Origin(&reference, c.id);
         // The parent's state: taken when this is its last child (no copy on a linear chain).
         let parent: Option<(State, ObjectId)> = match c.parents.as_slice() {
             [p] => match children.get(p).copied().unwrap_or(0) <= 1 {
@@ -796,8 +808,8 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 }
                 // Fast: the replayed state's blob id, from YAML written the quick way; then
                 // serde_yaml's own bytes; only then the recorded state, to say what differs.
-                let same = super::fastyaml::to_string(&replayed.state)
-                    .is_some_and(|y| reader.blob_id(y.as_bytes()) == state_blob)
+                let same = super::fastyaml::write(&replayed.state, &mut yaml)
+                    && reader.blob_id(yaml.as_bytes()) == state_blob
                     || reader.blob_id(&replayed.state.to_yaml()) == state_blob;
                 if same {
                     if !reader.has(&state_blob) {
@@ -910,7 +922,7 @@ fn restored_state(reader: &Reader, c: &CommitData, walk: &Walk, reference: &str)
         .cloned()
         .or_else(|| reader.commit(id).ok())?;
     let (blob, _) = event_tree(reader, &cp).ok()?;
-    read_state(reader, blob, &format!("{reference}@{}", short(&id))).ok()
+    read_state(reader, blob, &Origin(reference, id)).ok()
 }
 
 /// Checks that the audit chain records an event: an entry naming it, of its operation,
@@ -1135,7 +1147,13 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                     refs::AUDIT,
                     entries.len(),
                     if entries.len() == 1 { "y" } else { "ies" },
-                    last.map_or_else(String::new, |(a, n)| format!("{} {}", short(a), n.value.summary))
+                    last.map_or_else(String::new, |(a, _)| {
+                        let subject = reader
+                            .commit(*a)
+                            .map(|c| c.message.subject)
+                            .unwrap_or_default();
+                        format!("{} {subject}", short(a))
+                    })
                 ),
             );
         }
@@ -1158,6 +1176,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
+    let verified_heads = verified::read(repo)?;
     // Remembered heads: what ddx last wrote, and what verification last found intact.
     let contains = |name: &str, id: &ObjectId| -> bool {
         if name == refs::AUDIT {
@@ -1170,7 +1189,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
     };
     for (file, remembered, exact_checkpoints) in [
         (".git/ddx/heads", heads::read(repo)?, true),
-        (".git/ddx/verified", verified::read(repo)?, false),
+        (".git/ddx/verified", verified_heads.clone(), false),
     ] {
         let what = if exact_checkpoints {
             "the head ddx last wrote"
@@ -1239,8 +1258,23 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
-    // Signatures of the audit chain.
+    // Signatures of the audit chain. Those a verification already found good need no second
+    // look while the chain still holds that head: a commit id covers its signature.
     let signing = audit::signing_enabled(repo);
+    let mut already: HashSet<ObjectId> = HashSet::default();
+    if let Some(h) = verified_heads
+        .get(refs::AUDIT)
+        .filter(|h| !options.all_signatures && audit.walk.contains(h))
+    {
+        let mut stack = vec![*h];
+        while let Some(id) = stack.pop() {
+            if already.insert(id) {
+                if let Some(n) = audit.walk.nodes.get(&id) {
+                    stack.extend(n.parents.iter().copied());
+                }
+            }
+        }
+    }
     let mut audit_breaks = audit.breaks;
     let mut signed_before: HashMap<ObjectId, bool> = HashMap::default();
     for (seq, id) in audit.walk.order.iter().enumerate() {
@@ -1251,7 +1285,9 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             .iter()
             .any(|p| signed_before.get(p).copied().unwrap_or(false));
         signed_before.insert(*id, after_signed || n.value.signed);
-        if n.value.signed {
+        if n.value.signed && already.contains(id) {
+            checked.signatures_verified_before += 1;
+        } else if n.value.signed {
             checked.signatures += 1;
             match reader.verify_signature(*id) {
                 Ok(Some(s)) if s.valid => {}

@@ -291,6 +291,39 @@ impl Reader {
         }
     }
 
+    /// Like [`Reader::walk`], for verification: the messages hold their trailers only (no
+    /// subject, no body).
+    pub fn walk_lean(&self, tips: &[ObjectId]) -> Walk {
+        let mapped = self.walk_map(tips, |id, c| {
+            let text = c.message.to_str_lossy();
+            Ok(CommitData {
+                id,
+                tree: c.tree(),
+                parents: c.parents().collect(),
+                author: person(c.author())?,
+                committer: person(c.committer())?,
+                signed: is_signed(c),
+                message: Message {
+                    subject: String::new(),
+                    body: String::new(),
+                    trailers: trailers(&text)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                },
+            })
+        });
+        Walk {
+            order: mapped.order,
+            commits: mapped
+                .nodes
+                .into_iter()
+                .map(|(id, n)| (id, n.value))
+                .collect(),
+            missing: mapped.missing,
+        }
+    }
+
     /// Like [`Reader::walk`], keeping of each commit only what `f` takes from it (a long walk
     /// then allocates only what it keeps).
     pub fn walk_map<T>(
@@ -473,5 +506,28 @@ pub fn rev_parse(repo: &Repo, spec: &str) -> Result<Option<ObjectId>, StoreError
             Err(e) => Err(StoreError::git(format!("reading {spec}"), e)),
         },
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_trailers_are_the_ones_message_parse_finds() {
+        for text in [
+            "ddx(x): start a\n\nbody\n\nDdx-Event: start\nDdx-Phase: a\n",
+            "subject\n\nDdx-Event: init\nDdx-Reason: a: b\n",
+            "subject only\n",
+            "subject\n\nnot: a trailer block\nbecause this line is prose\n",
+            "subject\n\nfirst paragraph\n\n\n",
+        ] {
+            let parsed = Message::parse(text);
+            let borrowed: Vec<(String, String)> = trailers(text)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            assert_eq!(borrowed, parsed.trailers, "{text:?}");
+        }
     }
 }
