@@ -119,6 +119,13 @@ impl Reader {
 
     fn from_gix(mut repo: gix::Repository) -> Reader {
         repo.objects.ignore_replacements = true;
+        // A delta base cache: a packed chain's objects are deltas of one another, and without
+        // it every read resolves its whole delta chain again.
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                32 * 1024 * 1024,
+            ))
+        });
         Reader {
             repo,
             buf: std::cell::RefCell::new(Vec::with_capacity(8192)),
