@@ -889,17 +889,27 @@ fn signed_audit_commits_verify_and_bad_or_missing_signatures_are_named() {
         "signature",
         "it is not signed, although signing is on and the entries before it are signed",
     );
-    // A signer the allowed-signers file does not know: every signature fails.
+    // A signer the allowed-signers file no longer trusts: every signature fails once they are
+    // all checked again (a verification otherwise trusts what an earlier one found good).
     let other = ssh_keygen(&repo, "stranger");
     let stranger = std::fs::read_to_string(other.with_extension("pub")).unwrap();
     std::fs::write(&allowed, format!("test@example.com {stranger}")).unwrap();
+    let (_, v) = verify(&repo);
+    assert_eq!(
+        v["checked"]["signatures_verified_before"],
+        chain(&repo, "refs/ddx/audit").len() as u64 - 1
+    );
     let first = chain(&repo, "refs/ddx/audit")[0].clone();
-    assert_break(
-        &repo,
-        "refs/ddx/audit",
-        &first,
-        "signature",
-        "its signature does not verify",
+    let out = repo.ddx(&["audit", "verify", "--json", "--all-signatures"]);
+    assert_eq!(out.status.code(), Some(3));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let all = breaks(&v);
+    assert!(
+        all.iter().any(|(r, c, k, p)| r == "refs/ddx/audit"
+            && c == &first
+            && k == "signature"
+            && p.starts_with("its signature does not verify")),
+        "{all:#?}"
     );
 }
 

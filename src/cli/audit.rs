@@ -66,6 +66,10 @@ pub struct VerifyArgs {
     /// Do not remember the verified heads in .git/ddx/verified.
     #[arg(long)]
     pub no_record: bool,
+    /// Check every signature again, also those an earlier verification found good (after the
+    /// trusted keys changed).
+    #[arg(long)]
+    pub all_signatures: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -241,6 +245,7 @@ fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<Ex
         repo,
         VerifyOptions {
             record: !args.no_record,
+            all_signatures: args.all_signatures,
         },
     )?;
     let code = if v.ok {
@@ -254,7 +259,7 @@ fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<Ex
     }
     let c = &v.checked;
     out.line(format!(
-        "checked {} audit entr{}, {} instance{} ({} event{}, {} replayed{}), {} checkpoint{}, {} pinned workflow tree{}, {} signature{}",
+        "checked {} audit entr{}, {} instance{} ({} event{}, {} replayed{}), {} checkpoint{}, {} pinned workflow tree{}, {} signature{}{}",
         c.audit_entries,
         if c.audit_entries == 1 { "y" } else { "ies" },
         c.instances,
@@ -273,6 +278,11 @@ fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<Ex
         if c.workflow_trees == 1 { "" } else { "s" },
         c.signatures,
         if c.signatures == 1 { "" } else { "s" },
+        if c.signatures_verified_before > 0 {
+            format!(" ({} more verified before)", c.signatures_verified_before)
+        } else {
+            String::new()
+        },
     ));
     if v.ok {
         out.line(out.green("ok: every chain is intact"));

@@ -279,6 +279,16 @@ pub fn write<'p>(
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         std::io::Write::write_all(&mut tmp, &f.content).map_err(io)?;
         tmp.persist(&full).map_err(|e| io(e.error))?;
+        tracing::info!(
+            artifact = f.artifact.as_str(),
+            path = f.path.as_str(),
+            action = f.action.label(),
+            before = f.before.as_deref().unwrap_or("-"),
+            after = f.after.as_str(),
+            "wrote {} ({})",
+            f.path,
+            f.action.label()
+        );
         written.push(f);
     }
     Ok(written)

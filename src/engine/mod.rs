@@ -627,7 +627,7 @@ pub fn attach_log(repo: &Repo, instance: &str) {
 }
 
 /// Logs what an operation did: the event at info (a forced gate at warn), each change below it.
-fn log_report(report: &Report) {
+pub fn log_report(report: &Report) {
     let instance = report.instance.as_str();
     match &report.outcome {
         Outcome::Committed(w) => {

@@ -289,14 +289,14 @@ pub fn op_of(message: &Message) -> Result<Option<Op>, String> {
     }))
 }
 
-/// Replays one event on `before` (the parent's state).
+/// Replays one event on `before` (the parent's state, taken: replay changes it).
 ///
 /// `wf` is the definition the event ran with (the parent's pinned `workflow/`; for `init`,
 /// the event's own). `recorded` is the event's own state, needed only by `init` (an `init` takes its variables and
 /// context from it: they came from the user and the work tree, not from history). `restored`
 /// is the state of the checkpoint a `restore` names.
 pub fn replay(
-    before: Option<&State>,
+    before: Option<State>,
     input: &EventInput<'_>,
     wf: Option<&Workflow>,
     recorded: Option<&State>,
@@ -360,9 +360,8 @@ pub fn replay(
             format!("this ddx does not replay `{event}` events")
         }));
     };
-    let mut st = before
-        .ok_or_else(|| fails(format!("a `{event}` event cannot be the first event")))?
-        .clone();
+    let mut st =
+        before.ok_or_else(|| fails(format!("a `{event}` event cannot be the first event")))?;
     let evaluator = Replayer::new(CheckCall::all_in(input.message));
     let cx = EventContext {
         actor: input.actor,
@@ -553,7 +552,7 @@ phases:
             actor: "A <a@b>",
             at: "T1",
         };
-        replay(Some(before), &input, Some(wf), None, None).map(|r| r.state)
+        replay(Some(before.clone()), &input, Some(wf), None, None).map(|r| r.state)
     }
 
     #[test]

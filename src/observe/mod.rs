@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod export;
+pub mod fastyaml;
 pub mod log;
 pub mod query;
 pub mod report;

@@ -97,6 +97,63 @@ impl LogFilter {
     }
 }
 
+/// Cheap tests on a raw line, before it is parsed: the level and time the log writer puts
+/// first, and a literal `--grep` text (which must then appear in the line itself).
+struct QuickFilter<'f> {
+    filter: &'f LogFilter,
+    literal: Option<String>,
+}
+
+impl<'f> QuickFilter<'f> {
+    fn new(filter: &'f LogFilter) -> Self {
+        let literal = filter.grep.as_ref().map(|re| re.as_str()).filter(|p| {
+            !p.is_empty()
+                && regex::escape(p) == *p
+                && !p.contains(['"', '\\'])
+                && p.chars().all(|c| !c.is_control())
+        });
+        QuickFilter {
+            filter,
+            literal: literal.map(str::to_owned),
+        }
+    }
+
+    /// The value of `"key":"…"` in a raw line, when it is a plain string.
+    fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+        let start = line.find(key)? + key.len();
+        let rest = &line[start..];
+        let end = rest.find('"')?;
+        let value = &rest[..end];
+        (!value.contains('\\')).then_some(value)
+    }
+
+    /// False only when the line certainly does not pass the filter.
+    fn may_keep(&self, line: &str) -> bool {
+        if let Some(max) = self.filter.max_rank {
+            if let Some(level) = Self::field(line, "\"level\":\"") {
+                if level_rank(level).is_none_or(|rank| rank > max) {
+                    return false;
+                }
+            }
+        }
+        if self.filter.since.is_some() || self.filter.until.is_some() {
+            if let Some(time) = Self::field(line, "\"time\":\"") {
+                if self.filter.since.as_deref().is_some_and(|s| time < s)
+                    || self.filter.until.as_deref().is_some_and(|u| time >= u)
+                {
+                    return false;
+                }
+            }
+        }
+        if let Some(lit) = &self.literal {
+            if !line.contains(lit.as_str()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// The log files to read: one instance's (by unique prefix), or all.
 pub fn log_files(ddx_dir: &Path, instance: Option<&str>) -> Result<Vec<PathBuf>, LogError> {
     let dir = ddx_dir.join("logs");
@@ -167,14 +224,22 @@ pub fn export(
                 })
         })
         .collect::<Result<_, _>>()?;
-    let mut records: Vec<LogRecord<'_>> = texts
-        .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|line| serde_json::from_str::<LogRecord<'_>>(line).ok())
-        .filter(|r| filter.keeps(r))
+    use rayon::prelude::*;
+    let lines: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    let quick = QuickFilter::new(filter);
+    // Lines are judged in parallel; most are ruled out before they are parsed.
+    let mut records: Vec<(LogRecord<'_>, &str)> = lines
+        .par_iter()
+        .filter(|line| quick.may_keep(line))
+        .filter_map(|line| {
+            serde_json::from_str::<LogRecord<'_>>(line)
+                .ok()
+                .map(|r| (r, *line))
+        })
+        .filter(|(r, _)| filter.keeps(r))
         .collect();
     if files.len() > 1 {
-        records.sort_by(|a, b| a.time.cmp(&b.time));
+        records.par_sort_by(|(a, _), (b, _)| a.time.cmp(&b.time));
     }
     let io = |source| LogError::Io {
         path: "stdout".into(),
@@ -183,12 +248,10 @@ pub fn export(
     if format == Format::Csv {
         writeln!(out, "time,level,target,instance,run,message,fields").map_err(io)?;
     }
-    for r in &records {
+    for (r, raw) in &records {
         match format {
-            Format::Json => {
-                let line = serde_json::to_string(r).unwrap_or_default();
-                writeln!(out, "{line}").map_err(io)?;
-            }
+            // The line as the log holds it: already one JSON object.
+            Format::Json => writeln!(out, "{raw}").map_err(io)?,
             Format::Csv => writeln!(
                 out,
                 "{},{},{},{},{},{},{}",

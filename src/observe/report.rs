@@ -666,7 +666,13 @@ fn instance_report(
 
 /// Builds the report from the chains.
 pub fn build(repo: &Repo, options: &ReportOptions) -> Result<Report, ReportError> {
-    let verification = verify::verify(repo, VerifyOptions { record: false })?;
+    let verification = verify::verify(
+        repo,
+        VerifyOptions {
+            record: false,
+            all_signatures: false,
+        },
+    )?;
     let entries = audit::entries(repo, true).unwrap_or_default();
     let mut ids = refs::instance_ids(repo)?;
     if let Some(prefix) = &options.instance {

@@ -14,14 +14,15 @@
 use crate::engine::replay::{self, EventInput, ReplayError};
 use crate::engine::state::State;
 use crate::model::{load_workflow, Workflow};
-use crate::store::audit::{self, AuditEntry};
-use crate::store::chain::{self, CommitData, Reader, SharedReader, Walk};
+use crate::store::audit;
+use crate::store::chain::{self, CommitData, Node, Person, Reader, SharedReader, Walk, WalkOf};
 use crate::store::event::{FORMAT, STATE_FILE, WORKFLOW_DIR};
 use crate::store::{heads, refs, verified, Repo, StoreError};
+use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// What kind of break.
@@ -82,6 +83,9 @@ pub struct Checked {
     pub workflow_trees: usize,
     /// Signatures verified.
     pub signatures: usize,
+    /// Signatures of entries up to the audit head a previous verification found intact: not
+    /// checked again (their commit ids have not changed).
+    pub signatures_verified_before: usize,
     /// Remembered heads compared (`.git/ddx/heads`, `.git/ddx/verified`).
     pub heads: usize,
 }
@@ -106,11 +110,28 @@ pub struct Verification {
 pub struct VerifyOptions {
     /// Remember the verified heads when nothing is broken.
     pub record: bool,
+    /// Check every signature, also those an earlier verification found good (after a change
+    /// of `gpg.ssh.allowedSignersFile` or of the keys trusted, for instance).
+    pub all_signatures: bool,
 }
 
-struct Breaks(Vec<Break>);
+/// Breaks as they are found, with where they stand in history: a group (the audit chain, an
+/// instance, the refs) and a position in it, so the first break comes first.
+#[derive(Default)]
+struct Breaks {
+    list: Vec<(u32, u64, Break)>,
+    group: u32,
+    seq: u64,
+}
 
 impl Breaks {
+    fn new(group: u32) -> Self {
+        Breaks {
+            group,
+            ..Breaks::default()
+        }
+    }
+
     fn push(
         &mut self,
         reference: &str,
@@ -118,12 +139,16 @@ impl Breaks {
         kind: BreakKind,
         problem: String,
     ) {
-        self.0.push(Break {
-            reference: reference.to_owned(),
-            commit: commit.map(|c| c.to_string()),
-            problem,
-            kind,
-        });
+        self.list.push((
+            self.group,
+            self.seq,
+            Break {
+                reference: reference.to_owned(),
+                commit: commit.map(|c| c.to_string()),
+                problem,
+                kind,
+            },
+        ));
     }
 }
 
@@ -131,79 +156,251 @@ fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12).to_string()
 }
 
-/// Whether `c` carries any `Ddx-*` trailer; a commit with none was made outside ddx, which
-/// is one break, not one per missing trailer.
-fn has_ddx_trailers(c: &CommitData) -> bool {
-    c.message
-        .trailers
-        .iter()
-        .any(|(k, _)| k.len() > 4 && k[..4].eq_ignore_ascii_case("ddx-"))
+fn is_ddx_trailer(key: &str) -> bool {
+    key.len() > 4 && key[..4].eq_ignore_ascii_case("ddx-")
 }
 
-/// Checks that ddx wrote `c`: author and committer agree, `Ddx-Actor` names the author,
+/// Checks that ddx wrote a commit: author and committer agree, `Ddx-Actor` names the author,
 /// `Ddx-Format` is known.
-fn check_authorship(c: &CommitData, reference: &str, breaks: &mut Breaks) {
-    if c.author != c.committer {
+fn check_authorship(
+    id: ObjectId,
+    author: &Person,
+    committer: Option<&Person>,
+    actor: Option<&str>,
+    format: Option<&str>,
+    reference: &str,
+    breaks: &mut Breaks,
+) {
+    if let Some(committer) = committer.filter(|c| *c != author) {
         breaks.push(
             reference,
-            Some(c.id),
+            Some(id),
             BreakKind::Rewritten,
             format!(
                 "its committer ({}, {}) differs from its author ({}, {}): ddx writes both alike, so the commit was rewritten or made outside ddx",
-                c.committer.actor(),
-                c.committer.time(),
-                c.author.actor(),
-                c.author.time()
+                committer.actor(),
+                committer.time(),
+                author.actor(),
+                author.time()
             ),
         );
     }
-    match c.message.get("Ddx-Actor") {
-        Some(a) if a == c.author.actor() => {}
+    match actor {
+        Some(a) if a == author.actor() => {}
         Some(a) => breaks.push(
             reference,
-            Some(c.id),
+            Some(id),
             BreakKind::Trailer,
             format!(
                 "its Ddx-Actor trailer says `{a}`, but its author is `{}`",
-                c.author.actor()
+                author.actor()
             ),
         ),
         None => breaks.push(
             reference,
-            Some(c.id),
+            Some(id),
             BreakKind::Trailer,
             "it has no Ddx-Actor trailer: ddx did not write it".to_owned(),
         ),
     }
-    match c.message.get("Ddx-Format") {
+    match format {
         Some(f) if f == FORMAT.to_string() => {}
         Some(f) => breaks.push(
             reference,
-            Some(c.id),
+            Some(id),
             BreakKind::Trailer,
             format!("its Ddx-Format trailer says `{f}`; this ddx writes and reads format {FORMAT}"),
         ),
         None => breaks.push(
             reference,
-            Some(c.id),
+            Some(id),
             BreakKind::Trailer,
             "it has no Ddx-Format trailer: ddx did not write it".to_owned(),
         ),
     }
 }
 
+/// What verification keeps of an audit commit.
+struct AuditNode {
+    tree: ObjectId,
+    signed: bool,
+    author: Person,
+    /// Only when it differs from the author.
+    committer: Option<Person>,
+    operation: String,
+    instance: Option<String>,
+    instance_commit: Option<String>,
+    project_commit: Option<String>,
+    actor: Option<String>,
+    format: Option<String>,
+    any_ddx: bool,
+}
+
+impl AuditNode {
+    fn read(c: &gix::objs::CommitRef<'_>) -> Result<AuditNode, String> {
+        use gix::bstr::ByteSlice;
+        let author = chain::person(c.author())?;
+        let committer = chain::person(c.committer())?;
+        let message = c.message.to_str_lossy();
+        let mut node = AuditNode {
+            tree: c.tree(),
+            signed: chain::is_signed(c),
+            committer: (committer != author).then_some(committer),
+            author,
+            operation: String::new(),
+            instance: None,
+            instance_commit: None,
+            project_commit: None,
+            actor: None,
+            format: None,
+            any_ddx: false,
+        };
+        for (k, v) in chain::trailers(&message) {
+            node.any_ddx |= is_ddx_trailer(k);
+            let slot = match k {
+                "Ddx-Operation" => {
+                    node.operation = v.to_owned();
+                    continue;
+                }
+                "Ddx-Instance" => &mut node.instance,
+                "Ddx-Instance-Commit" => &mut node.instance_commit,
+                "Ddx-Project-Commit" => &mut node.project_commit,
+                "Ddx-Actor" => &mut node.actor,
+                "Ddx-Format" => &mut node.format,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v.to_owned());
+            }
+        }
+
+        Ok(node)
+    }
+
+    fn instance_commit(&self) -> Option<ObjectId> {
+        self.instance_commit
+            .as_deref()
+            .and_then(|c| ObjectId::from_hex(c.as_bytes()).ok())
+    }
+}
+
+/// What `entry.yml` must begin with when it agrees with its commit (the fields of the store's
+/// entry document, in its order; `args` follow).
+#[derive(Serialize)]
+struct ExpectedEntry<'a> {
+    format: u32,
+    operation: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    instance: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_commit: Option<&'a str>,
+    actor: String,
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_commit: Option<&'a str>,
+}
+
+/// Checks an audit commit's `entry.yml`: `Ok(None)` when it agrees with the commit (found
+/// without parsing it), `Ok(Some(file))` when it must be compared field by field.
+fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, String> {
+    let [entry] = reader
+        .tree_lookup(n.tree, [audit::ENTRY_FILE])
+        .map_err(|e| format!("its tree {} cannot be read: {e}", n.tree))?;
+    let (blob, is_tree) = entry.ok_or_else(|| format!("its tree has no {}", audit::ENTRY_FILE))?;
+    if is_tree {
+        return Err(format!("its {} is a folder", audit::ENTRY_FILE));
+    }
+    let expected = super::fastyaml::to_string(&ExpectedEntry {
+        format: FORMAT,
+        operation: &n.operation,
+        instance: n.instance.as_deref().unwrap_or_default(),
+        instance_commit: n.instance_commit.as_deref(),
+        actor: n.author.actor(),
+        time: n.author.time(),
+        project_commit: n.project_commit.as_deref(),
+    });
+    let parsed = reader
+        .with_blob(blob, |bytes| {
+            let agrees = expected.as_deref().is_some_and(|e| {
+                bytes.starts_with(e.as_bytes()) && {
+                    let rest = &bytes[e.len()..];
+                    rest.is_empty() || rest.starts_with(b"args:\n")
+                }
+            });
+            match agrees {
+                true => Ok(None),
+                false => audit::EntryFile::parse(bytes).map(Some),
+            }
+        })
+        .map_err(|e| format!("its {} ({blob}) cannot be read: {e}", audit::ENTRY_FILE))?;
+    parsed.map_err(|e| format!("its {} is not valid: {e}", audit::ENTRY_FILE))
+}
+
+/// Compares a parsed `entry.yml` with its commit, field by field.
+fn entry_differences(f: &audit::EntryFile, n: &AuditNode) -> Vec<String> {
+    let mut differ = Vec::new();
+    let mut field = |what: &str, file: &str, trailer: &str, source: &str| {
+        if file != trailer {
+            differ.push(format!("{what} `{file}` ({source}: `{trailer}`)"));
+        }
+    };
+    field("operation", &f.operation, &n.operation, "Ddx-Operation");
+    field(
+        "instance",
+        &f.instance,
+        n.instance.as_deref().unwrap_or_default(),
+        "Ddx-Instance",
+    );
+    field(
+        "instance commit",
+        f.instance_commit.as_deref().unwrap_or_default(),
+        n.instance_commit.as_deref().unwrap_or_default(),
+        "Ddx-Instance-Commit",
+    );
+    field(
+        "project commit",
+        f.project_commit.as_deref().unwrap_or_default(),
+        n.project_commit.as_deref().unwrap_or_default(),
+        "Ddx-Project-Commit",
+    );
+    field("actor", &f.actor, &n.author.actor(), "the commit's author");
+    if f.time != n.author.time() {
+        differ.push(format!(
+            "time {} (the commit's: {})",
+            f.time,
+            n.author.time()
+        ));
+    }
+    differ
+}
+
 /// The audit chain, read and checked.
 struct AuditSide {
-    walk: Walk,
-    entries: HashMap<ObjectId, AuditEntry>,
+    walk: WalkOf<AuditNode>,
     /// Audit entries by the instance commit they record.
     by_instance_commit: HashMap<ObjectId, Vec<ObjectId>>,
     /// Per instance: its audit entries in chain order.
     by_instance: BTreeMap<String, Vec<ObjectId>>,
+    breaks: Breaks,
 }
 
-fn check_audit(reader: &Reader, head: Option<ObjectId>, breaks: &mut Breaks) -> AuditSide {
-    let walk = head.map(|h| reader.walk(&[h])).unwrap_or_default();
+impl AuditSide {
+    fn node(&self, id: &ObjectId) -> Option<&Node<AuditNode>> {
+        self.walk.nodes.get(id)
+    }
+}
+
+fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
+    let reader = shared.local();
+    let mut breaks = Breaks::new(0);
+    let walk = match head {
+        Some(h) => reader.walk_map(&[h], |_, c| AuditNode::read(c)),
+        None => WalkOf {
+            order: Vec::new(),
+            nodes: HashMap::default(),
+            missing: Vec::new(),
+        },
+    };
     for m in &walk.missing {
         breaks.push(
             refs::AUDIT,
@@ -220,37 +417,43 @@ fn check_audit(reader: &Reader, head: Option<ObjectId>, breaks: &mut Breaks) -> 
             },
         );
     }
-    // entry.yml is read and parsed in parallel: it is most of the work.
-    let shared = reader.shared();
-    let files: Vec<(ObjectId, Result<audit::EntryFile, String>)> = walk
+    // entry.yml is read and checked in parallel: it is most of the work.
+    let files: Vec<(ObjectId, Result<Option<audit::EntryFile>, String>)> = walk
         .order
         .par_iter()
         .map_init(
             || shared.local(),
-            |r, id| (*id, audit::read_entry_file(r, &walk.commits[id])),
+            |r, id| (*id, entry_file(r, &walk.nodes[id].value)),
         )
         .collect();
-    let mut entries = HashMap::with_capacity(walk.order.len());
-    let mut by_instance_commit: HashMap<ObjectId, Vec<ObjectId>> = HashMap::new();
+    let mut by_instance_commit: HashMap<ObjectId, Vec<ObjectId>> = HashMap::default();
     let mut by_instance: BTreeMap<String, Vec<ObjectId>> = BTreeMap::new();
-    for (id, file) in files {
-        let c = &walk.commits[&id];
-        if !has_ddx_trailers(c) {
+    for (seq, (id, file)) in files.into_iter().enumerate() {
+        breaks.seq = seq as u64;
+        let n = &walk.nodes[&id].value;
+        if !n.any_ddx {
             breaks.push(
                 refs::AUDIT,
                 Some(id),
                 BreakKind::Rewritten,
                 format!(
                     "it has no Ddx-* trailers: it is not an audit entry ddx wrote (made by {} at {})",
-                    c.author.actor(),
-                    c.author.time()
+                    n.author.actor(),
+                    n.author.time()
                 ),
             );
             continue;
         }
-        check_authorship(c, refs::AUDIT, breaks);
-        let mut entry = AuditEntry::from_commit(c);
-        if entry.operation.is_empty() {
+        check_authorship(
+            id,
+            &n.author,
+            n.committer.as_ref(),
+            n.actor.as_deref(),
+            n.format.as_deref(),
+            refs::AUDIT,
+            &mut breaks,
+        );
+        if n.operation.is_empty() {
             breaks.push(
                 refs::AUDIT,
                 Some(id),
@@ -259,6 +462,7 @@ fn check_audit(reader: &Reader, head: Option<ObjectId>, breaks: &mut Breaks) -> 
             );
         }
         match file {
+            Ok(None) => {}
             Err(why) => {
                 let kind = if why.contains("missing") || why.contains("cannot be read") {
                     BreakKind::MissingObject
@@ -267,50 +471,8 @@ fn check_audit(reader: &Reader, head: Option<ObjectId>, breaks: &mut Breaks) -> 
                 };
                 breaks.push(refs::AUDIT, Some(id), kind, why);
             }
-            Ok(f) => {
-                let trailer = |key: &str| c.message.get(key).unwrap_or_default().to_owned();
-                let mut differ = Vec::new();
-                if f.operation != entry.operation {
-                    differ.push(format!(
-                        "operation `{}` (Ddx-Operation: `{}`)",
-                        f.operation, entry.operation
-                    ));
-                }
-                if f.instance != trailer("Ddx-Instance") {
-                    differ.push(format!(
-                        "instance `{}` (Ddx-Instance: `{}`)",
-                        f.instance,
-                        trailer("Ddx-Instance")
-                    ));
-                }
-                if f.instance_commit.clone().unwrap_or_default() != trailer("Ddx-Instance-Commit") {
-                    differ.push(format!(
-                        "instance commit `{}` (Ddx-Instance-Commit: `{}`)",
-                        f.instance_commit.clone().unwrap_or_default(),
-                        trailer("Ddx-Instance-Commit")
-                    ));
-                }
-                if f.project_commit.clone().unwrap_or_default() != trailer("Ddx-Project-Commit") {
-                    differ.push(format!(
-                        "project commit `{}` (Ddx-Project-Commit: `{}`)",
-                        f.project_commit.clone().unwrap_or_default(),
-                        trailer("Ddx-Project-Commit")
-                    ));
-                }
-                if f.actor != c.author.actor() {
-                    differ.push(format!(
-                        "actor `{}` (the commit's author: `{}`)",
-                        f.actor,
-                        c.author.actor()
-                    ));
-                }
-                if f.time != c.author.time() {
-                    differ.push(format!(
-                        "time {} (the commit's: {})",
-                        f.time,
-                        c.author.time()
-                    ));
-                }
+            Ok(Some(f)) => {
+                let differ = entry_differences(&f, n);
                 if !differ.is_empty() {
                     breaks.push(
                         refs::AUDIT,
@@ -323,35 +485,53 @@ fn check_audit(reader: &Reader, head: Option<ObjectId>, breaks: &mut Breaks) -> 
                         ),
                     );
                 }
-                entry.args = f.args;
             }
         }
-        if let Some(ic) = entry.instance_commit {
+        if let Some(ic) = n.instance_commit() {
             by_instance_commit.entry(ic).or_default().push(id);
         }
-        if let Some(i) = &entry.instance {
+        if let Some(i) = &n.instance {
             by_instance.entry(i.clone()).or_default().push(id);
         }
-        entries.insert(id, entry);
     }
     AuditSide {
         walk,
-        entries,
         by_instance_commit,
         by_instance,
+        breaks,
     }
+}
+
+/// What an event says about the audit chain, checked once the chain is read.
+struct EventFact {
+    id: ObjectId,
+    /// Position in the instance's history.
+    seq: u64,
+    event: String,
+    /// `Ddx-Audit-Parent`, as written.
+    audit_parent: Option<String>,
 }
 
 /// What one instance's verification found.
 #[derive(Default)]
 struct InstanceResult {
-    breaks: Vec<Break>,
+    breaks: Breaks,
     events: usize,
     replayed: usize,
     not_replayed: usize,
     workflow_trees: usize,
-    /// Every commit of the chain.
+    /// Every commit of the chain (and the ones it names that cannot be read).
     commits: HashSet<ObjectId>,
+    facts: Vec<EventFact>,
+}
+
+/// Where a state comes from, for error messages (formatted only when one is needed).
+struct Origin<'a>(&'a str, ObjectId);
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{STATE_FILE}", self.0, short(&self.1))
+    }
 }
 
 /// Reads the tree of an event: `state.yml`'s blob and the `workflow/` tree.
@@ -359,21 +539,21 @@ fn event_tree(
     reader: &Reader,
     c: &CommitData,
 ) -> Result<(ObjectId, ObjectId), (BreakKind, String)> {
-    let items = reader.tree(c.tree).map_err(|why| {
-        (
-            BreakKind::MissingObject,
-            format!("its tree {} cannot be read: {why}", c.tree),
-        )
-    })?;
-    let state = items
-        .iter()
-        .find(|i| i.name == STATE_FILE && i.is_blob)
-        .map(|i| i.id)
+    let [state, wf] = reader
+        .tree_lookup(c.tree, [STATE_FILE, WORKFLOW_DIR])
+        .map_err(|why| {
+            (
+                BreakKind::MissingObject,
+                format!("its tree {} cannot be read: {why}", c.tree),
+            )
+        })?;
+    let state = state
+        .filter(|(_, is_tree)| !is_tree)
+        .map(|(id, _)| id)
         .ok_or_else(|| (BreakKind::Trailer, format!("its tree has no {STATE_FILE}")))?;
-    let wf = items
-        .iter()
-        .find(|i| i.name == WORKFLOW_DIR && i.is_tree)
-        .map(|i| i.id)
+    let wf = wf
+        .filter(|(_, is_tree)| *is_tree)
+        .map(|(id, _)| id)
         .ok_or_else(|| {
             (
                 BreakKind::Trailer,
@@ -383,28 +563,25 @@ fn event_tree(
     Ok((state, wf))
 }
 
-fn read_state(reader: &Reader, blob: ObjectId, origin: &str) -> Result<State, (BreakKind, String)> {
+fn read_state(
+    reader: &Reader,
+    blob: ObjectId,
+    origin: &Origin<'_>,
+) -> Result<State, (BreakKind, String)> {
     let bytes = reader.blob(blob).map_err(|why| {
         (
             BreakKind::MissingObject,
             format!("its {STATE_FILE} ({blob}) cannot be read: {why}"),
         )
     })?;
-    State::from_yaml(&bytes, origin).map_err(|e| (BreakKind::Replay, e.to_string()))
+    State::from_yaml(&bytes, &origin.to_string()).map_err(|e| (BreakKind::Replay, e.to_string()))
 }
 
-struct InstanceInput<'a> {
-    id: &'a str,
-    tip: ObjectId,
-    audit: &'a AuditSide,
-}
-
-fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult {
-    let id = input.id;
+fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> InstanceResult {
     let reference = refs::instance_ref(id);
-    let mut breaks = Breaks(Vec::new());
+    let mut breaks = Breaks::new(group);
     let mut out = InstanceResult::default();
-    let walk = reader.walk(&[input.tip]);
+    let walk = reader.walk_lean(&[tip]);
     for m in &walk.missing {
         breaks.push(
             &reference,
@@ -422,20 +599,22 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
         );
     }
     // How many children still need each commit's state.
-    let mut children: HashMap<ObjectId, usize> = HashMap::new();
+    let mut children: HashMap<ObjectId, usize> = HashMap::default();
     for c in walk.commits.values() {
         for p in &c.parents {
             *children.entry(*p).or_default() += 1;
         }
     }
-    let mut states: HashMap<ObjectId, (State, ObjectId)> = HashMap::new();
-    let mut definitions: HashMap<ObjectId, Result<Rc<Workflow>, String>> = HashMap::new();
-    let mut complete_trees: HashSet<ObjectId> = HashSet::new();
-    let mut checked_trees: HashSet<ObjectId> = HashSet::new();
-    for cid in &walk.order {
+    let mut states: HashMap<ObjectId, (State, ObjectId)> = HashMap::default();
+    let mut definitions: HashMap<ObjectId, Result<Rc<Workflow>, String>> = HashMap::default();
+    let mut complete_trees: HashSet<ObjectId> = HashSet::default();
+    let mut checked_trees: HashSet<ObjectId> = HashSet::default();
+    let mut yaml = String::with_capacity(8192);
+    for (seq, cid) in walk.order.iter().enumerate() {
+        breaks.seq = seq as u64;
         let c = &walk.commits[cid];
         out.events += 1;
-        if !has_ddx_trailers(c) {
+        if !c.message.trailers.iter().any(|(k, _)| is_ddx_trailer(k)) {
             breaks.push(
                 &reference,
                 Some(c.id),
@@ -449,13 +628,21 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
             );
             out.not_replayed += 1;
             if let Ok((blob, wf)) = event_tree(reader, c) {
-                if let Ok(st) = read_state(reader, blob, &reference) {
+                if let Ok(st) = read_state(reader, blob, &Origin(&reference, c.id)) {
                     states.insert(c.id, (st, wf));
                 }
             }
             continue;
         }
-        check_authorship(c, &reference, &mut breaks);
+        check_authorship(
+            c.id,
+            &c.author,
+            Some(&c.committer),
+            c.message.get("Ddx-Actor"),
+            c.message.get("Ddx-Format"),
+            &reference,
+            &mut breaks,
+        );
         let event = c.message.get("Ddx-Event").unwrap_or_default().to_owned();
         match c.message.get("Ddx-Instance") {
             Some(i) if i == id => {}
@@ -480,7 +667,20 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
                 "it has no Ddx-Event trailer: ddx did not write it".to_owned(),
             );
         }
-        check_audited(c, &event, id, &reference, input.audit, &mut breaks);
+        out.facts.push(EventFact {
+            id: c.id,
+            seq: seq as u64,
+            event: event.clone(),
+            audit_parent: c.message.get("Ddx-Audit-Parent").map(str::to_owned),
+        });
+        if c.parents.is_empty() && event != "init" {
+            breaks.push(
+                &reference,
+                Some(c.id),
+                BreakKind::Trailer,
+                format!("the first event of the chain is `{event}`, not `init`"),
+            );
+        }
         // The objects of the event.
         let (state_blob, wf_tree) = match event_tree(reader, c) {
             Ok(t) => t,
@@ -501,18 +701,33 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
             }
         }
         // Replay.
-        let origin = format!("{reference}@{}:{STATE_FILE}", short(&c.id));
-        let parent = match c.parents.as_slice() {
-            [p] => states.get(p),
+        let origin = Origin(&reference, c.id);
+        // The parent's state: taken when this is its last child (no copy on a linear chain).
+        let parent: Option<(State, ObjectId)> = match c.parents.as_slice() {
+            [p] => match children.get(p).copied().unwrap_or(0) <= 1 {
+                true => states.remove(p),
+                false => states.get(p).cloned(),
+            },
             _ => None,
         };
+        for p in &c.parents {
+            if let Some(n) = children.get_mut(p) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    // Memory stays flat on long chains.
+                    states.remove(p);
+                }
+            }
+        }
+        let keep = children.get(cid).copied().unwrap_or(0) > 0;
         if c.parents.len() == 1 && parent.is_none() {
             // The parent could not be read or checked: judge this event on its own.
             out.not_replayed += 1;
             match read_state(reader, state_blob, &origin) {
-                Ok(st) => {
+                Ok(st) if keep => {
                     states.insert(c.id, (st, wf_tree));
                 }
+                Ok(_) => {}
                 Err((kind, why)) => breaks.push(&reference, Some(c.id), kind, why),
             }
             continue;
@@ -527,7 +742,7 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
         let def_tree = if event == "init" || event == "restore" {
             wf_tree
         } else {
-            parent.map_or(wf_tree, |(_, t)| *t)
+            parent.as_ref().map_or(wf_tree, |(_, t)| *t)
         };
         let definition = definitions
             .entry(def_tree)
@@ -538,10 +753,9 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
                     .map_err(|e| format!("its pinned workflow cannot be loaded: {e}"))
             })
             .clone();
-        // Only an init or restore needs the recorded state before replaying.
-        let needs_recorded = event == "init" || c.parents.len() != 1;
+        // Only an init (or a merge) needs the recorded state before replaying.
         let mut recorded: Option<State> = None;
-        if needs_recorded {
+        if event == "init" || c.parents.len() > 1 {
             match read_state(reader, state_blob, &origin) {
                 Ok(st) => recorded = Some(st),
                 Err((kind, why)) => {
@@ -573,12 +787,12 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
         let state = match result {
             Ok(replayed) => {
                 out.replayed += 1;
-                let named: Vec<String> = c
+                let named: Vec<&str> = c
                     .message
                     .trailers
                     .iter()
                     .filter(|(k, _)| k.eq_ignore_ascii_case("Ddx-Phase"))
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v.as_str())
                     .collect();
                 if event != "init" && event != "restore" && named != replayed.phases {
                     breaks.push(
@@ -592,8 +806,12 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
                         ),
                     );
                 }
-                let bytes = replayed.state.to_yaml();
-                if reader.blob_id(&bytes) == state_blob {
+                // Fast: the replayed state's blob id, from YAML written the quick way; then
+                // serde_yaml's own bytes; only then the recorded state, to say what differs.
+                let same = super::fastyaml::write(&replayed.state, &mut yaml)
+                    && reader.blob_id(yaml.as_bytes()) == state_blob
+                    || reader.blob_id(&replayed.state.to_yaml()) == state_blob;
+                if same {
                     if !reader.has(&state_blob) {
                         breaks.push(
                             &reference,
@@ -671,40 +889,26 @@ fn check_instance(reader: &Reader, input: &InstanceInput<'_>) -> InstanceResult 
                     ),
                 );
             }
-            if children.get(cid).copied().unwrap_or(0) > 0 {
+            if keep {
                 states.insert(c.id, (st, wf_tree));
             }
-        }
-        // Parents whose children are all done are dropped: memory stays flat on long chains.
-        for p in &c.parents {
-            if let Some(n) = children.get_mut(p) {
-                *n -= 1;
-                if *n == 0 {
-                    states.remove(p);
-                }
-            }
-        }
-        if c.parents.is_empty() && event != "init" {
-            breaks.push(
-                &reference,
-                Some(c.id),
-                BreakKind::Trailer,
-                format!("the first event of the chain is `{event}`, not `init`"),
-            );
         }
     }
     out.commits = walk.commits.keys().copied().collect();
     out.commits.extend(walk.missing.iter().map(|m| m.id));
-    check_tip(reader, input, &walk, &reference, &mut breaks);
-    out.breaks = breaks.0;
+    out.breaks = breaks;
     out
 }
 
-fn list_or_none(items: &[String]) -> String {
+fn list_or_none<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {
         "no phase".to_owned()
     } else {
-        items.join(", ")
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -718,30 +922,30 @@ fn restored_state(reader: &Reader, c: &CommitData, walk: &Walk, reference: &str)
         .cloned()
         .or_else(|| reader.commit(id).ok())?;
     let (blob, _) = event_tree(reader, &cp).ok()?;
-    read_state(reader, blob, &format!("{reference}@{}", short(&id))).ok()
+    read_state(reader, blob, &Origin(reference, id)).ok()
 }
 
-/// Checks that the audit chain records event `c`: an entry naming it, of its operation,
+/// Checks that the audit chain records an event: an entry naming it, of its operation,
 /// following the audit head the event names.
 fn check_audited(
-    c: &CommitData,
-    event: &str,
+    fact: &EventFact,
     instance: &str,
     reference: &str,
     audit: &AuditSide,
     breaks: &mut Breaks,
 ) {
-    let parent = c
-        .message
-        .get("Ddx-Audit-Parent")
-        .map(|p| ObjectId::from_hex(p.as_bytes()));
-    let parent = match parent {
+    breaks.seq = fact.seq;
+    let parent = match fact
+        .audit_parent
+        .as_deref()
+        .map(|p| ObjectId::from_hex(p.as_bytes()))
+    {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(_)) => {
             breaks.push(
                 reference,
-                Some(c.id),
+                Some(fact.id),
                 BreakKind::Trailer,
                 "its Ddx-Audit-Parent trailer is not a commit id".to_owned(),
             );
@@ -752,7 +956,7 @@ fn check_audited(
         if !audit.walk.contains(&p) && !audit.walk.missing.iter().any(|m| m.id == p) {
             breaks.push(
                 reference,
-                Some(c.id),
+                Some(fact.id),
                 BreakKind::Rewritten,
                 format!(
                     "it follows audit commit {p} (Ddx-Audit-Parent), which {} does not contain: the audit chain was rewritten, reordered or cut",
@@ -762,18 +966,21 @@ fn check_audited(
             return;
         }
     }
-    let naming: Vec<&AuditEntry> = audit
+    let event = fact.event.as_str();
+    let naming: Vec<(&ObjectId, &Node<AuditNode>)> = audit
         .by_instance_commit
-        .get(&c.id)
+        .get(&fact.id)
         .into_iter()
         .flatten()
-        .filter_map(|a| audit.entries.get(a))
-        .filter(|a| a.instance.as_deref() == Some(instance) && a.operation == event)
+        .filter_map(|a| audit.node(a).map(|n| (a, n)))
+        .filter(|(_, n)| {
+            n.value.instance.as_deref() == Some(instance) && n.value.operation == event
+        })
         .collect();
     if naming.is_empty() {
         breaks.push(
             reference,
-            Some(c.id),
+            Some(fact.id),
             BreakKind::NotAudited,
             format!(
                 "no entry of {} records this `{event}` event: it was written outside ddx (plain git)",
@@ -782,20 +989,20 @@ fn check_audited(
         );
         return;
     }
-    let follows = naming.iter().any(|a| match parent {
-        Some(p) => a.parents.contains(&p),
-        None => a.parents.is_empty(),
+    let follows = naming.iter().any(|(_, n)| match parent {
+        Some(p) => n.parents.contains(&p),
+        None => n.parents.is_empty(),
     });
     if !follows {
-        let a = naming[0];
+        let (a, n) = naming[0];
         breaks.push(
             refs::AUDIT,
-            Some(a.id),
+            Some(*a),
             BreakKind::Rewritten,
             format!(
                 "it records event {} of {instance}, but follows {} where the event says {}: the audit chain was reordered or rewritten",
-                short(&c.id),
-                a.parents.first().map_or_else(|| "nothing".to_owned(), short),
+                short(&fact.id),
+                n.parents.first().map_or_else(|| "nothing".to_owned(), short),
                 parent.map_or_else(|| "nothing (the first entry)".to_owned(), |p| short(&p))
             ),
         );
@@ -805,46 +1012,43 @@ fn check_audited(
 /// Checks that the instance ref points at the event its last audit entry records.
 fn check_tip(
     reader: &Reader,
-    input: &InstanceInput<'_>,
-    walk: &Walk,
-    reference: &str,
+    id: &str,
+    tip: ObjectId,
+    commits: &HashSet<ObjectId>,
+    audit: &AuditSide,
     breaks: &mut Breaks,
 ) {
-    let Some(last) = input
-        .audit
-        .by_instance
-        .get(input.id)
-        .and_then(|entries| entries.last())
-        .and_then(|a| input.audit.entries.get(a))
+    let reference = refs::instance_ref(id);
+    breaks.seq = u64::MAX;
+    let Some(entries) = audit.by_instance.get(id) else {
+        return;
+    };
+    let Some((last_id, last)) = entries
+        .last()
+        .and_then(|a| audit.node(a).map(|n| (*a, &n.value)))
     else {
         return;
     };
-    let Some(expected) = last.instance_commit else {
+    let Some(expected) = last.instance_commit() else {
         return;
     };
-    if expected == input.tip || walk.contains(&expected) {
-        // At it, or past it (the events after it are named above as not audited).
-        if !walk.contains(&expected) {
-            return;
-        }
-        // Entries of this instance naming commits the chain does not contain: dropped events.
-        for a in input.audit.by_instance[input.id]
-            .iter()
-            .filter_map(|a| input.audit.entries.get(a))
-        {
-            if let Some(ic) = a.instance_commit {
-                if !walk.contains(&ic) && !walk.missing.iter().any(|m| m.id == ic) {
-                    breaks.push(
-                        reference,
-                        Some(ic),
-                        BreakKind::MovedBackwards,
-                        format!(
-                            "audit entry {} records event {ic}, which the chain of {} no longer contains: the event was dropped",
-                            short(&a.id),
-                            input.id
-                        ),
-                    );
-                }
+    if commits.contains(&expected) {
+        // At it, or past it (the events after it are named above as not audited). Entries of
+        // this instance naming commits the chain does not contain: dropped events.
+        for a in entries {
+            let Some(ic) = audit.node(a).and_then(|n| n.value.instance_commit()) else {
+                continue;
+            };
+            if !commits.contains(&ic) {
+                breaks.push(
+                    &reference,
+                    Some(ic),
+                    BreakKind::MovedBackwards,
+                    format!(
+                        "audit entry {} records event {ic}, which the chain of {id} no longer contains: the event was dropped",
+                        short(a)
+                    ),
+                );
             }
         }
         return;
@@ -855,45 +1059,40 @@ fn check_tip(
             BreakKind::MissingObject,
             format!(
                 "its last audit entry {} records event {expected}, which cannot be read",
-                short(&last.id)
+                short(&last_id)
             ),
         )
-    } else if behind.contains(&input.tip) {
+    } else if behind.contains(&tip) {
         (
             BreakKind::MovedBackwards,
             format!(
-                "it points at {}, behind {expected}, the event its last audit entry {} records: the ref was moved backwards",
-                input.tip,
-                short(&last.id)
+                "it points at {tip}, behind {expected}, the event its last audit entry {} records: the ref was moved backwards",
+                short(&last_id)
             ),
         )
     } else {
         (
             BreakKind::Unrelated,
             format!(
-                "it points at {}, which is unrelated to {expected}, the event its last audit entry {} records: the ref was moved to another history",
-                input.tip,
-                short(&last.id)
+                "it points at {tip}, which is unrelated to {expected}, the event its last audit entry {} records: the ref was moved to another history",
+                short(&last_id)
             ),
         )
     };
-    breaks.push(reference, Some(input.tip), problem.0, problem.1);
+    breaks.push(&reference, Some(tip), problem.0, problem.1);
 }
 
 /// Verifies every chain of the repository.
 pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, StoreError> {
     let reader = Reader::new(repo);
+    let shared = reader.shared();
     let all_refs = chain::ddx_refs(repo)?;
     let current: BTreeMap<String, ObjectId> = all_refs.iter().cloned().collect();
     let mut checked = Checked {
         refs: all_refs.len(),
         ..Checked::default()
     };
-    let mut breaks = Breaks(Vec::new());
     let audit_head = current.get(refs::AUDIT).copied();
-    let audit = check_audit(&reader, audit_head, &mut breaks);
-    checked.audit_entries = audit.walk.order.len();
-
     let instances: Vec<(String, ObjectId)> = all_refs
         .iter()
         .filter_map(|(name, id)| {
@@ -903,38 +1102,43 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
         })
         .collect();
     checked.instances = instances.len();
-    let shared: SharedReader = reader.shared();
-    let audit_ref = &audit;
-    let results: Vec<InstanceResult> = instances
-        .par_iter()
-        .map_init(
-            || shared.local(),
-            |r, (id, tip)| {
-                check_instance(
-                    r,
-                    &InstanceInput {
-                        id,
-                        tip: *tip,
-                        audit: audit_ref,
-                    },
+    // The audit chain (a sequential walk) is read while the instances are checked.
+    let (audit, results) = rayon::join(
+        || check_audit(&shared, audit_head),
+        || -> Vec<InstanceResult> {
+            instances
+                .par_iter()
+                .enumerate()
+                .map_init(
+                    || shared.local(),
+                    |r, (i, (id, tip))| check_instance(r, i as u32 + 1, id, *tip),
                 )
-            },
-        )
-        .collect();
-    let mut chains: HashMap<String, HashSet<ObjectId>> = HashMap::new();
-    for ((id, _), r) in instances.iter().zip(results) {
+                .collect()
+        },
+    );
+    checked.audit_entries = audit.walk.order.len();
+    let mut breaks: Vec<(u32, u64, Break)> = Vec::new();
+    let mut chains: std::collections::HashMap<String, HashSet<ObjectId>> =
+        std::collections::HashMap::new();
+    for ((id, tip), mut r) in instances.iter().zip(results) {
         checked.events += r.events;
         checked.replayed += r.replayed;
         checked.not_replayed += r.not_replayed;
         checked.workflow_trees += r.workflow_trees;
-        breaks.0.extend(r.breaks);
+        let reference = refs::instance_ref(id);
+        for fact in &r.facts {
+            check_audited(fact, id, &reference, &audit, &mut r.breaks);
+        }
+        check_tip(&reader, id, *tip, &r.commits, &audit, &mut r.breaks);
+        breaks.extend(r.breaks.list);
         chains.insert(id.clone(), r.commits);
     }
+    let mut rest = Breaks::new(u32::MAX);
     // Instances the audit chain knows but whose ref is gone.
     for (id, entries) in &audit.by_instance {
         if !chains.contains_key(id) {
-            let last = entries.last().and_then(|a| audit.entries.get(a));
-            breaks.push(
+            let last = entries.last().and_then(|a| audit.node(a).map(|n| (a, n)));
+            rest.push(
                 &refs::instance_ref(id),
                 None,
                 BreakKind::Deleted,
@@ -943,23 +1147,28 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                     refs::AUDIT,
                     entries.len(),
                     if entries.len() == 1 { "y" } else { "ies" },
-                    last.map_or_else(String::new, |a| format!("{} {}", short(&a.id), a.summary))
+                    last.map_or_else(String::new, |(a, _)| {
+                        let subject = reader
+                            .commit(*a)
+                            .map(|c| c.message.subject)
+                            .unwrap_or_default();
+                        format!("{} {subject}", short(a))
+                    })
                 ),
             );
         }
     }
     // Checkpoints point into their instance.
     for (name, target) in &all_refs {
-        let Some(rest) = name.strip_prefix(refs::CHECKPOINTS) else {
+        let Some(cp_rest) = name.strip_prefix(refs::CHECKPOINTS) else {
             continue;
         };
         checked.checkpoints += 1;
-        let Some((instance, cp)) = rest.split_once('/') else {
+        let Some((instance, cp)) = cp_rest.split_once('/') else {
             continue;
         };
-        let inside = chains.get(instance).is_some_and(|c| c.contains(target));
-        if !inside {
-            breaks.push(
+        if !chains.get(instance).is_some_and(|c| c.contains(target)) {
+            rest.push(
                 name,
                 Some(*target),
                 BreakKind::Checkpoint,
@@ -967,6 +1176,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
+    let verified_heads = verified::read(repo)?;
     // Remembered heads: what ddx last wrote, and what verification last found intact.
     let contains = |name: &str, id: &ObjectId| -> bool {
         if name == refs::AUDIT {
@@ -979,7 +1189,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
     };
     for (file, remembered, exact_checkpoints) in [
         (".git/ddx/heads", heads::read(repo)?, true),
-        (".git/ddx/verified", verified::read(repo)?, false),
+        (".git/ddx/verified", verified_heads.clone(), false),
     ] {
         let what = if exact_checkpoints {
             "the head ddx last wrote"
@@ -993,25 +1203,23 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             }
             checked.heads += 1;
             match current.get(&name) {
-                None => breaks.push(
+                None => rest.push(
                     &name,
                     None,
                     BreakKind::Deleted,
                     format!("the ref was deleted; {what} was {head} ({file})"),
                 ),
                 Some(now) if *now == head => {}
-                Some(now) if is_checkpoint => breaks.push(
+                Some(now) if is_checkpoint => rest.push(
                     &name,
                     Some(*now),
                     BreakKind::NotDescendant,
                     format!("it was moved outside ddx: {what} was {head} ({file})"),
                 ),
-                Some(now) if contains(&name, &head) => {
-                    let _ = now;
-                }
+                Some(_) if contains(&name, &head) => {}
                 Some(now) => {
                     let backwards = reader.walk(&[head]).contains(now);
-                    breaks.push(
+                    rest.push(
                         &name,
                         Some(*now),
                         if backwards {
@@ -1040,7 +1248,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                 .map(|(i, _)| refs::instance_ref(i))
         };
         if let Some(reference) = owner {
-            breaks.push(
+            rest.push(
                 &reference,
                 Some(old),
                 BreakKind::Replaced,
@@ -1050,21 +1258,40 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
-    // Signatures of the audit chain.
+    // Signatures of the audit chain. Those a verification already found good need no second
+    // look while the chain still holds that head: a commit id covers its signature.
     let signing = audit::signing_enabled(repo);
-    let mut signed_before: HashMap<ObjectId, bool> = HashMap::new();
-    for id in &audit.walk.order {
-        let c = &audit.walk.commits[id];
-        let after_signed = c
+    let mut already: HashSet<ObjectId> = HashSet::default();
+    if let Some(h) = verified_heads
+        .get(refs::AUDIT)
+        .filter(|h| !options.all_signatures && audit.walk.contains(h))
+    {
+        let mut stack = vec![*h];
+        while let Some(id) = stack.pop() {
+            if already.insert(id) {
+                if let Some(n) = audit.walk.nodes.get(&id) {
+                    stack.extend(n.parents.iter().copied());
+                }
+            }
+        }
+    }
+    let mut audit_breaks = audit.breaks;
+    let mut signed_before: HashMap<ObjectId, bool> = HashMap::default();
+    for (seq, id) in audit.walk.order.iter().enumerate() {
+        audit_breaks.seq = seq as u64;
+        let n = &audit.walk.nodes[id];
+        let after_signed = n
             .parents
             .iter()
             .any(|p| signed_before.get(p).copied().unwrap_or(false));
-        signed_before.insert(*id, after_signed || c.signed);
-        if c.signed {
+        signed_before.insert(*id, after_signed || n.value.signed);
+        if n.value.signed && already.contains(id) {
+            checked.signatures_verified_before += 1;
+        } else if n.value.signed {
             checked.signatures += 1;
             match reader.verify_signature(*id) {
                 Ok(Some(s)) if s.valid => {}
-                Ok(Some(s)) => breaks.push(
+                Ok(Some(s)) => audit_breaks.push(
                     refs::AUDIT,
                     Some(*id),
                     BreakKind::Signature,
@@ -1082,7 +1309,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                     ),
                 ),
                 Ok(None) => {}
-                Err(e) => breaks.push(
+                Err(e) => audit_breaks.push(
                     refs::AUDIT,
                     Some(*id),
                     BreakKind::Signature,
@@ -1090,7 +1317,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                 ),
             }
         } else if signing && after_signed {
-            breaks.push(
+            audit_breaks.push(
                 refs::AUDIT,
                 Some(*id),
                 BreakKind::Signature,
@@ -1098,7 +1325,12 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
-    let ok = breaks.0.is_empty();
+    breaks.extend(audit_breaks.list);
+    breaks.extend(rest.list);
+    // History order: the audit chain, each instance, then the refs; oldest first in each.
+    breaks.sort_by_key(|(group, seq, _)| (*group, *seq));
+    let breaks: Vec<Break> = breaks.into_iter().map(|(_, _, b)| b).collect();
+    let ok = breaks.is_empty();
     let mut recorded = false;
     if ok && options.record {
         let heads: BTreeMap<String, ObjectId> = current
@@ -1112,7 +1344,7 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
     Ok(Verification {
         ok,
         checked,
-        breaks: breaks.0,
+        breaks,
         audit_head: audit_head.map(|h| h.to_string()),
         recorded,
     })

@@ -10,8 +10,8 @@ use super::event::Message;
 use super::repo::{Repo, StoreError};
 use super::{refs, GitTree};
 use gix::bstr::ByteSlice;
+use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
-use std::collections::{HashMap, HashSet};
 
 /// Someone in a commit header: author or committer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,6 @@ pub struct CommitData {
     pub parents: Vec<ObjectId>,
     pub author: Person,
     pub committer: Person,
-    /// The message, raw.
-    pub raw_message: String,
     /// The message, parsed into subject, body and trailers.
     pub message: Message,
     /// Whether the commit carries a signature (`gpgsig`).
@@ -110,6 +108,8 @@ impl SharedReader {
 /// Reads objects with replacement refs ignored.
 pub struct Reader {
     repo: gix::Repository,
+    /// Reused for every object read: a long walk allocates nothing per object for its bytes.
+    buf: std::cell::RefCell<Vec<u8>>,
 }
 
 impl Reader {
@@ -119,8 +119,34 @@ impl Reader {
 
     fn from_gix(mut repo: gix::Repository) -> Reader {
         repo.objects.ignore_replacements = true;
-        repo.object_cache_size_if_unset(32 * 1024 * 1024);
-        Reader { repo }
+        // A delta base cache: a packed chain's objects are deltas of one another, and without
+        // it every read resolves its whole delta chain again.
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                32 * 1024 * 1024,
+            ))
+        });
+        Reader {
+            repo,
+            buf: std::cell::RefCell::new(Vec::with_capacity(8192)),
+        }
+    }
+
+    /// Reads object `id` into the reused buffer and hands its kind and bytes to `f`.
+    fn read<T>(
+        &self,
+        id: ObjectId,
+        f: impl FnOnce(gix::object::Kind, &[u8]) -> Result<T, String>,
+    ) -> Result<T, String> {
+        use gix::prelude::Find;
+        let mut buf = self.buf.borrow_mut();
+        let data = self
+            .repo
+            .objects
+            .try_find(&id, &mut buf)
+            .map_err(|e| format!("it cannot be read: {e}"))?
+            .ok_or_else(|| "the object is missing".to_owned())?;
+        f(data.kind, data.data)
     }
 
     pub fn shared(&self) -> SharedReader {
@@ -143,75 +169,80 @@ impl Reader {
 
     /// Reads and decodes one commit.
     pub fn commit(&self, id: ObjectId) -> Result<CommitData, String> {
-        let object = self
-            .repo
-            .try_find_object(id)
-            .map_err(|e| format!("it cannot be read: {e}"))?
-            .ok_or_else(|| "the object is missing".to_owned())?;
-        if object.kind != gix::object::Kind::Commit {
-            return Err(format!("it is a {}, not a commit", object.kind));
-        }
-        let c = gix::objs::CommitRef::from_bytes(&object.data, self.repo.object_hash())
-            .map_err(|e| format!("it is not a valid commit: {e}"))?;
-        let person = |sig: Result<gix::actor::SignatureRef<'_>, _>| -> Result<Person, String> {
-            let sig = sig.map_err(|e: gix::error::Error| format!("bad signature line: {e}"))?;
-            let time = sig.time().unwrap_or_default();
-            Ok(Person {
-                name: sig.name.to_str_lossy().into_owned(),
-                email: sig.email.to_str_lossy().into_owned(),
-                seconds: time.seconds,
-                offset: time.offset,
-            })
-        };
-        let raw_message = c.message.to_str_lossy().into_owned();
-        let message = Message::parse(&raw_message);
-        Ok(CommitData {
-            id,
-            tree: c.tree(),
-            parents: c.parents().collect(),
-            author: person(c.author())?,
-            committer: person(c.committer())?,
-            signed: c.extra_headers.iter().any(|(k, _)| *k == "gpgsig"),
-            raw_message,
-            message,
+        let hash = self.repo.object_hash();
+        self.read(id, |kind, data| {
+            if kind != gix::object::Kind::Commit {
+                return Err(format!("it is a {kind}, not a commit"));
+            }
+            let c = gix::objs::CommitRef::from_bytes(data, hash)
+                .map_err(|e| format!("it is not a valid commit: {e}"))?;
+            decode(id, &c, hash)
         })
     }
 
     /// The entries of one tree.
     pub fn tree(&self, id: ObjectId) -> Result<Vec<TreeItem>, String> {
-        let object = self
-            .repo
-            .try_find_object(id)
-            .map_err(|e| format!("it cannot be read: {e}"))?
-            .ok_or_else(|| "the object is missing".to_owned())?;
-        if object.kind != gix::object::Kind::Tree {
-            return Err(format!("it is a {}, not a tree", object.kind));
-        }
-        let tree = gix::objs::TreeRef::from_bytes(&object.data, self.repo.object_hash())
-            .map_err(|e| format!("it is not a valid tree: {e}"))?;
-        Ok(tree
-            .entries
-            .iter()
-            .map(|e| TreeItem {
-                name: e.filename.to_str_lossy().into_owned(),
-                id: e.oid.to_owned(),
-                is_tree: e.mode.is_tree(),
-                is_blob: e.mode.is_blob(),
-            })
-            .collect())
+        let hash = self.repo.object_hash();
+        self.read(id, |kind, data| {
+            if kind != gix::object::Kind::Tree {
+                return Err(format!("it is a {kind}, not a tree"));
+            }
+            let tree = gix::objs::TreeRef::from_bytes(data, hash)
+                .map_err(|e| format!("it is not a valid tree: {e}"))?;
+            Ok(tree
+                .entries
+                .iter()
+                .map(|e| TreeItem {
+                    name: e.filename.to_str_lossy().into_owned(),
+                    id: e.oid.to_owned(),
+                    is_tree: e.mode.is_tree(),
+                    is_blob: e.mode.is_blob(),
+                })
+                .collect())
+        })
+    }
+
+    /// The ids of the entries `names` of one tree (`None` for a name it lacks), with whether
+    /// each is a tree.
+    pub fn tree_lookup<const N: usize>(
+        &self,
+        id: ObjectId,
+        names: [&str; N],
+    ) -> Result<[Option<(ObjectId, bool)>; N], String> {
+        let hash = self.repo.object_hash();
+        self.read(id, |kind, data| {
+            if kind != gix::object::Kind::Tree {
+                return Err(format!("it is a {kind}, not a tree"));
+            }
+            let mut out = [None; N];
+            for e in gix::objs::TreeRefIter::from_bytes(data, hash) {
+                let e = e.map_err(|e| format!("it is not a valid tree: {e}"))?;
+                if let Some(i) = names.iter().position(|n| e.filename == n.as_bytes()) {
+                    out[i] = Some((e.oid.to_owned(), e.mode.is_tree()));
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// The bytes of one blob.
     pub fn blob(&self, id: ObjectId) -> Result<Vec<u8>, String> {
-        let object = self
-            .repo
-            .try_find_object(id)
-            .map_err(|e| format!("it cannot be read: {e}"))?
-            .ok_or_else(|| "the object is missing".to_owned())?;
-        if object.kind != gix::object::Kind::Blob {
-            return Err(format!("it is a {}, not a blob", object.kind));
-        }
-        Ok(object.detach().data)
+        self.read(id, |kind, data| {
+            if kind != gix::object::Kind::Blob {
+                return Err(format!("it is a {kind}, not a blob"));
+            }
+            Ok(data.to_vec())
+        })
+    }
+
+    /// Hands the bytes of one blob to `f` without copying them.
+    pub fn with_blob<T>(&self, id: ObjectId, f: impl FnOnce(&[u8]) -> T) -> Result<T, String> {
+        self.read(id, |kind, data| {
+            if kind != gix::object::Kind::Blob {
+                return Err(format!("it is a {kind}, not a blob"));
+            }
+            Ok(f(data))
+        })
     }
 
     /// The id `data` has as a blob (to compare content with a tree entry without reading it).
@@ -254,8 +285,66 @@ impl Reader {
 
     /// Every commit reachable from `tips` through all parents, parents first.
     pub fn walk(&self, tips: &[ObjectId]) -> Walk {
-        let mut walk = Walk::default();
-        let mut known: HashSet<ObjectId> = HashSet::new();
+        let hash = self.repo.object_hash();
+        let mapped = self.walk_map(tips, |id, c| decode(id, c, hash));
+        Walk {
+            order: mapped.order,
+            commits: mapped
+                .nodes
+                .into_iter()
+                .map(|(id, n)| (id, n.value))
+                .collect(),
+            missing: mapped.missing,
+        }
+    }
+
+    /// Like [`Reader::walk`], for verification: the messages hold their trailers only (no
+    /// subject, no body).
+    pub fn walk_lean(&self, tips: &[ObjectId]) -> Walk {
+        let mapped = self.walk_map(tips, |id, c| {
+            let text = c.message.to_str_lossy();
+            Ok(CommitData {
+                id,
+                tree: c.tree(),
+                parents: c.parents().collect(),
+                author: person(c.author())?,
+                committer: person(c.committer())?,
+                signed: is_signed(c),
+                message: Message {
+                    subject: String::new(),
+                    body: String::new(),
+                    trailers: trailers(&text)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                },
+            })
+        });
+        Walk {
+            order: mapped.order,
+            commits: mapped
+                .nodes
+                .into_iter()
+                .map(|(id, n)| (id, n.value))
+                .collect(),
+            missing: mapped.missing,
+        }
+    }
+
+    /// Like [`Reader::walk`], keeping of each commit only what `f` takes from it (a long walk
+    /// then allocates only what it keeps).
+    pub fn walk_map<T>(
+        &self,
+        tips: &[ObjectId],
+        mut f: impl FnMut(ObjectId, &gix::objs::CommitRef<'_>) -> Result<T, String>,
+    ) -> WalkOf<T> {
+        let hash = self.repo.object_hash();
+        let mut walk = WalkOf {
+            order: Vec::new(),
+            nodes: HashMap::default(),
+            missing: Vec::new(),
+        };
+        let mut known: HashSet<ObjectId> = HashSet::default();
         let mut stack: Vec<(ObjectId, Option<ObjectId>, bool)> =
             tips.iter().rev().map(|t| (*t, None, false)).collect();
         while let Some((id, child, expanded)) = stack.pop() {
@@ -266,15 +355,24 @@ impl Reader {
             if !known.insert(id) {
                 continue;
             }
-            match self.commit(id) {
-                Ok(c) => {
+            let read = self.read(id, |kind, data| {
+                if kind != gix::object::Kind::Commit {
+                    return Err(format!("it is a {kind}, not a commit"));
+                }
+                let c = gix::objs::CommitRef::from_bytes(data, hash)
+                    .map_err(|e| format!("it is not a valid commit: {e}"))?;
+                let parents: Vec<ObjectId> = c.parents().collect();
+                Ok((parents, f(id, &c)?))
+            });
+            match read {
+                Ok((parents, value)) => {
                     stack.push((id, None, true));
-                    for p in c.parents.iter().rev() {
+                    for p in parents.iter().rev() {
                         if !known.contains(p) {
                             stack.push((*p, Some(id), false));
                         }
                     }
-                    walk.commits.insert(id, c);
+                    walk.nodes.insert(id, Node { parents, value });
                 }
                 Err(why) => walk.missing.push(Unreadable {
                     id,
@@ -302,6 +400,88 @@ impl Reader {
             output: o.output.to_str_lossy().trim().to_owned(),
         }))
     }
+}
+
+/// One commit of a [`WalkOf`]: its parents and what was kept of it.
+#[derive(Debug, Clone)]
+pub struct Node<T> {
+    pub parents: Vec<ObjectId>,
+    pub value: T,
+}
+
+/// Every commit reachable from some tips, with what a [`Reader::walk_map`] kept of each.
+#[derive(Debug)]
+pub struct WalkOf<T> {
+    /// Parents before children.
+    pub order: Vec<ObjectId>,
+    pub nodes: HashMap<ObjectId, Node<T>>,
+    pub missing: Vec<Unreadable>,
+}
+
+impl<T> WalkOf<T> {
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.nodes.contains_key(id)
+    }
+}
+
+/// Someone in a commit header, decoded.
+pub fn person(sig: Result<gix::actor::SignatureRef<'_>, gix::Error>) -> Result<Person, String> {
+    let sig = sig.map_err(|e| format!("bad signature line: {e}"))?;
+    let time = sig.time().unwrap_or_default();
+    Ok(Person {
+        name: sig.name.to_str_lossy().into_owned(),
+        email: sig.email.to_str_lossy().into_owned(),
+        seconds: time.seconds,
+        offset: time.offset,
+    })
+}
+
+fn decode(
+    id: ObjectId,
+    c: &gix::objs::CommitRef<'_>,
+    _hash: gix::hash::Kind,
+) -> Result<CommitData, String> {
+    let message = Message::parse(&c.message.to_str_lossy());
+    Ok(CommitData {
+        id,
+        tree: c.tree(),
+        parents: c.parents().collect(),
+        author: person(c.author())?,
+        committer: person(c.committer())?,
+        signed: is_signed(c),
+        message,
+    })
+}
+
+/// Whether a commit carries a signature.
+pub fn is_signed(c: &gix::objs::CommitRef<'_>) -> bool {
+    c.extra_headers.iter().any(|(k, _)| *k == "gpgsig")
+}
+
+/// The `Key: value` trailers of a message, borrowed (the same paragraph
+/// [`Message::parse`] takes as trailers).
+pub fn trailers(text: &str) -> Vec<(&str, &str)> {
+    let text = text.trim_end();
+    let Some((_, rest)) = text.split_once('\n') else {
+        return Vec::new();
+    };
+    let rest = rest.trim_start_matches('\n');
+    let last = match rest.rfind("\n\n") {
+        Some(i) => &rest[i + 2..],
+        None => rest,
+    };
+    let mut out = Vec::new();
+    for line in last.lines() {
+        match line.split_once(": ") {
+            Some((k, v))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+            {
+                out.push((k, v))
+            }
+            _ => return Vec::new(),
+        }
+    }
+    out
 }
 
 /// The replacement refs: (replaced id, replacement id).
@@ -333,5 +513,28 @@ pub fn rev_parse(repo: &Repo, spec: &str) -> Result<Option<ObjectId>, StoreError
             Err(e) => Err(StoreError::git(format!("reading {spec}"), e)),
         },
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_trailers_are_the_ones_message_parse_finds() {
+        for text in [
+            "ddx(x): start a\n\nbody\n\nDdx-Event: start\nDdx-Phase: a\n",
+            "subject\n\nDdx-Event: init\nDdx-Reason: a: b\n",
+            "subject only\n",
+            "subject\n\nnot: a trailer block\nbecause this line is prose\n",
+            "subject\n\nfirst paragraph\n\n\n",
+        ] {
+            let parsed = Message::parse(text);
+            let borrowed: Vec<(String, String)> = trailers(text)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            assert_eq!(borrowed, parsed.trailers, "{text:?}");
+        }
     }
 }
