@@ -424,7 +424,10 @@ fn a_clean_history_verifies_replays_every_event_and_records_its_heads() {
         "--grep=complete ship",
         "refs/ddx/instances/a1",
     ]);
-    assert!(ship.contains("Ddx-Check: ship 1 not_evaluated"), "{ship}");
+    assert!(
+        ship.contains("Ddx-Check: ship 1 failed: RELEASE.md does not exist"),
+        "{ship}"
+    );
     // Free text goes into the event on one line, as its trailer carries it.
     let state = repo.git(&["show", "refs/ddx/instances/a1:state.yml"]);
     assert!(
@@ -1082,7 +1085,10 @@ fn operations_that_touch_no_instance_are_audited_through_the_library() {
     assert!(entry.contains("  name: team\n"), "{entry}");
     assert!(!entry.contains("instance"), "{entry}");
     let heads = std::fs::read_to_string(repo.path(".git/ddx/heads")).unwrap();
-    assert!(heads.contains(&format!("{head} refs/ddx/audit")));
+    assert!(
+        heads.contains(&format!("refs/ddx/audit: {head}")),
+        "{heads}"
+    );
     // The chain still verifies, and the next event follows the operation's entry.
     let (code, v) = verify(&repo);
     assert_eq!(code, 0, "{v:#}");
@@ -1096,4 +1102,68 @@ fn operations_that_touch_no_instance_are_audited_through_the_library() {
     let log = repo.ddx_json(&["audit", "log", "--json"]);
     assert_eq!(log[1]["operation"], "repo-add");
     assert!(log[1].get("instance").is_none());
+}
+
+/// Applying a workflow (an `init` that starts phases, approves their input gates and writes
+/// artifacts), continuing it, machine checks, command actions and forced completions: every
+/// event replays, and what it records of the work tree agrees with its trailers.
+#[test]
+fn histories_of_apply_checks_and_actions_replay() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# shop\n");
+    repo.write(
+        "wf/workflow.yml",
+        "name: acts\nversion: 1.0.0\nphases:\n  - id: a\n    order: 1\n    input_gates:\n      - A sponsor asked for it\n    exit_criteria:\n      - criteria: Notes exist\n        check: {file_exists: out.txt}\n  - id: b\n    order: 2\n    exit_criteria:\n      - Reviewed\n",
+    );
+    repo.write(
+        "wf/phases/01-a/actions/build.md",
+        "---\ndescription: Builds\ncommand: \"echo built > out.txt\"\n---\n# Build\n",
+    );
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "w1"]);
+    let init = repo.git(&["log", "-1", "--format=%B", "refs/ddx/instances/w1"]);
+    assert!(init.contains("Ddx-Step: start-ready"), "{init}");
+    repo.ddx_ok(&["action", "run", "build", "--trust"]);
+    let action = repo.git(&["log", "-1", "--format=%B", "refs/ddx/instances/w1"]);
+    assert!(action.contains("Ddx-File: "), "{action}");
+    repo.ddx_ok(&["workflow", "next"]);
+    let next = repo.git(&["log", "-1", "--format=%B", "refs/ddx/instances/w1"]);
+    assert!(next.contains("Ddx-Check: a 2 passed"), "{next}");
+    repo.ddx_ok(&["phase", "complete", "b", "--force", "--reason", "shipped"]);
+    let (code, v) = verify(&repo);
+    assert_eq!(code, 0, "{v:#}");
+    let ids = chain(&repo, "refs/ddx/instances/w1");
+    assert_eq!(v["checked"]["replayed"], ids.len() as u64, "{v:#}");
+
+    // A file record its Ddx-File trailer does not vouch for is a break of replay.
+    let k = ids
+        .iter()
+        .position(|i| {
+            repo.git(&["log", "-1", "--format=%s", i])
+                .contains("action a/build")
+        })
+        .unwrap();
+    let mut metas: Vec<Meta> = ids[k..].iter().map(|i| meta(&repo, i)).collect();
+    let state = repo.git(&["show", &format!("{}:state.yml", ids[k])]);
+    let after = repo.git(&["hash-object", "out.txt"]);
+    let forged_state = state.replacen(
+        &format!("after: {}", after.trim()),
+        "after: 0123456789abcdef0123456789abcdef01234567",
+        1,
+    );
+    assert_ne!(state, forged_state, "the state records out.txt: {state}");
+    metas[0].tree = with_blob(&repo, &metas[0].tree, "state.yml", &forged_state);
+    let forged = rebuild(
+        &repo,
+        "refs/ddx/instances/w1",
+        &[ids[k - 1].clone()],
+        &metas,
+    );
+    assert_break(
+        &repo,
+        "refs/ddx/instances/w1",
+        &forged[0],
+        "replay",
+        "its state.yml records out.txt otherwise than its Ddx-File trailer and time say",
+    );
 }

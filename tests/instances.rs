@@ -186,10 +186,19 @@ fn init_writes_an_event_commit_that_plain_git_reads() {
         trailer(&repo, "refs/ddx/audit", "Ddx-Workflow"),
         "mini 0.1.0"
     );
-    // The audit commit's tree is the state the operation produced.
+    // The audit commit's tree is one entry.yml that says the same as the trailers.
     assert_eq!(
-        repo.git(&["rev-parse", "refs/ddx/audit^{tree}"]),
-        repo.git(&["rev-parse", &format!("{r}^{{tree}}")])
+        repo.git(&["ls-tree", "--name-only", "refs/ddx/audit"])
+            .trim(),
+        "entry.yml"
+    );
+    let entry: serde_yaml::Value =
+        serde_yaml::from_str(&repo.git(&["show", "refs/ddx/audit:entry.yml"])).unwrap();
+    assert_eq!(entry["operation"].as_str(), Some("init"));
+    assert_eq!(entry["instance"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        entry["instance_commit"].as_str(),
+        Some(tip(&repo, &id).trim())
     );
     // Reflogs exist for both refs.
     assert_eq!(repo.git(&["reflog", "show", &r]).lines().count(), 1);

@@ -117,7 +117,7 @@ fn commands_that_touch_an_instance_append_json_lines_with_instance_and_run() {
         "the exit gate of phase frame is not satisfied: \"Problem statement clearly documented\" (needs_approval), \"Success metrics defined\" (needs_approval)"
     );
     // Gate results and the deviation.
-    let check = find("check file_exists of ship #1: not_evaluated");
+    let check = find("check file_exists of ship #1: failed");
     assert_eq!(check["level"], "info");
     assert_eq!(check["fields"]["kind"], "file_exists");
     let forced = find("ship: forced past \"Release notes exist\"");

@@ -201,7 +201,7 @@ fn the_json_report_has_phase_times_approvals_evidence_and_deviations() {
         .find(|g| g["phase"] == "ship" && g["gate"] == "exit")
         .unwrap();
     assert_eq!(ship_exit["criteria"][0]["kind"], "file_exists");
-    assert_eq!(ship_exit["criteria"][0]["status"], "not_evaluated");
+    assert_eq!(ship_exit["criteria"][0]["status"], "failed");
     assert_eq!(ship_exit["criteria"][0]["forced"], true);
 
     let kinds: Vec<&str> = i["deviations"]

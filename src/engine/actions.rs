@@ -441,6 +441,7 @@ impl Engine<'_> {
         spec: &str,
         opts: &RunOptions,
     ) -> Result<ActionReport, EngineError> {
+        self.attach_log(instance, opts.dry_run);
         let (tip, st) = super::load(self.repo, instance)?;
         if st.status == InstanceStatus::Cancelled {
             return Err(TransitionError::InstanceRefused {

@@ -98,6 +98,7 @@ pub fn check(
     phase: Option<&str>,
     consent: bool,
 ) -> Result<GateCheckView, EngineError> {
+    super::attach_log(repo, instance);
     let (tip, st) = load(repo, instance)?;
     let wf = load_pinned(repo, instance, &tip)?;
     if let Some(id) = phase {

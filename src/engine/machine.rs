@@ -96,6 +96,41 @@ pub struct Effect {
     pub trailers: Vec<(String, String)>,
 }
 
+impl Effect {
+    /// Writes the event's trailers into `message` (`Ddx-Event`, `Ddx-Phase`, the `Ddx-Check`
+    /// results in `checks`, then the further ones), and returns the audit arguments they make:
+    /// `phase`, and each further trailer under its name without `Ddx-`, lower case (values of a
+    /// repeated trailer joined with `; `).
+    pub fn write_trailers(
+        &self,
+        message: &mut crate::store::event::Message,
+        checks: impl IntoIterator<Item = String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        message.trailer("Ddx-Event", &self.event);
+        for p in &self.phases {
+            message.trailer("Ddx-Phase", p);
+        }
+        for c in checks {
+            message.trailer(super::replay::CHECK_TRAILER, c);
+        }
+        let mut args = std::collections::BTreeMap::new();
+        if !self.phases.is_empty() {
+            args.insert("phase".to_owned(), self.phases.join(", "));
+        }
+        for (k, v) in &self.trailers {
+            message.trailer(k, v);
+            let key = k.trim_start_matches("Ddx-").to_lowercase();
+            args.entry(key)
+                .and_modify(|e: &mut String| {
+                    e.push_str("; ");
+                    e.push_str(v);
+                })
+                .or_insert_with(|| v.clone());
+        }
+        args
+    }
+}
+
 /// The result of an operation that was not refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {

@@ -141,7 +141,7 @@ impl<'r> Engine<'r> {
 
     /// Sends this command's log lines to `instance`'s log (never for a dry run, which writes
     /// nothing at all).
-    fn attach_log(&self, instance: &str, dry_run: bool) {
+    pub(crate) fn attach_log(&self, instance: &str, dry_run: bool) {
         if !dry_run {
             attach_log(self.repo, instance);
         }
@@ -283,11 +283,8 @@ impl<'r> Engine<'r> {
             operation: "init".to_owned(),
             summary: format!("init {} {}", wf.name, wf.version),
             args: [
-                (
-                    "Ddx-Workflow".to_owned(),
-                    format!("{} {}", wf.name, wf.version),
-                ),
-                ("Ddx-Source".to_owned(), located.source.to_string()),
+                ("workflow".to_owned(), format!("{} {}", wf.name, wf.version)),
+                ("source".to_owned(), located.source.to_string()),
             ]
             .into_iter()
             .collect(),
@@ -373,21 +370,8 @@ impl<'r> Engine<'r> {
                 };
                 let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
                 message.body = effect.lines.join("\n");
-                message.trailer("Ddx-Event", &effect.event);
-                for p in &effect.phases {
-                    message.trailer("Ddx-Phase", p);
-                }
-                let mut args = BTreeMap::new();
-                if !effect.phases.is_empty() {
-                    args.insert("phase".to_owned(), effect.phases.join(", "));
-                }
-                for call in recorder.calls() {
-                    message.trailer(replay::CHECK_TRAILER, call.trailer());
-                }
-                for (k, v) in &effect.trailers {
-                    message.trailer(k, v);
-                    args.insert(k.clone(), v.clone());
-                }
+                let checks = recorder.calls().into_iter().map(|c| c.trailer());
+                let args = effect.write_trailers(&mut message, checks);
                 let plan = Plan {
                     event: Some(NewEvent {
                         state: st.to_yaml(),

@@ -11,7 +11,8 @@
 use super::gates::{CheckEvaluator, CheckResult, CriterionStatus, GateContext};
 use super::graph;
 use super::machine::{self, Applied, EventContext, Op};
-use super::state::{State, TransitionRecord};
+use super::state::{FileRecord, State, TransitionRecord};
+use super::work;
 use crate::model::{Check, Workflow};
 use crate::store::event::{one_line, Message};
 use std::cell::RefCell;
@@ -311,9 +312,19 @@ pub fn replay(
         .map(|(_, v)| v.clone())
         .collect();
     let fails = |e: String| ReplayError::Fails(e);
+    let files = files_of(input, recorded).map_err(fails)?;
+    let start_ready = input.message.get(work::START_READY.0) == Some(work::START_READY.1);
+    let evaluator = Replayer::new(CheckCall::all_in(input.message));
+    let cx = EventContext {
+        actor: input.actor,
+        at: input.at,
+        reason: input.message.get("Ddx-Reason"),
+        work_dir: None,
+    };
+    let need_wf = || wf.ok_or_else(|| fails("its pinned workflow cannot be loaded".to_owned()));
     match event {
         "init" => {
-            let wf = wf.ok_or_else(|| fails("its pinned workflow cannot be loaded".to_owned()))?;
+            let wf = need_wf()?;
             let recorded =
                 recorded.ok_or_else(|| fails("its own state.yml cannot be read".to_owned()))?;
             let mut st = State::new(
@@ -327,6 +338,12 @@ pub fn replay(
             st.context = recorded.context.clone();
             graph::refresh(&mut st, wf).map_err(|e| fails(e.to_string()))?;
             machine::derive_status(&mut st);
+            // `ddx workflow apply` starts the ready phases in the same event.
+            if start_ready {
+                work::start_ready(&mut st, wf, &cx, &evaluator, &mut Vec::new())
+                    .map_err(|e| fails(format!("starting the ready phases is refused: {e}")))?;
+            }
+            st.files.extend(files);
             st.metrics.events = 1;
             return Ok(Replayed { state: st, phases });
         }
@@ -351,6 +368,15 @@ pub fn replay(
             });
             return Ok(Replayed { state: st, phases });
         }
+        // Events that change no status: artifacts rendered, an action run. They record the
+        // files written, and name the phase they belong to.
+        "artifacts" | "action" => {
+            let mut st = before
+                .ok_or_else(|| fails(format!("a `{event}` event cannot be the first event")))?;
+            st.files.extend(files);
+            st.metrics.events += 1;
+            return Ok(Replayed { state: st, phases });
+        }
         _ => {}
     }
     let Some(op) = op_of(input.message).map_err(fails)? else {
@@ -362,19 +388,22 @@ pub fn replay(
     };
     let mut st =
         before.ok_or_else(|| fails(format!("a `{event}` event cannot be the first event")))?;
-    let evaluator = Replayer::new(CheckCall::all_in(input.message));
-    let cx = EventContext {
-        actor: input.actor,
-        at: input.at,
-        reason: input.message.get("Ddx-Reason"),
-        work_dir: None,
+    let events = st.metrics.events;
+    let applied = if start_ready {
+        work::start_ready(&mut st, need_wf()?, &cx, &evaluator, &mut Vec::new())
+    } else {
+        let wf = if op.needs_definition() { wf } else { None };
+        machine::apply(&mut st, wf, &op, &cx, &evaluator)
     };
-    let wf = if op.needs_definition() { wf } else { None };
-    match machine::apply(&mut st, wf, &op, &cx, &evaluator) {
-        Ok(Applied::Changed(effect)) => Ok(Replayed {
-            state: st,
-            phases: effect.phases,
-        }),
+    match applied {
+        Ok(Applied::Changed(effect)) => {
+            st.files.extend(files);
+            st.metrics.events = events + 1;
+            Ok(Replayed {
+                state: st,
+                phases: effect.phases,
+            })
+        }
         Ok(Applied::Nothing(why)) => Err(fails(format!(
             "replaying `{event}` on the state before it changes nothing ({why})"
         ))),
@@ -382,6 +411,46 @@ pub fn replay(
             "replaying `{event}` on the state before it is refused: {e}"
         ))),
     }
+}
+
+/// Whether an event's message names files it wrote (`Ddx-File`): replay then needs the
+/// event's own state, whose records of those files it takes.
+pub fn writes_files(message: &Message) -> bool {
+    message.get("Ddx-File").is_some()
+}
+
+/// The records of the files an event wrote. What a file held came from the work tree, not from
+/// history, so they are taken from the event's own state, as `init` takes its variables; each
+/// must agree with its `Ddx-File: <before>..<after> <path>` trailer and the event's time.
+fn files_of(
+    input: &EventInput<'_>,
+    recorded: Option<&State>,
+) -> Result<Vec<(String, FileRecord)>, String> {
+    let mut out = Vec::new();
+    for (k, v) in &input.message.trailers {
+        if !k.eq_ignore_ascii_case("Ddx-File") {
+            continue;
+        }
+        let (ids, path) = v
+            .split_once(' ')
+            .ok_or_else(|| format!("its Ddx-File trailer `{v}` has no path"))?;
+        let (before, after) = ids
+            .split_once("..")
+            .ok_or_else(|| format!("its Ddx-File trailer `{v}` has no `before..after` ids"))?;
+        let id = |s: &str| (s != work::NO_BLOB).then(|| s.to_owned());
+        let recorded = recorded
+            .ok_or_else(|| "its own state.yml cannot be read".to_owned())?
+            .files
+            .get(path)
+            .ok_or_else(|| format!("its state.yml does not record {path}, which Ddx-File names"))?;
+        if recorded.before != id(before) || recorded.after != id(after) || recorded.at != input.at {
+            return Err(format!(
+                "its state.yml records {path} otherwise than its Ddx-File trailer and time say"
+            ));
+        }
+        out.push((path.to_owned(), recorded.clone()));
+    }
+    Ok(out)
 }
 
 /// The first place two YAML documents differ, as `path: left vs right`.

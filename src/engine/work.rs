@@ -11,6 +11,7 @@
 use super::artifacts::{self, FileAction, PlannedFile};
 use super::gates::{self, GateContext};
 use super::machine::{self, Applied, Effect, EventContext, Op};
+use super::replay::{CheckCall, Recorder};
 use super::state::{FileRecord, GateKind, PhaseStatus, State};
 use super::{graph, missing_variables, Engine, EngineError, Report};
 use crate::catalog::Located;
@@ -188,8 +189,87 @@ fn to_render(before: &State, after: &State, render: &Render) -> Vec<String> {
         .collect()
 }
 
+/// The marker trailer of an event that started every ready phase ([`Step::StartReady`]), so
+/// that replay does the same.
+pub const START_READY: (&str, &str) = ("Ddx-Step", "start-ready");
+
+/// Starts every ready phase of `st` whose machine-checked input gates pass, approving its human
+/// input criteria in the user's name ([`APPLY_APPROVAL`]); `notes` collects the phases held
+/// back. The writer and replay both call this, with the real checks and with recorded results.
+pub fn start_ready(
+    st: &mut State,
+    wf: &Workflow,
+    cx: &EventContext<'_>,
+    evaluator: &dyn gates::CheckEvaluator,
+    notes: &mut Vec<String>,
+) -> Result<Applied, machine::TransitionError> {
+    let ready: Vec<String> = st
+        .phases
+        .iter()
+        .filter(|p| p.status == PhaseStatus::Ready)
+        .map(|p| p.id.clone())
+        .collect();
+    let mut merged = None;
+    for id in ready {
+        let report = {
+            let gcx = GateContext {
+                work_dir: cx.work_dir,
+                state: st,
+                workflow: Some(wf),
+            };
+            match st.phase(&id) {
+                Some(p) => gates::evaluate(p, GateKind::Input, &gcx, evaluator),
+                None => continue,
+            }
+        };
+        let machine_blocking: Vec<String> = report
+            .blocking()
+            .filter(|e| e.status != gates::CriterionStatus::NeedsApproval)
+            .map(|e| format!("\"{}\" ({})", e.criteria, e.status.as_str()))
+            .collect();
+        if !machine_blocking.is_empty() {
+            notes.push(format!(
+                    "phase {id} is ready but not started: its input gate waits for {}; `ddx gate check --phase {id}` shows why",
+                    machine_blocking.join(", ")
+                ));
+            continue;
+        }
+        // Applying a workflow is the user's decision to begin: the human criteria
+        // of the input gate are approved in their name, and say so.
+        let human: Vec<String> = report.blocking().map(|e| e.criteria.clone()).collect();
+        for criterion in human {
+            let op = Op::Approve {
+                phase: id.clone(),
+                criterion,
+                comment: Some(APPLY_APPROVAL.to_owned()),
+            };
+            if let Applied::Changed(e) = machine::apply(st, Some(wf), &op, cx, evaluator)? {
+                merge(&mut merged, e);
+            }
+        }
+        let op = Op::Start {
+            phase: id,
+            force: false,
+        };
+        if let Applied::Changed(e) = machine::apply(st, Some(wf), &op, cx, evaluator)? {
+            merge(&mut merged, e);
+        }
+    }
+    Ok(match merged {
+        Some(mut e) => {
+            e.subject = format!("start {}", e.phases.join(", "));
+            e.event = "start".to_owned();
+            e.trailers
+                .push((START_READY.0.to_owned(), START_READY.1.to_owned()));
+            Applied::Changed(e)
+        }
+        None => Applied::Nothing("no ready phase can start".to_owned()),
+    })
+}
+
 impl Engine<'_> {
-    /// Applies `step` to `st` in memory. `notes` collects phases held back by their input gate.
+    /// Applies `step` to `st` in memory, with the check results it depended on (to record for
+    /// replay). `notes` collects phases held back by their input gate.
     fn step(
         &self,
         st: &mut State,
@@ -197,7 +277,7 @@ impl Engine<'_> {
         step: &Step,
         reason: Option<&str>,
         notes: &mut Vec<String>,
-    ) -> Result<Applied, EngineError> {
+    ) -> Result<(Applied, Vec<CheckCall>), EngineError> {
         let at = self.identity.time();
         let actor = self.identity.actor();
         let cx = EventContext {
@@ -206,84 +286,12 @@ impl Engine<'_> {
             reason,
             work_dir: Some(self.repo.work_dir()),
         };
-        match step {
-            Step::Op(op) => Ok(machine::apply(
-                st,
-                Some(wf),
-                op,
-                &cx,
-                self.evaluator.as_ref(),
-            )?),
-            Step::StartReady => {
-                let ready: Vec<String> = st
-                    .phases
-                    .iter()
-                    .filter(|p| p.status == PhaseStatus::Ready)
-                    .map(|p| p.id.clone())
-                    .collect();
-                let mut merged = None;
-                for id in ready {
-                    let report = {
-                        let gcx = GateContext {
-                            work_dir: Some(self.repo.work_dir()),
-                            state: st,
-                            workflow: Some(wf),
-                        };
-                        match st.phase(&id) {
-                            Some(p) => {
-                                gates::evaluate(p, GateKind::Input, &gcx, self.evaluator.as_ref())
-                            }
-                            None => continue,
-                        }
-                    };
-                    let machine_blocking: Vec<String> = report
-                        .blocking()
-                        .filter(|e| e.status != gates::CriterionStatus::NeedsApproval)
-                        .map(|e| format!("\"{}\" ({})", e.criteria, e.status.as_str()))
-                        .collect();
-                    if !machine_blocking.is_empty() {
-                        notes.push(format!(
-                            "phase {id} is ready but not started: its input gate waits for {}; `ddx gate check --phase {id}` shows why",
-                            machine_blocking.join(", ")
-                        ));
-                        continue;
-                    }
-                    // Applying a workflow is the user's decision to begin: the human criteria
-                    // of the input gate are approved in their name, and say so.
-                    let human: Vec<String> =
-                        report.blocking().map(|e| e.criteria.clone()).collect();
-                    for criterion in human {
-                        let op = Op::Approve {
-                            phase: id.clone(),
-                            criterion,
-                            comment: Some(APPLY_APPROVAL.to_owned()),
-                        };
-                        if let Applied::Changed(e) =
-                            machine::apply(st, Some(wf), &op, &cx, self.evaluator.as_ref())?
-                        {
-                            merge(&mut merged, e);
-                        }
-                    }
-                    let op = Op::Start {
-                        phase: id,
-                        force: false,
-                    };
-                    if let Applied::Changed(e) =
-                        machine::apply(st, Some(wf), &op, &cx, self.evaluator.as_ref())?
-                    {
-                        merge(&mut merged, e);
-                    }
-                }
-                Ok(match merged {
-                    Some(mut e) => {
-                        e.subject = format!("start {}", e.phases.join(", "));
-                        e.event = "start".to_owned();
-                        Applied::Changed(e)
-                    }
-                    None => Applied::Nothing("no ready phase can start".to_owned()),
-                })
-            }
-        }
+        let recorder = Recorder::new(self.evaluator.as_ref());
+        let applied = match step {
+            Step::Op(op) => machine::apply(st, Some(wf), op, &cx, &recorder)?,
+            Step::StartReady => start_ready(st, wf, &cx, &recorder, notes)?,
+        };
+        Ok((applied, recorder.calls()))
     }
 
     /// Plans the artifacts of `phases` from the templates in `tree`.
@@ -385,6 +393,7 @@ impl Engine<'_> {
         reason: Option<&str>,
         dry_run: bool,
     ) -> Result<WorkReport, EngineError> {
+        self.attach_log(instance, dry_run);
         let (tip, st0) = super::load(self.repo, instance)?;
         let wf = self.definition(instance, &tip)?;
         let tree = GitTree::new(
@@ -396,19 +405,21 @@ impl Engine<'_> {
         let planned_from = tip.commit;
         let mut st1 = st0.clone();
         let events_before = st1.metrics.events;
-        let applied = self.step(&mut st1, &wf, step, reason, &mut notes)?;
+        let (applied, calls) = self.step(&mut st1, &wf, step, reason, &mut notes)?;
         let phases = to_render(&st0, &st1, render);
         let planned = self.plan_files(&tree, &wf, &st1, &phases, files, &mut notes)?;
         let records = self.records(&st0, &planned);
         if let Applied::Nothing(why) = &applied {
             if records.is_empty() {
+                let report = Report {
+                    instance: instance.to_owned(),
+                    outcome: Outcome::Nothing(why.clone()),
+                    lines: Vec::new(),
+                    state: Some(st1),
+                };
+                super::log_report(&report);
                 return Ok(WorkReport {
-                    report: Report {
-                        instance: instance.to_owned(),
-                        outcome: Outcome::Nothing(why.clone()),
-                        lines: Vec::new(),
-                        state: Some(st1),
-                    },
+                    report,
                     files: planned,
                     notes,
                     created: false,
@@ -433,13 +444,14 @@ impl Engine<'_> {
                     })?;
                 // The tip planned from is still the tip: use that plan, so no check (a command
                 // check may take minutes) runs twice. After a lost race, step again.
-                let (mut st, applied, events) = if tip.commit == planned_from {
-                    (st1.clone(), applied.clone(), events_before)
+                let (mut st, applied, calls, events) = if tip.commit == planned_from {
+                    (st1.clone(), applied.clone(), calls.clone(), events_before)
                 } else {
                     let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
                     let events = st.metrics.events;
-                    let applied = self.step(&mut st, &wf, step, reason, &mut Vec::new())?;
-                    (st, applied, events)
+                    let (applied, calls) =
+                        self.step(&mut st, &wf, step, reason, &mut Vec::new())?;
+                    (st, applied, calls, events)
                 };
                 let effect = match applied {
                     Applied::Changed(e) => Some(e),
@@ -449,7 +461,7 @@ impl Engine<'_> {
                     Applied::Nothing(_) => None,
                 };
                 let (message, audit, lines) =
-                    event_of(instance, effect, &phases, &records, &mut st);
+                    event_of(instance, effect, &calls, &phases, &records, &mut st);
                 st.metrics.events = events + 1;
                 let plan = Plan {
                     event: Some(NewEvent {
@@ -466,13 +478,15 @@ impl Engine<'_> {
         )
         .map_err(|e| unrecorded(e, &records, dry_run))?;
         let (lines, st) = result.unzip();
+        let report = Report {
+            instance: instance.to_owned(),
+            outcome,
+            lines: lines.unwrap_or_default(),
+            state: st.or(Some(st1)),
+        };
+        super::log_report(&report);
         Ok(WorkReport {
-            report: Report {
-                instance: instance.to_owned(),
-                outcome,
-                lines: lines.unwrap_or_default(),
-                state: st.or(Some(st1)),
-            },
+            report,
             files: planned,
             notes,
             created: false,
@@ -521,6 +535,7 @@ impl Engine<'_> {
         if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
             return Err(LookupError::InstanceExists { id }.into());
         }
+        self.attach_log(&id, dry_run);
         let at = self.identity.time();
         let actor = self.identity.actor();
         let mut st = State::new(wf, &id, &located.source.to_string(), values, &at, &actor);
@@ -563,7 +578,7 @@ impl Engine<'_> {
         machine::derive_status(&mut st);
         let fresh = st.clone();
         let mut notes = Vec::new();
-        let applied = self.step(&mut st, wf, &Step::StartReady, None, &mut notes)?;
+        let (applied, calls) = self.step(&mut st, wf, &Step::StartReady, None, &mut notes)?;
         let phases = to_render(&fresh, &st, &Render::Started);
         let planned =
             self.plan_files(located.tree.as_ref(), wf, &st, &phases, files, &mut notes)?;
@@ -590,7 +605,7 @@ impl Engine<'_> {
             Applied::Nothing(_) => None,
         };
         let (mut message, mut audit, transitions) =
-            event_of(&id, effect, &phases, &records, &mut st);
+            event_of(&id, effect, &calls, &phases, &records, &mut st);
         st.metrics.events = 1;
         message.subject = format!("ddx({id}): apply {} {}", wf.name, wf.version);
         message.body = format!("{}\n{}", lines.join("\n"), message.body)
@@ -604,8 +619,9 @@ impl Engine<'_> {
         message.trailer("Ddx-Workflow", format!("{} {}", wf.name, wf.version));
         audit.operation = "apply".to_owned();
         audit.summary = format!("apply {} {}", wf.name, wf.version);
-        audit.args.insert("workflow".to_owned(), wf.name.clone());
-        audit.args.insert("version".to_owned(), wf.version.clone());
+        audit
+            .args
+            .insert("workflow".to_owned(), format!("{} {}", wf.name, wf.version));
         audit
             .args
             .insert("source".to_owned(), located.source.to_string());
@@ -631,13 +647,15 @@ impl Engine<'_> {
             },
         )
         .map_err(|e| unrecorded(e, &records, dry_run))?;
+        let report = Report {
+            instance: id,
+            outcome,
+            lines,
+            state: Some(st),
+        };
+        super::log_report(&report);
         Ok(WorkReport {
-            report: Report {
-                instance: id,
-                outcome,
-                lines,
-                state: Some(st),
-            },
+            report,
             files: planned,
             notes,
             created: true,
@@ -650,6 +668,7 @@ impl Engine<'_> {
 fn event_of(
     instance: &str,
     effect: Option<Effect>,
+    checks: &[CheckCall],
     rendered: &[String],
     records: &[(String, FileRecord)],
     st: &mut State,
@@ -670,24 +689,7 @@ fn event_of(
         ));
     }
     let mut message = Message::new(format!("ddx({instance}): {subject}"));
-    message.trailer("Ddx-Event", &effect.event);
-    for p in &effect.phases {
-        message.trailer("Ddx-Phase", p);
-    }
-    let mut args = BTreeMap::new();
-    if !effect.phases.is_empty() {
-        args.insert("phase".to_owned(), effect.phases.join(", "));
-    }
-    for (k, v) in &effect.trailers {
-        message.trailer(k, v);
-        let key = k.trim_start_matches("Ddx-").to_lowercase();
-        args.entry(key)
-            .and_modify(|e: &mut String| {
-                e.push_str("; ");
-                e.push_str(v);
-            })
-            .or_insert_with(|| v.clone());
-    }
+    let mut args = effect.write_trailers(&mut message, checks.iter().map(CheckCall::trailer));
     let mut body = lines.clone();
     describe_files(records, &mut message, &mut body);
     if !records.is_empty() {

@@ -647,8 +647,8 @@ impl ser::SerializeMap for MapCompound<'_> {
 mod tests {
     use super::*;
     use crate::engine::state::{
-        Approval, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics, PhaseState, PhaseStatus,
-        State, TransitionRecord,
+        Approval, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics, PhaseState,
+        PhaseStatus, State, TransitionRecord,
     };
     use std::collections::BTreeMap;
 

@@ -753,9 +753,10 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                     .map_err(|e| format!("its pinned workflow cannot be loaded: {e}"))
             })
             .clone();
-        // Only an init (or a merge) needs the recorded state before replaying.
+        // Only an init, a merge or an event that wrote files needs the recorded state before
+        // replaying.
         let mut recorded: Option<State> = None;
-        if event == "init" || c.parents.len() > 1 {
+        if event == "init" || c.parents.len() > 1 || replay::writes_files(&c.message) {
             match read_state(reader, state_blob, &origin) {
                 Ok(st) => recorded = Some(st),
                 Err((kind, why)) => {
@@ -974,7 +975,8 @@ fn check_audited(
         .flatten()
         .filter_map(|a| audit.node(a).map(|n| (a, n)))
         .filter(|(_, n)| {
-            n.value.instance.as_deref() == Some(instance) && n.value.operation == event
+            n.value.instance.as_deref() == Some(instance)
+                && audit::records_event(&n.value.operation, event)
         })
         .collect();
     if naming.is_empty() {

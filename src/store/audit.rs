@@ -23,6 +23,12 @@ use std::collections::BTreeMap;
 /// The file of an audit commit's tree.
 pub const ENTRY_FILE: &str = "entry.yml";
 
+/// Whether an audit entry of `operation` may record an instance event of kind `event`
+/// (`Ddx-Event`): the same name, except `apply`, whose first event is the instance's `init`.
+pub fn records_event(operation: &str, event: &str) -> bool {
+    operation == event || (operation == "apply" && event == "init")
+}
+
 /// What an operation records in the audit chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
