@@ -110,6 +110,57 @@ fn a_no_verify_commit_lands_and_is_recorded_as_a_bypass() {
     let json: serde_json::Value = serde_json::from_str(note.trim()).unwrap();
     assert_eq!(json["bypass"], true);
     assert_eq!(json["instance"], "guarded-1");
+    // The audit chain records the bypass, and the note names that entry.
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let entry = repo.git(&["log", "-1", "--format=%B", "refs/ddx/audit"]);
+    assert!(entry.contains("Ddx-Operation: bypass\n"), "{entry}");
+    assert!(entry.contains(&format!("Ddx-Commit: {head}\n")), "{entry}");
+    assert!(entry.contains("Ddx-Instances: guarded-1\n"), "{entry}");
+    assert_eq!(
+        json["audit"].as_str().unwrap(),
+        repo.git(&["rev-parse", "refs/ddx/audit"]).trim()
+    );
+    // The compliance report shows it as a deviation of the instance; the history verifies.
+    let report: serde_json::Value =
+        serde_json::from_str(&repo.ddx_ok(&["audit", "report", "--format", "json"])).unwrap();
+    let deviations = report["instances"][0]["deviations"].as_array().unwrap();
+    assert!(
+        deviations
+            .iter()
+            .any(|d| d["kind"] == "bypass" && d["detail"].as_str().unwrap().contains(&head[..12])),
+        "{deviations:#?}"
+    );
+    repo.ddx_ok(&["audit", "verify"]);
+}
+
+#[test]
+fn install_and_uninstall_are_audited_once_each() {
+    let repo = guarded_repo();
+    let before = repo.git(&["rev-list", "--count", "refs/ddx/audit"]);
+    repo.ddx_ok(&["hooks", "install", "--dry-run"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    let ops = repo.git(&[
+        "log",
+        "--format=%(trailers:key=Ddx-Operation,valueonly)",
+        "refs/ddx/audit",
+    ]);
+    let ops: Vec<&str> = ops.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(ops[0], "hooks-install", "{ops:?}");
+    assert_eq!(
+        ops[1], "next",
+        "a second install changes nothing and records nothing"
+    );
+    repo.ddx_ok(&["hooks", "uninstall"]);
+    let after = repo.git(&["rev-list", "--count", "refs/ddx/audit"]);
+    assert_eq!(
+        after.trim().parse::<u32>().unwrap(),
+        before.trim().parse::<u32>().unwrap() + 2
+    );
+    assert!(repo
+        .git(&["log", "-1", "--format=%s", "refs/ddx/audit"])
+        .contains("hooks uninstall"));
+    repo.ddx_ok(&["audit", "verify"]);
 }
 
 #[test]
@@ -232,6 +283,64 @@ fn pre_push_warns_when_workflow_state_is_not_shared() {
         .unwrap();
     assert!(out.status.success());
     assert!(!stderr(&out).contains("does not share"), "{}", stderr(&out));
+
+    // A history that does not verify: pushing code warns and names the break; sharing
+    // refs/ddx/* is refused, saying why and how to push anyway.
+    let tip = repo
+        .git(&["rev-parse", "refs/ddx/instances/guarded-1"])
+        .trim()
+        .to_owned();
+    let sneaky = repo
+        .git(&[
+            "commit-tree",
+            &format!("{tip}^{{tree}}"),
+            "-p",
+            &tip,
+            "-m",
+            "edited by hand",
+        ])
+        .trim()
+        .to_owned();
+    repo.git(&["update-ref", "refs/ddx/instances/guarded-1", &sneaky]);
+    repo.write("b.txt", "b\n");
+    repo.git(&["add", "b.txt"]);
+    assert!(commit(&repo, &["-m", "b"]).status.success());
+    let out = repo
+        .command("git")
+        .env("PATH", path_with_ddx())
+        .args(["push", "-q", "origin", "main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ddx: the workflow history is broken")
+            && stderr(&out).contains(&sneaky[..12]),
+        "{}",
+        stderr(&out)
+    );
+    let out = repo
+        .command("git")
+        .env("PATH", path_with_ddx())
+        .args(["push", "-q", "origin", "refs/ddx/*:refs/ddx/*"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a broken history is not shared");
+    assert!(
+        stderr(&out).contains("to push anyway: git push --no-verify"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        repo.git(&[
+            "--git-dir",
+            remote.to_str().unwrap(),
+            "rev-parse",
+            "refs/ddx/instances/guarded-1"
+        ])
+        .trim(),
+        tip,
+        "the remote keeps what it had"
+    );
 }
 
 #[test]

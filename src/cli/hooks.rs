@@ -52,11 +52,13 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
                 .map(|p| p.with_file_name("ddx").display().to_string())
                 .unwrap_or_else(|| "ddx".to_owned());
             let changes = hooks::install(&dir, &exe, args.dry_run)?;
+            audit_changes(&repo, "hooks-install", &dir, &changes, args.dry_run);
             report(out, &dir, &changes, args.dry_run);
             Ok(ExitCode::Ok)
         }
         HooksCommand::Uninstall(args) => {
             let changes = hooks::uninstall(&dir, args.dry_run)?;
+            audit_changes(&repo, "hooks-uninstall", &dir, &changes, args.dry_run);
             report(out, &dir, &changes, args.dry_run);
             Ok(ExitCode::Ok)
         }
@@ -87,6 +89,33 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
         }
         HooksCommand::Run(args) => run_hook(&repo, &dir, args),
     }
+}
+
+/// Records an install or uninstall that changed anything in the audit chain.
+fn audit_changes(
+    repo: &Repo,
+    operation: &str,
+    dir: &std::path::Path,
+    changes: &[(&str, HookChange)],
+    dry_run: bool,
+) {
+    let changed: Vec<&str> = changes
+        .iter()
+        .filter(|(_, c)| c.changes())
+        .map(|(h, _)| *h)
+        .collect();
+    if dry_run || changed.is_empty() {
+        return;
+    }
+    super::audit::record_operation(
+        repo,
+        operation,
+        format!("{} {}", operation.replace('-', " "), changed.join(", ")),
+        &[
+            ("hooks", changed.join(", ")),
+            ("hooks_dir", dir.display().to_string()),
+        ],
+    );
 }
 
 fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], dry_run: bool) {
@@ -179,6 +208,44 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
                     .map(|a| (a.id.clone(), a.phases.join(", ")))
                     .collect();
             }
+            // The bypass first, so that the note names the audit entry that records it.
+            if !passed && !active.is_empty() {
+                let short = head.to_hex_with_len(12).to_string();
+                super::audit::record_operation(
+                    repo,
+                    "bypass",
+                    format!("commit {short} was made without the pre-commit hook"),
+                    &[
+                        ("commit", head.to_string()),
+                        (
+                            "instances",
+                            active
+                                .iter()
+                                .map(|a| a.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        (
+                            "phase",
+                            active
+                                .iter()
+                                .flat_map(|a| a.phases.iter().map(String::as_str))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        (
+                            "deviation",
+                            "committed with --no-verify: the phase rules were not checked"
+                                .to_owned(),
+                        ),
+                    ],
+                );
+                tracing::warn!(commit = %head, "commit made without the pre-commit hook (--no-verify)");
+                eprintln!(
+                    "ddx: {} was committed without the pre-commit hook; recorded as a bypass",
+                    head.to_hex_with_len(12)
+                );
+            }
             let audit = crate::store::refs::read(repo, "refs/ddx/audit")?.map(|a| a.to_string());
             for (instance, phase) in &pairs {
                 let mut line: serde_json::Value =
@@ -187,13 +254,6 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
                     line["bypass"] = serde_json::Value::Bool(true);
                 }
                 crate::store::notes::append(repo, head, &line.to_string())?;
-            }
-            if !passed && !active.is_empty() {
-                tracing::warn!(commit = %head, "commit made without the pre-commit hook (--no-verify)");
-                eprintln!(
-                    "ddx: {} was committed without the pre-commit hook; recorded as a bypass",
-                    head.to_hex_with_len(12)
-                );
             }
             Ok(ExitCode::Ok)
         }
@@ -205,6 +265,35 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
                     .is_some_and(|r| r.starts_with("refs/ddx/"))
             });
             let has_ddx = !crate::store::refs::instance_ids(repo)?.is_empty();
+            if has_ddx {
+                let verification = crate::observe::verify::verify(
+                    repo,
+                    crate::observe::verify::VerifyOptions {
+                        record: true,
+                        all_signatures: false,
+                    },
+                )?;
+                if let Some(first) = verification.breaks.first() {
+                    let at = first
+                        .commit
+                        .as_deref()
+                        .map(|c| format!(" at {}", &c[..c.len().min(12)]))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "ddx: the workflow history is broken ({} break{}); first: {}{at}: {}\n  `ddx audit verify` names every break",
+                        verification.breaks.len(),
+                        if verification.breaks.len() == 1 { "" } else { "s" },
+                        first.reference,
+                        first.problem
+                    );
+                    if pushes_ddx {
+                        eprintln!(
+                            "ddx: refusing to share refs/ddx/* while they do not verify; to push anyway: git push --no-verify"
+                        );
+                        return Ok(ExitCode::Failure);
+                    }
+                }
+            }
             if has_ddx && !pushes_ddx {
                 let remote = args.args.first().map_or("origin", String::as_str);
                 eprintln!(

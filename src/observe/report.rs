@@ -684,9 +684,16 @@ pub fn build(repo: &Repo, options: &ReportOptions) -> Result<Report, ReportError
         let Some(tip) = refs::read(repo, &refs::instance_ref(id))? else {
             continue;
         };
+        // Its own entries, and operations that name it (a bypass names the active instances).
         let mine: Vec<&AuditEntry> = entries
             .iter()
-            .filter(|e| e.instance.as_deref() == Some(id.as_str()))
+            .filter(|e| match e.instance.as_deref() {
+                Some(i) => i == id,
+                None => e
+                    .args
+                    .get("instances")
+                    .is_some_and(|named| named.split(", ").any(|n| n == id)),
+            })
             .collect();
         instances.push(instance_report(
             &reader,
