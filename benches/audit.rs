@@ -13,7 +13,7 @@
 mod util;
 
 use ddx::engine::machine::{self, Applied, EventContext, Op};
-use ddx::engine::replay::{Recorder, CHECK_TRAILER};
+use ddx::engine::replay::Recorder;
 use ddx::engine::state::State;
 use ddx::engine::{gates, graph};
 use ddx::model::{load_workflow, DirTree};
@@ -168,27 +168,7 @@ fn event_message(
 ) -> (Message, AuditRecord) {
     let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
     message.body = effect.lines.join("\n");
-    message.trailer("Ddx-Event", &effect.event);
-    for p in &effect.phases {
-        message.trailer("Ddx-Phase", p);
-    }
-    for call in checks.calls() {
-        message.trailer(CHECK_TRAILER, call.trailer());
-    }
-    let mut args = BTreeMap::new();
-    if !effect.phases.is_empty() {
-        args.insert("phase".to_owned(), effect.phases.join(", "));
-    }
-    for (k, v) in &effect.trailers {
-        message.trailer(k, v);
-        let key = k.trim_start_matches("Ddx-").to_lowercase();
-        args.entry(key)
-            .and_modify(|e: &mut String| {
-                e.push_str("; ");
-                e.push_str(v);
-            })
-            .or_insert_with(|| v.clone());
-    }
+    let args = effect.write_trailers(&mut message, checks.calls().iter().map(|c| c.trailer()));
     let record = AuditRecord {
         operation: effect.event.clone(),
         summary: effect.subject.clone(),
