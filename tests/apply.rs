@@ -677,4 +677,11 @@ fn walking_all_six_corpus_phases_writes_every_artifact() {
         .output()
         .unwrap();
     assert!(fsck.status.success(), "{}", stderr(&fsck));
+    // The whole walk replays: every event, from the recorded checks and file records.
+    let verified = repo.ddx_json(&["audit", "verify", "--json"]);
+    assert_eq!(verified["ok"], true, "{verified:#}");
+    assert_eq!(
+        verified["checked"]["replayed"], verified["checked"]["events"],
+        "{verified:#}"
+    );
 }
