@@ -41,6 +41,54 @@ pub fn sample_process(runs: usize, dir: &Path, program: &Path, args: &[&str]) ->
     sample(runs, run)
 }
 
+/// CPU time (user + system) of the children this process has waited for.
+pub fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct we pass; all-zero is a valid initial value.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Like [`sample_process`], and also the CPU time (user + system) of each run; both sorted.
+pub fn sample_process_cpu(
+    runs: usize,
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+) -> (Vec<Duration>, Vec<Duration>) {
+    let run = || {
+        let cpu = children_cpu();
+        let start = Instant::now();
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("start the process");
+        let wall = start.elapsed();
+        assert!(
+            out.status.success(),
+            "{} {args:?} failed: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (wall, children_cpu().saturating_sub(cpu))
+    };
+    run();
+    let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..runs).map(|_| run()).unzip();
+    wall.sort();
+    cpu.sort();
+    (wall, cpu)
+}
+
+/// The load averages of the machine (1, 5 and 15 minutes), as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 /// Times one run of a whole process in `dir`; panics if it exits with a code not in `ok`.
 pub fn time_process(dir: &Path, program: &Path, args: &[&str], ok: &[i32]) -> Duration {
     let start = Instant::now();

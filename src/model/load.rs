@@ -372,18 +372,22 @@ impl Loader<'_> {
             .filter_map(|(id, f)| phases.iter().position(|p| &p.id == id).map(|i| (i, f)))
             .collect();
         let tree = self.tree;
-        let loaded: Vec<(usize, Phase, Vec<Diagnostic>)> = matched
-            .par_iter()
-            .map(|&(i, folder)| {
-                let mut sub = Loader {
-                    tree,
-                    diags: Vec::new(),
-                };
-                let mut phase = phases[i].clone();
-                sub.load_phase_folder(folder, &mut phase, &declared);
-                (i, phase, sub.diags)
-            })
-            .collect();
+        let load = |&(i, folder): &(usize, &PhaseFolder)| {
+            let mut sub = Loader {
+                tree,
+                diags: Vec::new(),
+            };
+            let mut phase = phases[i].clone();
+            sub.load_phase_folder(folder, &mut phase, &declared);
+            (i, phase, sub.diags)
+        };
+        // Starting rayon's threads costs more than reading one folder (a hook loads workflows
+        // without phase folders on every commit).
+        let loaded: Vec<(usize, Phase, Vec<Diagnostic>)> = if matched.len() > 1 {
+            matched.par_iter().map(load).collect()
+        } else {
+            matched.iter().map(load).collect()
+        };
         for (i, phase, diags) in loaded {
             phases[i] = phase;
             self.diags.extend(diags);
