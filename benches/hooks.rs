@@ -5,7 +5,7 @@ mod util;
 
 use std::path::Path;
 use std::process::Command;
-use util::{describe, load_average, median, ms, sample_process_cpu};
+use util::{describe, load_average, median, ms, sample_process_cpu, sample_process_cpu_after};
 
 const FILES: usize = 10_000;
 
@@ -70,7 +70,16 @@ fn main() {
                 std::fs::write(msg, "A message\n").expect("reset message");
                 args.push(msg);
             }
-            let (wall, cpu) = sample_process_cpu(30, repo, ddx, &args);
+            // As in a commit: post-commit follows a pre-commit that passed (else it records a
+            // bypass). HEAD is the repository's first commit, so the marker says `none`.
+            let marker = repo.join(".git/ddx/hooks/pre-commit-passed");
+            let prepare = || {
+                if hook == "post-commit" {
+                    std::fs::create_dir_all(repo.join(".git/ddx/hooks")).expect("create dir");
+                    std::fs::write(&marker, "none").expect("write the pass marker");
+                }
+            };
+            let (wall, cpu) = sample_process_cpu_after(30, repo, ddx, &args, prepare);
             println!(
                 "{label:<20} {hook:<12} {}; CPU median {:.2} ms",
                 describe(&wall),
@@ -100,6 +109,15 @@ fn main() {
         String::from_utf8_lossy(&out.stderr)
     );
     run("active instance");
+    let audit = Command::new("git")
+        .args(["log", "--format=%s", "refs/ddx/audit"])
+        .current_dir(repo)
+        .output()
+        .expect("run git");
+    assert!(
+        !String::from_utf8_lossy(&audit.stdout).contains("without the pre-commit hook"),
+        "the measured post-commit runs followed a passing pre-commit: no bypass is recorded"
+    );
     println!("load average at the end: {}", load_average());
     println!("targets: < 5 ms per hook without an instance, < 20 ms with one");
 }

@@ -58,7 +58,19 @@ pub fn sample_process_cpu(
     program: &Path,
     args: &[&str],
 ) -> (Vec<Duration>, Vec<Duration>) {
+    sample_process_cpu_after(runs, dir, program, args, || {})
+}
+
+/// Like [`sample_process_cpu`], calling `prepare` (untimed) before each run.
+pub fn sample_process_cpu_after(
+    runs: usize,
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    prepare: impl Fn(),
+) -> (Vec<Duration>, Vec<Duration>) {
     let run = || {
+        prepare();
         let cpu = children_cpu();
         let start = Instant::now();
         let out = Command::new(program)
