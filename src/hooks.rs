@@ -445,7 +445,7 @@ pub fn pre_commit(
             if at_commit.is_empty() {
                 continue;
             }
-            let scratch = tempfile::tempdir().map_err(|source| HookRunError::Io {
+            let scratch = scratch_dir().map_err(|source| HookRunError::Io {
                 path: std::env::temp_dir(),
                 source,
             })?;
@@ -509,6 +509,19 @@ pub fn pre_commit(
         }
     }
     Ok(violations)
+}
+
+/// A scratch folder for the staged files a commit-time check reads: in memory (`/dev/shm`) where
+/// there is one, since creating and removing files on a busy disk was most of a hook's time;
+/// else in the temporary directory.
+fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(dir) = tempfile::Builder::new().prefix("ddx-hook-").tempdir_in(shm) {
+            return Ok(dir);
+        }
+    }
+    tempfile::Builder::new().prefix("ddx-hook-").tempdir()
 }
 
 /// The message that explains a refused commit, and the ways forward.
