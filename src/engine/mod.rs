@@ -106,9 +106,9 @@ pub struct Engine<'r> {
     project_commit: Option<ObjectId>,
     evaluator: Box<dyn CheckEvaluator + 'r>,
     definitions: RefCell<HashMap<ObjectId, Rc<Workflow>>>,
-    /// The last state this engine wrote or read, with the id of its `state.yml` blob: the
-    /// next event on the same instance starts from it instead of parsing the YAML again.
-    last_state: RefCell<Option<(ObjectId, State)>>,
+    /// The last state this engine wrote of each instance, with the id of its `state.yml`
+    /// blob: the next event starts from it instead of parsing the YAML again.
+    last_state: RefCell<HashMap<String, (ObjectId, State)>>,
 }
 
 impl<'r> Engine<'r> {
@@ -121,7 +121,7 @@ impl<'r> Engine<'r> {
             project_commit: repo.project_commit(),
             evaluator: Box::new(gates::MachineChecks::new(repo, false, gates::Commands::Run)),
             definitions: RefCell::new(HashMap::new()),
-            last_state: RefCell::new(None),
+            last_state: RefCell::new(HashMap::new()),
         })
     }
 
@@ -175,8 +175,8 @@ impl<'r> Engine<'r> {
     /// The state of `tip`: parsed from its `state.yml`, or, when that blob is the one this
     /// engine last saw, a copy of the state it was written from (blobs are named by their
     /// content, so the same id is the same bytes).
-    fn tip_state(&self, tip: &Tip, origin: &str) -> Result<State, StateError> {
-        if let Some((id, st)) = self.last_state.borrow().as_ref() {
+    fn tip_state(&self, instance: &str, tip: &Tip, origin: &str) -> Result<State, StateError> {
+        if let Some((id, st)) = self.last_state.borrow().get(instance) {
             if *id == tip.state_id {
                 return Ok(st.clone());
             }
@@ -185,7 +185,7 @@ impl<'r> Engine<'r> {
     }
 
     /// Remembers `st`, whose `state.yml` is `yaml`, for [`Engine::tip_state`].
-    fn remember_state(&self, yaml: &[u8], st: &State) {
+    fn remember_state(&self, instance: &str, yaml: &[u8], st: &State) {
         debug_assert_eq!(
             State::from_yaml(yaml, "a state just written").ok().as_ref(),
             Some(st),
@@ -193,7 +193,9 @@ impl<'r> Engine<'r> {
         );
         let kind = gix::objs::Kind::Blob;
         if let Ok(id) = gix::objs::compute_hash(self.repo.gix().object_hash(), kind, yaml) {
-            *self.last_state.borrow_mut() = Some((id, st.clone()));
+            self.last_state
+                .borrow_mut()
+                .insert(instance.to_owned(), (id, st.clone()));
         }
     }
 
@@ -374,7 +376,7 @@ impl<'r> Engine<'r> {
                         prefix: instance.to_owned(),
                         suggestion: None,
                     })?;
-                let mut st = self.tip_state(tip, &format!("{ref_name}:state.yml"))?;
+                let mut st = self.tip_state(instance, tip, &format!("{ref_name}:state.yml"))?;
                 // The check results this transition depends on, recorded for replay.
                 let recorder = replay::Recorder::new(self.evaluator.as_ref());
                 let wf = if op.needs_definition() {
@@ -402,7 +404,7 @@ impl<'r> Engine<'r> {
                 let checks = recorder.calls().into_iter().map(|c| c.trailer());
                 let args = effect.write_trailers(&mut message, checks);
                 let yaml = st.to_yaml();
-                self.remember_state(&yaml, &st);
+                self.remember_state(instance, &yaml, &st);
                 let plan = Plan {
                     event: Some(NewEvent {
                         state: yaml,
