@@ -106,6 +106,9 @@ pub struct Engine<'r> {
     project_commit: Option<ObjectId>,
     evaluator: Box<dyn CheckEvaluator + 'r>,
     definitions: RefCell<HashMap<ObjectId, Rc<Workflow>>>,
+    /// The last state this engine wrote of each instance, with the id of its `state.yml`
+    /// blob: the next event starts from it instead of parsing the YAML again.
+    last_state: RefCell<HashMap<String, (ObjectId, State)>>,
 }
 
 impl<'r> Engine<'r> {
@@ -118,6 +121,7 @@ impl<'r> Engine<'r> {
             project_commit: repo.project_commit(),
             evaluator: Box::new(gates::MachineChecks::new(repo, false, gates::Commands::Run)),
             definitions: RefCell::new(HashMap::new()),
+            last_state: RefCell::new(HashMap::new()),
         })
     }
 
@@ -166,6 +170,33 @@ impl<'r> Engine<'r> {
             .borrow_mut()
             .insert(tip.workflow_tree, w.clone());
         Ok(w)
+    }
+
+    /// The state of `tip`: parsed from its `state.yml`, or, when that blob is the one this
+    /// engine last saw, a copy of the state it was written from (blobs are named by their
+    /// content, so the same id is the same bytes).
+    fn tip_state(&self, instance: &str, tip: &Tip, origin: &str) -> Result<State, StateError> {
+        if let Some((id, st)) = self.last_state.borrow().get(instance) {
+            if *id == tip.state_id {
+                return Ok(st.clone());
+            }
+        }
+        State::from_yaml(&tip.state, origin)
+    }
+
+    /// Remembers `st`, whose `state.yml` is `yaml`, for [`Engine::tip_state`].
+    fn remember_state(&self, instance: &str, yaml: &[u8], st: &State) {
+        debug_assert_eq!(
+            State::from_yaml(yaml, "a state just written").ok().as_ref(),
+            Some(st),
+            "a state must read back as it was written"
+        );
+        let kind = gix::objs::Kind::Blob;
+        if let Ok(id) = gix::objs::compute_hash(self.repo.gix().object_hash(), kind, yaml) {
+            self.last_state
+                .borrow_mut()
+                .insert(instance.to_owned(), (id, st.clone()));
+        }
     }
 
     /// `ddx workflow init`: a new instance of `located`, with `variables` and maybe an `id`.
@@ -345,7 +376,7 @@ impl<'r> Engine<'r> {
                         prefix: instance.to_owned(),
                         suggestion: None,
                     })?;
-                let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+                let mut st = self.tip_state(instance, tip, &format!("{ref_name}:state.yml"))?;
                 // The check results this transition depends on, recorded for replay.
                 let recorder = replay::Recorder::new(self.evaluator.as_ref());
                 let wf = if op.needs_definition() {
@@ -372,9 +403,11 @@ impl<'r> Engine<'r> {
                 message.body = effect.lines.join("\n");
                 let checks = recorder.calls().into_iter().map(|c| c.trailer());
                 let args = effect.write_trailers(&mut message, checks);
+                let yaml = st.to_yaml();
+                self.remember_state(instance, &yaml, &st);
                 let plan = Plan {
                     event: Some(NewEvent {
-                        state: st.to_yaml(),
+                        state: yaml,
                         workflow_tree: tip.workflow_tree,
                         message,
                     }),

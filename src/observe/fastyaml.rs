@@ -1,8 +1,10 @@
-//! The YAML ddx writes (serde_yaml's block style), emitted quickly, for verification only.
+//! The YAML ddx writes (serde_yaml's block style), emitted quickly.
 //!
 //! `ddx audit verify` replays every event and compares the state it gets with the recorded
 //! `state.yml` by blob id, so it must produce exactly the bytes serde_yaml writes — and
 //! serde_yaml's emitter costs about 100 µs per state, most of a 100,000-event verification.
+//! Writers use it too (`state.yml`, `entry.yml`, `.git/ddx/heads`), checking it against
+//! serde_yaml in debug builds.
 //! [`to_string`] writes the same block layout directly; a string it cannot be sure how
 //! serde_yaml would write (quoting, block scalars, long keys) is handed to serde_yaml itself,
 //! and anything else it does not know makes it give up (`None`). Callers fall back to

@@ -811,7 +811,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 // serde_yaml's own bytes; only then the recorded state, to say what differs.
                 let same = super::fastyaml::write(&replayed.state, &mut yaml)
                     && reader.blob_id(yaml.as_bytes()) == state_blob
-                    || reader.blob_id(&replayed.state.to_yaml()) == state_blob;
+                    || reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()) == state_blob;
                 if same {
                     if !reader.has(&state_blob) {
                         breaks.push(

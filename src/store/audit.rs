@@ -78,8 +78,19 @@ pub fn write_entry(
         project_commit: project_commit.map(|c| c.to_string()),
         args: &record.args,
     };
-    let yaml =
-        serde_yaml::to_string(&entry).map_err(|e| StoreError::git("encoding an audit entry", e))?;
+    // serde_yaml's bytes, from the fast emitter when it is sure of them.
+    let yaml = match crate::observe::fastyaml::to_string(&entry) {
+        Some(fast) => {
+            debug_assert_eq!(
+                Some(&fast),
+                serde_yaml::to_string(&entry).ok().as_ref(),
+                "the fast emitter must write serde_yaml's bytes"
+            );
+            fast
+        }
+        None => serde_yaml::to_string(&entry)
+            .map_err(|e| StoreError::git("encoding an audit entry", e))?,
+    };
     let blob = sink.blob(yaml.as_bytes())?;
     let tree = sink.put(&gix::objs::Tree {
         entries: vec![Entry {

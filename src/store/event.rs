@@ -321,6 +321,8 @@ pub struct Tip {
     pub commit: ObjectId,
     pub tree: ObjectId,
     pub workflow_tree: ObjectId,
+    /// The id of the `state.yml` blob.
+    pub state_id: ObjectId,
     /// The bytes of `state.yml`.
     pub state: Vec<u8>,
 }
@@ -365,6 +367,7 @@ pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, 
         commit,
         tree: tree_id,
         workflow_tree,
+        state_id,
         state,
     })
 }

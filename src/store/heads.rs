@@ -63,12 +63,58 @@ impl HeadsDoc {
         if body.trim().is_empty() {
             return Some(HeadsDoc::default());
         }
+        if let Some(doc) = Self::parse_heads_only(body) {
+            debug_assert_eq!(
+                serde_yaml::from_str::<HeadsDoc>(body).ok().as_ref(),
+                Some(&doc),
+                "the quick reading must agree with serde_yaml"
+            );
+            return Some(doc);
+        }
         serde_yaml::from_str(body).ok()
     }
 
+    /// The usual document between transactions, `heads:` and lines of `  refs/…: <hex id>`,
+    /// read without a YAML parser; `None` for anything else (serde_yaml reads it then).
+    fn parse_heads_only(body: &str) -> Option<HeadsDoc> {
+        let mut lines = body.lines();
+        let mut doc = HeadsDoc::default();
+        match lines.next()? {
+            "heads:" => {}
+            "heads: {}" => return lines.next().is_none().then_some(doc),
+            _ => return None,
+        }
+        for line in lines {
+            let (name, id) = line.strip_prefix("  ")?.split_once(": ")?;
+            let plain = name.starts_with("refs/")
+                && name
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.'));
+            if !plain || id.len() != 40 || !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            let id = ObjectId::from_hex(id.as_bytes()).ok()?;
+            doc.heads.insert(name.to_owned(), id);
+        }
+        Some(doc)
+    }
+
     fn to_text(&self) -> String {
-        let mut text =
-            serde_yaml::to_string(self).expect("a document of strings and maps always serialises");
+        let slow = || {
+            serde_yaml::to_string(self).expect("a document of strings and maps always serialises")
+        };
+        // serde_yaml's bytes, from the fast emitter when it is sure of them.
+        let mut text = match crate::observe::fastyaml::to_string(self) {
+            Some(fast) => {
+                debug_assert_eq!(
+                    fast,
+                    slow(),
+                    "the fast emitter must write serde_yaml's bytes"
+                );
+                fast
+            }
+            None => slow(),
+        };
         text.push_str(END);
         text
     }
@@ -391,6 +437,40 @@ mod tests {
         assert_eq!(HeadsDoc::parse(&torn), Some(doc));
         assert_eq!(HeadsDoc::parse(""), Some(HeadsDoc::default()));
         assert_eq!(HeadsDoc::parse("heads: [\n"), None);
+    }
+
+    #[test]
+    fn the_usual_document_is_read_without_yaml_and_anything_else_with_it() {
+        let heads = BTreeMap::from([
+            ("refs/ddx/audit".to_owned(), id()),
+            ("refs/ddx/instances/helix-1.a_b".to_owned(), id()),
+        ]);
+        let doc = HeadsDoc {
+            heads,
+            ..HeadsDoc::default()
+        };
+        let text = doc.to_text();
+        assert_eq!(
+            text,
+            format!(
+                "heads:\n  refs/ddx/audit: {0}\n  refs/ddx/instances/helix-1.a_b: {0}\n# end\n",
+                id()
+            )
+        );
+        assert_eq!(
+            HeadsDoc::parse_heads_only(&text[..text.len() - END.len()]),
+            Some(doc.clone())
+        );
+        assert_eq!(HeadsDoc::parse(&text), Some(doc));
+        assert_eq!(HeadsDoc::default().to_text(), "heads: {}\n# end\n");
+        assert_eq!(HeadsDoc::parse("heads: {}\n"), Some(HeadsDoc::default()));
+        // Quoted ids (all digits) and other shapes are left to serde_yaml.
+        let digits = "1".repeat(40);
+        let quoted = format!("heads:\n  refs/ddx/audit: '{digits}'\n");
+        assert_eq!(HeadsDoc::parse_heads_only(&quoted), None);
+        let read = HeadsDoc::parse(&quoted).unwrap();
+        assert_eq!(read.heads["refs/ddx/audit"].to_string(), digits);
+        assert_eq!(HeadsDoc::parse_heads_only("step: x\nheads: {}\n"), None);
     }
 
     #[test]
