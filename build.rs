@@ -29,15 +29,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
 }
 
 fn main() {
-    // The binaries are linked position-dependent on Linux: a position-independent ddx has about
-    // 35,000 relocations for the dynamic loader to apply at every start, a third of the CPU
-    // time of `ddx --version`. (Address-space randomisation of the executable itself is lost;
-    // a local command-line tool gains nothing from it, and libraries stay randomised.)
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && env == "gnu" {
-        println!("cargo:rustc-link-arg-bins=-no-pie");
-    }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("library");
     println!("cargo:rerun-if-changed=library");
