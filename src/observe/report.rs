@@ -776,8 +776,8 @@ fn markdown(r: &Report) -> String {
     if r.verification.ok {
         let _ = writeln!(
             o,
-            "**Verification: intact.** {} audit entries, {} instances, {} events ({} replayed) checked.\n",
-            c.audit_entries, c.instances, c.events, c.replayed
+            "**Verification: intact.** {} checked.\n",
+            checked_summary(c)
         );
     } else {
         let _ = writeln!(
@@ -1097,8 +1097,8 @@ fn html(r: &Report) -> String {
     if r.verification.ok {
         let _ = writeln!(
             o,
-            "<p><span class=\"ok\">Verification: intact.</span> {} audit entries, {} instances, {} events ({} replayed) checked.</p>",
-            c.audit_entries, c.instances, c.events, c.replayed
+            "<p><span class=\"ok\">Verification: intact.</span> {} checked.</p>",
+            checked_summary(c)
         );
     } else {
         let _ = writeln!(
@@ -1306,6 +1306,20 @@ fn html(r: &Report) -> String {
     }
     o.push_str("</body>\n</html>\n");
     o
+}
+
+/// `17 audit entries, 1 instance, 16 events (16 replayed)`.
+fn checked_summary(c: &crate::observe::verify::Checked) -> String {
+    let n = |count: usize, one: &str, many: &str| {
+        format!("{count} {}", if count == 1 { one } else { many })
+    };
+    format!(
+        "{}, {}, {} ({} replayed)",
+        n(c.audit_entries, "audit entry", "audit entries"),
+        n(c.instances, "instance", "instances"),
+        n(c.events, "event", "events"),
+        c.replayed
+    )
 }
 
 #[cfg(test)]
