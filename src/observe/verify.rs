@@ -16,7 +16,7 @@ use crate::engine::state::State;
 use crate::model::{load_workflow, Workflow};
 use crate::store::audit;
 use crate::store::chain::{self, CommitData, Node, Person, Reader, SharedReader, Walk, WalkOf};
-use crate::store::event::{FORMAT, STATE_FILE, WORKFLOW_DIR};
+use crate::store::event::{self, FORMAT, STATE_FILE, WORKFLOW_DIR};
 use crate::store::{heads, refs, verified, Repo, StoreError};
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
@@ -234,6 +234,8 @@ struct AuditNode {
     actor: Option<String>,
     format: Option<String>,
     any_ddx: bool,
+    /// The other `Ddx-*` trailers: the operation's arguments, by their `entry.yml` names.
+    args: BTreeMap<String, String>,
 }
 
 impl AuditNode {
@@ -254,6 +256,7 @@ impl AuditNode {
             actor: None,
             format: None,
             any_ddx: false,
+            args: BTreeMap::new(),
         };
         for (k, v) in chain::trailers(&message) {
             node.any_ddx |= is_ddx_trailer(k);
@@ -267,7 +270,12 @@ impl AuditNode {
                 "Ddx-Project-Commit" => &mut node.project_commit,
                 "Ddx-Actor" => &mut node.actor,
                 "Ddx-Format" => &mut node.format,
-                _ => continue,
+                _ => {
+                    if is_ddx_trailer(k) {
+                        node.args.insert(audit::arg_name(k), v.to_owned());
+                    }
+                    continue;
+                }
             };
             if slot.is_none() {
                 *slot = Some(v.to_owned());
@@ -303,6 +311,31 @@ struct ExpectedEntry<'a> {
 /// Checks an audit commit's `entry.yml`: `Ok(None)` when it agrees with the commit (found
 /// without parsing it), `Ok(Some(file))` when it must be compared field by field.
 fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, String> {
+    // The entry ddx would have written for this commit, predicted from its header and trailers:
+    // when the tree's id is that entry's, the tree and entry.yml need not be read (reading
+    // objects is most of a verification's time). Otherwise they are read and compared.
+    let predicted = super::fastyaml::to_string(&audit::EntryDoc {
+        format: FORMAT,
+        operation: &n.operation,
+        instance: n.instance.as_deref().unwrap_or_default(),
+        instance_commit: n.instance_commit.clone(),
+        actor: n.author.actor(),
+        time: n.author.time(),
+        project_commit: n.project_commit.clone(),
+        args: &n.args,
+    });
+    if let Some(yaml) = predicted {
+        let blob = reader.blob_id(yaml.as_bytes());
+        if reader.tree_id(&audit::entry_tree(blob)) == n.tree {
+            if !reader.has(&n.tree) {
+                return Err(format!("its tree {} is missing", n.tree));
+            }
+            if !reader.has(&blob) {
+                return Err(format!("its {} ({blob}) is missing", audit::ENTRY_FILE));
+            }
+            return Ok(None);
+        }
+    }
     let [entry] = reader
         .tree_lookup(n.tree, [audit::ENTRY_FILE])
         .map_err(|e| format!("its tree {} cannot be read: {e}", n.tree))?;
@@ -534,6 +567,20 @@ impl std::fmt::Display for Origin<'_> {
     }
 }
 
+/// `state.yml`'s blob of an event whose tree was predicted rather than read: read it now.
+fn late_state_blob(
+    reader: &Reader,
+    c: &CommitData,
+    known: &mut Option<ObjectId>,
+) -> Result<ObjectId, (BreakKind, String)> {
+    if let Some(blob) = known {
+        return Ok(*blob);
+    }
+    let (blob, _) = event_tree(reader, c)?;
+    *known = Some(blob);
+    Ok(blob)
+}
+
 /// Reads the tree of an event: `state.yml`'s blob and the `workflow/` tree.
 fn event_tree(
     reader: &Reader,
@@ -681,13 +728,25 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 format!("the first event of the chain is `{event}`, not `init`"),
             );
         }
-        // The objects of the event.
-        let (state_blob, wf_tree) = match event_tree(reader, c) {
-            Ok(t) => t,
-            Err((kind, why)) => {
-                breaks.push(&reference, Some(c.id), kind, why);
-                continue;
+        // The objects of the event. An event on a parent whose state is known, keeping its
+        // pinned workflow, is predicted to have the tree {state.yml: the replayed state,
+        // workflow: the parent's}; the prediction is checked by the tree's id after replay, and
+        // the tree is read only when it fails (most of a verification's time is reading objects).
+        let predicted = match c.parents.as_slice() {
+            [p] if event != "init" && event != "restore" && !replay::writes_files(&c.message) => {
+                states.get(p).map(|(_, wf)| *wf)
             }
+            _ => None,
+        };
+        let (mut state_blob, wf_tree) = match predicted {
+            Some(wf) => (None, wf),
+            None => match event_tree(reader, c) {
+                Ok((s, w)) => (Some(s), w),
+                Err((kind, why)) => {
+                    breaks.push(&reference, Some(c.id), kind, why);
+                    continue;
+                }
+            },
         };
         if checked_trees.insert(wf_tree) {
             out.workflow_trees += 1;
@@ -723,7 +782,9 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
         if c.parents.len() == 1 && parent.is_none() {
             // The parent could not be read or checked: judge this event on its own.
             out.not_replayed += 1;
-            match read_state(reader, state_blob, &origin) {
+            match late_state_blob(reader, c, &mut state_blob)
+                .and_then(|blob| read_state(reader, blob, &origin))
+            {
                 Ok(st) if keep => {
                     states.insert(c.id, (st, wf_tree));
                 }
@@ -757,7 +818,9 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
         // replaying.
         let mut recorded: Option<State> = None;
         if event == "init" || c.parents.len() > 1 || replay::writes_files(&c.message) {
-            match read_state(reader, state_blob, &origin) {
+            match late_state_blob(reader, c, &mut state_blob)
+                .and_then(|blob| read_state(reader, blob, &origin))
+            {
                 Ok(st) => recorded = Some(st),
                 Err((kind, why)) => {
                     breaks.push(&reference, Some(c.id), kind, why);
@@ -809,11 +872,60 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 }
                 // Fast: the replayed state's blob id, from YAML written the quick way; then
                 // serde_yaml's own bytes; only then the recorded state, to say what differs.
-                let same = super::fastyaml::write(&replayed.state, &mut yaml)
-                    && reader.blob_id(yaml.as_bytes()) == state_blob
-                    || reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()) == state_blob;
+                let fast = super::fastyaml::write(&replayed.state, &mut yaml)
+                    .then(|| reader.blob_id(yaml.as_bytes()));
+                let mut matches = |blob: ObjectId| match state_blob {
+                    Some(recorded) => blob == recorded,
+                    None if reader.tree_id(&event::event_tree(blob, wf_tree)) == c.tree => {
+                        state_blob = Some(blob);
+                        true
+                    }
+                    None => false,
+                };
+                let same = fast.is_some_and(&mut matches)
+                    || matches(reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()));
+                if !same && state_blob.is_none() {
+                    // The prediction failed: read the tree, and judge what it holds.
+                    match event_tree(reader, c) {
+                        Ok((s, w)) => {
+                            state_blob = Some(s);
+                            if checked_trees.insert(w) {
+                                out.workflow_trees += 1;
+                                if let Err((missing, path, why)) =
+                                    reader.tree_complete(w, &mut complete_trees)
+                                {
+                                    breaks.push(
+                                        &reference,
+                                        Some(c.id),
+                                        BreakKind::MissingObject,
+                                        format!(
+                                            "its pinned workflow/{path} ({missing}) cannot be read: {why}"
+                                        ),
+                                    );
+                                }
+                            }
+                        }
+                        Err((kind, why)) => {
+                            breaks.push(&reference, Some(c.id), kind, why);
+                            continue;
+                        }
+                    }
+                }
+                let same = same
+                    || state_blob.is_some_and(|recorded| {
+                        fast == Some(recorded)
+                            || reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()) == recorded
+                    });
                 if same {
-                    if !reader.has(&state_blob) {
+                    if !reader.has(&c.tree) {
+                        breaks.push(
+                            &reference,
+                            Some(c.id),
+                            BreakKind::MissingObject,
+                            format!("its tree {} is missing", c.tree),
+                        );
+                    }
+                    if let Some(state_blob) = state_blob.filter(|b| !reader.has(b)) {
                         breaks.push(
                             &reference,
                             Some(c.id),
@@ -825,7 +937,8 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 } else {
                     let rec = match recorded.take() {
                         Some(r) => Ok(r),
-                        None => read_state(reader, state_blob, &origin),
+                        None => late_state_blob(reader, c, &mut state_blob)
+                            .and_then(|blob| read_state(reader, blob, &origin)),
                     };
                     match rec {
                         Ok(rec) => {
@@ -856,7 +969,9 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 out.not_replayed += 1;
                 match recorded.take() {
                     Some(r) => Some(r),
-                    None => match read_state(reader, state_blob, &origin) {
+                    None => match late_state_blob(reader, c, &mut state_blob)
+                        .and_then(|blob| read_state(reader, blob, &origin))
+                    {
                         Ok(r) => Some(r),
                         Err((kind, why)) => {
                             breaks.push(&reference, Some(c.id), kind, why);
@@ -874,7 +989,9 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 );
                 match recorded.take() {
                     Some(r) => Some(r),
-                    None => read_state(reader, state_blob, &origin).ok(),
+                    None => late_state_blob(reader, c, &mut state_blob)
+                        .and_then(|blob| read_state(reader, blob, &origin))
+                        .ok(),
                 }
             }
         };

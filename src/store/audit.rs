@@ -40,20 +40,41 @@ pub struct AuditRecord {
     pub args: BTreeMap<String, String>,
 }
 
+/// `entry.yml`, as written.
 #[derive(Serialize)]
-struct EntryDoc<'a> {
-    format: u32,
-    operation: &'a str,
+pub struct EntryDoc<'a> {
+    pub format: u32,
+    pub operation: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
-    instance: &'a str,
+    pub instance: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    instance_commit: Option<String>,
-    actor: String,
-    time: String,
+    pub instance_commit: Option<String>,
+    pub actor: String,
+    pub time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    project_commit: Option<String>,
+    pub project_commit: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    args: &'a BTreeMap<String, String>,
+    pub args: &'a BTreeMap<String, String>,
+}
+
+/// The tree of an audit commit: one `entry.yml`.
+pub fn entry_tree(entry_blob: ObjectId) -> gix::objs::Tree {
+    gix::objs::Tree {
+        entries: vec![Entry {
+            mode: EntryKind::Blob.into(),
+            filename: ENTRY_FILE.into(),
+            oid: entry_blob,
+        }],
+    }
+}
+
+/// The argument name of an audit commit's trailer (the inverse of [`trailer_key`] for the names
+/// ddx writes: `Ddx-Exit-Status` is `exit_status`).
+pub fn arg_name(trailer: &str) -> String {
+    trailer
+        .trim_start_matches("Ddx-")
+        .to_lowercase()
+        .replace('-', "_")
 }
 
 /// Writes the audit commit for `record` on top of `parent` (signed when the user signs
@@ -92,13 +113,7 @@ pub fn write_entry(
             .map_err(|e| StoreError::git("encoding an audit entry", e))?,
     };
     let blob = sink.blob(yaml.as_bytes())?;
-    let tree = sink.put(&gix::objs::Tree {
-        entries: vec![Entry {
-            mode: EntryKind::Blob.into(),
-            filename: ENTRY_FILE.into(),
-            oid: blob,
-        }],
-    })?;
+    let tree = sink.put(&entry_tree(blob))?;
     let mut message = if instance.is_empty() {
         Message::new(format!("ddx(audit): {}", record.summary))
     } else {

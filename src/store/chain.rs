@@ -254,6 +254,15 @@ impl Reader {
             .expect("hashing bytes in memory cannot fail")
     }
 
+    /// The id `tree` would have (hashed, not written).
+    pub fn tree_id(&self, tree: &gix::objs::Tree) -> ObjectId {
+        let mut buf = Vec::with_capacity(96);
+        gix::objs::WriteTo::write_to(tree, &mut buf)
+            .expect("writing a tree into memory cannot fail");
+        gix::objs::compute_hash(self.repo.object_hash(), gix::object::Kind::Tree, &buf)
+            .expect("hashing bytes in memory cannot fail")
+    }
+
     /// Checks that a tree and everything under it exists; `seen` skips trees already checked.
     /// Returns the first object that is missing, with its path.
     pub fn tree_complete(

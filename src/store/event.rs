@@ -142,11 +142,16 @@ pub fn write_event_tree(
     workflow_tree: ObjectId,
 ) -> Result<ObjectId, StoreError> {
     let state_id = sink.blob(state)?;
+    sink.put(&event_tree(state_id, workflow_tree))
+}
+
+/// The tree of an event: `state.yml` and the pinned `workflow/`.
+pub fn event_tree(state: ObjectId, workflow_tree: ObjectId) -> gix::objs::Tree {
     let mut entries = vec![
         Entry {
             mode: EntryKind::Blob.into(),
             filename: STATE_FILE.into(),
-            oid: state_id,
+            oid: state,
         },
         Entry {
             mode: EntryKind::Tree.into(),
@@ -155,7 +160,7 @@ pub fn write_event_tree(
         },
     ];
     entries.sort();
-    sink.put(&gix::objs::Tree { entries })
+    gix::objs::Tree { entries }
 }
 
 /// Who did something, and when (from git config: `user.name`, `user.email`).
