@@ -155,21 +155,24 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
             return Ok(ExitCode::Failure);
         }
     }
-    let head = repo.gix().head_id().ok().map(|id| id.detach());
+    let head = || repo.gix().head_id().ok().map(|id| id.detach());
     match args.hook.as_str() {
         "pre-commit" => {
             let active = hooks::active_instances(repo)?;
-            if !active.is_empty() {
-                let violations = hooks::pre_commit(repo, &active)?;
-                if !violations.is_empty() {
-                    for v in &violations {
-                        tracing::warn!(instance = %v.instance, phase = %v.phase, rule = %v.rule, "commit refused: {}", v.detail);
-                    }
-                    eprint!("{}", hooks::refusal_message(&violations));
-                    return Ok(ExitCode::Failure);
-                }
+            // Without an active instance there is nothing to judge, and no bypass to notice
+            // (post-commit records one only while an instance is active): no marker either.
+            if active.is_empty() {
+                return Ok(ExitCode::Ok);
             }
-            hooks::mark_passed(repo, head)?;
+            let violations = hooks::pre_commit(repo, &active)?;
+            if !violations.is_empty() {
+                for v in &violations {
+                    tracing::warn!(instance = %v.instance, phase = %v.phase, rule = %v.rule, "commit refused: {}", v.detail);
+                }
+                eprint!("{}", hooks::refusal_message(&violations));
+                return Ok(ExitCode::Failure);
+            }
+            hooks::mark_passed(repo, head())?;
             Ok(ExitCode::Ok)
         }
         "commit-msg" => {
@@ -193,7 +196,7 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
             Ok(ExitCode::Ok)
         }
         "post-commit" => {
-            let Some(head) = head else {
+            let Some(head) = head() else {
                 return Ok(ExitCode::Ok);
             };
             let commit = repo.gix().find_commit(head)?;
@@ -208,8 +211,10 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
                     .map(|a| (a.id.clone(), a.phases.join(", ")))
                     .collect();
             }
-            // The bypass first, so that the note names the audit entry that records it.
-            if !passed && !active.is_empty() {
+            // A bypass: the pre-commit hook did not pass this commit while an instance was
+            // active. Recorded first, so that the note names the audit entry that records it.
+            let bypassed = !passed && !active.is_empty();
+            if bypassed {
                 let short = head.to_hex_with_len(12).to_string();
                 super::audit::record_operation(
                     repo,
@@ -250,7 +255,7 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
             for (instance, phase) in &pairs {
                 let mut line: serde_json::Value =
                     serde_json::from_str(&hooks::note_line(instance, phase, audit.as_deref()))?;
-                if !passed {
+                if bypassed {
                     line["bypass"] = serde_json::Value::Bool(true);
                 }
                 crate::store::notes::append(repo, head, &line.to_string())?;
