@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use util::{describe, median, ms, sample, sample_process};
+use util::{describe, load_average, median, ms, sample, sample_process, sample_process_cpu};
 
 /// Bump when what the generator writes changes, so a cached repository is rebuilt.
 const GENERATOR: u32 = 2;
@@ -409,55 +409,6 @@ fn bench_verify(ddx: &Path) {
         "process      ddx audit log --json ({count} entries) {}",
         describe(&t)
     );
-}
-
-/// CPU time (user + system) of the children waited for so far.
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage only writes into the struct it is given, and RUSAGE_CHILDREN is valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
-        return Duration::ZERO;
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-/// Like `sample_process`, with each run's CPU time too (both sorted).
-fn sample_process_cpu(
-    runs: usize,
-    dir: &Path,
-    program: &Path,
-    args: &[&str],
-) -> (Vec<Duration>, Vec<Duration>) {
-    let run = || {
-        let cpu = children_cpu();
-        let start = Instant::now();
-        let out = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("start the process");
-        let wall = start.elapsed();
-        assert!(
-            out.status.success(),
-            "{} {args:?} failed: {}",
-            program.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (wall, children_cpu() - cpu)
-    };
-    run();
-    let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..runs).map(|_| run()).unzip();
-    wall.sort();
-    cpu.sort();
-    (wall, cpu)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// A log of `n` lines over `instances` instance files, as the log layer writes them.
