@@ -25,6 +25,8 @@ pub mod refs;
 pub mod repo;
 pub mod sources;
 pub mod staged;
+#[cfg(test)]
+mod testing;
 pub mod transaction;
 pub mod tree;
 pub mod verified;
