@@ -298,22 +298,13 @@ impl Reader {
     /// Every commit reachable from `tips` through all parents, parents first.
     pub fn walk(&self, tips: &[ObjectId]) -> Walk {
         let hash = self.repo.object_hash();
-        let mapped = self.walk_map(tips, |id, c| decode(id, c, hash));
-        Walk {
-            order: mapped.order,
-            commits: mapped
-                .nodes
-                .into_iter()
-                .map(|(id, n)| (id, n.value))
-                .collect(),
-            missing: mapped.missing,
-        }
+        Walk::from(self.walk_map(tips, |id, c| decode(id, c, hash)))
     }
 
     /// Like [`Reader::walk`], for verification: the messages hold their trailers only (no
     /// subject, no body).
     pub fn walk_lean(&self, tips: &[ObjectId]) -> Walk {
-        let mapped = self.walk_map(tips, |id, c| {
+        Walk::from(self.walk_map(tips, |id, c| {
             let text = c.message.to_str_lossy();
             Ok(CommitData {
                 id,
@@ -331,16 +322,7 @@ impl Reader {
                         .collect(),
                 },
             })
-        });
-        Walk {
-            order: mapped.order,
-            commits: mapped
-                .nodes
-                .into_iter()
-                .map(|(id, n)| (id, n.value))
-                .collect(),
-            missing: mapped.missing,
-        }
+        }))
     }
 
     /// Like [`Reader::walk`], keeping of each commit only what `f` takes from it (a long walk
@@ -411,6 +393,20 @@ impl Reader {
             signer: o.signer.map(|s| s.to_str_lossy().into_owned()),
             output: o.output.to_str_lossy().trim().to_owned(),
         }))
+    }
+}
+
+impl From<WalkOf<CommitData>> for Walk {
+    fn from(mapped: WalkOf<CommitData>) -> Walk {
+        Walk {
+            order: mapped.order,
+            commits: mapped
+                .nodes
+                .into_iter()
+                .map(|(id, n)| (id, n.value))
+                .collect(),
+            missing: mapped.missing,
+        }
     }
 }
 
