@@ -874,18 +874,23 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 // serde_yaml's own bytes; only then the recorded state, to say what differs.
                 let fast = super::fastyaml::write(&replayed.state, &mut yaml)
                     .then(|| reader.blob_id(yaml.as_bytes()));
-                let mut matches = |blob: ObjectId| match state_blob {
-                    Some(recorded) => blob == recorded,
-                    None if reader.tree_id(&event::event_tree(blob, wf_tree)) == c.tree => {
-                        state_blob = Some(blob);
-                        true
-                    }
-                    None => false,
+                let mut by_serde = None;
+                let mut serde_id = || {
+                    *by_serde.get_or_insert_with(|| {
+                        reader.blob_id(&replayed.state.to_yaml_by_serde_yaml())
+                    })
                 };
-                let same = fast.is_some_and(&mut matches)
-                    || matches(reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()));
-                if !same && state_blob.is_none() {
-                    // The prediction failed: read the tree, and judge what it holds.
+                if state_blob.is_none() {
+                    // A predicted tree: the replayed state with the parent's workflow must make
+                    // the commit's tree. When it does not, read the tree and judge what it holds.
+                    let predicts = |blob: &ObjectId| {
+                        reader.tree_id(&event::event_tree(*blob, wf_tree)) == c.tree
+                    };
+                    state_blob = fast
+                        .filter(predicts)
+                        .or_else(|| Some(serde_id()).filter(predicts));
+                }
+                if state_blob.is_none() {
                     match event_tree(reader, c) {
                         Ok((s, w)) => {
                             state_blob = Some(s);
@@ -911,11 +916,8 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                         }
                     }
                 }
-                let same = same
-                    || state_blob.is_some_and(|recorded| {
-                        fast == Some(recorded)
-                            || reader.blob_id(&replayed.state.to_yaml_by_serde_yaml()) == recorded
-                    });
+                let same = state_blob
+                    .is_some_and(|recorded| fast == Some(recorded) || serde_id() == recorded);
                 if same {
                     if !reader.has(&c.tree) {
                         breaks.push(
