@@ -40,10 +40,13 @@ impl Sink<'_> {
                 gix::objs::compute_hash(repo.object_hash(), object.kind(), &buf)
                     .map_err(|e| StoreError::git("hashing an object", e))
             }
-            Sink::Write(repo) => repo
-                .write_object(object)
-                .map(|id| id.detach())
-                .map_err(|e| StoreError::git("writing an object", e)),
+            Sink::Write(repo) => {
+                let mut buf = Vec::with_capacity(object.size() as usize);
+                object
+                    .write_to(&mut buf)
+                    .map_err(|e| StoreError::git("encoding an object", e))?;
+                super::loose::write(repo, object.kind(), &buf)
+            }
         }
     }
 

@@ -110,11 +110,8 @@ pub fn write_objects(g: &gix::Repository, objects: &[Object]) -> Result<(), Stor
         .filter(|o| seen.insert(o.id) && !g.has_object(o.id))
         .collect();
     if missing.len() < PACK_THRESHOLD {
-        use gix::objs::Write as _;
         for o in missing {
-            g.objects
-                .write_buf(o.kind, &o.data)
-                .map_err(|e| StoreError::git("writing an object", e))?;
+            super::loose::write(g, o.kind, &o.data)?;
         }
         return Ok(());
     }

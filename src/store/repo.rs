@@ -1,6 +1,7 @@
 //! Opening the project repository, with clear refusals for the ones ddx cannot work in.
 
 use super::event::Identity;
+use gix::ObjectId;
 use std::path::{Path, PathBuf};
 
 /// What went wrong reaching or using the repository.
@@ -74,6 +75,8 @@ impl StoreError {
 pub struct Repo {
     repo: gix::Repository,
     work_dir: PathBuf,
+    /// The last event this process wrote (see [`Repo::last_event`]).
+    last_event: std::sync::Mutex<Option<super::event::Tip>>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -120,7 +123,26 @@ impl Repo {
                 path: dir.to_owned(),
             });
         }
-        Ok(Repo { repo, work_dir })
+        Ok(Repo {
+            repo,
+            work_dir,
+            last_event: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The event commit `commit`, if it is the last one this process wrote: a command that
+    /// appends several events (or a long-lived caller of the library) reads back nothing it
+    /// has just written. Objects never change, so the commit id is the whole key.
+    pub fn last_event(&self, commit: ObjectId) -> Option<super::event::Tip> {
+        let last = self.last_event.lock().ok()?;
+        last.as_ref().filter(|t| t.commit == commit).cloned()
+    }
+
+    /// Remembers the event this process has just written.
+    pub fn remember_event(&self, tip: super::event::Tip) {
+        if let Ok(mut last) = self.last_event.lock() {
+            *last = Some(tip);
+        }
     }
 
     pub fn gix(&self) -> &gix::Repository {

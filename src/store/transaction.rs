@@ -3,22 +3,20 @@
 //! [`commit`] takes the writers' lock on `.git/ddx/heads` (see [`super::heads`]), reads the
 //! base (the instance tip and the audit head), asks the caller what to change, writes the
 //! objects (event commit, audit commit), records the step and its intended ref moves, and then
-//! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE `edit_references` call,
-//! each with compare-and-swap (`MustExistAndMatch` / `MustNotExist`) and a reflog entry; then
+//! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE ref transaction
+//! ([`super::reftx`]), each with compare-and-swap (it must be where it was read, or must not
+//! exist) and a reflog entry; then
 //! it records the new heads and clears the step. A lost race (a ref moved by another program, or a ref
 //! lock held) is retried from a fresh read, a bounded number of times with jittered back-off.
 //! A change that changes nothing writes nothing. A dry run takes no lock, builds every object
 //! in memory, hashes it, and writes nothing at all.
 
 use super::audit::{self, AuditRecord};
-use super::event::{
-    read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
-};
+use super::event::{event_tree, read_event, write_commit, Identity, Message, Sink, Tip, FORMAT};
 use super::heads::{Journal, RefMove};
 use super::refs;
+use super::reftx::{self, EditError};
 use super::repo::{Repo, StoreError};
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-use gix::refs::Target;
 use gix::ObjectId;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
@@ -120,7 +118,10 @@ pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
     let tip = match instance.is_empty() {
         true => None,
         false => match refs::read(repo, &name)? {
-            Some(commit) => Some(read_event(repo, &name, commit)?),
+            Some(commit) => match repo.last_event(commit) {
+                Some(tip) => Some(tip),
+                None => Some(read_event(repo, &name, commit)?),
+            },
             None => None,
         },
     };
@@ -168,9 +169,11 @@ pub fn commit<E: From<StoreError>>(
             Sink::Write(repo.gix())
         };
         let mut moves = Vec::new();
+        let mut new_tip = None;
         let event = match &plan.event {
             Some(ev) => {
-                let tree = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
+                let state_id = sink.blob(&ev.state)?;
+                let tree = sink.put(&event_tree(state_id, ev.workflow_tree))?;
                 let mut message = ev.message.clone();
                 message.trailer("Ddx-Instance", opts.instance);
                 message.trailer("Ddx-Actor", opts.identity.actor());
@@ -192,6 +195,13 @@ pub fn commit<E: From<StoreError>>(
                     name: instance_ref.clone(),
                     old: base.instance.as_ref().map(|t| t.commit),
                     new: id,
+                });
+                new_tip = Some(Tip {
+                    commit: id,
+                    tree,
+                    workflow_tree: ev.workflow_tree,
+                    state_id,
+                    state: ev.state.clone(),
                 });
                 Some(id)
             }
@@ -251,15 +261,18 @@ pub fn commit<E: From<StoreError>>(
             return Ok(Outcome::DryRun(written));
         };
         j.record(&step, &opts.identity.time(), &written.moves)?;
-        match edit(repo, opts.identity, &written.moves, &step) {
+        match reftx::edit(repo, opts.identity, &written.moves, &step) {
             Ok(()) => {
                 if let Some(j) = journal.take() {
                     j.commit()?;
                 }
+                if let Some(tip) = new_tip {
+                    repo.remember_event(tip);
+                }
                 return Ok(Outcome::Committed(written));
             }
-            Err(e) if e.is_conflict() || e.is_retryable() => {
-                // Nothing moved: gix locks and checks every ref before it writes any. Another
+            Err(e @ EditError::Conflict(_)) => {
+                // Nothing moved: every ref is locked and checked before any moves. Another
                 // program moved a ref (ddx writers hold the journal): read again and redo.
                 j.clear()?;
                 if attempt >= MAX_ATTEMPTS {
@@ -286,7 +299,11 @@ pub fn commit<E: From<StoreError>>(
                         j.release()?;
                     }
                 }
-                return Err(StoreError::git("moving the refs", e).into());
+                return Err(match e {
+                    EditError::Failed(e) => e,
+                    conflict => StoreError::git("moving the refs", conflict),
+                }
+                .into());
             }
         }
     }
@@ -301,48 +318,6 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_micros(200 + h.finish() % cap_us)
 }
 
-fn edits(moves: &[RefMove], message: &str) -> Result<Vec<RefEdit>, StoreError> {
-    moves
-        .iter()
-        .map(|m| {
-            Ok(RefEdit {
-                change: Change::Update {
-                    log: LogChange {
-                        mode: RefLog::AndReference,
-                        force_create_reflog: true,
-                        message: message.into(),
-                    },
-                    expected: match m.old {
-                        Some(old) => PreviousValue::MustExistAndMatch(Target::Object(old)),
-                        None => PreviousValue::MustNotExist,
-                    },
-                    new: Target::Object(m.new),
-                },
-                name: m
-                    .name
-                    .as_str()
-                    .try_into()
-                    .map_err(|e| StoreError::git(format!("using {} as a ref name", m.name), e))?,
-                deref: false,
-            })
-        })
-        .collect()
-}
-
-fn edit(
-    repo: &Repo,
-    identity: &Identity,
-    moves: &[RefMove],
-    message: &str,
-) -> Result<(), gix::Error> {
-    let edits = edits(moves, message).map_err(gix::Error::from_error)?;
-    let sig = identity.signature();
-    let mut buf = gix::date::parse::TimeBuf::default();
-    repo.gix()
-        .edit_references_as(edits, Some(sig.to_ref(&mut buf)))?;
-    Ok(())
-}
-
 /// Moves `moves` in one ref transaction, with compare-and-swap and reflog (used by recovery).
 pub fn move_refs(
     repo: &Repo,
@@ -353,5 +328,8 @@ pub fn move_refs(
     if moves.is_empty() {
         return Ok(());
     }
-    edit(repo, identity, moves, message).map_err(|e| StoreError::git("moving the refs", e))
+    reftx::edit(repo, identity, moves, message).map_err(|e| match e {
+        EditError::Failed(e) => e,
+        conflict => StoreError::git("moving the refs", conflict),
+    })
 }
