@@ -725,6 +725,12 @@ pub fn load(repo: &Repo, instance: &str) -> Result<(Tip, State), EngineError> {
 /// The instance a command acts on: `given` (an id or unique prefix), else the one active
 /// instance, else the only instance there is.
 pub fn resolve_instance(repo: &Repo, given: Option<&str>) -> Result<String, EngineError> {
+    // A whole id (what scripts and hooks pass) needs no listing of every instance.
+    if let Some(id) = given.filter(|id| refs::validate_name("an instance id", id).is_ok()) {
+        if refs::read(repo, &refs::instance_ref(id))?.is_some() {
+            return Ok(id.to_owned());
+        }
+    }
     let ids = refs::instance_ids(repo)?;
     if let Some(prefix) = given {
         return Ok(refs::resolve_prefix(&ids, prefix)?);

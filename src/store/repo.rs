@@ -90,13 +90,18 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends (as inside hooks).
     pub fn discover(dir: &Path) -> Result<Repo, StoreError> {
-        if std::env::var_os("GIT_DIR").is_none() && gix::discover::upwards(dir).is_err() {
-            return Err(StoreError::NotARepository {
-                path: dir.to_owned(),
-            });
-        }
         let repo = match gix::discover_with_environment_overrides(dir) {
             Ok(r) => r,
+            // Searched again only to tell "no repository here" from "a repository that cannot
+            // be opened".
+            Err(_)
+                if std::env::var_os("GIT_DIR").is_none()
+                    && gix::discover::upwards(dir).is_err() =>
+            {
+                return Err(StoreError::NotARepository {
+                    path: dir.to_owned(),
+                });
+            }
             Err(e) => {
                 return Err(StoreError::Open {
                     path: dir.to_owned(),
