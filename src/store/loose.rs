@@ -297,16 +297,7 @@ mod tests {
             assert!(out.status.success());
             assert_eq!(out.stdout, data);
         }
-        let fsck = std::process::Command::new("git")
-            .args(["fsck", "--strict"])
-            .current_dir(root)
-            .output()
-            .expect("git fsck");
-        assert!(
-            fsck.status.success(),
-            "{}",
-            String::from_utf8_lossy(&fsck.stderr)
-        );
+        git(root, &["fsck", "--strict"]);
         // No temporary file is left behind.
         for dir in std::fs::read_dir(&objects).expect("objects") {
             let dir = dir.expect("entry").path();
