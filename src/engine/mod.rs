@@ -176,9 +176,10 @@ impl<'r> Engine<'r> {
     /// engine last saw, a copy of the state it was written from (blobs are named by their
     /// content, so the same id is the same bytes).
     fn tip_state(&self, instance: &str, tip: &Tip, origin: &str) -> Result<State, StateError> {
-        if let Some((id, st)) = self.last_state.borrow().get(instance) {
-            if *id == tip.state_id {
-                return Ok(st.clone());
+        // Taken, not copied: the event being made replaces it (a retry parses the tip again).
+        if let Some((id, st)) = self.last_state.borrow_mut().remove(instance) {
+            if id == tip.state_id {
+                return Ok(st);
             }
         }
         State::from_yaml(&tip.state, origin)
