@@ -9,7 +9,8 @@
 //! [`pending`] makes an interrupted transaction recoverable; [`heads`] remembers what ddx wrote;
 //! [`worktree`] compares the work tree with `HEAD` and the index (committed checks, the change
 //! tracker of actions); [`pack`] writes many objects at once as one pack; [`chain`] reads whole
-//! chains as they really are (for verification and reports); [`verified`] remembers the heads
+//! chains as they really are (for verification and reports), [`preload`] decodes every packed
+//! commit once for a verification that reads them all; [`verified`] remembers the heads
 //! verification found intact.
 
 pub mod audit;
@@ -21,6 +22,7 @@ pub mod library;
 pub mod notes;
 pub mod pack;
 pub mod pending;
+pub mod preload;
 pub mod refs;
 pub mod repo;
 pub mod sources;
