@@ -152,39 +152,41 @@ impl Pack {
             return Err("the index does not belong to the pack (checksums differ)".to_owned());
         }
         let mut entries: Vec<(u64, u32)> = (0..index.num_objects())
+            .into_par_iter()
             .map(|i| (index.pack_offset_at_index(i), i))
             .collect();
-        entries.sort_unstable();
+        entries.par_sort_unstable();
         let position = |offset: u64| -> Option<u32> {
             entries
                 .binary_search_by_key(&offset, |e| e.0)
                 .ok()
                 .and_then(|p| u32::try_from(p).ok())
         };
-        // Each entry's base, as a position in `entries`.
-        let mut base = vec![NONE; entries.len()];
-        let mut roots = Vec::new();
-        for (pos, (offset, _)) in entries.iter().enumerate() {
-            let Ok(entry) = data.entry(*offset) else {
-                continue;
-            };
-            let b = match entry.header {
-                pack::data::entry::Header::Commit => {
-                    roots.push(pos as u32);
-                    None
-                }
-                pack::data::entry::Header::OfsDelta { base_distance } => entry
-                    .checked_base_pack_offset(base_distance)
-                    .and_then(position),
-                pack::data::entry::Header::RefDelta { base_id } => index
-                    .lookup(base_id)
-                    .and_then(|i| position(index.pack_offset_at_index(i))),
-                _ => None,
-            };
-            if let Some(b) = b {
-                base[pos] = b;
-            }
-        }
+        // Each entry's base, as a position in `entries` (NONE for a full object or an unknown
+        // base), and whether it is a full commit.
+        let bases: Vec<(u32, bool)> = entries
+            .par_iter()
+            .map(|(offset, _)| {
+                let Ok(entry) = data.entry(*offset) else {
+                    return (NONE, false);
+                };
+                let base = match entry.header {
+                    pack::data::entry::Header::Commit => return (NONE, true),
+                    pack::data::entry::Header::OfsDelta { base_distance } => entry
+                        .checked_base_pack_offset(base_distance)
+                        .and_then(position),
+                    pack::data::entry::Header::RefDelta { base_id } => index
+                        .lookup(base_id)
+                        .and_then(|i| position(index.pack_offset_at_index(i))),
+                    _ => None,
+                };
+                (base.unwrap_or(NONE), false)
+            })
+            .collect();
+        let roots: Vec<u32> = (0..bases.len() as u32)
+            .filter(|p| bases[*p as usize].1)
+            .collect();
+        let base: Vec<u32> = bases.into_iter().map(|(b, _)| b).collect();
         // The children lists, compressed (counts, then running sums, then filled).
         let mut first = vec![0u32; entries.len() + 1];
         for b in base.iter().filter(|b| **b != NONE) {
@@ -215,34 +217,48 @@ impl Pack {
         &self.children[self.first[p] as usize..self.first[p + 1] as usize]
     }
 
-    /// Decodes every commit subtree of the forest, in parallel, into `out`.
+    /// Decodes every commit subtree of the forest, in parallel, into `out`; lists the pack's
+    /// other objects meanwhile.
     fn decode_commits(&self, hash: gix::hash::Kind, out: &mut Preloaded) {
         // A few tasks per thread, so that one large subtree does not leave a core idle.
         let tasks = rayon::current_num_threads().max(1) * 4;
         let chunk = self.roots.len().div_ceil(tasks).max(1);
-        let parts: Vec<Part> = self
-            .roots
-            .par_chunks(chunk)
-            .map(|roots| self.decode_subtrees(roots, hash))
-            .collect();
-        out.slots.reserve(self.entries.len());
+        let (mut packed, parts) = rayon::join(
+            || {
+                let mut ids: HashMap<ObjectId, Slot> = HashMap::default();
+                ids.reserve(self.entries.len());
+                for i in 0..self.index.num_objects() {
+                    ids.insert(self.index.oid_at_index(i).to_owned(), Slot::PACKED);
+                }
+                ids
+            },
+            || -> Vec<Part> {
+                self.roots
+                    .par_chunks(chunk)
+                    .map(|roots| self.decode_subtrees(roots, hash))
+                    .collect()
+            },
+        );
+        if out.slots.is_empty() {
+            std::mem::swap(&mut out.slots, &mut packed);
+        } else {
+            for (id, slot) in packed {
+                out.slots.entry(id).or_insert(slot);
+            }
+        }
         for part in parts {
             let Ok(arena) = u32::try_from(out.arenas.len()) else {
                 break;
             };
             for (id, start, len) in part.found {
                 let slot = out.slots.entry(id).or_insert(Slot::PACKED);
+                // The first pack that holds a commit serves it.
                 if slot.arena == Slot::PACKED.arena {
                     *slot = Slot { arena, len, start };
                     out.commits += 1;
                 }
             }
             out.arenas.push(part.arena);
-        }
-        for i in 0..self.index.num_objects() {
-            out.slots
-                .entry(self.index.oid_at_index(i).to_owned())
-                .or_insert(Slot::PACKED);
         }
     }
 
