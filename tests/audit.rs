@@ -736,6 +736,64 @@ fn missing_objects_are_named() {
 }
 
 #[test]
+fn a_packed_history_verifies_alike_and_a_commit_missing_from_its_pack_is_named() {
+    // Verification decodes the packed commits up front (each delta once); loose and packed, the
+    // same history must give the same answer.
+    let repo = setup();
+    journey(&repo);
+    let unpacked = repo.ddx_json(&["audit", "verify", "--json", "--no-record"]);
+    assert_eq!(unpacked["ok"], true, "{unpacked:#}");
+    repo.git(&["repack", "-adF", "-q"]);
+    let pack_dir = repo.path(".git/objects/pack");
+    let packs = |ext: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .collect()
+    };
+    assert_eq!(packs("pack").len(), 1);
+    let deltas = repo.git(&["verify-pack", "-v", packs("idx")[0].to_str().unwrap()]);
+    assert!(
+        deltas
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("commit")
+                && l.split_whitespace().count() == 7),
+        "no commit is stored as a delta:\n{deltas}"
+    );
+    let packed = repo.ddx_json(&["audit", "verify", "--json", "--no-record"]);
+    assert_eq!(packed, unpacked);
+    // One pack again, without an audit commit in the middle of the chain.
+    let audit = rev(&repo, "refs/ddx/audit~4");
+    let child = rev(&repo, "refs/ddx/audit~3");
+    let objects: String = repo
+        .git(&["rev-list", "--objects", "--all"])
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|id| *id != audit)
+        .map(|id| format!("{id}\n"))
+        .collect();
+    let old = [packs("pack"), packs("idx"), packs("rev")].concat();
+    git_stdin(
+        &repo,
+        &["pack-objects", "-q", ".git/objects/pack/pack"],
+        &[],
+        objects.as_bytes(),
+    );
+    for f in old {
+        std::fs::remove_file(f).unwrap();
+    }
+    assert_eq!(repo.git(&["cat-file", "-t", &child]).trim(), "commit");
+    assert_break(
+        &repo,
+        "refs/ddx/audit",
+        &audit,
+        "missing_object",
+        &format!("audit commit {audit} (a parent of {})", &child[..12]),
+    );
+}
+
+#[test]
 fn a_ref_rewritten_behind_the_verified_head_is_named() {
     let repo = setup();
     journey(&repo);

@@ -7,11 +7,13 @@
 //! objects that could not be read instead of failing on the first one.
 
 use super::event::Message;
+use super::preload::Preloaded;
 use super::repo::{Repo, StoreError};
 use super::{refs, GitTree};
 use gix::bstr::ByteSlice;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
+use std::sync::Arc;
 
 /// Someone in a commit header: author or committer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,13 +97,19 @@ pub struct SignatureCheck {
     pub output: String,
 }
 
-/// A thread-safe handle from which each worker makes its own [`Reader`].
+/// A thread-safe handle from which each worker makes its own [`Reader`] (sharing the commit
+/// preload, when there is one).
 #[derive(Clone)]
-pub struct SharedReader(gix::ThreadSafeRepository);
+pub struct SharedReader {
+    repo: gix::ThreadSafeRepository,
+    preload: Option<Arc<Preloaded>>,
+}
 
 impl SharedReader {
     pub fn local(&self) -> Reader {
-        Reader::from_gix(self.0.to_thread_local())
+        let mut reader = Reader::from_gix(self.repo.to_thread_local());
+        reader.preload = self.preload.clone();
+        reader
     }
 }
 
@@ -110,11 +118,22 @@ pub struct Reader {
     repo: gix::Repository,
     /// Reused for every object read: a long walk allocates nothing per object for its bytes.
     buf: std::cell::RefCell<Vec<u8>>,
+    /// Every packed commit, decoded beforehand, for a reader that reads them all.
+    preload: Option<Arc<Preloaded>>,
 }
 
 impl Reader {
     pub fn new(repo: &Repo) -> Reader {
         Reader::from_gix(repo.gix().clone())
+    }
+
+    /// A reader that first decodes every commit of the repository's packs, once each (see
+    /// [`Preloaded`]), and serves commits from them: for verification, which reads every
+    /// commit of every chain. Commits it could not preload are read the normal way.
+    pub fn with_commit_preload(repo: &Repo) -> Reader {
+        let mut reader = Reader::new(repo);
+        reader.preload = Some(Arc::new(Preloaded::for_repo(&reader.repo)));
+        reader
     }
 
     fn from_gix(mut repo: gix::Repository) -> Reader {
@@ -132,6 +151,7 @@ impl Reader {
         Reader {
             repo,
             buf: std::cell::RefCell::new(Vec::with_capacity(8192)),
+            preload: None,
         }
     }
 
@@ -142,6 +162,9 @@ impl Reader {
         f: impl FnOnce(gix::object::Kind, &[u8]) -> Result<T, String>,
     ) -> Result<T, String> {
         use gix::prelude::Find;
+        if let Some(bytes) = self.preload.as_ref().and_then(|p| p.get(&id)) {
+            return f(gix::object::Kind::Commit, bytes);
+        }
         let mut buf = self.buf.borrow_mut();
         let data = self
             .repo
@@ -153,7 +176,10 @@ impl Reader {
     }
 
     pub fn shared(&self) -> SharedReader {
-        SharedReader(self.repo.clone().into_sync())
+        SharedReader {
+            repo: self.repo.clone().into_sync(),
+            preload: self.preload.clone(),
+        }
     }
 
     pub fn object_hash(&self) -> gix::hash::Kind {
@@ -167,7 +193,7 @@ impl Reader {
 
     /// Whether the object exists (without reading it).
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.repo.has_object(id)
+        self.preload.as_ref().is_some_and(|p| p.is_packed(id)) || self.repo.has_object(id)
     }
 
     /// Reads and decodes one commit.
