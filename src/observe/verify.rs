@@ -160,6 +160,19 @@ fn is_ddx_trailer(key: &str) -> bool {
     key.len() > 4 && key[..4].eq_ignore_ascii_case("ddx-")
 }
 
+/// `Ddx-Format` as ddx writes it.
+static FORMAT_TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| FORMAT.to_string());
+
+/// Whether `actor` is `Name <email>` of `person` (without formatting it: this runs for every
+/// commit).
+fn is_actor(actor: &str, person: &Person) -> bool {
+    actor
+        .strip_prefix(person.name.as_str())
+        .and_then(|rest| rest.strip_prefix(" <"))
+        .and_then(|rest| rest.strip_suffix('>'))
+        == Some(person.email.as_str())
+}
+
 /// Checks that ddx wrote a commit: author and committer agree, `Ddx-Actor` names the author,
 /// `Ddx-Format` is known.
 fn check_authorship(
@@ -186,7 +199,7 @@ fn check_authorship(
         );
     }
     match actor {
-        Some(a) if a == author.actor() => {}
+        Some(a) if is_actor(a, author) => {}
         Some(a) => breaks.push(
             reference,
             Some(id),
@@ -204,7 +217,7 @@ fn check_authorship(
         ),
     }
     match format {
-        Some(f) if f == FORMAT.to_string() => {}
+        Some(f) if f == FORMAT_TEXT.as_str() => {}
         Some(f) => breaks.push(
             reference,
             Some(id),
@@ -1496,4 +1509,36 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_actor_agrees_with_person_actor() {
+        let person = |name: &str, email: &str| Person {
+            name: name.to_owned(),
+            email: email.to_owned(),
+            seconds: 0,
+            offset: 0,
+        };
+        for p in [
+            person("Ada", "ada@example.com"),
+            person("", ""),
+            person("A <b>", "c"),
+            person("Ada Lovelace", "ada <x>"),
+        ] {
+            for actor in [
+                p.actor(),
+                format!("{} <{}>", p.name, p.email).replace(" <", "<"),
+                format!("{}<{}>", p.name, p.email),
+                format!("{} <{}> ", p.name, p.email),
+                "Ada <ada@example.com>".to_owned(),
+                String::new(),
+            ] {
+                assert_eq!(is_actor(&actor, &p), actor == p.actor(), "{actor:?} {p:?}");
+            }
+        }
+    }
 }
