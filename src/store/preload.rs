@@ -9,12 +9,22 @@
 //! pack index gives it. Whatever this cannot read (a pack it cannot open, a corrupt entry, a
 //! delta whose base is in another pack, a loose object) is simply absent: a reader then takes the
 //! normal read path, which reports the problem if there is one.
+//!
+//! The preload decodes the project's own commits too, not only ddx's: in a repository of many
+//! project commits and a short ddx history it costs more than it saves, so it stops at a budget
+//! of bytes ([`BUDGET`]); the commits beyond it are read the normal way.
 
 use gix::hashtable::HashMap;
 use gix::odb::pack;
 use gix::ObjectId;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many bytes of commits a preload holds at most: commits of ddx histories are about 600
+/// bytes, so some 450,000 of them (a history of 200,000 audit entries and their events), decoded
+/// in about 2 s of CPU. What lies beyond is read the normal way.
+pub const BUDGET: usize = 256 << 20;
 
 /// Commits and deltas larger than this are left to the normal read path: commits are small, and
 /// a corrupt size in a pack entry's header must not make the preload allocate gigabytes.
@@ -62,24 +72,34 @@ impl std::fmt::Debug for Preloaded {
 }
 
 impl Preloaded {
-    /// Decodes the commits of every pack of `repo`'s object database (alternates are left out).
+    /// Decodes the commits of every pack of `repo`'s object database (alternates are left out),
+    /// up to [`BUDGET`] bytes of them.
     pub fn for_repo(repo: &gix::Repository) -> Preloaded {
-        Preloaded::load(repo.objects.store_ref().path(), repo.object_hash())
+        Preloaded::load(repo.objects.store_ref().path(), repo.object_hash(), BUDGET)
     }
 
-    /// Decodes the commits of every pack in `objects_dir/pack`. Never fails: a pack that cannot
-    /// be read is logged (debug) and left out.
-    pub fn load(objects_dir: &Path, hash: gix::hash::Kind) -> Preloaded {
+    /// Decodes the commits of every pack in `objects_dir/pack`, and stops decoding once they
+    /// hold `budget` bytes (give or take a delta tree per thread). Never fails: a pack that
+    /// cannot be read is logged (debug) and left out.
+    pub fn load(objects_dir: &Path, hash: gix::hash::Kind, budget: usize) -> Preloaded {
         let mut out = Preloaded::default();
+        let used = AtomicUsize::new(0);
         for idx in pack_indices(&objects_dir.join("pack")) {
             match Pack::open(&idx, hash) {
-                Ok(p) => p.decode_commits(hash, &mut out),
+                Ok(p) => p.decode_commits(hash, (&used, budget), &mut out),
                 Err(e) => tracing::debug!(
                     index = %idx.display(),
                     error = %e,
                     "commit preload: the pack is left to the normal read path"
                 ),
             }
+        }
+        if used.load(Ordering::Relaxed) >= budget {
+            tracing::debug!(
+                budget,
+                commits = out.commits,
+                "commit preload: budget reached, the other commits are read one by one"
+            );
         }
         out
     }
@@ -219,7 +239,12 @@ impl Pack {
 
     /// Decodes every commit subtree of the forest, in parallel, into `out`; lists the pack's
     /// other objects meanwhile.
-    fn decode_commits(&self, hash: gix::hash::Kind, out: &mut Preloaded) {
+    fn decode_commits(
+        &self,
+        hash: gix::hash::Kind,
+        budget: (&AtomicUsize, usize),
+        out: &mut Preloaded,
+    ) {
         // A few tasks per thread, so that one large subtree does not leave a core idle.
         let tasks = rayon::current_num_threads().max(1) * 4;
         let chunk = self.roots.len().div_ceil(tasks).max(1);
@@ -235,7 +260,7 @@ impl Pack {
             || -> Vec<Part> {
                 self.roots
                     .par_chunks(chunk)
-                    .map(|roots| self.decode_subtrees(roots, hash))
+                    .map(|roots| self.decode_subtrees(roots, hash, budget))
                     .collect()
             },
         );
@@ -262,9 +287,14 @@ impl Pack {
         }
     }
 
-    /// Decodes the subtrees of `roots` depth first: a delta is applied to its base's bytes,
-    /// which are still in the arena.
-    fn decode_subtrees(&self, roots: &[u32], hash: gix::hash::Kind) -> Part {
+    /// Decodes the subtrees of `roots` depth first (a delta is applied to its base's bytes,
+    /// which are still in the arena), while the bytes used stay within the budget.
+    fn decode_subtrees(
+        &self,
+        roots: &[u32],
+        hash: gix::hash::Kind,
+        (used, budget): (&AtomicUsize, usize),
+    ) -> Part {
         let mut part = Part {
             arena: Vec::new(),
             found: Vec::new(),
@@ -274,6 +304,9 @@ impl Pack {
         // (entry, its base's start and length in the arena)
         let mut stack: Vec<(u32, usize, usize)> = Vec::new();
         for &root in roots {
+            if used.load(Ordering::Relaxed) >= budget {
+                break;
+            }
             let start = part.arena.len();
             let decoded = self.inflate_full(root, &mut inflate, &mut part.arena);
             stack.extend(
@@ -283,7 +316,7 @@ impl Pack {
                     .flatten(),
             );
             while let Some((pos, base_start, base_len)) = stack.pop() {
-                let start = part.arena.len();
+                let at = part.arena.len();
                 let decoded = self.resolve_delta(
                     pos,
                     (base_start, base_len),
@@ -291,10 +324,12 @@ impl Pack {
                     &mut delta,
                     &mut part.arena,
                 );
-                if let Some(len) = self.keep(pos, start, decoded, hash, &mut part) {
-                    stack.extend(self.children(pos).iter().map(|c| (*c, start, len)));
+                if let Some(len) = self.keep(pos, at, decoded, hash, &mut part) {
+                    stack.extend(self.children(pos).iter().map(|c| (*c, at, len)));
                 }
             }
+            // The whole subtree's bytes: it starts where its root does.
+            used.fetch_add(part.arena.len() - start, Ordering::Relaxed);
         }
         part
     }
@@ -554,6 +589,24 @@ mod tests {
             let id = ObjectId::from_hex(id.as_bytes()).expect("an id");
             assert_eq!(preload.is_packed(&id), !loose_object, "object {id}");
         }
+    }
+
+    #[test]
+    fn nothing_is_decoded_beyond_the_budget() {
+        let (_dir, repo) = packed_repo();
+        let objects = repo.objects.store_ref().path();
+        let none = Preloaded::load(objects, repo.object_hash(), 0);
+        assert_eq!(none.len(), 0);
+        let head = repo.head_id().expect("HEAD").detach();
+        let first = repo.rev_parse_single("HEAD~1").expect("HEAD~1").detach();
+        assert_eq!(none.get(&first), None);
+        // Still known to exist: only the loose commit is not.
+        assert!(none.is_packed(&first));
+        assert!(!none.is_packed(&head));
+        assert_eq!(
+            Preloaded::load(objects, repo.object_hash(), BUDGET).len(),
+            40
+        );
     }
 
     #[test]
