@@ -724,12 +724,17 @@ fn missing_objects_are_named() {
     );
     // An audit commit in the middle of the chain.
     let audit = rev(&repo, "refs/ddx/audit~4");
-    let child = rev(&repo, "refs/ddx/audit~3");
     std::fs::remove_file(loose_path(&repo, &audit)).unwrap();
+    assert_audit_commit_missing(&repo, &audit);
+}
+
+/// Verification names `audit`, the commit before `refs/ddx/audit~3`, as missing.
+fn assert_audit_commit_missing(repo: &TestRepo, audit: &str) {
+    let child = rev(repo, "refs/ddx/audit~3");
     assert_break(
-        &repo,
+        repo,
         "refs/ddx/audit",
-        &audit,
+        audit,
         "missing_object",
         &format!("audit commit {audit} (a parent of {})", &child[..12]),
     );
@@ -784,13 +789,7 @@ fn a_packed_history_verifies_alike_and_a_commit_missing_from_its_pack_is_named()
         std::fs::remove_file(f).unwrap();
     }
     assert_eq!(repo.git(&["cat-file", "-t", &child]).trim(), "commit");
-    assert_break(
-        &repo,
-        "refs/ddx/audit",
-        &audit,
-        "missing_object",
-        &format!("audit commit {audit} (a parent of {})", &child[..12]),
-    );
+    assert_audit_commit_missing(&repo, &audit);
 }
 
 #[test]
