@@ -4,56 +4,17 @@
 
 mod common;
 
-use common::{stderr, stdout, TestRepo};
+use common::{stderr, stdout, TestRepo, MINI_WORKFLOW};
 use serde_json::Value;
 use std::io::Write;
 use std::process::Stdio;
-
-const WORKFLOW: &str = r#"name: mini
-version: 0.1.0
-description: A small workflow for tests
-variables:
-  - name: project_name
-    required: true
-  - name: has_ui
-    default: "no"
-phases:
-  - id: frame
-    order: 1
-    name: Frame the problem
-    exit_criteria:
-      - Problem statement clearly documented
-      - Success metrics defined
-  - id: design
-    order: 2
-    name: Design
-    depends_on: [frame]
-    input_gates:
-      - Budget approved
-    exit_criteria:
-      - Architecture documented
-  - id: ui
-    order: 3
-    name: User interface
-    depends_on: [frame]
-    when: "has_ui == 'yes'"
-    exit_criteria:
-      - Mockups reviewed
-  - id: ship
-    order: 4
-    name: Ship
-    depends_on: [design, ui]
-    exit_criteria:
-      - criteria: Release notes exist
-        check: {file_exists: RELEASE.md}
-"#;
 
 /// 2026-01-14T12:00:00Z; each step of a journey runs a minute later than the one before.
 const T0: i64 = 1_768_392_000;
 
 fn setup() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write("wf/workflow.yml", WORKFLOW);
+    repo.write("wf/workflow.yml", MINI_WORKFLOW);
     repo.write("README.md", "# project\n");
     repo.commit_all("initial");
     repo

@@ -3,55 +3,13 @@
 
 mod common;
 
-use common::{stderr, stdout, TestRepo};
+use common::{stderr, stdout, TestRepo, MINI_WORKFLOW};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A small workflow: frame (two human exit criteria) -> design and ui (parallel; ui only when
-/// `has_ui` is yes) -> ship (one machine check).
-const WORKFLOW: &str = r#"name: mini
-version: 0.1.0
-description: A small workflow for tests
-variables:
-  - name: project_name
-    required: true
-    prompt: What is your project name?
-  - name: has_ui
-    default: "no"
-phases:
-  - id: frame
-    order: 1
-    name: Frame the problem
-    exit_criteria:
-      - Problem statement clearly documented
-      - Success metrics defined
-  - id: design
-    order: 2
-    name: Design
-    depends_on: [frame]
-    input_gates:
-      - Budget approved
-    exit_criteria:
-      - Architecture documented
-  - id: ui
-    order: 3
-    name: User interface
-    depends_on: [frame]
-    when: "has_ui == 'yes'"
-    exit_criteria:
-      - Mockups reviewed
-  - id: ship
-    order: 4
-    name: Ship
-    depends_on: [design, ui]
-    exit_criteria:
-      - criteria: Release notes exist
-        check: {file_exists: RELEASE.md}
-"#;
-
 fn setup() -> TestRepo {
     let repo = TestRepo::new();
-    repo.write("wf/workflow.yml", WORKFLOW);
+    repo.write("wf/workflow.yml", MINI_WORKFLOW);
     repo.write("README.md", "# project\n");
     repo.commit_all("initial");
     repo
@@ -165,7 +123,7 @@ fn init_writes_an_event_commit_that_plain_git_reads() {
     assert_eq!(tree, "state.yml\nworkflow\n");
     assert_eq!(
         repo.git(&["show", &format!("{r}:workflow/workflow.yml")]),
-        WORKFLOW
+        MINI_WORKFLOW
     );
     let state = state_yaml(&repo, &r);
     assert_eq!(state["format"].as_u64(), Some(1));
@@ -705,7 +663,7 @@ fn refuses_places_it_cannot_work_in() {
 fn a_missing_identity_is_named_with_the_config_to_set() {
     let repo = TestRepo::plain();
     repo.git(&["init", "-q", "-b", "main"]);
-    repo.write("wf/workflow.yml", WORKFLOW);
+    repo.write("wf/workflow.yml", MINI_WORKFLOW);
     let out = repo.ddx(&["workflow", "init", "./wf", "--var", "project_name=x"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

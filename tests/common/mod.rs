@@ -151,3 +151,45 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A small workflow (the instance and audit tests share it): frame (two human exit criteria) -> design and ui (parallel; ui only when
+/// `has_ui` is yes) -> ship (one machine check).
+pub const MINI_WORKFLOW: &str = r#"name: mini
+version: 0.1.0
+description: A small workflow for tests
+variables:
+  - name: project_name
+    required: true
+    prompt: What is your project name?
+  - name: has_ui
+    default: "no"
+phases:
+  - id: frame
+    order: 1
+    name: Frame the problem
+    exit_criteria:
+      - Problem statement clearly documented
+      - Success metrics defined
+  - id: design
+    order: 2
+    name: Design
+    depends_on: [frame]
+    input_gates:
+      - Budget approved
+    exit_criteria:
+      - Architecture documented
+  - id: ui
+    order: 3
+    name: User interface
+    depends_on: [frame]
+    when: "has_ui == 'yes'"
+    exit_criteria:
+      - Mockups reviewed
+  - id: ship
+    order: 4
+    name: Ship
+    depends_on: [design, ui]
+    exit_criteria:
+      - criteria: Release notes exist
+        check: {file_exists: RELEASE.md}
+"#;
