@@ -276,7 +276,7 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
                 if let Some(a) = audit_head {
                     message.trailer("Ddx-Audit-Parent", a.to_string());
                 }
-                let tree = event::write_event_tree(sink, &state.to_yaml(), wf_tree)
+                let (_, tree) = event::write_event_tree(sink, &state.to_yaml(), wf_tree)
                     .expect("write the event tree");
                 let commit = event::write_commit(sink, &identity, &message, tree, &parents)
                     .expect("write the event");

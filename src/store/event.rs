@@ -138,14 +138,15 @@ pub fn write_file_tree(
     Ok((root_id, files.len()))
 }
 
-/// The tree of an event: `state.yml` and `workflow/`.
+/// The tree of an event: `state.yml` and `workflow/`; returns the ids of the `state.yml` blob
+/// and of the tree.
 pub fn write_event_tree(
     sink: Sink<'_>,
     state: &[u8],
     workflow_tree: ObjectId,
-) -> Result<ObjectId, StoreError> {
+) -> Result<(ObjectId, ObjectId), StoreError> {
     let state_id = sink.blob(state)?;
-    sink.put(&event_tree(state_id, workflow_tree))
+    Ok((state_id, sink.put(&event_tree(state_id, workflow_tree))?))
 }
 
 /// The tree of an event: `state.yml` and the pinned `workflow/`.

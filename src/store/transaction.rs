@@ -12,7 +12,9 @@
 //! in memory, hashes it, and writes nothing at all.
 
 use super::audit::{self, AuditRecord};
-use super::event::{event_tree, read_event, write_commit, Identity, Message, Sink, Tip, FORMAT};
+use super::event::{
+    read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
+};
 use super::heads::{Journal, RefMove};
 use super::refs;
 use super::reftx::{self, EditError};
@@ -172,8 +174,7 @@ pub fn commit<E: From<StoreError>>(
         let mut new_tip = None;
         let event = match &plan.event {
             Some(ev) => {
-                let state_id = sink.blob(&ev.state)?;
-                let tree = sink.put(&event_tree(state_id, ev.workflow_tree))?;
+                let (state_id, tree) = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
                 let mut message = ev.message.clone();
                 message.trailer("Ddx-Instance", opts.instance);
                 message.trailer("Ddx-Actor", opts.identity.actor());
