@@ -8,6 +8,7 @@ use crate::store::transaction::Outcome;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ActionCommand {
     /// List the actions of the instance's workflow (or of --workflow): prompts and commands.
     List(ListArgs),

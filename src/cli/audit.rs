@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AuditCommand {
     /// List the entries of the audit chain (refs/ddx/audit), newest first.
     Log(LogArgs),

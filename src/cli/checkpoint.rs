@@ -6,6 +6,7 @@ use crate::engine;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CheckpointCommand {
     /// Name the instance's current state (refs/ddx/checkpoints/<id>/<name>).
     Create(CreateArgs),

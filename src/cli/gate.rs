@@ -7,6 +7,7 @@ use crate::engine::machine::Op;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum GateCommand {
     /// Evaluate every criterion of the current phase(s); exits with 3 when a required one does not pass.
     Check(CheckArgs),

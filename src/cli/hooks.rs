@@ -6,6 +6,7 @@ use crate::store::Repo;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum HooksCommand {
     /// Install the shims for pre-commit, commit-msg, post-commit and pre-push.
     Install(ChangeArgs),

@@ -9,7 +9,8 @@ use crate::store::transaction::{Outcome, Written};
 use crate::store::Repo;
 use clap::Args;
 
-/// Which instance a command acts on.
+// Which instance a command acts on (flattened: a doc comment here would become the
+// about of every command that flattens it, as subcommands are built lazily).
 #[derive(Debug, Clone, Args)]
 pub struct InstanceArg {
     /// The instance: an id or any unique prefix of one (may be left out while exactly one
@@ -18,7 +19,7 @@ pub struct InstanceArg {
     pub instance: Option<String>,
 }
 
-/// Options of every mutating instance command.
+// Options of every mutating instance command (a plain comment: see `InstanceArg`).
 #[derive(Debug, Clone, Args)]
 pub struct ChangeArgs {
     /// Show what would be recorded, per ref, and change nothing.

@@ -6,7 +6,8 @@ use crate::observe::time;
 use crate::store::Repo;
 use clap::{Args, ValueEnum};
 
-/// Query and export the structured log (`.git/ddx/logs/<instance>.jsonl`).
+// Query and export the structured log (`.git/ddx/logs/<instance>.jsonl`). A plain comment:
+// the variant's doc is the command's about (see `instance::InstanceArg`).
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Only this instance (any unique prefix of its id).

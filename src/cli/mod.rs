@@ -73,6 +73,7 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Find, inspect and validate workflows.
     #[command(subcommand)]

@@ -5,6 +5,7 @@ use crate::store::Repo;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NotesCommand {
     /// Regenerate refs/notes/ddx from the Ddx-Instance/Ddx-Phase trailers and the audit.
     Rebuild(RebuildArgs),

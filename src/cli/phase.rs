@@ -7,6 +7,7 @@ use crate::engine::work::{FileOptions, Render, Step};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PhaseCommand {
     /// Start a ready phase (its input gates must pass, or --force) and render its artifacts.
     Start(StartArgs),

@@ -6,6 +6,7 @@ use crate::store::Repo;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RepoCommand {
     /// Register a repository of workflows and fetch it into refs/ddx/sources/<name>.
     Add(AddArgs),

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum WorkflowCommand {
     /// List the workflows of the catalog, with the source each comes from.
     List(ListArgs),
@@ -143,7 +144,7 @@ pub struct RestoreArgs {
     pub change: ChangeArgs,
 }
 
-/// Filters shared by `list` and `search`.
+// Filters shared by `list` and `search` (a plain comment: see `instance::InstanceArg`).
 #[derive(Debug, Args)]
 pub struct FilterArgs {
     /// Only workflows of this category.
