@@ -44,6 +44,10 @@ impl Bench {
         std::env::set_var("GIT_CONFIG_NOSYSTEM", "1");
         std::env::set_var("GIT_AUTHOR_DATE", "2026-01-14T12:34:56Z");
         std::env::set_var("GIT_COMMITTER_DATE", "2026-01-14T12:34:56Z");
+        // `cargo bench` points the dynamic loader at the toolchain's and target's folders;
+        // every process the bench starts (git's and ddx's alike) would search them for its
+        // libraries, which no user's shell does.
+        std::env::remove_var("LD_LIBRARY_PATH");
         // `DDX_BENCH_DIR` picks the file system (e.g. /dev/shm for tmpfs); default: the system's.
         let tmp = match std::env::var_os("DDX_BENCH_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => tempfile::tempdir_in(dir),
