@@ -9,7 +9,7 @@ use super::repo::{Repo, StoreError};
 use crate::model::tree::FileTree;
 use gix::bstr::{BString, ByteSlice};
 use gix::objs::tree::{Entry, EntryKind};
-use gix::objs::WriteTo;
+use gix::objs::{Kind, WriteTo};
 use gix::ObjectId;
 use std::collections::BTreeMap;
 
@@ -344,34 +344,30 @@ pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, 
         what,
     };
     let g = repo.gix();
-    let c = g
-        .find_commit(commit)
+    let hash = g.object_hash();
+    let data = object(repo, commit, Kind::Commit)
         .map_err(|e| corrupt(format!("the commit cannot be read: {e}")))?;
-    let tree_id = c
+    let tree_id = gix::objs::CommitRefIter::from_bytes(&data, hash)
         .tree_id()
-        .map_err(|e| corrupt(format!("the commit has no readable tree: {e}")))?
-        .detach();
-    let tree = g
-        .find_tree(tree_id)
+        .map_err(|e| corrupt(format!("the commit has no readable tree: {e}")))?;
+    let tree = object(repo, tree_id, Kind::Tree)
         .map_err(|e| corrupt(format!("its tree cannot be read: {e}")))?;
     let mut state_id = None;
     let mut workflow_tree = None;
-    for entry in tree.iter() {
+    for entry in gix::objs::TreeRefIter::from_bytes(&tree, hash) {
         let entry = entry.map_err(|e| corrupt(format!("its tree cannot be decoded: {e}")))?;
-        let name = entry.filename();
-        if name == STATE_FILE.as_bytes().as_bstr() && entry.mode().is_blob() {
-            state_id = Some(entry.object_id());
-        } else if name == WORKFLOW_DIR.as_bytes().as_bstr() && entry.mode().is_tree() {
-            workflow_tree = Some(entry.object_id());
+        let name = entry.filename;
+        if name == STATE_FILE.as_bytes().as_bstr() && entry.mode.is_blob() {
+            state_id = Some(entry.oid.to_owned());
+        } else if name == WORKFLOW_DIR.as_bytes().as_bstr() && entry.mode.is_tree() {
+            workflow_tree = Some(entry.oid.to_owned());
         }
     }
     let state_id = state_id.ok_or_else(|| corrupt(format!("its tree has no {STATE_FILE}")))?;
     let workflow_tree =
         workflow_tree.ok_or_else(|| corrupt(format!("its tree has no {WORKFLOW_DIR}/ folder")))?;
-    let state = g
-        .find_blob(state_id)
-        .map_err(|e| corrupt(format!("its {STATE_FILE} cannot be read: {e}")))?
-        .take_data();
+    let state = object(repo, state_id, Kind::Blob)
+        .map_err(|e| corrupt(format!("its {STATE_FILE} cannot be read: {e}")))?;
     Ok(Tip {
         commit,
         tree: tree_id,
@@ -379,6 +375,22 @@ pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, 
         state_id,
         state,
     })
+}
+
+/// The data of object `id`, which must be a `kind`: read directly when it is loose (as the
+/// objects of recent events are), through gix otherwise.
+fn object(repo: &Repo, id: ObjectId, kind: Kind) -> Result<Vec<u8>, String> {
+    let (found, data) = match super::loose::read(repo.gix(), &id) {
+        Some(loose) => loose,
+        None => {
+            let o = repo.gix().find_object(id).map_err(|e| e.to_string())?;
+            (o.kind, o.detach().data)
+        }
+    };
+    if found != kind {
+        return Err(format!("{id} is a {found}, not a {kind}"));
+    }
+    Ok(data)
 }
 
 /// The message of a commit, parsed.

@@ -17,7 +17,9 @@ use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Read;
+#[cfg(not(unix))]
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 /// The line that ends the document.
@@ -191,6 +193,19 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     pub doc: HeadsDoc,
+    /// The file's length: a shorter document is padded to it.
+    on_disk: usize,
+}
+
+#[cfg(unix)]
+fn write_at_start(file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, 0)
+}
+
+#[cfg(not(unix))]
+fn write_at_start(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(bytes)
 }
 
 impl Journal {
@@ -227,9 +242,10 @@ impl Journal {
             Err(e) => return Err(StoreError::io(&path, e)),
         };
         lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)
+        let bytes = super::loose::read_small(&mut file, 4096)
             .map_err(|e| StoreError::io(&path, e))?;
+        let on_disk = bytes.len();
+        let text = String::from_utf8(bytes).unwrap_or_default();
         let doc = HeadsDoc::parse(&text).unwrap_or_else(|| {
             tracing::warn!(
                 "{} is damaged; the heads ddx wrote are forgotten",
@@ -237,16 +253,24 @@ impl Journal {
             );
             HeadsDoc::default()
         });
-        Ok(Journal { file, path, doc })
+        Ok(Journal {
+            file,
+            path,
+            doc,
+            on_disk,
+        })
     }
 
+    /// Writes the document over the file with one `pwrite`, padded with empty lines to the
+    /// length already there, so no truncation is needed (what follows `# end` is ignored).
     fn write(&mut self) -> Result<(), StoreError> {
-        let text = self.doc.to_text();
-        self.file
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| self.file.write_all(text.as_bytes()))
-            .and_then(|()| self.file.set_len(text.len() as u64))
-            .map_err(|e| StoreError::io(&self.path, e))
+        let mut text = self.doc.to_text().into_bytes();
+        if text.len() < self.on_disk {
+            text.resize(self.on_disk, b'\n');
+        }
+        write_at_start(&self.file, &text).map_err(|e| StoreError::io(&self.path, e))?;
+        self.on_disk = text.len();
+        Ok(())
     }
 
     /// Records the step and its intended moves, before any ref moves.

@@ -186,14 +186,26 @@ pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
 /// (every transaction reads two). `None` sends the caller to gix: a packed, symbolic, missing
 /// or odd ref.
 fn read_loose(repo: &Repo, name: &str) -> Option<ObjectId> {
-    use std::io::Read;
-    if !name.starts_with("refs/ddx/") || name.split('/').any(|c| c.is_empty() || c == "..") {
+    if !name.starts_with("refs/ddx/") {
         return None;
     }
-    let mut file = std::fs::File::open(repo.common_dir().join(name)).ok()?;
-    let mut buf = [0u8; 80];
-    let n = file.read(&mut buf).ok()?;
-    let hex = buf[..n].strip_suffix(b"\n")?;
+    loose_id(repo, &repo.common_dir().join(name), name)
+}
+
+/// The object id held by the file at `path` (a loose ref, or a detached `HEAD`), read with one
+/// `read`; `None` when it is missing or holds anything else. `name` (`refs/…` or `HEAD`) must
+/// be a plain ref name.
+pub(crate) fn loose_id(repo: &Repo, path: &std::path::Path, name: &str) -> Option<ObjectId> {
+    if name.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    line_id(repo, &super::loose::read_small(&mut file, 128).ok()?)
+}
+
+/// The object id on the one line `text` holds (a loose ref's content).
+pub(crate) fn line_id(repo: &Repo, text: &[u8]) -> Option<ObjectId> {
+    let hex = text.strip_suffix(b"\n")?;
     let len = repo.gix().object_hash().len_in_hex();
     (hex.len() == len)
         .then(|| ObjectId::from_hex(hex).ok())

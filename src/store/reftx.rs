@@ -17,7 +17,7 @@ use super::heads::RefMove;
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -144,8 +144,7 @@ fn current(repo: &Repo, name: &str, path: &Path) -> Result<Option<ObjectId>, Edi
     };
     match std::fs::File::open(path) {
         Ok(mut file) => {
-            let mut text = Vec::with_capacity(80);
-            file.read_to_end(&mut text)
+            let text = super::loose::read_small(&mut file, 128)
                 .map_err(|e| StoreError::io(path, e))?;
             let trimmed = text.trim_ascii_end();
             if trimmed.starts_with(b"ref:") {

@@ -228,7 +228,27 @@ impl Repo {
 
     /// The commit `HEAD` points at, `None` while it is unborn.
     pub fn project_commit(&self) -> Option<gix::ObjectId> {
-        self.repo.head_id().ok().map(|id| id.detach())
+        self.head_loose()
+            .or_else(|| self.repo.head_id().ok().map(|id| id.detach()))
+    }
+
+    /// `HEAD` read as plain files: a detached id, or `ref: refs/heads/…` naming a loose branch
+    /// (a few system calls; gix stats `packed-refs` on the way). `None` for anything else — a
+    /// packed or unborn branch, an odd `HEAD` —, which gix reads.
+    fn head_loose(&self) -> Option<gix::ObjectId> {
+        use super::refs::{line_id, loose_id};
+        let mut file = std::fs::File::open(self.repo.git_dir().join("HEAD")).ok()?;
+        let text = super::loose::read_small(&mut file, 256).ok()?;
+        match text.strip_prefix(b"ref: ") {
+            Some(name) => {
+                let name = std::str::from_utf8(name).ok()?.strip_suffix('\n')?;
+                if !name.starts_with("refs/heads/") {
+                    return None;
+                }
+                loose_id(self, &self.common_dir().join(name), name)
+            }
+            None => line_id(self, &text),
+        }
     }
 }
 
