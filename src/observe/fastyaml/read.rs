@@ -116,10 +116,11 @@ fn parse(text: &str) -> Option<Vec<Event<'_>>> {
             body: content,
         });
     }
+    let events = Vec::with_capacity(lines.len() * 2 + 2);
     let mut p = Parser {
         lines,
         next: 0,
-        events: Vec::with_capacity(body.len() / 8),
+        events,
         keys: Vec::new(),
         nesting: 0,
     };
@@ -259,7 +260,7 @@ impl<'a> Parser<'a> {
             }
             self.next += 1;
             let rest = line.body.strip_prefix("- ")?;
-            if matches!(rest, "{}" | "[]") {
+            if matches!(rest.as_bytes(), b"{}" | b"[]") {
                 self.inline_value(rest)?;
                 continue;
             }
@@ -280,13 +281,13 @@ impl<'a> Parser<'a> {
 
     /// A value written on its key's or dash's line: `{}`, `[]` or a whole scalar.
     fn inline_value(&mut self, text: &'a str) -> Option<()> {
-        match text {
-            "{}" => {
+        match text.as_bytes() {
+            b"{}" => {
                 let at = self.events.len();
                 self.events.push(Event::MapStart { end: at + 1 });
                 self.events.push(Event::MapEnd);
             }
-            "[]" => {
+            b"[]" => {
                 let at = self.events.len();
                 self.events.push(Event::SeqStart { end: at + 1 });
                 self.events.push(Event::SeqEnd);
@@ -326,16 +327,25 @@ fn plain(s: &str) -> Option<(Event<'_>, &str)> {
     if !starts_plain {
         return None;
     }
-    let end = b
-        .iter()
-        .enumerate()
-        .position(|(i, &c)| c == b':' && b.get(i + 1).is_none_or(|&n| n == b' '))
-        .unwrap_or(b.len());
-    let text = &s[..end];
-    // ` #` starts a comment; a space before the colon would be trimmed by libyaml.
-    if text.is_empty() || text.ends_with(' ') || text.contains(" #") {
+    // One pass: the scalar ends at a colon followed by a space or the end of the line; ` #`
+    // before that starts a comment.
+    let mut end = 0;
+    let mut prev = 0;
+    while let Some(&c) = b.get(end) {
+        if c == b':' && b.get(end + 1).is_none_or(|&n| n == b' ') {
+            break;
+        }
+        if c == b'#' && prev == b' ' {
+            return None;
+        }
+        prev = c;
+        end += 1;
+    }
+    // A space before the colon would be trimmed by libyaml.
+    if end == 0 || prev == b' ' {
         return None;
     }
+    let text = &s[..end];
     Some((
         Event::Scalar {
             text: Cow::Borrowed(text),
