@@ -762,5 +762,10 @@ fn status_of_the_real_helix_corpus_instance() {
     ]);
     assert!(pinned.lines().any(|l| l == "workflow.yml"));
     assert!(pinned.lines().count() > 50, "{}", pinned.lines().count());
+    // Its state.yml, as git stored it, takes the fast reader, which reads what serde_yaml reads.
+    let text = repo.git(&["show", &format!("refs/ddx/instances/{id}:state.yml")]);
+    let slow: ddx::engine::state::State = serde_yaml::from_str(&text).unwrap();
+    let fast = ddx::observe::fastyaml::from_slice(text.as_bytes());
+    assert_eq!(fast.as_ref(), Some(&slow), "{text}");
     assert_fsck_clean(&repo);
 }

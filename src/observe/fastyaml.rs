@@ -10,9 +10,16 @@
 //! and anything else it does not know makes it give up (`None`). Callers fall back to
 //! serde_yaml whenever the result does not match, so this is a fast path, never a source of
 //! truth.
+//!
+//! [`from_slice`] is the reading counterpart (module [`read`]): the same block layout parsed
+//! back and typed as serde_yaml types it, `None` whenever it is not sure.
 
 use serde::ser::{self, Serialize};
 use std::fmt;
+
+pub mod read;
+
+pub use read::from_slice;
 
 #[derive(Debug)]
 pub struct Unsupported;

@@ -226,6 +226,14 @@ pub struct EntryFile {
 
 impl EntryFile {
     pub fn parse(bytes: &[u8]) -> Result<EntryFile, String> {
+        if let Some(entry) = crate::observe::fastyaml::from_slice::<EntryFile>(bytes) {
+            debug_assert_eq!(
+                serde_yaml::from_slice::<EntryFile>(bytes).ok().as_ref(),
+                Some(&entry),
+                "the fast reader must read what serde_yaml reads"
+            );
+            return Ok(entry);
+        }
         serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
     }
 }
