@@ -74,11 +74,19 @@ pub fn log_path(ddx_dir: &Path, instance: &str) -> PathBuf {
     ddx_dir.join("logs").join(format!("{instance}.jsonl"))
 }
 
+/// Opens a log for appending; its folder is made only when it is missing (the usual open is
+/// one system call).
 fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let open = || OpenOptions::new().create(true).append(true).open(path);
+    let file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
     Ok(BufWriter::new(file))
 }
 

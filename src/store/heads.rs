@@ -8,9 +8,11 @@
 //! when a writer gets the lock was left by a killed process: an interrupted step, which
 //! [`super::pending`] finishes or rolls back. Nothing here depends on pids or timeouts.
 //!
-//! The file is YAML ending in a `# end` line (anything after it is ignored: the rest of a
-//! longer older version, should a writer be killed between writing and truncating). Local,
-//! never shared. Writing it in place creates no file per transaction.
+//! The file is YAML ending in a `# end` line; anything after it is ignored. A writer overwrites
+//! the file in place with one `pwrite` and pads a shorter document with empty lines to the
+//! length already there instead of truncating (one system call per write; the file stays as
+//! long as the longest step it recorded). Local, never shared. Writing it in place creates no
+//! file per transaction.
 
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
@@ -242,8 +244,8 @@ impl Journal {
             Err(e) => return Err(StoreError::io(&path, e)),
         };
         lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
-        let bytes = super::loose::read_small(&mut file, 4096)
-            .map_err(|e| StoreError::io(&path, e))?;
+        let bytes =
+            super::loose::read_small(&mut file, 4096).map_err(|e| StoreError::io(&path, e))?;
         let on_disk = bytes.len();
         let text = String::from_utf8(bytes).unwrap_or_default();
         let doc = HeadsDoc::parse(&text).unwrap_or_else(|| {
@@ -532,9 +534,17 @@ mod tests {
         );
         let err = Journal::acquire(&repo).err().unwrap();
         assert!(matches!(err, StoreError::Interrupted { .. }), "{err}");
+        let recorded = std::fs::read(heads_path(&repo)).unwrap().len();
         let mut j = Journal::acquire_for_recovery(&repo).unwrap();
         j.commit_for_test();
         drop(j);
+        // The shorter document was written over the step, padded to its length with empty
+        // lines instead of truncating the file.
+        let text = std::fs::read_to_string(heads_path(&repo)).unwrap();
+        assert_eq!(text.len(), recorded);
+        let end = format!("heads:\n  refs/ddx/audit: {}\n# end\n", id());
+        assert!(text.starts_with(&end), "{text:?}");
+        assert!(text[end.len()..].bytes().all(|b| b == b'\n'), "{text:?}");
         let j = Journal::acquire(&repo).unwrap();
         assert_eq!(j.doc.heads.get("refs/ddx/audit"), Some(&id()));
         assert!(!j.doc.in_flight());

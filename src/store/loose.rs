@@ -335,6 +335,56 @@ mod tests {
         }
     }
 
+    #[test]
+    fn loose_objects_read_back_directly_and_anything_else_is_left_to_gix() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        git(root, &["init", "-q"]);
+        let repo = gix::open(root).expect("open");
+        let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        // Written by ddx (stored blocks), and by git (compressed, any size).
+        for data in [b"hello\n".to_vec(), Vec::new(), big.clone()] {
+            let id = write(&repo, Kind::Blob, &data).expect("write");
+            assert_eq!(read(&repo, &id), Some((Kind::Blob, data.clone())));
+        }
+        std::fs::write(root.join("f"), &big).expect("write file");
+        let by_git = git(root, &["hash-object", "-w", "f"]);
+        let by_git = ObjectId::from_hex(by_git.trim().as_bytes()).expect("id");
+        assert_eq!(read(&repo, &by_git), Some((Kind::Blob, big)));
+        git(root, &["add", "f"]);
+        git(root, &["commit", "-qm", "c"]);
+        let head = git(root, &["rev-parse", "HEAD"]);
+        let head = ObjectId::from_hex(head.trim().as_bytes()).expect("id");
+        let (kind, data) = read(&repo, &head).expect("commit");
+        assert_eq!(kind, Kind::Commit);
+        assert_eq!(
+            data,
+            git(root, &["cat-file", "commit", "HEAD"]).into_bytes()
+        );
+        // Missing, packed, or damaged: None (gix reads the packed one and names the damage).
+        let missing = ObjectId::from_hex(&[b'a'; 40]).expect("id");
+        assert_eq!(read(&repo, &missing), None);
+        git(root, &["repack", "-adq"]);
+        git(root, &["prune-packed"]);
+        assert_eq!(read(&repo, &head), None);
+        let one = write(&repo, Kind::Blob, b"one\n").expect("write");
+        let hex = one.to_string();
+        let path = root.join(".git/objects").join(&hex[..2]).join(&hex[2..]);
+        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+        for damaged in [&b"not zlib at all"[..], &b""[..]] {
+            std::fs::write(&path, damaged).expect("damage");
+            assert_eq!(read(&repo, &one), None);
+        }
+        // A header that claims less than the stream holds.
+        let mut out = Vec::new();
+        stored(&[&b"blob 2\0"[..], &b"longer"[..]], &mut out);
+        std::fs::write(&path, &out).expect("damage");
+        assert_eq!(read(&repo, &one), None);
+    }
+
     fn check_round_trip(level: Option<&str>) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path();

@@ -196,7 +196,10 @@ fn read_loose(repo: &Repo, name: &str) -> Option<ObjectId> {
 /// `read`; `None` when it is missing or holds anything else. `name` (`refs/…` or `HEAD`) must
 /// be a plain ref name.
 pub(crate) fn loose_id(repo: &Repo, path: &std::path::Path, name: &str) -> Option<ObjectId> {
-    if name.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if name
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return None;
     }
     let mut file = std::fs::File::open(path).ok()?;

@@ -144,8 +144,8 @@ fn current(repo: &Repo, name: &str, path: &Path) -> Result<Option<ObjectId>, Edi
     };
     match std::fs::File::open(path) {
         Ok(mut file) => {
-            let text = super::loose::read_small(&mut file, 128)
-                .map_err(|e| StoreError::io(path, e))?;
+            let text =
+                super::loose::read_small(&mut file, 128).map_err(|e| StoreError::io(path, e))?;
             let trimmed = text.trim_ascii_end();
             if trimmed.starts_with(b"ref:") {
                 return Err(odd("it is a symbolic ref".to_owned()).into());

@@ -261,6 +261,30 @@ mod tests {
     }
 
     #[test]
+    fn the_project_commit_is_head_however_it_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let repo = Repo::discover(root).unwrap();
+        assert_eq!(repo.project_commit(), None, "unborn");
+        git(root, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let rev = |r: &str| {
+            let out = crate::store::testing::git(root, &["rev-parse", r]);
+            gix::ObjectId::from_hex(out.trim().as_bytes()).unwrap()
+        };
+        let head = rev("HEAD");
+        assert_eq!(repo.head_loose(), Some(head), "a loose branch");
+        assert_eq!(repo.project_commit(), Some(head));
+        git(root, &["pack-refs", "--all"]);
+        assert_eq!(repo.head_loose(), None, "a packed branch is gix's");
+        assert_eq!(repo.project_commit(), Some(head));
+        git(root, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        git(root, &["checkout", "-q", "--detach", "HEAD~1"]);
+        assert_eq!(repo.head_loose(), Some(head), "detached");
+        assert_eq!(repo.project_commit(), Some(head));
+    }
+
+    #[test]
     fn refuses_places_without_a_work_tree() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain");
