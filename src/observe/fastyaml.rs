@@ -26,13 +26,19 @@ pub struct Unsupported;
 
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not supported by the fast YAML emitter")
+        f.write_str("outside what the fast YAML emitter and reader handle")
     }
 }
 
 impl std::error::Error for Unsupported {}
 
 impl ser::Error for Unsupported {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Unsupported
+    }
+}
+
+impl serde::de::Error for Unsupported {
     fn custom<T: fmt::Display>(_: T) -> Self {
         Unsupported
     }

@@ -33,8 +33,10 @@
 //! 128-bit integers, and plain scalars `deserialize_any` might take as numbers.
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
+// Why the reader stopped (serde_yaml would fail here too, or might not): the emitter's error,
+// which is a deserializer error as well.
+use super::Unsupported as NotSure;
 use std::borrow::Cow;
-use std::fmt;
 
 /// `T` as `serde_yaml::from_slice` reads `bytes`, or `None` when this reader is not sure of it
 /// (then serde_yaml's answer, value or error, is the one to use).
@@ -442,24 +444,6 @@ fn hex_char(digits: &[u8]) -> Option<char> {
         n = n * 16 + char::from(d).to_digit(16)?;
     }
     char::from_u32(n)
-}
-
-/// Why the reader stopped: serde_yaml would fail here too, or might not.
-#[derive(Debug)]
-struct NotSure;
-
-impl fmt::Display for NotSure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not read by the fast YAML reader")
-    }
-}
-
-impl std::error::Error for NotSure {}
-
-impl de::Error for NotSure {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        NotSure
-    }
 }
 
 type Result<T> = std::result::Result<T, NotSure>;
