@@ -247,8 +247,10 @@ impl Journal {
         let bytes =
             super::loose::read_small(&mut file, 4096).map_err(|e| StoreError::io(&path, e))?;
         let on_disk = bytes.len();
-        let text = String::from_utf8(bytes).unwrap_or_default();
-        let doc = HeadsDoc::parse(&text).unwrap_or_else(|| {
+        let parsed = String::from_utf8(bytes)
+            .ok()
+            .and_then(|text| HeadsDoc::parse(&text));
+        let doc = parsed.unwrap_or_else(|| {
             tracing::warn!(
                 "{} is damaged; the heads ddx wrote are forgotten",
                 path.display()
