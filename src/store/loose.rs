@@ -107,8 +107,29 @@ pub fn write(repo: &gix::Repository, kind: Kind, data: &[u8]) -> Result<ObjectId
 }
 
 /// The zlib level the user asked loose objects to be written with, if any (git's
-/// `core.looseCompression`, else `core.compression`; -1 means zlib's default, 6).
+/// `core.looseCompression`, else `core.compression`; -1 means zlib's default, 6). Looked up
+/// once per object folder and thread. A repository opened again after its configuration changed
+/// could get the old answer: harmless, the level only decides how small the files are.
 fn level(repo: &gix::Repository) -> Option<u32> {
+    thread_local! {
+        static LEVEL: RefCell<Option<(std::path::PathBuf, Option<u32>)>> =
+            const { RefCell::new(None) };
+    }
+    let objects = repo.objects.store_ref().path();
+    LEVEL.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        match &*cell {
+            Some((dir, level)) if dir == objects => *level,
+            _ => {
+                let level = configured_level(repo);
+                *cell = Some((objects.to_owned(), level));
+                level
+            }
+        }
+    })
+}
+
+fn configured_level(repo: &gix::Repository) -> Option<u32> {
     let config = repo.config_snapshot();
     let asked = config
         .integer("core.looseCompression")
