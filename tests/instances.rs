@@ -769,3 +769,65 @@ fn status_of_the_real_helix_corpus_instance() {
     assert_eq!(fast.as_ref(), Some(&slow), "{text}");
     assert_fsck_clean(&repo);
 }
+
+#[test]
+fn an_instance_ref_moved_by_another_program_is_built_on_where_it_is() {
+    // ddx starts a write from the heads its journal says it wrote last; a ref another program
+    // moved since must be seen as it is, for answers that change nothing (a no-op, a refusal)
+    // and for new events alike.
+    let repo = setup();
+    let id = init(&repo, &[]);
+    let name = format!("refs/ddx/instances/{id}");
+    repo.ddx_ok(&["workflow", "next"]);
+    let started = tip(&repo, &id);
+    repo.ddx_ok(&["gate", "approve", "frame", "1"]);
+    repo.git(&["update-ref", &name, &started]);
+
+    // Not "already approved": the state the ref points at has no approval.
+    let out = repo.ddx(&["gate", "approve", "frame", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Nothing changed"),
+        "{}",
+        stderr(&out)
+    );
+    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
+    assert_eq!(parent.trim(), started);
+
+    // A new event goes on top of where the ref is, not where ddx left it.
+    repo.git(&["update-ref", &name, &started]);
+    repo.ddx_ok(&["gate", "approve", "frame", "2"]);
+    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
+    assert_eq!(parent.trim(), started);
+    let approved = |rev: &str| -> Vec<bool> {
+        let st = state_yaml(&repo, rev);
+        let frame = st["phases"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"].as_str() == Some("frame"))
+            .unwrap()
+            .clone();
+        let criteria = frame["criteria"].as_sequence().cloned().unwrap_or_default();
+        criteria.iter().map(|c| !c["approval"].is_null()).collect()
+    };
+    let now = approved(&name);
+    assert_eq!(now.iter().filter(|a| **a).count(), 1, "{now:?}");
+
+    // A refusal too: paused where the ref is, though ddx last wrote a running instance.
+    repo.ddx_ok(&["workflow", "pause"]);
+    let paused = tip(&repo, &id);
+    repo.ddx_ok(&["workflow", "resume"]);
+    repo.git(&["update-ref", &name, &paused]);
+    let out = repo.ddx(&["workflow", "resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Nothing changed"),
+        "{}",
+        stderr(&out)
+    );
+    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
+    assert_eq!(parent.trim(), paused);
+    assert_eq!(state_yaml(&repo, &name)["status"].as_str(), Some("running"));
+    assert_fsck_clean(&repo);
+}

@@ -185,19 +185,11 @@ impl<'r> Engine<'r> {
         State::from_yaml(&tip.state, origin)
     }
 
-    /// Remembers `st`, whose `state.yml` is `yaml`, for [`Engine::tip_state`].
-    fn remember_state(&self, instance: &str, yaml: &[u8], st: &State) {
-        debug_assert_eq!(
-            State::from_yaml(yaml, "a state just written").ok().as_ref(),
-            Some(st),
-            "a state must read back as it was written"
-        );
-        let kind = gix::objs::Kind::Blob;
-        if let Ok(id) = gix::objs::compute_hash(self.repo.gix().object_hash(), kind, yaml) {
-            self.last_state
-                .borrow_mut()
-                .insert(instance.to_owned(), (id, st.clone()));
-        }
+    /// Remembers `st`, just written as the blob `state_blob`, for [`Engine::tip_state`].
+    fn remember_state(&self, instance: &str, state_blob: ObjectId, st: &State) {
+        self.last_state
+            .borrow_mut()
+            .insert(instance.to_owned(), (state_blob, st.clone()));
     }
 
     /// `ddx workflow init`: a new instance of `located`, with `variables` and maybe an `id`.
@@ -405,7 +397,13 @@ impl<'r> Engine<'r> {
                 let checks = recorder.calls().into_iter().map(|c| c.trailer());
                 let args = effect.write_trailers(&mut message, checks);
                 let yaml = st.to_yaml();
-                self.remember_state(instance, &yaml, &st);
+                debug_assert_eq!(
+                    State::from_yaml(&yaml, "a state just written")
+                        .ok()
+                        .as_ref(),
+                    Some(&st),
+                    "a state must read back as it was written"
+                );
                 let plan = Plan {
                     event: Some(NewEvent {
                         state: yaml,
@@ -424,6 +422,11 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
+        if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
+            if let Some(blob) = w.state_blob {
+                self.remember_state(instance, blob, st);
+            }
+        }
         let report = Report {
             instance: instance.to_owned(),
             outcome,

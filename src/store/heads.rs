@@ -277,6 +277,11 @@ impl Journal {
         Ok(())
     }
 
+    /// Every ref ddx wrote, with the id it wrote last.
+    pub fn heads(&self) -> &BTreeMap<String, ObjectId> {
+        &self.doc.heads
+    }
+
     /// Records the step and its intended moves, before any ref moves.
     pub fn record(
         &mut self,

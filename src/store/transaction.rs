@@ -1,7 +1,8 @@
 //! The one transaction type through which every change of state goes (STYLE "The shape").
 //!
 //! [`commit`] takes the writers' lock on `.git/ddx/heads` (see [`super::heads`]), reads the
-//! base (the instance tip and the audit head), asks the caller what to change, writes the
+//! base (the instance tip and the audit head: first as the journal remembers them, see
+//! [`remembered_base`]), asks the caller what to change, writes the
 //! objects (event commit, audit commit), records the step and its intended ref moves, and then
 //! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE ref transaction
 //! ([`super::reftx`]), each with compare-and-swap (it must be where it was read, or must not
@@ -89,6 +90,8 @@ pub type Move = RefMove;
 #[derive(Debug, Clone)]
 pub struct Written {
     pub event: Option<ObjectId>,
+    /// The event's `state.yml` blob.
+    pub state_blob: Option<ObjectId>,
     pub audit: ObjectId,
     pub moves: Vec<Move>,
     pub attempts: u32,
@@ -133,6 +136,44 @@ pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
     })
 }
 
+/// The base as the journal remembers it: the heads ddx wrote last, read under the writers' lock,
+/// so the refs need not be read twice (the ref transaction reads them again under their own
+/// locks, and finds any that another program moved since: a conflict, and [`commit`] then
+/// starts again from [`read_base`]). `None` when the journal does not know a head (a new
+/// instance, the first operation, a damaged journal) or the tip it names cannot be read.
+fn remembered_base(
+    repo: &Repo,
+    instance: &str,
+    heads: &std::collections::BTreeMap<String, ObjectId>,
+) -> Option<Base> {
+    let audit = *heads.get(refs::AUDIT)?;
+    let tip = match instance.is_empty() {
+        true => None,
+        false => {
+            let name = refs::instance_ref(instance);
+            let commit = *heads.get(&name)?;
+            match repo.last_event(commit) {
+                Some(tip) => Some(tip),
+                None => Some(read_event(repo, &name, commit).ok()?),
+            }
+        }
+    };
+    Some(Base {
+        instance: tip,
+        audit: Some(audit),
+    })
+}
+
+/// Whether the instance ref and `refs/ddx/audit` are where `base` says.
+fn refs_at(repo: &Repo, instance: &str, base: &Base) -> Result<bool, StoreError> {
+    let tip = match instance.is_empty() {
+        true => None,
+        false => refs::read(repo, &refs::instance_ref(instance))?,
+    };
+    Ok(tip == base.instance.as_ref().map(|t| t.commit)
+        && refs::read(repo, refs::AUDIT)? == base.audit)
+}
+
 /// Runs one transaction: see the module documentation.
 pub fn commit<E: From<StoreError>>(
     repo: &Repo,
@@ -153,10 +194,26 @@ pub fn commit<E: From<StoreError>>(
         refs::instance_ref(opts.instance)
     };
     let mut attempt = 0;
+    let mut remembered = journal
+        .as_ref()
+        .and_then(|j| remembered_base(repo, opts.instance, j.heads()));
     loop {
         attempt += 1;
-        let base = read_base(repo, opts.instance)?;
-        let plan = match decide(&base)? {
+        let from_journal = remembered.is_some();
+        let base = match remembered.take() {
+            Some(base) => base,
+            None => read_base(repo, opts.instance)?,
+        };
+        let decided = decide(&base);
+        // Nothing to do, or a refusal, is only answered from the refs as they are.
+        if from_journal
+            && !matches!(decided, Ok(Decision::Change(_)))
+            && !refs_at(repo, opts.instance, &base)?
+        {
+            attempt -= 1;
+            continue;
+        }
+        let plan = match decided? {
             Decision::Nothing(why) => {
                 if let Some(j) = journal {
                     j.release()?;
@@ -253,6 +310,7 @@ pub fn commit<E: From<StoreError>>(
         );
         let written = Written {
             event,
+            state_blob: new_tip.as_ref().map(|t| t.state_id),
             audit,
             moves,
             attempts: attempt,
@@ -276,6 +334,11 @@ pub fn commit<E: From<StoreError>>(
                 // Nothing moved: every ref is locked and checked before any moves. Another
                 // program moved a ref (ddx writers hold the journal): read again and redo.
                 j.clear()?;
+                if from_journal {
+                    // The journal's heads were not the refs' (another program moved one).
+                    attempt -= 1;
+                    continue;
+                }
                 if attempt >= MAX_ATTEMPTS {
                     return Err(StoreError::Contended {
                         reference: instance_ref,
