@@ -2,9 +2,9 @@
 //! query over 100,000 lines (target < 300 ms), and what logging adds to a transition (target
 //! < 1 ms). Run with `cargo bench --bench audit`; figures in docs/benchmarks.md.
 //!
-//! The audit history is generated in memory with the library's own pieces (the state machine,
-//! the check recorder, the event and audit commit writers), exactly as `ddx` writes it, then
-//! packed in one go and `git repack`ed (a repository after `git gc`: compressed, deltified).
+//! The audit history is generated with the library's own pieces (the state machine, the check
+//! recorder, the event and audit commit writers), exactly as `ddx` writes its objects, then
+//! `git repack`ed (a repository after `git gc`: compressed, deltified).
 //! Writing 100,000 transactions through the ref store one by one would take the better part of
 //! an hour on a slow disk; the objects and refs are the same either way, and the benchmark
 //! checks that `ddx audit verify` finds every chain intact before it times anything. The
@@ -99,67 +99,6 @@ fn new_repo(dir: &Path) {
     git(dir, &["commit", "-q", "-m", "initial"]);
 }
 
-/// The pack entry header: type and size, 7 bits at a time.
-fn pack_header(kind: gix::object::Kind, size: usize, out: &mut Vec<u8>) {
-    let t: u8 = match kind {
-        gix::object::Kind::Commit => 1,
-        gix::object::Kind::Tree => 2,
-        gix::object::Kind::Blob => 3,
-        gix::object::Kind::Tag => 4,
-    };
-    let mut byte = (t << 4) | (size & 0x0f) as u8;
-    let mut rest = size >> 4;
-    while rest > 0 {
-        out.push(byte | 0x80);
-        byte = (rest & 0x7f) as u8;
-        rest >>= 7;
-    }
-    out.push(byte);
-}
-
-/// `data` as a zlib stream of stored (uncompressed) blocks; `git repack` compresses later.
-fn zlib_stored(data: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&[0x78, 0x01]);
-    let mut chunks = data.chunks(65_535).peekable();
-    if data.is_empty() {
-        out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
-    }
-    while let Some(chunk) = chunks.next() {
-        out.push(u8::from(chunks.peek().is_none()));
-        let len = chunk.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(chunk);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in data {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
-}
-
-/// Writes `objects` as one pack into the repository and indexes it with `git index-pack`.
-fn write_pack(dir: &Path, objects: &[(gix::object::Kind, Vec<u8>)]) {
-    let mut pack = Vec::with_capacity(objects.iter().map(|(_, d)| d.len() + 16).sum());
-    pack.extend_from_slice(b"PACK");
-    pack.extend_from_slice(&2u32.to_be_bytes());
-    pack.extend_from_slice(&(objects.len() as u32).to_be_bytes());
-    for (kind, data) in objects {
-        pack_header(*kind, data.len(), &mut pack);
-        zlib_stored(data, &mut pack);
-    }
-    let mut h = gix::hash::hasher(gix::hash::Kind::Sha1);
-    h.update(&pack);
-    let sum = h.try_finalize().expect("hash the pack");
-    pack.extend_from_slice(sum.as_bytes());
-    let path = dir
-        .join(".git/objects/pack")
-        .join(format!("pack-{sum}.pack"));
-    std::fs::write(&path, &pack).expect("write the pack");
-    git(dir, &["index-pack", path.to_str().expect("UTF-8 path")]);
-}
-
 /// The commit message and audit record of a transition, as the engine writes them.
 fn event_message(
     instance: &str,
@@ -181,15 +120,14 @@ fn event_message(
 /// chain, one second apart; returns the refs to set.
 fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, ObjectId)> {
     new_repo(dir);
-    let mut repo = gix::open(dir)
-        .expect("open the repository")
-        .with_object_memory();
+    let store = ddx::store::Repo::discover(dir).expect("open the repository");
+    let repo = store.gix();
     let project = repo.head_id().ok().map(|id| id.detach());
     let tree = DirTree::new(dir.join("wf"));
     let wf = load_workflow(&tree).expect("the workflow is valid");
     let mut heads = Vec::new();
     {
-        let sink = Sink::Write(&repo);
+        let sink = Sink::Write(&store);
         let (wf_tree, _) = event::write_file_tree(sink, &tree).expect("write the workflow tree");
         let mut identity = Identity {
             name: "Bench User".into(),
@@ -303,16 +241,6 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
             audit_head.expect("at least one entry"),
         ));
     }
-    let memory = repo
-        .objects
-        .take_object_memory()
-        .expect("objects were kept in memory");
-    let objects: Vec<(gix::object::Kind, Vec<u8>)> = memory
-        .iter()
-        .map(|(_, (kind, data))| (*kind, data.clone()))
-        .collect();
-    drop(memory);
-    write_pack(dir, &objects);
     let mut refs = String::from("start\n");
     for (name, id) in &heads {
         refs.push_str(&format!("create {name} {id}\n"));

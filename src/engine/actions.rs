@@ -721,7 +721,7 @@ impl Engine<'_> {
             instance: instance.to_owned(),
             outcome,
             lines,
-            state: result,
+            state: result.map(std::sync::Arc::new),
         })
     }
 }

@@ -34,6 +34,7 @@ use state::{GateKind, InstanceStatus, PhaseStatus, State, StateError, Transition
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +78,9 @@ pub struct Report {
     pub outcome: Outcome,
     /// What changed, one line each (`frame: ready -> in_progress`).
     pub lines: Vec<String>,
-    /// The state after the operation (before it, when nothing changed).
-    pub state: Option<State>,
+    /// The state after the operation (before it, when nothing changed). Shared with the
+    /// engine, which starts its next event on the instance from it.
+    pub state: Option<Arc<State>>,
 }
 
 impl Report {
@@ -108,7 +110,7 @@ pub struct Engine<'r> {
     definitions: RefCell<HashMap<ObjectId, Rc<Workflow>>>,
     /// The last state this engine wrote of each instance, with the id of its `state.yml`
     /// blob: the next event starts from it instead of parsing the YAML again.
-    last_state: RefCell<HashMap<String, (ObjectId, State)>>,
+    last_state: RefCell<HashMap<String, (ObjectId, Arc<State>)>>,
 }
 
 impl<'r> Engine<'r> {
@@ -177,19 +179,20 @@ impl<'r> Engine<'r> {
     /// content, so the same id is the same bytes).
     fn tip_state(&self, instance: &str, tip: &Tip, origin: &str) -> Result<State, StateError> {
         // Taken, not copied: the event being made replaces it (a retry parses the tip again).
+        // Copied only while the caller still holds the report it came with.
         if let Some((id, st)) = self.last_state.borrow_mut().remove(instance) {
             if id == tip.state_id {
-                return Ok(st);
+                return Ok(Arc::try_unwrap(st).unwrap_or_else(|shared| (*shared).clone()));
             }
         }
         State::from_yaml(&tip.state, origin)
     }
 
     /// Remembers `st`, just written as the blob `state_blob`, for [`Engine::tip_state`].
-    fn remember_state(&self, instance: &str, state_blob: ObjectId, st: &State) {
+    fn remember_state(&self, instance: &str, state_blob: ObjectId, st: &Arc<State>) {
         self.last_state
             .borrow_mut()
-            .insert(instance.to_owned(), (state_blob, st.clone()));
+            .insert(instance.to_owned(), (state_blob, Arc::clone(st)));
     }
 
     /// `ddx workflow init`: a new instance of `located`, with `variables` and maybe an `id`.
@@ -233,9 +236,9 @@ impl<'r> Engine<'r> {
             return Err(LookupError::InstanceExists { id }.into());
         }
         let sink = if dry_run {
-            Sink::HashOnly(self.repo.gix())
+            Sink::HashOnly(self.repo)
         } else {
-            Sink::Write(self.repo.gix())
+            Sink::Write(self.repo)
         };
         let reused = located
             .tree
@@ -337,7 +340,7 @@ impl<'r> Engine<'r> {
             instance: id,
             outcome,
             lines,
-            state: Some(st),
+            state: Some(Arc::new(st)),
         };
         log_report(&report);
         Ok(report)
@@ -422,6 +425,7 @@ impl<'r> Engine<'r> {
             },
         )?;
         let (lines, st) = result.unzip();
+        let st = st.map(Arc::new);
         if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
             if let Some(blob) = w.state_blob {
                 self.remember_state(instance, blob, st);
@@ -545,7 +549,7 @@ impl<'r> Engine<'r> {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
-            state: st,
+            state: st.map(Arc::new),
         };
         log_report(&report);
         Ok(report)

@@ -415,7 +415,7 @@ impl Engine<'_> {
                     instance: instance.to_owned(),
                     outcome: Outcome::Nothing(why.clone()),
                     lines: Vec::new(),
-                    state: Some(st1),
+                    state: Some(std::sync::Arc::new(st1)),
                 };
                 super::log_report(&report);
                 return Ok(WorkReport {
@@ -482,7 +482,7 @@ impl Engine<'_> {
             instance: instance.to_owned(),
             outcome,
             lines: lines.unwrap_or_default(),
-            state: st.or(Some(st1)),
+            state: st.or(Some(st1)).map(std::sync::Arc::new),
         };
         super::log_report(&report);
         Ok(WorkReport {
@@ -585,9 +585,9 @@ impl Engine<'_> {
         let records = self.records(&fresh, &planned);
         // The pinned definition: the catalog's own tree when it is in this repository.
         let sink = if dry_run {
-            Sink::HashOnly(self.repo.gix())
+            Sink::HashOnly(self.repo)
         } else {
-            Sink::Write(self.repo.gix())
+            Sink::Write(self.repo)
         };
         let reused = located
             .tree
@@ -651,7 +651,7 @@ impl Engine<'_> {
             instance: id,
             outcome,
             lines,
-            state: Some(st),
+            state: Some(std::sync::Arc::new(st)),
         };
         super::log_report(&report);
         Ok(WorkReport {

@@ -138,7 +138,7 @@ pub fn write_entry(
     let parents: Vec<ObjectId> = parent.into_iter().collect();
     let commit = commit_object(identity, &message, tree, &parents);
     match sink {
-        Sink::Write(repo) => match signing_options(repo)? {
+        Sink::Write(repo) => match signing_options(repo.gix())? {
             Some(options) => {
                 let signed = commit.sign(options).map_err(|e| {
                     StoreError::git(

@@ -24,8 +24,8 @@ pub const WORKFLOW_DIR: &str = "workflow";
 /// Where objects go: into the object database, or (dry run) nowhere, with their ids computed.
 #[derive(Clone, Copy)]
 pub enum Sink<'r> {
-    Write(&'r gix::Repository),
-    HashOnly(&'r gix::Repository),
+    Write(&'r Repo),
+    HashOnly(&'r Repo),
 }
 
 impl Sink<'_> {
@@ -37,7 +37,7 @@ impl Sink<'_> {
                 object
                     .write_to(&mut buf)
                     .map_err(|e| StoreError::git("encoding an object", e))?;
-                gix::objs::compute_hash(repo.object_hash(), object.kind(), &buf)
+                gix::objs::compute_hash(repo.gix().object_hash(), object.kind(), &buf)
                     .map_err(|e| StoreError::git("hashing an object", e))
             }
             Sink::Write(repo) => {
@@ -60,6 +60,11 @@ impl Sink<'_> {
 
     /// The repository objects go to (or are hashed for).
     pub fn repo(&self) -> &gix::Repository {
+        self.store().gix()
+    }
+
+    /// The repository, as the store opened it.
+    pub fn store(&self) -> &Repo {
         match self {
             Sink::Write(r) | Sink::HashOnly(r) => r,
         }
@@ -133,7 +138,7 @@ pub fn write_file_tree(
     }
     let root_id = write(&root, &mut put)?;
     if let Sink::Write(_) = sink {
-        super::pack::write_objects(repo, &objects)?;
+        super::pack::write_objects(sink.store(), &objects)?;
     }
     Ok((root_id, files.len()))
 }

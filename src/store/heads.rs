@@ -226,14 +226,8 @@ impl Journal {
     /// Takes the lock and reads the document, whatever step it records.
     pub fn acquire_for_recovery(repo: &Repo) -> Result<Journal, StoreError> {
         let path = heads_path(repo);
-        let open = || {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-        };
+        let git = repo.git_dir()?;
+        let open = || git.open_rw("ddx/heads");
         let mut file = match open() {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -16,14 +16,14 @@
 //! `git gc` compresses them when it packs them. With a level set, one compressor kept per
 //! thread is reused.
 
-use super::repo::StoreError;
+use super::dir::Dir;
+use super::repo::{Repo, StoreError};
 use gix::objs::Kind;
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::zlib::Status;
 use gix::ObjectId;
 use std::cell::RefCell;
 use std::io::Write;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 thread_local! {
@@ -66,14 +66,14 @@ pub(crate) fn read_small(file: &mut std::fs::File, hint: usize) -> std::io::Resu
     Ok(buf)
 }
 
-/// Writes the object of `kind` whose encoded bytes are `data` into `objects` (the object
-/// folder); returns its id.
-pub fn write(repo: &gix::Repository, kind: Kind, data: &[u8]) -> Result<ObjectId, StoreError> {
-    let id = gix::objs::compute_hash(repo.object_hash(), kind, data)
+/// Writes the object of `kind` whose encoded bytes are `data` into the repository's object
+/// folder; returns its id.
+pub fn write(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId, StoreError> {
+    let id = gix::objs::compute_hash(repo.gix().object_hash(), kind, data)
         .map_err(|e| StoreError::git("hashing an object", e))?;
     let header = gix::objs::encode::loose_header(kind, data.len() as u64);
-    let objects = repo.objects.store_ref().path();
-    match level(repo) {
+    let objects = repo.objects_dir()?;
+    match repo.loose_level() {
         None => {
             let mut out = Vec::with_capacity(header.len() + data.len() + 16);
             stored(&[&header, data], &mut out);
@@ -104,41 +104,6 @@ pub fn write(repo: &gix::Repository, kind: Kind, data: &[u8]) -> Result<ObjectId
         })?,
     }
     Ok(id)
-}
-
-/// The zlib level the user asked loose objects to be written with, if any (git's
-/// `core.looseCompression`, else `core.compression`; -1 means zlib's default, 6). Looked up
-/// once per object folder and thread. A repository opened again after its configuration changed
-/// could get the old answer: harmless, the level only decides how small the files are.
-fn level(repo: &gix::Repository) -> Option<u32> {
-    thread_local! {
-        static LEVEL: RefCell<Option<(std::path::PathBuf, Option<u32>)>> =
-            const { RefCell::new(None) };
-    }
-    let objects = repo.objects.store_ref().path();
-    LEVEL.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        match &*cell {
-            Some((dir, level)) if dir == objects => *level,
-            _ => {
-                let level = configured_level(repo);
-                *cell = Some((objects.to_owned(), level));
-                level
-            }
-        }
-    })
-}
-
-fn configured_level(repo: &gix::Repository) -> Option<u32> {
-    let config = repo.config_snapshot();
-    let asked = config
-        .integer("core.looseCompression")
-        .or_else(|| config.integer("core.compression"))?;
-    match asked {
-        -1 => Some(6),
-        1..=9 => Some(asked as u32),
-        _ => None,
-    }
 }
 
 /// Appends to `out` the zlib stream (RFC 1950) of the concatenated `parts` in stored
@@ -280,30 +245,25 @@ pub fn read(repo: &gix::Repository, id: &ObjectId) -> Option<(Kind, Vec<u8>)> {
     })
 }
 
-/// Puts the compressed object `bytes` at its place in `objects`.
-fn put(objects: &Path, id: &ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
+/// Puts the compressed object `bytes` at its place in `objects` (the object folder).
+fn put(objects: &Dir, id: &ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
     let hex = id.to_hex().to_string();
     let (fan, rest) = hex.split_at(2);
-    let dir = objects.join(fan);
-    let io = |path: &Path, e: std::io::Error| StoreError::io(path, e);
+    let io = |rel: &str, e: std::io::Error| StoreError::io(&objects.join(rel), e);
     let mut created_dir = false;
     let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(
-            "tmp_obj_{}_{}",
+        let tmp = format!(
+            "{fan}/tmp_obj_{}_{}",
             pid(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o444);
-        match options.open(&tmp) {
+        );
+        match objects.create_new(&tmp, 0o444) {
             Ok(file) => break (tmp, file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !created_dir => {
-                match std::fs::create_dir(&dir) {
+                match std::fs::create_dir(objects.join(fan)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(io(&dir, e)),
+                    Err(e) => return Err(io(fan, e)),
                 }
                 created_dir = true;
             }
@@ -314,10 +274,11 @@ fn put(objects: &Path, id: &ObjectId, bytes: &[u8]) -> Result<(), StoreError> {
     };
     let written = file.write_all(bytes);
     drop(file);
-    let done = written.and_then(|()| std::fs::rename(&tmp, dir.join(rest)));
+    let name = format!("{fan}/{rest}");
+    let done = written.and_then(|()| objects.rename(&tmp, &name));
     if let Err(e) = done {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(&dir.join(rest), e));
+        let _ = objects.remove_file(&tmp);
+        return Err(io(&name, e));
     }
     Ok(())
 }
@@ -361,11 +322,12 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path();
         git(root, &["init", "-q"]);
-        let repo = gix::open(root).expect("open");
+        let store = Repo::discover(root).expect("open");
+        let repo = store.gix().clone();
         let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         // Written by ddx (stored blocks), and by git (compressed, any size).
         for data in [b"hello\n".to_vec(), Vec::new(), big.clone()] {
-            let id = write(&repo, Kind::Blob, &data).expect("write");
+            let id = write(&store, Kind::Blob, &data).expect("write");
             assert_eq!(read(&repo, &id), Some((Kind::Blob, data.clone())));
         }
         std::fs::write(root.join("f"), &big).expect("write file");
@@ -388,7 +350,7 @@ mod tests {
         git(root, &["repack", "-adq"]);
         git(root, &["prune-packed"]);
         assert_eq!(read(&repo, &head), None);
-        let one = write(&repo, Kind::Blob, b"one\n").expect("write");
+        let one = write(&store, Kind::Blob, b"one\n").expect("write");
         let hex = one.to_string();
         let path = root.join(".git/objects").join(&hex[..2]).join(&hex[2..]);
         let mut perms = std::fs::metadata(&path).expect("meta").permissions();
@@ -414,16 +376,16 @@ mod tests {
             git(root, &["config", "core.looseCompression", level]);
         }
         let objects = root.join(".git/objects");
-        let repo = gix::open(root).expect("open");
+        let store = Repo::discover(root).expect("open");
         let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         for (kind, data) in [
             (Kind::Blob, b"hello\n".to_vec()),
             (Kind::Blob, Vec::new()),
             (Kind::Blob, big.clone()),
         ] {
-            let id = write(&repo, kind, &data).expect("write");
+            let id = write(&store, kind, &data).expect("write");
             // The same object again: no error, same id.
-            let again = write(&repo, kind, &data).expect("write");
+            let again = write(&store, kind, &data).expect("write");
             assert_eq!(id, again);
             let out = std::process::Command::new("git")
                 .args(["cat-file", "blob", &id.to_string()])

@@ -9,12 +9,14 @@
 //! one compare-and-swap transaction); [`pending`] makes an interrupted transaction recoverable;
 //! [`heads`] remembers what ddx wrote; [`worktree`] compares the work tree with `HEAD` and the
 //! index (committed checks, the change tracker of actions); [`pack`] writes many objects at once
-//! as one pack, [`loose`] one object with few system calls; [`chain`] reads whole chains as they
+//! as one pack, [`loose`] one object with few system calls ([`dir`]: in a folder held open);
+//! [`chain`] reads whole chains as they
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
 //! verification that reads them all; [`verified`] remembers the heads verification found intact.
 
 pub mod audit;
 pub mod chain;
+pub mod dir;
 pub mod event;
 pub mod git;
 pub mod heads;

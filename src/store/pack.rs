@@ -7,7 +7,7 @@
 //! are written as one pack instead (its index is built by gix, as for a fetch), which `git`
 //! reads like any other; `git gc` treats it like any other pack.
 
-use super::repo::StoreError;
+use super::repo::{Repo, StoreError};
 use gix::objs::Kind;
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
 use gix::zlib::Status;
@@ -103,7 +103,8 @@ fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, St
 
 /// Writes the objects the repository does not have yet: as one pack when there are many, as
 /// loose objects when there are few.
-pub fn write_objects(g: &gix::Repository, objects: &[Object]) -> Result<(), StoreError> {
+pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> {
+    let g = repo.gix();
     let mut seen = BTreeSet::new();
     let missing: Vec<&Object> = objects
         .iter()
@@ -111,7 +112,7 @@ pub fn write_objects(g: &gix::Repository, objects: &[Object]) -> Result<(), Stor
         .collect();
     if missing.len() < PACK_THRESHOLD {
         for o in missing {
-            super::loose::write(g, o.kind, &o.data)?;
+            super::loose::write(repo, o.kind, &o.data)?;
         }
         return Ok(());
     }
@@ -164,7 +165,8 @@ mod tests {
     fn many_objects_become_one_pack_that_git_reads() {
         let dir = tempfile::tempdir().unwrap();
         git(dir.path(), &["init", "-q"]);
-        let repo = gix::open(dir.path()).unwrap();
+        let store = Repo::discover(dir.path()).unwrap();
+        let repo = store.gix().clone();
         let mut objs = objects(&repo, 12);
         // Incompressible bytes, larger than the compressor's output chunk.
         let mut x: u32 = 12345;
@@ -180,7 +182,7 @@ mod tests {
             data: noise,
             id,
         });
-        write_objects(&repo, &objs).unwrap();
+        write_objects(&store, &objs).unwrap();
         let packs: Vec<_> = std::fs::read_dir(dir.path().join(".git/objects/pack"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -196,7 +198,7 @@ mod tests {
         }
         git(dir.path(), &["fsck", "--strict"]);
         // Written again: nothing new.
-        write_objects(&repo, &objs).unwrap();
+        write_objects(&store, &objs).unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path().join(".git/objects/pack"))
                 .unwrap()
@@ -205,7 +207,7 @@ mod tests {
         );
         // A few objects are written loose.
         let few = objects(&repo, 15).split_off(13);
-        write_objects(&repo, &few).unwrap();
+        write_objects(&store, &few).unwrap();
         assert_eq!(
             git(dir.path(), &["count-objects"]).split(' ').next(),
             Some("2")

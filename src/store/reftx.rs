@@ -12,13 +12,12 @@
 //! each ref's folder, stats `packed-refs` twice, and writes a reflog line in a dozen pieces);
 //! an event's append makes two of these moves, so they were a fifth of its cost.
 
+use super::dir::Dir;
 use super::event::Identity;
 use super::heads::RefMove;
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a lock held by another program is waited for (git's default).
@@ -36,13 +35,13 @@ pub enum EditError {
     Failed(#[from] StoreError),
 }
 
-/// Lock files taken and not yet renamed; dropping removes them.
-struct Locks(Vec<PathBuf>);
+/// Lock files taken (named in the git folder) and not yet renamed; dropping removes them.
+struct Locks<'d>(&'d Dir, Vec<String>);
 
-impl Drop for Locks {
+impl Drop for Locks<'_> {
     fn drop(&mut self) {
-        for lock in &self.0 {
-            let _ = std::fs::remove_file(lock);
+        for lock in &self.1 {
+            let _ = self.0.remove_file(lock);
         }
     }
 }
@@ -54,8 +53,8 @@ pub fn edit(
     moves: &[RefMove],
     message: &str,
 ) -> Result<(), EditError> {
-    let common = repo.common_dir();
-    let mut locks = Locks(Vec::with_capacity(moves.len()));
+    let git = repo.git_dir()?;
+    let mut locks = Locks(git, Vec::with_capacity(moves.len()));
     let mut targets = Vec::with_capacity(moves.len());
     for m in moves {
         let full: &gix::refs::FullNameRef = m
@@ -71,11 +70,11 @@ pub fn edit(
             }
             .into());
         }
-        let path = common.join(full.as_bstr().to_string());
-        let lock = lock_path(&path);
-        let mut file = acquire(&lock, &m.name)?;
-        locks.0.push(lock.clone());
-        let current = current(repo, &m.name, &path)?;
+        let path = full.as_bstr().to_string();
+        let lock = format!("{path}.lock");
+        let mut file = acquire(git, &lock, &m.name)?;
+        locks.1.push(lock.clone());
+        let current = current(repo, git, &m.name, &path)?;
         if current != m.old {
             let show =
                 |v: Option<ObjectId>| v.map_or_else(|| "nothing".to_owned(), |v| v.to_string());
@@ -87,36 +86,38 @@ pub fn edit(
             )));
         }
         file.write_all(format!("{}\n", m.new).as_bytes())
-            .map_err(|e| StoreError::io(&lock, e))?;
+            .map_err(|e| StoreError::io(&git.join(&lock), e))?;
         targets.push((lock, path));
     }
     for m in moves {
-        append_reflog(repo, identity, m, message)?;
+        append_reflog(repo, git, identity, m, message)?;
     }
     for (lock, path) in &targets {
-        std::fs::rename(lock, path).map_err(|e| StoreError::io(path, e))?;
-        locks.0.retain(|l| l != lock);
+        git.rename(lock, path)
+            .map_err(|e| StoreError::io(&git.join(path), e))?;
+        locks.1.retain(|l| l != lock);
     }
     Ok(())
 }
 
-fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+/// The folder part of `rel` (a path with `/` separators), if any.
+fn parent(rel: &str) -> Option<&str> {
+    rel.rsplit_once('/').map(|(dir, _)| dir)
 }
 
-/// Creates the lock file `lock`, waiting up to [`LOCK_TIMEOUT`] for another program's.
-fn acquire(lock: &Path, name: &str) -> Result<std::fs::File, EditError> {
+/// Creates the lock file `lock` (in the git folder), waiting up to [`LOCK_TIMEOUT`] for
+/// another program's.
+fn acquire(git: &Dir, lock: &str, name: &str) -> Result<std::fs::File, EditError> {
     let start = Instant::now();
     let mut made_dir = false;
     let mut pause = Duration::from_micros(500);
     loop {
-        match OpenOptions::new().write(true).create_new(true).open(lock) {
+        match git.create_new(lock, 0o666) {
             Ok(file) => return Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !made_dir => {
-                if let Some(dir) = lock.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+                if let Some(dir) = parent(lock) {
+                    git.create_dir_all(dir)
+                        .map_err(|e| StoreError::io(&git.join(dir), e))?;
                 }
                 made_dir = true;
             }
@@ -124,28 +125,29 @@ fn acquire(lock: &Path, name: &str) -> Result<std::fs::File, EditError> {
                 if start.elapsed() >= LOCK_TIMEOUT {
                     return Err(EditError::Conflict(format!(
                         "{name} is locked by another program ({} exists)",
-                        lock.display()
+                        git.join(lock).display()
                     )));
                 }
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(10));
             }
-            Err(e) => return Err(StoreError::io(lock, e).into()),
+            Err(e) => return Err(StoreError::io(&git.join(lock), e).into()),
         }
     }
 }
 
-/// The value of ref `name` (loose at `path`, else in `packed-refs`), read under its lock.
-fn current(repo: &Repo, name: &str, path: &Path) -> Result<Option<ObjectId>, EditError> {
+/// The value of ref `name` (loose at `path` in the git folder, else in `packed-refs`), read
+/// under its lock.
+fn current(repo: &Repo, git: &Dir, name: &str, path: &str) -> Result<Option<ObjectId>, EditError> {
     let odd = |what: String| StoreError::Corrupt {
         reference: name.to_owned(),
         commit: String::new(),
         what,
     };
-    match std::fs::File::open(path) {
+    match git.open_read(path) {
         Ok(mut file) => {
-            let text =
-                super::loose::read_small(&mut file, 128).map_err(|e| StoreError::io(path, e))?;
+            let text = super::loose::read_small(&mut file, 128)
+                .map_err(|e| StoreError::io(&git.join(path), e))?;
             let trimmed = text.trim_ascii_end();
             if trimmed.starts_with(b"ref:") {
                 return Err(odd("it is a symbolic ref".to_owned()).into());
@@ -168,18 +170,19 @@ fn current(repo: &Repo, name: &str, path: &Path) -> Result<Option<ObjectId>, Edi
                 .map_err(|e| StoreError::git(format!("looking up {name} in packed-refs"), e))?;
             Ok(found.map(|r| r.target()))
         }
-        Err(e) => Err(StoreError::io(path, e).into()),
+        Err(e) => Err(StoreError::io(&git.join(path), e).into()),
     }
 }
 
 /// Appends the reflog line of `m` (git's format) to `logs/<ref>`, with one write.
 fn append_reflog(
     repo: &Repo,
+    git: &Dir,
     identity: &Identity,
     m: &RefMove,
     message: &str,
 ) -> Result<(), StoreError> {
-    let path = repo.common_dir().join("logs").join(&m.name);
+    let path = format!("logs/{}", m.name);
     let old = m
         .old
         .unwrap_or_else(|| ObjectId::null(repo.gix().object_hash()));
@@ -199,19 +202,19 @@ fn append_reflog(
         minutes % 60,
         one_line.trim()
     );
-    let open = || OpenOptions::new().append(true).create(true).open(&path);
-    let mut file = match open() {
+    let mut file = match git.open_append(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            if let Some(dir) = parent(&path) {
+                git.create_dir_all(dir)
+                    .map_err(|e| StoreError::io(&git.join(dir), e))?;
             }
-            open()
+            git.open_append(&path)
         }
         other => other,
     }
-    .map_err(|e| StoreError::io(&path, e))?;
+    .map_err(|e| StoreError::io(&git.join(&path), e))?;
     file.write_all(line.as_bytes())
-        .map_err(|e| StoreError::io(&path, e))
+        .map_err(|e| StoreError::io(&git.join(&path), e))
 }
 
 #[cfg(test)]

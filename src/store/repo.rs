@@ -77,6 +77,11 @@ pub struct Repo {
     work_dir: PathBuf,
     /// The last event this process wrote (see [`Repo::last_event`]).
     last_event: std::sync::Mutex<Option<super::event::Tip>>,
+    /// The common git folder and the object folder, opened when first written to.
+    git_dir: std::sync::OnceLock<super::dir::Dir>,
+    objects_dir: std::sync::OnceLock<super::dir::Dir>,
+    /// The zlib level of loose objects, looked up when first needed.
+    loose_level: std::sync::OnceLock<Option<u32>>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -132,7 +137,37 @@ impl Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
+            git_dir: std::sync::OnceLock::new(),
+            objects_dir: std::sync::OnceLock::new(),
+            loose_level: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The common git folder (`.git`), held open: refs, reflogs and `ddx/` are named in it.
+    pub fn git_dir(&self) -> Result<&super::dir::Dir, StoreError> {
+        held(&self.git_dir, self.common_dir())
+    }
+
+    /// The zlib level the user asked loose objects to be written with, if any (git's
+    /// `core.looseCompression`, else `core.compression`; -1 means zlib's default, 6), looked up
+    /// once (gix reads the configuration when the repository is opened).
+    pub fn loose_level(&self) -> Option<u32> {
+        *self.loose_level.get_or_init(|| {
+            let config = self.repo.config_snapshot();
+            let asked = config
+                .integer("core.looseCompression")
+                .or_else(|| config.integer("core.compression"))?;
+            match asked {
+                -1 => Some(6),
+                1..=9 => Some(asked as u32),
+                _ => None,
+            }
+        })
+    }
+
+    /// The object folder, held open: loose objects are named in it.
+    pub fn objects_dir(&self) -> Result<&super::dir::Dir, StoreError> {
+        held(&self.objects_dir, self.repo.objects.store_ref().path())
     }
 
     /// The event commit `commit`, if it is the last one this process wrote: a command that
@@ -250,6 +285,18 @@ impl Repo {
             None => line_id(self, &text),
         }
     }
+}
+
+/// The folder held in `cell`, opening `path` the first time.
+fn held<'a>(
+    cell: &'a std::sync::OnceLock<super::dir::Dir>,
+    path: &Path,
+) -> Result<&'a super::dir::Dir, StoreError> {
+    if let Some(dir) = cell.get() {
+        return Ok(dir);
+    }
+    let dir = super::dir::Dir::open(path).map_err(|e| StoreError::io(path, e))?;
+    Ok(cell.get_or_init(|| dir))
 }
 
 #[cfg(test)]

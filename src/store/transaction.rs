@@ -223,9 +223,9 @@ pub fn commit<E: From<StoreError>>(
             Decision::Change(plan) => plan,
         };
         let sink = if opts.dry_run {
-            Sink::HashOnly(repo.gix())
+            Sink::HashOnly(repo)
         } else {
-            Sink::Write(repo.gix())
+            Sink::Write(repo)
         };
         let mut moves = Vec::new();
         let mut new_tip = None;
