@@ -153,6 +153,21 @@ impl Dir {
     }
 }
 
+/// Whether `file` still has a name (it was not removed, or replaced by a rename, since it was
+/// opened). Elsewhere than on Unix: never assumed, so nothing is kept open.
+pub fn still_linked(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().map(|m| m.nlink() > 0).unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
+    }
+}
+
 enum Open {
     CreateNew(u32),
     Read,

@@ -190,9 +190,15 @@ pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
         .map(|d| d.describe()))
 }
 
-/// The writers' lock on `.git/ddx/heads`, with the document read under it.
-pub struct Journal {
-    file: File,
+/// The heads file, named in the git folder.
+const HEADS: &str = "ddx/heads";
+
+/// The writers' lock on `.git/ddx/heads`, with the document read under it. Dropping it unlocks;
+/// the file stays open in the [`Repo`] for its next transaction.
+pub struct Journal<'r> {
+    repo: &'r Repo,
+    /// Always there until the journal is dropped.
+    file: Option<File>,
     path: PathBuf,
     pub doc: HeadsDoc,
     /// The file's length: a shorter document is padded to it.
@@ -210,10 +216,21 @@ fn write_at_start(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)
 }
 
-impl Journal {
+impl Drop for Journal<'_> {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            // Closing would unlock too; a file that cannot be unlocked is closed.
+            if lock::unlock(&file).is_ok() {
+                self.repo.keep(HEADS, file);
+            }
+        }
+    }
+}
+
+impl<'r> Journal<'r> {
     /// Takes the lock, waiting while another ddx writer holds it. A step left recorded by a
     /// killed writer is refused, for `ddx workflow resume` to recover.
-    pub fn acquire(repo: &Repo) -> Result<Journal, StoreError> {
+    pub fn acquire(repo: &'r Repo) -> Result<Journal<'r>, StoreError> {
         let j = Journal::acquire_for_recovery(repo)?;
         if j.doc.in_flight() {
             return Err(StoreError::Interrupted {
@@ -224,22 +241,29 @@ impl Journal {
     }
 
     /// Takes the lock and reads the document, whatever step it records.
-    pub fn acquire_for_recovery(repo: &Repo) -> Result<Journal, StoreError> {
+    pub fn acquire_for_recovery(repo: &'r Repo) -> Result<Journal<'r>, StoreError> {
         let path = heads_path(repo);
         let git = repo.git_dir()?;
-        let open = || git.open_rw("ddx/heads");
-        let mut file = match open() {
-            Ok(f) => f,
+        let open = || match git.open_rw(HEADS) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = repo.ddx_dir();
                 std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-                open().map_err(|e| StoreError::io(&path, e))?
+                git.open_rw(HEADS).map_err(|e| StoreError::io(&path, e))
             }
-            Err(e) => return Err(StoreError::io(&path, e)),
+            other => other.map_err(|e| StoreError::io(&path, e)),
+        };
+        let mut file = match repo.take_kept(HEADS) {
+            Some(file) => file,
+            None => open()?,
         };
         lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
+        if !super::dir::still_linked(&file) {
+            // Removed while we waited for it: the lock that counts is on the file there now.
+            file = open()?;
+            lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
+        }
         let bytes =
-            super::loose::read_small(&mut file, 4096).map_err(|e| StoreError::io(&path, e))?;
+            super::loose::read_small_at(&file, 4096).map_err(|e| StoreError::io(&path, e))?;
         let on_disk = bytes.len();
         let parsed = String::from_utf8(bytes)
             .ok()
@@ -252,7 +276,8 @@ impl Journal {
             HeadsDoc::default()
         });
         Ok(Journal {
-            file,
+            repo,
+            file: Some(file),
             path,
             doc,
             on_disk,
@@ -266,7 +291,11 @@ impl Journal {
         if text.len() < self.on_disk {
             text.resize(self.on_disk, b'\n');
         }
-        write_at_start(&self.file, &text).map_err(|e| StoreError::io(&self.path, e))?;
+        let Some(file) = &self.file else {
+            let closed = std::io::Error::other("the journal was already closed");
+            return Err(StoreError::io(&self.path, closed));
+        };
+        write_at_start(file, &text).map_err(|e| StoreError::io(&self.path, e))?;
         self.on_disk = text.len();
         Ok(())
     }
@@ -358,6 +387,22 @@ mod lock {
         } else {
             Err(e)
         }
+    }
+
+    #[cfg(unix)]
+    pub fn unlock(file: &File) -> std::io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn unlock(_file: &File) -> std::io::Result<()> {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
     }
 
     #[cfg(not(unix))]
@@ -551,7 +596,37 @@ mod tests {
         assert!(!j.doc.in_flight());
     }
 
-    impl Journal {
+    #[test]
+    fn the_heads_file_kept_open_is_given_up_once_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let repo = Repo::discover(dir.path()).unwrap();
+        let mut j = Journal::acquire(&repo).unwrap();
+        j.doc.heads.insert("refs/ddx/audit".into(), id());
+        j.commit_for_test();
+        drop(j);
+        // Kept open by the repository, unlocked: another program can lock it meanwhile.
+        let f = File::open(heads_path(&repo)).unwrap();
+        assert!(lock::try_exclusive(&f).unwrap());
+        drop(f);
+        // Removed (the whole `.git/ddx`): the next writer locks and reads the file there now.
+        std::fs::remove_dir_all(repo.ddx_dir()).unwrap();
+        let j = Journal::acquire(&repo).unwrap();
+        assert!(j.heads().is_empty(), "{:?}", j.heads());
+        let f = File::open(heads_path(&repo)).unwrap();
+        assert!(!lock::try_exclusive(&f).unwrap());
+        drop(j);
+        assert!(lock::try_exclusive(&f).unwrap());
+    }
+
+    impl Journal<'_> {
         fn commit_for_test(&mut self) {
             for m in std::mem::take(&mut self.doc.moves) {
                 self.doc.heads.insert(m.name, m.new);

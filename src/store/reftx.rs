@@ -202,19 +202,27 @@ fn append_reflog(
         minutes % 60,
         one_line.trim()
     );
-    let mut file = match git.open_append(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = parent(&path) {
-                git.create_dir_all(dir)
-                    .map_err(|e| StoreError::io(&git.join(dir), e))?;
+    // The reflog this repository appended to last time, if it is still the one there: git
+    // replaces or removes a reflog only under the ref's lock, which we hold.
+    let kept = repo.take_kept(&path);
+    let mut file = match kept {
+        Some(file) => Ok(file),
+        None => match git.open_append(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = parent(&path) {
+                    git.create_dir_all(dir)
+                        .map_err(|e| StoreError::io(&git.join(dir), e))?;
+                }
+                git.open_append(&path)
             }
-            git.open_append(&path)
-        }
-        other => other,
+            other => other,
+        },
     }
     .map_err(|e| StoreError::io(&git.join(&path), e))?;
     file.write_all(line.as_bytes())
-        .map_err(|e| StoreError::io(&git.join(&path), e))
+        .map_err(|e| StoreError::io(&git.join(&path), e))?;
+    repo.keep(&path, file);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -280,6 +288,47 @@ mod tests {
         assert!(
             who.starts_with("T <t@example.com> ddx/a@{1700000000 +0100}"),
             "{who}"
+        );
+        git(root, &["fsck", "--strict"]);
+    }
+
+    #[test]
+    fn a_reflog_git_replaced_or_removed_is_appended_to_where_it_is_now() {
+        // The repository keeps the reflogs it appended to open; git rewrites a reflog
+        // (`reflog expire`, by rename) or removes it (deleting the ref) under the ref's lock.
+        let (tmp, repo, one, two, id) = setup();
+        let root = tmp.path();
+        let a = "refs/ddx/a";
+        edit(&repo, &id, &[mv(a, None, one)], "create").expect("create");
+        edit(&repo, &id, &[mv(a, Some(one), two)], "second").expect("move");
+        let log = || git(root, &["reflog", "show", "--format=%H %gs", a]);
+        assert_eq!(
+            log(),
+            format!(
+                "{two} second
+{one} create
+"
+            )
+        );
+        git(root, &["reflog", "expire", "--expire=now", "--all"]);
+        assert_eq!(log(), "");
+        edit(&repo, &id, &[mv(a, Some(two), one)], "third").expect("move");
+        assert_eq!(
+            log(),
+            format!(
+                "{one} third
+"
+            )
+        );
+        git(root, &["update-ref", "-d", a]);
+        assert!(!root.join(".git/logs").join(a).exists());
+        edit(&repo, &id, &[mv(a, None, two)], "again").expect("create again");
+        assert_eq!(
+            log(),
+            format!(
+                "{two} again
+"
+            )
         );
         git(root, &["fsck", "--strict"]);
     }

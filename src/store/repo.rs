@@ -82,7 +82,13 @@ pub struct Repo {
     objects_dir: std::sync::OnceLock<super::dir::Dir>,
     /// The zlib level of loose objects, looked up when first needed.
     loose_level: std::sync::OnceLock<Option<u32>>,
+    /// Files kept open from one transaction to the next (see [`Repo::take_kept`]).
+    kept: std::sync::Mutex<Vec<(String, std::fs::File)>>,
 }
+
+/// How many files a [`Repo`] keeps open between transactions (the heads file and the reflogs
+/// of the refs it moved last).
+const KEPT_FILES: usize = 8;
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +146,7 @@ impl Repo {
             git_dir: std::sync::OnceLock::new(),
             objects_dir: std::sync::OnceLock::new(),
             loose_level: std::sync::OnceLock::new(),
+            kept: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -163,6 +170,30 @@ impl Repo {
                 _ => None,
             }
         })
+    }
+
+    /// The file `rel` (in the git folder) as a transaction left it open, if it did and the file
+    /// is still there: a file removed or replaced since (`git reflog expire` replaces a reflog,
+    /// under the ref's lock) is dropped and `None` returned, for the caller to open the one now
+    /// at that name. A long-lived caller of the library appends to the same few files event
+    /// after event; opening each again costs a path walk and a file-table entry every time.
+    pub(crate) fn take_kept(&self, rel: &str) -> Option<std::fs::File> {
+        let file = {
+            let mut kept = self.kept.lock().ok()?;
+            let at = kept.iter().position(|(name, _)| name == rel)?;
+            kept.swap_remove(at).1
+        };
+        super::dir::still_linked(&file).then_some(file)
+    }
+
+    /// Keeps `file`, open as `rel` in the git folder, for the next transaction.
+    pub(crate) fn keep(&self, rel: &str, file: std::fs::File) {
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() >= KEPT_FILES {
+                kept.remove(0);
+            }
+            kept.push((rel.to_owned(), file));
+        }
     }
 
     /// The object folder, held open: loose objects are named in it.
