@@ -29,14 +29,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
 }
 
 fn main() {
-    // The programs are linked position-dependent on Linux with glibc: a position-independent
-    // executable makes the dynamic loader apply some 20,000 relocations (and copy the pages
-    // they are in) every time ddx starts, most of a short command's start-up (docs/benchmarks.md).
-    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if target_os == "linux" && target_env == "gnu" {
-        println!("cargo:rustc-link-arg-bins=-no-pie");
-    }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("library");
     println!("cargo:rerun-if-changed=library");
