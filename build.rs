@@ -29,6 +29,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
 }
 
 fn main() {
+    // On Linux with glibc 2.36 or later (the first whose loader reads them), the programs'
+    // relative relocations are packed (DT_RELR; binutils 2.38 makes them, older ones ignore
+    // the option): the loader reads a table of a few kilobytes instead of ~470 KB at every
+    // start. The executable stays position-independent (docs/benchmarks.md says why).
+    if packs_relocations() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("library");
     println!("cargo:rerun-if-changed=library");
@@ -41,4 +48,29 @@ fn main() {
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("library.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
+}
+
+/// Whether to link with packed relative relocations: building for this very Linux/glibc system
+/// (not cross-compiling), whose glibc (`getconf GNU_LIBC_VERSION`) is 2.36 or later.
+fn packs_relocations() -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_OS") != "linux"
+        || var("CARGO_CFG_TARGET_ENV") != "gnu"
+        || var("HOST") != var("TARGET")
+    {
+        return false;
+    }
+    let Ok(out) = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(version) = text.trim().strip_prefix("glibc ") else {
+        return false;
+    };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (2, 36)
 }
