@@ -545,8 +545,8 @@ mod tests {
         assert_eq!(HeadsDoc::parse_heads_only("step: x\nheads: {}\n"), None);
     }
 
-    #[test]
-    fn the_lock_is_exclusive_and_a_recorded_step_is_refused() {
+    /// A new repository, opened by the store.
+    fn new_repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();
         let ok = std::process::Command::new("git")
             .args(["init", "-q"])
@@ -557,6 +557,12 @@ mod tests {
             .success();
         assert!(ok);
         let repo = Repo::discover(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_a_recorded_step_is_refused() {
+        let (_dir, repo) = new_repo();
         let mut j = Journal::acquire(&repo).unwrap();
         // Held: nobody else gets it, and a reader does not call a live step interrupted.
         let f = File::open(heads_path(&repo)).unwrap();
@@ -598,16 +604,7 @@ mod tests {
 
     #[test]
     fn the_heads_file_kept_open_is_given_up_once_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = std::process::Command::new("git")
-            .args(["init", "-q"])
-            .current_dir(dir.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let repo = Repo::discover(dir.path()).unwrap();
+        let (_dir, repo) = new_repo();
         let mut j = Journal::acquire(&repo).unwrap();
         j.doc.heads.insert("refs/ddx/audit".into(), id());
         j.commit_for_test();

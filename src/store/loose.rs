@@ -45,10 +45,35 @@ fn pid() -> u32 {
 /// (`read_to_end` first asks the file's size and position, and reads once more to see the
 /// end). For a regular file, a read shorter than asked is its end.
 pub(crate) fn read_small(file: &mut impl std::io::Read, hint: usize) -> std::io::Result<Vec<u8>> {
+    read_growing(hint, |buf, _| file.read(buf))
+}
+
+/// The whole content of a small regular file from its start, whatever its position (`pread`):
+/// as [`read_small`].
+pub(crate) fn read_small_at(file: &std::fs::File, hint: usize) -> std::io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        read_growing(hint, |buf, at| file.read_at(buf, at as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut file = file;
+        file.seek(SeekFrom::Start(0))?;
+        read_small(&mut file, hint)
+    }
+}
+
+/// Reads with `read(buffer, offset)` into a buffer of `hint` bytes, doubled while reads fill it.
+fn read_growing(
+    hint: usize,
+    mut read: impl FnMut(&mut [u8], usize) -> std::io::Result<usize>,
+) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; hint.max(64)];
     let mut len = 0;
     loop {
-        match file.read(&mut buf[len..]) {
+        match read(&mut buf[len..], len) {
             Ok(0) => break,
             Ok(n) => {
                 len += n;
@@ -63,40 +88,6 @@ pub(crate) fn read_small(file: &mut impl std::io::Read, hint: usize) -> std::io:
     }
     buf.truncate(len);
     Ok(buf)
-}
-
-/// The whole content of a small regular file from its start, whatever its position (`pread`):
-/// as [`read_small`].
-pub(crate) fn read_small_at(file: &std::fs::File, hint: usize) -> std::io::Result<Vec<u8>> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let mut buf = vec![0u8; hint.max(64)];
-        let mut len = 0;
-        loop {
-            match file.read_at(&mut buf[len..], len as u64) {
-                Ok(0) => break,
-                Ok(n) => {
-                    len += n;
-                    if len < buf.len() {
-                        break;
-                    }
-                    buf.resize(buf.len() * 2, 0);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        buf.truncate(len);
-        Ok(buf)
-    }
-    #[cfg(not(unix))]
-    {
-        use std::io::{Seek, SeekFrom};
-        let mut file = file;
-        file.seek(SeekFrom::Start(0))?;
-        read_small(&mut file, hint)
-    }
 }
 
 /// Writes the object of `kind` whose encoded bytes are `data` into the repository's object
