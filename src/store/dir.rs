@@ -50,10 +50,6 @@ impl Dir {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The whole path of `rel`, for messages (and for calls elsewhere than on Unix).
     pub fn join(&self, rel: &str) -> PathBuf {
         self.path.join(rel)

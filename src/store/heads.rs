@@ -24,6 +24,9 @@ use std::io::Read;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
+/// The heads file, named in the git folder.
+const HEADS: &str = "ddx/heads";
+
 /// The line that ends the document.
 const END: &str = "# end\n";
 
@@ -138,7 +141,7 @@ impl HeadsDoc {
 }
 
 pub(crate) fn heads_path(repo: &Repo) -> PathBuf {
-    repo.ddx_dir().join("heads")
+    repo.common_dir().join(HEADS)
 }
 
 /// The file as it is now (no lock: a reader's view).
@@ -189,9 +192,6 @@ pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
         .filter(HeadsDoc::in_flight)
         .map(|d| d.describe()))
 }
-
-/// The heads file, named in the git folder.
-const HEADS: &str = "ddx/heads";
 
 /// The writers' lock on `.git/ddx/heads`, with the document read under it. Dropping it unlocks;
 /// the file stays open in the [`Repo`] for its next transaction.

@@ -204,7 +204,7 @@ fn append_reflog(
     );
     // The reflog this repository appended to last time, if it is still the one there: git
     // replaces or removes a reflog only under the ref's lock, which we hold.
-    let kept = repo.take_kept(&path);
+    let kept = repo.take_kept(&path).filter(super::dir::still_linked);
     let mut file = match kept {
         Some(file) => Ok(file),
         None => match git.open_append(&path) {

@@ -172,18 +172,16 @@ impl Repo {
         })
     }
 
-    /// The file `rel` (in the git folder) as a transaction left it open, if it did and the file
-    /// is still there: a file removed or replaced since (`git reflog expire` replaces a reflog,
-    /// under the ref's lock) is dropped and `None` returned, for the caller to open the one now
-    /// at that name. A long-lived caller of the library appends to the same few files event
-    /// after event; opening each again costs a path walk and a file-table entry every time.
+    /// The file `rel` (in the git folder) as a transaction left it open, if it did. A long-lived
+    /// caller of the library appends to the same few files event after event; opening each again
+    /// costs a path walk and a file-table entry every time. The file may have been removed or
+    /// replaced since (`git reflog expire` replaces a reflog, under the ref's lock): the caller
+    /// checks [`super::dir::still_linked`] once it holds the lock that matters.
     pub(crate) fn take_kept(&self, rel: &str) -> Option<std::fs::File> {
-        let file = {
-            let mut kept = self.kept.lock().ok()?;
-            let at = kept.iter().position(|(name, _)| name == rel)?;
-            kept.swap_remove(at).1
-        };
-        super::dir::still_linked(&file).then_some(file)
+        let mut kept = self.kept.lock().ok()?;
+        let at = kept.iter().position(|(name, _)| name == rel)?;
+        // In order: the first is the one used longest ago, given up first by `keep`.
+        Some(kept.remove(at).1)
     }
 
     /// Keeps `file`, open as `rel` in the git folder, for the next transaction.
