@@ -1,5 +1,7 @@
-//! Reading `state.yml`: serde_yaml against the fast reader (`fastyaml::from_slice`), on a state
-//! the size of a HELIX instance's halfway through. Run with `cargo bench --bench state_yaml`.
+//! Reading and writing `state.yml`: serde_yaml's read, `State::from_yaml` (the same read
+//! through the format upgrade) and the canonical encoding's write (`State::to_yaml`), on a
+//! state the size of a HELIX instance's halfway through. Run with
+//! `cargo bench --bench state_yaml`.
 //!
 //! The state comes from the corpus HELIX (`$DDX_CORPUS` or `../shared/corpus`), or from the
 //! embedded HELIX when there is no corpus: every phase and criterion of the definition, the
@@ -12,7 +14,6 @@ use ddx::engine::state::{
     Approval, FileRecord, InstanceStatus, PhaseStatus, State, TransitionRecord,
 };
 use ddx::model::{DirTree, SubTree, Workflow};
-use ddx::observe::fastyaml;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -138,37 +139,32 @@ fn main() {
         s.files.len(),
         yaml.len()
     );
-    let fast = fastyaml::from_slice::<State>(&yaml).expect("the fast reader takes the state");
     assert_eq!(
-        fast,
+        s,
         serde_yaml::from_slice::<State>(&yaml).expect("serde_yaml reads it")
     );
 
     let (runs, batch) = (400, 10);
-    // Alternate the two so both see the same load from the rest of the machine.
-    let (mut slow, mut quick, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    // Alternate the three so all see the same load from the rest of the machine.
+    let (mut read, mut whole, mut write) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
-        slow.push(per_call(runs / 5, batch, || {
+        read.push(per_call(runs / 5, batch, || {
             std::hint::black_box(serde_yaml::from_slice::<State>(&yaml).expect("read"));
-        }));
-        quick.push(per_call(runs / 5, batch, || {
-            std::hint::black_box(fastyaml::from_slice::<State>(&yaml).expect("read"));
         }));
         whole.push(per_call(runs / 5, batch, || {
             std::hint::black_box(State::from_yaml(&yaml, "bench").expect("read"));
+        }));
+        write.push(per_call(runs / 5, batch, || {
+            std::hint::black_box(s.to_yaml());
         }));
     }
     let mid = |v: &mut Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
-    let (slow, quick, whole) = (mid(&mut slow), mid(&mut quick), mid(&mut whole));
-    println!("serde_yaml::from_slice::<State>      {:>8.1} µs", us(slow));
-    println!(
-        "fastyaml::from_slice::<State>        {:>8.1} µs   ({:.1}x faster)",
-        us(quick),
-        slow.as_secs_f64() / quick.as_secs_f64()
-    );
-    println!("State::from_yaml (fast path)         {:>8.1} µs", us(whole));
+    let (read, whole, write) = (mid(&mut read), mid(&mut whole), mid(&mut write));
+    println!("serde_yaml::from_slice::<State>      {:>8.1} µs", us(read));
+    println!("State::from_yaml (with upgrade)      {:>8.1} µs", us(whole));
+    println!("State::to_yaml (canonical encoding)  {:>8.1} µs", us(write));
     println!("load average: {}", load_average());
 }

@@ -26,6 +26,16 @@ pub enum StateError {
     Invalid { origin: String, message: String },
 }
 
+impl crate::store::upgrade::Versioned for State {
+    const KIND: &'static str = "state";
+    const CURRENT: u32 = FORMAT;
+    // Format 1 is the first: no step yet.
+    const STEPS: &'static [crate::store::upgrade::Step] = &[];
+    fn format(&self) -> u32 {
+        self.format
+    }
+}
+
 /// Instance status (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,75 +314,24 @@ impl State {
         }
     }
 
-    /// Parses `state.yml`; `origin` names where it came from in errors.
+    /// Parses `state.yml` of any known format (through the store's upgrade steps); `origin`
+    /// names where it came from in errors.
     pub fn from_yaml(bytes: &[u8], origin: &str) -> Result<State, StateError> {
-        // The fast reader takes what ddx writes (a tenth of serde_yaml's time); anything it is
-        // not sure of, or of another format, goes to serde_yaml and its messages.
-        if let Some(st) = crate::observe::fastyaml::from_slice::<State>(bytes) {
-            if st.format == FORMAT {
-                debug_assert_eq!(
-                    serde_yaml::from_slice::<State>(bytes).ok().as_ref(),
-                    Some(&st),
-                    "the fast reader must read what serde_yaml reads"
-                );
-                return Ok(st);
+        use crate::store::upgrade::{self, FormatError};
+        upgrade::read::<State>(bytes, origin).map_err(|e| match e {
+            FormatError::UnknownFormat { origin, found, .. } => {
+                StateError::UnknownFormat { origin, found }
             }
-        }
-        // One parse in the usual case; a document that does not fit is parsed again, loosely,
-        // to say whether its format is the problem.
-        match serde_yaml::from_slice::<State>(bytes) {
-            Ok(st) if st.format == FORMAT => Ok(st),
-            Ok(st) => Err(StateError::UnknownFormat {
-                origin: origin.to_owned(),
-                found: u64::from(st.format),
-            }),
-            Err(e) => Err(Self::diagnose(bytes, origin, e)),
-        }
+            FormatError::Invalid {
+                origin, message, ..
+            } => StateError::Invalid { origin, message },
+        })
     }
 
-    fn diagnose(bytes: &[u8], origin: &str, first: serde_yaml::Error) -> StateError {
-        let invalid = |message: String| StateError::Invalid {
-            origin: origin.to_owned(),
-            message,
-        };
-        let value: serde_yaml::Value = match serde_yaml::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => return invalid(e.to_string()),
-        };
-        match value.get("format") {
-            None => invalid("it has no `format` field".to_owned()),
-            Some(f) => match f.as_u64() {
-                Some(n) if n != u64::from(FORMAT) => StateError::UnknownFormat {
-                    origin: origin.to_owned(),
-                    found: n,
-                },
-                Some(_) => invalid(first.to_string()),
-                None => invalid(format!("`format` is not a number: {f:?}")),
-            },
-        }
-    }
-
-    /// `state.yml`'s bytes: serde_yaml's, written by the fast emitter when it is sure of them
-    /// (a tenth of the time), by serde_yaml itself otherwise.
+    /// `state.yml`'s bytes, in ddx's canonical encoding (`store::encoding`).
     pub fn to_yaml(&self) -> Vec<u8> {
-        match crate::observe::fastyaml::to_string(self) {
-            Some(fast) => {
-                debug_assert_eq!(
-                    fast.as_bytes(),
-                    self.to_yaml_by_serde_yaml(),
-                    "the fast emitter must write serde_yaml's bytes"
-                );
-                fast.into_bytes()
-            }
-            None => self.to_yaml_by_serde_yaml(),
-        }
-    }
-
-    /// `state.yml`'s bytes as serde_yaml itself writes them (the reference the fast emitter
-    /// follows; verification falls back to it).
-    pub fn to_yaml_by_serde_yaml(&self) -> Vec<u8> {
-        serde_yaml::to_string(self)
-            .expect("a state of strings, maps and lists always serialises")
+        crate::store::encoding::to_string(self)
+            .expect("a state of strings, integers, maps and lists is inside the encoding")
             .into_bytes()
     }
 
@@ -498,11 +457,11 @@ mod tests {
 
     #[test]
     fn a_whole_state_of_another_format_is_refused_too() {
-        // The fast reader reads it; the format check still applies.
+        // serde_yaml reads it; the format check still applies.
         let mut s = sample();
         s.format = 2;
         let yaml = s.to_yaml();
-        assert!(crate::observe::fastyaml::from_slice::<State>(&yaml).is_some());
+        assert!(serde_yaml::from_slice::<State>(&yaml).is_ok());
         let err = State::from_yaml(&yaml, "x").unwrap_err();
         assert_eq!(
             err.to_string(),

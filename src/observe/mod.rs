@@ -3,7 +3,6 @@
 
 pub mod audit;
 pub mod export;
-pub mod fastyaml;
 pub mod log;
 pub mod query;
 pub mod report;

@@ -327,7 +327,7 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
     // The entry ddx would have written for this commit, predicted from its header and trailers:
     // when the tree's id is that entry's, the tree and entry.yml need not be read (reading
     // objects is most of a verification's time). Otherwise they are read and compared.
-    let predicted = super::fastyaml::to_string(&audit::EntryDoc {
+    let predicted = crate::store::encoding::to_string(&audit::EntryDoc {
         format: FORMAT,
         operation: &n.operation,
         instance: n.instance.as_deref().unwrap_or_default(),
@@ -337,7 +337,7 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
         project_commit: n.project_commit.clone(),
         args: &n.args,
     });
-    if let Some(yaml) = predicted {
+    if let Ok(yaml) = predicted {
         let blob = reader.blob_id(yaml.as_bytes());
         if reader.tree_id(&audit::entry_tree(blob)) == n.tree {
             if !reader.has(&n.tree) {
@@ -356,7 +356,7 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
     if is_tree {
         return Err(format!("its {} is a folder", audit::ENTRY_FILE));
     }
-    let expected = super::fastyaml::to_string(&ExpectedEntry {
+    let expected = crate::store::encoding::to_string(&ExpectedEntry {
         format: FORMAT,
         operation: &n.operation,
         instance: n.instance.as_deref().unwrap_or_default(),
@@ -367,7 +367,7 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
     });
     let parsed = reader
         .with_blob(blob, |bytes| {
-            let agrees = expected.as_deref().is_some_and(|e| {
+            let agrees = expected.as_deref().is_ok_and(|e| {
                 bytes.starts_with(e.as_bytes()) && {
                     let rest = &bytes[e.len()..];
                     rest.is_empty() || rest.starts_with(b"args:\n")
@@ -883,25 +883,18 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                         ),
                     );
                 }
-                // Fast: the replayed state's blob id, from YAML written the quick way; then
-                // serde_yaml's own bytes; only then the recorded state, to say what differs.
-                let fast = super::fastyaml::write(&replayed.state, &mut yaml)
-                    .then(|| reader.blob_id(yaml.as_bytes()));
-                let mut by_serde = None;
-                let mut serde_id = || {
-                    *by_serde.get_or_insert_with(|| {
-                        reader.blob_id(&replayed.state.to_yaml_by_serde_yaml())
-                    })
-                };
+                // The replayed state's blob id, in ddx's canonical encoding: the recorded
+                // state must be those very bytes.
+                let replayed_blob = crate::store::encoding::write(&replayed.state, &mut yaml)
+                    .ok()
+                    .map(|()| reader.blob_id(yaml.as_bytes()));
                 if state_blob.is_none() {
                     // A predicted tree: the replayed state with the parent's workflow must make
                     // the commit's tree. When it does not, read the tree and judge what it holds.
                     let predicts = |blob: &ObjectId| {
                         reader.tree_id(&event::event_tree(*blob, wf_tree)) == c.tree
                     };
-                    state_blob = fast
-                        .filter(predicts)
-                        .or_else(|| Some(serde_id()).filter(predicts));
+                    state_blob = replayed_blob.filter(predicts);
                 }
                 if state_blob.is_none() {
                     match event_tree(reader, c) {
@@ -929,8 +922,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                         }
                     }
                 }
-                let same = state_blob
-                    .is_some_and(|recorded| fast == Some(recorded) || serde_id() == recorded);
+                let same = state_blob.is_some_and(|recorded| replayed_blob == Some(recorded));
                 if same {
                     if !reader.has(&c.tree) {
                         breaks.push(

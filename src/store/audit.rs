@@ -99,19 +99,8 @@ pub fn write_entry(
         project_commit: project_commit.map(|c| c.to_string()),
         args: &record.args,
     };
-    // serde_yaml's bytes, from the fast emitter when it is sure of them.
-    let yaml = match crate::observe::fastyaml::to_string(&entry) {
-        Some(fast) => {
-            debug_assert_eq!(
-                Some(&fast),
-                serde_yaml::to_string(&entry).ok().as_ref(),
-                "the fast emitter must write serde_yaml's bytes"
-            );
-            fast
-        }
-        None => serde_yaml::to_string(&entry)
-            .map_err(|e| StoreError::git("encoding an audit entry", e))?,
-    };
+    let yaml = super::encoding::to_string(&entry)
+        .map_err(|e| StoreError::git("encoding an audit entry", e))?;
     let blob = sink.blob(yaml.as_bytes())?;
     let tree = sink.put(&entry_tree(blob))?;
     let mut message = if instance.is_empty() {
@@ -226,14 +215,6 @@ pub struct EntryFile {
 
 impl EntryFile {
     pub fn parse(bytes: &[u8]) -> Result<EntryFile, String> {
-        if let Some(entry) = crate::observe::fastyaml::from_slice::<EntryFile>(bytes) {
-            debug_assert_eq!(
-                serde_yaml::from_slice::<EntryFile>(bytes).ok().as_ref(),
-                Some(&entry),
-                "the fast reader must read what serde_yaml reads"
-            );
-            return Ok(entry);
-        }
         serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
     }
 }

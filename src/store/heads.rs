@@ -107,21 +107,8 @@ impl HeadsDoc {
     }
 
     fn to_text(&self) -> String {
-        let slow = || {
-            serde_yaml::to_string(self).expect("a document of strings and maps always serialises")
-        };
-        // serde_yaml's bytes, from the fast emitter when it is sure of them.
-        let mut text = match crate::observe::fastyaml::to_string(self) {
-            Some(fast) => {
-                debug_assert_eq!(
-                    fast,
-                    slow(),
-                    "the fast emitter must write serde_yaml's bytes"
-                );
-                fast
-            }
-            None => slow(),
-        };
+        let mut text = super::encoding::to_string(self)
+            .expect("a document of strings and maps is inside the encoding");
         text.push_str(END);
         text
     }

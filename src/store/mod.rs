@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod chain;
 pub mod dir;
+pub mod encoding;
 pub mod event;
 pub mod git;
 pub mod heads;
@@ -35,6 +36,7 @@ pub mod staged;
 mod testing;
 pub mod transaction;
 pub mod tree;
+pub mod upgrade;
 pub mod verified;
 pub mod worktree;
 

@@ -1,36 +1,23 @@
-//! The YAML ddx writes (serde_yaml's block style), emitted quickly.
+//! ddx's canonical YAML encoding of the documents it stores (`state.yml`, `entry.yml`, the
+//! heads journal): block style, fields in declaration order, maps sorted by key, two-space
+//! indents, sequences under a key aligned with it, `{}`/`[]` for empty collections.
 //!
-//! `ddx audit verify` replays every event and compares the state it gets with the recorded
-//! `state.yml` by blob id, so it must produce exactly the bytes serde_yaml writes — and
-//! serde_yaml's emitter costs about 100 µs per state, most of a 100,000-event verification.
-//! Writers use it too (`state.yml`, `entry.yml`, `.git/ddx/heads`), checking it against
-//! serde_yaml in debug builds.
-//! [`to_string`] writes the same block layout directly; a string it cannot be sure how
-//! serde_yaml would write (quoting, block scalars, long keys) is handed to serde_yaml itself,
-//! and anything else it does not know makes it give up (`None`). Callers fall back to
-//! serde_yaml whenever the result does not match, so this is a fast path, never a source of
-//! truth.
-//!
-//! [`from_slice`] is the reading counterpart (module [`read`]): the same block layout parsed
-//! back and typed as serde_yaml types it, `None` whenever it is not sure.
+//! This is the one definition of those bytes: writers use it, and `ddx audit verify` compares a
+//! replayed state with it by blob id, so it must never change for a given value. A string is
+//! written plain when no YAML parser (1.1 or 1.2) can read it as anything but that string,
+//! single-quoted when it is one printable line, double-quoted with escapes otherwise
+//! (multi-line, control characters, YAML line breaks). Keys longer than a simple key may be are
+//! written as explicit `? ` keys. Everything it writes is read back by serde_yaml (tested).
+//! Reading is serde_yaml's alone.
 
 use serde::ser::{self, Serialize};
 use std::fmt;
 
-pub mod read;
-
-pub use read::from_slice;
-
-#[derive(Debug)]
+/// A value outside the shapes this encoding defines (floats, bytes, enum payloads, non-string
+/// keys, a struct whose fields are all skipped).
+#[derive(Debug, thiserror::Error)]
+#[error("the value is outside ddx's YAML encoding (it has no float, byte string, enum payload or non-string key)")]
 pub struct Unsupported;
-
-impl fmt::Display for Unsupported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("outside what the fast YAML emitter and reader handle")
-    }
-}
-
-impl std::error::Error for Unsupported {}
 
 impl ser::Error for Unsupported {
     fn custom<T: fmt::Display>(_: T) -> Self {
@@ -38,34 +25,28 @@ impl ser::Error for Unsupported {
     }
 }
 
-impl serde::de::Error for Unsupported {
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        Unsupported
-    }
-}
-
 type R = Result<(), Unsupported>;
 
-/// `value` as serde_yaml 0.9 writes it, or `None` when this emitter cannot be sure.
-pub fn to_string<T: Serialize>(value: &T) -> Option<String> {
+/// `value` in ddx's canonical encoding.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, Unsupported> {
     let mut out = String::with_capacity(4096);
-    write(value, &mut out).then_some(out)
+    write(value, &mut out)?;
+    Ok(out)
 }
 
-/// Writes `value` into `out` (cleared first, its capacity reused); false when this emitter
-/// cannot be sure how serde_yaml writes it.
-pub fn write<T: Serialize>(value: &T, out: &mut String) -> bool {
+/// Writes `value` into `out` (cleared first, its capacity reused).
+pub fn write<T: Serialize>(value: &T, out: &mut String) -> R {
     out.clear();
     let mut e = Emitter {
         out: std::mem::take(out),
         stack: Vec::new(),
     };
-    let ok = value.serialize(&mut e).is_ok();
+    let result = value.serialize(&mut e);
     *out = e.out;
-    ok
+    result
 }
 
-/// Bytes that never make serde_yaml quote a string that starts with a letter.
+/// Bytes that never make a string starting with a letter need quotes.
 const SAFE: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
@@ -81,21 +62,45 @@ const SAFE: [bool; 256] = {
     t
 };
 
-/// How serde_yaml writes one string in block context, when this is certain without asking it.
-fn plain_is_certain(s: &str) -> bool {
+/// Words some YAML parser reads as a boolean or null (YAML 1.1 and 1.2).
+fn is_reserved_word(s: &str) -> bool {
+    matches!(
+        s,
+        "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "null"
+            | "Null"
+            | "NULL"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "y"
+            | "Y"
+            | "n"
+            | "N"
+    )
+}
+
+/// Whether `s` is read back as itself when written without quotes.
+fn plain_is_safe(s: &str) -> bool {
     let b = s.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return false;
     };
-    if !first.is_ascii_alphabetic() || last == b' ' || last == b':' {
-        return false;
-    }
-    if b.len() <= 5
-        && matches!(
-            s,
-            "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "null" | "Null" | "NULL"
-        )
-    {
+    if !first.is_ascii_alphabetic() || last == b' ' || last == b':' || is_reserved_word(s) {
         return false;
     }
     let mut prev = 0u8;
@@ -113,7 +118,7 @@ fn plain_is_certain(s: &str) -> bool {
     true
 }
 
-/// `2026-01-14T12:34:56Z`: written plain by serde_yaml.
+/// `2026-01-14T12:34:56Z`: plain (serde types it as the string it is).
 fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 20
@@ -126,45 +131,63 @@ fn is_timestamp(s: &str) -> bool {
         })
 }
 
-/// A commit id that cannot be read as a number (a letter other than `e` in it): plain.
+/// An object id (SHA-1 or SHA-256) that cannot be read as a number (a letter other than `e` in
+/// it): plain.
 fn is_hex_id(s: &str) -> bool {
-    s.len() == 40
+    (s.len() == 40 || s.len() == 64)
         && s.bytes()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
         && s.bytes().any(|c| matches!(c, b'a'..=b'd' | b'f'))
 }
 
-thread_local! {
-    /// What serde_yaml made of the strings this emitter could not decide on itself.
-    static ASKED: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+/// Characters a single-quoted scalar cannot hold as they are: controls, YAML's line breaks
+/// (NEL, LS, PS) and the byte-order mark.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
-/// One string as serde_yaml writes it in block context (on one line), or `None`.
-fn scalar(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+/// One string as a scalar on one line.
+fn scalar(s: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
-    if plain_is_certain(s) || is_timestamp(s) || is_hex_id(s) {
-        return Some(Cow::Borrowed(s));
+    if plain_is_safe(s) || is_timestamp(s) || is_hex_id(s) {
+        return Cow::Borrowed(s);
     }
-    if s.contains('\n') || s.len() > 200 {
-        return None;
-    }
-    if let Some(known) = ASKED.with(|a| a.borrow().get(s).cloned()) {
-        return known.map(Cow::Owned);
-    }
-    // Ask serde_yaml, for this one string.
-    let text = serde_yaml::to_string(s)
-        .ok()
-        .and_then(|t| t.strip_suffix('\n').map(str::to_owned))
-        .filter(|t| !t.contains('\n'));
-    ASKED.with(|a| {
-        let mut a = a.borrow_mut();
-        if a.len() > 10_000 {
-            a.clear();
+    let mut out = String::with_capacity(s.len() + 2);
+    if !s.chars().any(needs_escape) {
+        out.push('\'');
+        for c in s.chars() {
+            if c == '\'' {
+                out.push('\'');
+            }
+            out.push(c);
         }
-        a.insert(s.to_owned(), text.clone());
-    });
-    text.map(Cow::Owned)
+        out.push('\'');
+        return Cow::Owned(out);
+    }
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if needs_escape(c) => {
+                let n = u32::from(c);
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02X}"));
+                } else {
+                    out.push_str(&format!("\\u{n:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Cow::Owned(out)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -209,7 +232,7 @@ impl Emitter {
     }
 
     fn string(&mut self, s: &str) -> R {
-        let text = scalar(s).ok_or(Unsupported)?;
+        let text = scalar(s);
         self.scalar(&text)
     }
 
@@ -246,9 +269,12 @@ impl Emitter {
 
     /// Writes a key; a struct's field names are Rust identifiers, plain by construction.
     fn key(&mut self, key: &str, field: bool) -> R {
-        if !field && (key.len() >= 128 || !plain_is_certain(key)) {
-            return Err(Unsupported);
-        }
+        let text = match field {
+            true => std::borrow::Cow::Borrowed(key),
+            false => scalar(key),
+        };
+        // libyaml refuses a simple key over 1024 characters: a long one is an explicit key.
+        let explicit = text.len() > 1000;
         match self.stack.last_mut() {
             Some(Frame::Map { indent, first }) => {
                 if *first {
@@ -256,7 +282,14 @@ impl Emitter {
                 } else {
                     push_indent(&mut self.out, *indent);
                 }
-                self.out.push_str(key);
+                if explicit {
+                    self.out.push_str("? ");
+                    self.out.push_str(&text);
+                    self.out.push('\n');
+                    push_indent(&mut self.out, *indent);
+                } else {
+                    self.out.push_str(&text);
+                }
                 self.out.push(':');
                 Ok(())
             }
@@ -765,59 +798,109 @@ mod tests {
         }
     }
 
+    const TEXTS: &[&str] = &[
+        "plain text",
+        "it's: tricky",
+        "true",
+        "yes",
+        "no",
+        "Off",
+        "y",
+        "null",
+        "~",
+        "- dash first",
+        "#hash",
+        "a # comment",
+        "ends with colon:",
+        "key: value",
+        "012",
+        "0x1f",
+        "1.0",
+        "1.0.0",
+        "1e3",
+        ".inf",
+        " leading space",
+        "trailing space ",
+        "quote \"inside\" and 'single'",
+        "back\\slash",
+        "ünïcödé 漢字 🦀",
+        "[flow] {map}",
+        "*alias &anchor !tag |pipe >fold %pct @at `tick`",
+        "2026-01-14T12:34:56Z",
+        "",
+        "two\nlines\n",
+        "\nleading newline",
+        "tab\there",
+        "bell\u{7} nul\u{0}",
+        "nel\u{85} ls\u{2028} ps\u{2029} bom\u{feff}",
+        "\r\n",
+        "0123456789abcdef0123456789abcdef01234567",
+        "1234567890123456789012345678901234567890",
+        "1234567e90123456789012345678901234567890",
+    ];
+
     #[test]
-    fn states_are_written_byte_for_byte_as_serde_yaml_writes_them() {
-        let texts = [
-            "plain text",
-            "it's: tricky",
-            "true",
-            "yes",
-            "null",
-            "- dash first",
-            "#hash",
-            "a # comment",
-            "ends with colon:",
-            "012",
-            "1.0",
-            "1.0.0",
-            " leading space",
-            "trailing space ",
-            "quote \"inside\"",
-            "ünïcödé",
-            "[flow] {map}",
-            "*alias &anchor !tag |pipe >fold %pct @at `tick`",
-            "2026-01-14T12:34:56Z",
-            "",
-        ];
-        let mut written = 0;
-        for t in texts {
-            let s = state(t, t, t);
-            let expected = serde_yaml::to_string(&s).unwrap();
-            if let Some(fast) = to_string(&s) {
-                assert_eq!(fast, expected, "for {t:?}");
-                written += 1;
-            }
+    fn serde_yaml_reads_back_every_shape_it_writes() {
+        let long = "k".repeat(1500);
+        let mut texts: Vec<String> = TEXTS.iter().map(|t| (*t).to_owned()).collect();
+        texts.push(long.clone());
+        for t in &texts {
+            let mut s = state(t, t, t);
+            s.variables.insert(t.clone(), t.clone());
+            s.context.insert(format!("{t}!"), t.clone());
+            let yaml = to_string(&s).unwrap();
+            let back: State =
+                serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("for {t:?}: {e}\n{yaml}"));
+            assert_eq!(back, s, "for {t:?}:\n{yaml}");
+            // The same value is written to the same bytes.
+            assert_eq!(to_string(&back).unwrap(), yaml);
         }
-        // Only the multi-line-free, short texts are all handled; none is silently dropped.
-        assert_eq!(written, texts.len(), "every one-line text is written");
-        for id in [
-            "0123456789abcdef0123456789abcdef01234567",
-            "1234567890123456789012345678901234567890",
-            "1234567e90123456789012345678901234567890",
-        ] {
-            let s = state(id, id, id);
-            assert_eq!(to_string(&s).unwrap(), serde_yaml::to_string(&s).unwrap());
-        }
-        let multi = state("two\nlines", "x", "y");
-        assert_eq!(
-            to_string(&multi),
-            None,
-            "block scalars are left to serde_yaml"
-        );
-        // The common case is not given up on.
+    }
+
+    #[test]
+    fn strings_are_plain_only_when_no_parser_reads_them_otherwise() {
+        let line = |t: &str| {
+            let yaml = to_string(&BTreeMap::from([("k", t)])).unwrap();
+            yaml.strip_prefix("k: ")
+                .unwrap()
+                .trim_end_matches('\n')
+                .to_owned()
+        };
+        assert_eq!(line("plain text"), "plain text");
+        assert_eq!(line("2026-01-14T12:34:56Z"), "2026-01-14T12:34:56Z");
+        assert_eq!(line("no"), "'no'");
+        assert_eq!(line("012"), "'012'");
+        assert_eq!(line("it's"), "'it''s'");
+        assert_eq!(line(""), "''");
+        assert_eq!(line("ünï"), "'ünï'");
+        assert_eq!(line("a\nb"), "\"a\\nb\"");
+        assert_eq!(line("q\"\u{7}"), "\"q\\\"\\x07\"");
+    }
+
+    #[test]
+    fn empty_collections_and_nesting_have_one_layout() {
         let s = state("deadline", "looks right", "shop");
-        assert_eq!(to_string(&s).unwrap(), serde_yaml::to_string(&s).unwrap());
-        // A context that is empty becomes `{}`, a list `[]`.
-        assert!(to_string(&s).unwrap().contains("context: {}\n"));
+        let yaml = to_string(&s).unwrap();
+        assert!(yaml.contains("context: {}\n"), "{yaml}");
+        assert!(
+            yaml.contains("phases:\n- id: frame\n  name: Frame the problem\n"),
+            "{yaml}"
+        );
+        assert_eq!(serde_yaml::from_str::<State>(&yaml).unwrap(), s);
+        let empty: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        assert_eq!(to_string(&empty).unwrap(), "{}\n");
+        assert!(
+            to_string(&1.5f64).is_err(),
+            "floats are outside the encoding"
+        );
+    }
+
+    #[test]
+    fn a_key_too_long_for_a_simple_key_is_explicit() {
+        let key = "x".repeat(1200);
+        let yaml = to_string(&BTreeMap::from([(key.clone(), "v")])).unwrap();
+        assert_eq!(yaml, format!("? {key}\n: v\n"));
+        let back: BTreeMap<String, String> = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back[&key], "v");
     }
 }
