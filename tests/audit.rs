@@ -421,6 +421,39 @@ fn every_state_and_entry_of_a_journey_is_in_the_canonical_encoding() {
 }
 
 #[test]
+fn a_format_1_chain_is_read_through_the_upgrade_and_a_newer_format_is_refused() {
+    use ddx::engine::state::State;
+    use ddx::store::audit::EntryFile;
+    use ddx::store::upgrade;
+    let repo = setup();
+    journey(&repo);
+    // Every document of the chains git holds is format 1 and reads as the current format.
+    for c in chain(&repo, "refs/ddx/instances/a1") {
+        let text = repo.git(&["show", &format!("{c}:state.yml")]);
+        assert!(text.starts_with("format: 1\n"), "{text}");
+        let state = upgrade::read::<State>(text.as_bytes(), "state.yml").unwrap();
+        assert_eq!(state.format, 1);
+        assert_eq!(
+            State::from_yaml(text.as_bytes(), "state.yml").unwrap(),
+            state
+        );
+    }
+    for c in chain(&repo, "refs/ddx/audit") {
+        let text = repo.git(&["show", &format!("{c}:entry.yml")]);
+        let entry = upgrade::read::<EntryFile>(text.as_bytes(), "entry.yml").unwrap();
+        assert_eq!(entry.format, 1);
+    }
+    // A tip whose entry says a format this ddx does not know is refused, by name.
+    let tip = repo.git(&["rev-parse", "refs/ddx/audit"]);
+    let text = repo.git(&["show", &format!("{}:entry.yml", tip.trim())]);
+    let newer = text.replacen("format: 1\n", "format: 2\n", 1);
+    assert_eq!(
+        EntryFile::parse(newer.as_bytes()).unwrap_err(),
+        "entry.yml has audit entry format 2, but this ddx reads format 1 only; use a ddx that knows format 2"
+    );
+}
+
+#[test]
 fn a_forgery_that_changes_nothing_is_the_same_commit() {
     // The tamper helpers below are faithful: re-creating a commit unchanged yields its own id.
     let repo = setup();

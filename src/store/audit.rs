@@ -214,8 +214,23 @@ pub struct EntryFile {
 }
 
 impl EntryFile {
+    /// Reads `entry.yml` of any known format (through [`super::upgrade`]).
     pub fn parse(bytes: &[u8]) -> Result<EntryFile, String> {
-        serde_yaml::from_slice(bytes).map_err(|e| e.to_string())
+        use super::upgrade::FormatError;
+        super::upgrade::read::<EntryFile>(bytes, ENTRY_FILE).map_err(|e| match e {
+            FormatError::Invalid { message, .. } => message,
+            unknown => unknown.to_string(),
+        })
+    }
+}
+
+impl super::upgrade::Versioned for EntryFile {
+    const KIND: &'static str = "audit entry";
+    const CURRENT: u32 = FORMAT;
+    // Format 1 is the first: no step yet.
+    const STEPS: &'static [super::upgrade::Step] = &[];
+    fn format(&self) -> u32 {
+        self.format
     }
 }
 
