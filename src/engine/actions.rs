@@ -21,9 +21,9 @@ use crate::model::load::split_front_matter;
 use crate::model::{template, Action, ActionKind, FileTree, TreeError, Workflow};
 use crate::store::audit::AuditRecord;
 use crate::store::event::Message;
-use crate::store::transaction::{self, Decision, NewEvent, Plan};
+use crate::store::transaction::{Decision, NewEvent, Plan};
 use crate::store::worktree::{FileChange, Snapshot};
-use crate::store::{refs, GitTree, LookupError};
+use crate::store::{refs, GitTree};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -688,35 +688,24 @@ impl Engine<'_> {
         };
         let ref_name = refs::instance_ref(instance);
         let mut result: Option<State> = None;
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(instance, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                let tip = base
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| LookupError::NotFound {
-                        prefix: instance.to_owned(),
-                        suggestion: None,
-                    })?;
-                let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
-                for (path, r) in &records {
-                    st.files.insert(path.clone(), r.clone());
-                }
-                st.metrics.events += 1;
-                let plan = Plan {
-                    event: Some(NewEvent {
-                        state: st.to_yaml(),
-                        workflow_tree: tip.workflow_tree,
-                        message: message.clone(),
-                    }),
-                    audit: audit.clone(),
-                    extra: Vec::new(),
-                };
-                result = Some(st);
-                Ok(Decision::Change(Box::new(plan)))
-            },
-        )?;
+        let outcome = self.on_instance(instance, dry_run, |tip| {
+            let mut st = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+            for (path, r) in &records {
+                st.files.insert(path.clone(), r.clone());
+            }
+            st.metrics.events += 1;
+            let plan = Plan {
+                event: Some(NewEvent {
+                    state: st.to_yaml(),
+                    workflow_tree: tip.workflow_tree,
+                    message: message.clone(),
+                }),
+                audit: audit.clone(),
+                extra: Vec::new(),
+            };
+            result = Some(st);
+            Ok(Decision::Change(Box::new(plan)))
+        })?;
         Ok(Report {
             instance: instance.to_owned(),
             outcome,

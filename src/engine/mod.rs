@@ -162,6 +162,109 @@ impl<'r> Engine<'r> {
         }
     }
 
+    /// The one transaction prologue of an operation on an existing instance: `decide` gets its
+    /// tip (a missing instance is [`LookupError::NotFound`]) and runs again after a lost race.
+    fn on_instance(
+        &self,
+        instance: &str,
+        dry_run: bool,
+        mut decide: impl FnMut(&Tip) -> Result<Decision, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        transaction::commit(self.repo, &self.options(instance, dry_run), |base| {
+            let tip = base
+                .instance
+                .as_ref()
+                .ok_or_else(|| LookupError::NotFound {
+                    prefix: instance.to_owned(),
+                    suggestion: None,
+                })?;
+            decide(tip)
+        })
+    }
+
+    /// The transaction of an operation that creates instance `id`: refused when it exists
+    /// (also when another writer made it meanwhile).
+    fn on_new_instance(
+        &self,
+        id: &str,
+        dry_run: bool,
+        plan: impl Fn() -> Plan,
+    ) -> Result<Outcome, EngineError> {
+        transaction::commit(self.repo, &self.options(id, dry_run), |base| {
+            if base.instance.is_some() {
+                return Err(EngineError::from(LookupError::InstanceExists {
+                    id: id.to_owned(),
+                }));
+            }
+            Ok(Decision::Change(Box::new(plan())))
+        })
+    }
+
+    /// What a new instance starts from: its variables (defaults, then `variables`; every one
+    /// without a value named in the error) and its id (`id`, or a new one).
+    fn new_instance_values(
+        &self,
+        wf: &Workflow,
+        variables: BTreeMap<String, String>,
+        id: Option<&str>,
+    ) -> Result<(BTreeMap<String, String>, String), EngineError> {
+        let mut values: BTreeMap<String, String> = wf
+            .variables
+            .iter()
+            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
+            .collect();
+        values.extend(variables);
+        let missing = missing_variables(wf, &values);
+        if !missing.is_empty() {
+            return Err(EngineError::MissingVariables {
+                missing: missing
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name.clone(),
+                            v.prompt.clone().or_else(|| v.description.clone()),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        let id = match id {
+            Some(id) => {
+                refs::validate_name("an instance id", id)?;
+                id.to_owned()
+            }
+            None => refs::new_instance_id(&wf.name, self.identity.seconds),
+        };
+        Ok((values, id))
+    }
+
+    /// The first state of instance `id`, with the facts of init in its context: the work
+    /// tree's folder name and the branch checked out.
+    fn new_state(
+        &self,
+        wf: &Workflow,
+        id: &str,
+        located: &Located,
+        values: BTreeMap<String, String>,
+        at: &str,
+    ) -> State {
+        let actor = self.identity.actor();
+        let mut st = State::new(wf, id, &located.source.to_string(), values, at, &actor);
+        st.context.insert(
+            "project".to_owned(),
+            self.repo
+                .work_dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        if let Ok(Some(head)) = self.repo.gix().head_name() {
+            st.context
+                .insert("branch".to_owned(), head.shorten().to_string());
+        }
+        st
+    }
+
     /// The definition pinned in an event (cached by tree id).
     pub fn definition(&self, instance: &str, tip: &Tip) -> Result<Rc<Workflow>, EngineError> {
         if let Some(w) = self.definitions.borrow().get(&tip.workflow_tree) {
@@ -204,33 +307,7 @@ impl<'r> Engine<'r> {
         dry_run: bool,
     ) -> Result<Report, EngineError> {
         let wf = located.load()?;
-        let mut values: BTreeMap<String, String> = wf
-            .variables
-            .iter()
-            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
-            .collect();
-        values.extend(variables);
-        let missing = missing_variables(&wf, &values);
-        if !missing.is_empty() {
-            return Err(EngineError::MissingVariables {
-                missing: missing
-                    .iter()
-                    .map(|v| {
-                        (
-                            v.name.clone(),
-                            v.prompt.clone().or_else(|| v.description.clone()),
-                        )
-                    })
-                    .collect(),
-            });
-        }
-        let id = match id {
-            Some(id) => {
-                refs::validate_name("an instance id", id)?;
-                id.to_owned()
-            }
-            None => refs::new_instance_id(&wf.name, self.identity.seconds),
-        };
+        let (values, id) = self.new_instance_values(&wf, variables, id)?;
         self.attach_log(&id, dry_run);
         if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
             return Err(LookupError::InstanceExists { id }.into());
@@ -252,20 +329,7 @@ impl<'r> Engine<'r> {
             }
         };
         let at = self.identity.time();
-        let actor = self.identity.actor();
-        let mut st = State::new(&wf, &id, &located.source.to_string(), values, &at, &actor);
-        st.context.insert(
-            "project".to_owned(),
-            self.repo
-                .work_dir()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        if let Ok(Some(head)) = self.repo.gix().head_name() {
-            st.context
-                .insert("branch".to_owned(), head.shorten().to_string());
-        }
+        let mut st = self.new_state(&wf, &id, located, values, &at);
         let mut lines = vec![format!(
             "workflow: {} {} ({}), {} phases",
             wf.name,
@@ -316,26 +380,15 @@ impl<'r> Engine<'r> {
             .into_iter()
             .collect(),
         };
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(&id, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                if base.instance.is_some() {
-                    return Err(EngineError::from(LookupError::InstanceExists {
-                        id: id.clone(),
-                    }));
-                }
-                Ok(Decision::Change(Box::new(Plan {
-                    event: Some(NewEvent {
-                        state: yaml.clone(),
-                        workflow_tree,
-                        message: message.clone(),
-                    }),
-                    audit: audit.clone(),
-                    extra: Vec::new(),
-                })))
-            },
-        )?;
+        let outcome = self.on_new_instance(&id, dry_run, || Plan {
+            event: Some(NewEvent {
+                state: yaml.clone(),
+                workflow_tree,
+                message: message.clone(),
+            }),
+            audit: audit.clone(),
+            extra: Vec::new(),
+        })?;
         let report = Report {
             instance: id,
             outcome,
@@ -361,69 +414,58 @@ impl<'r> Engine<'r> {
         let reason = reason.as_deref();
         let mut result: Option<(Vec<String>, State)> = None;
         let ref_name = refs::instance_ref(instance);
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(instance, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                let tip = base
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| LookupError::NotFound {
-                        prefix: instance.to_owned(),
-                        suggestion: None,
-                    })?;
-                let mut st = self.tip_state(instance, tip, &format!("{ref_name}:state.yml"))?;
-                // The check results this transition depends on, recorded for replay.
-                let recorder = replay::Recorder::new(self.evaluator.as_ref());
-                let wf = if op.needs_definition() {
-                    Some(self.definition(instance, tip)?)
-                } else {
-                    None
-                };
-                let at = self.identity.time();
-                let actor = self.identity.actor();
-                let cx = EventContext {
-                    actor: &actor,
-                    at: &at,
-                    reason,
-                    work_dir: Some(self.repo.work_dir()),
-                };
-                let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, &recorder)? {
-                    Applied::Nothing(why) => {
-                        result = Some((Vec::new(), st));
-                        return Ok(Decision::Nothing(why));
-                    }
-                    Applied::Changed(effect) => effect,
-                };
-                let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
-                message.body = effect.lines.join("\n");
-                let checks = recorder.calls().into_iter().map(|c| c.trailer());
-                let args = effect.write_trailers(&mut message, checks);
-                let yaml = st.to_yaml();
-                debug_assert_eq!(
-                    State::from_yaml(&yaml, "a state just written")
-                        .ok()
-                        .as_ref(),
-                    Some(&st),
-                    "a state must read back as it was written"
-                );
-                let plan = Plan {
-                    event: Some(NewEvent {
-                        state: yaml,
-                        workflow_tree: tip.workflow_tree,
-                        message,
-                    }),
-                    audit: AuditRecord {
-                        operation: effect.event.clone(),
-                        summary: effect.subject.clone(),
-                        args,
-                    },
-                    extra: Vec::new(),
-                };
-                result = Some((effect.lines, st));
-                Ok(Decision::Change(Box::new(plan)))
-            },
-        )?;
+        let outcome = self.on_instance(instance, dry_run, |tip| {
+            let mut st = self.tip_state(instance, tip, &format!("{ref_name}:state.yml"))?;
+            // The check results this transition depends on, recorded for replay.
+            let recorder = replay::Recorder::new(self.evaluator.as_ref());
+            let wf = if op.needs_definition() {
+                Some(self.definition(instance, tip)?)
+            } else {
+                None
+            };
+            let at = self.identity.time();
+            let actor = self.identity.actor();
+            let cx = EventContext {
+                actor: &actor,
+                at: &at,
+                reason,
+                work_dir: Some(self.repo.work_dir()),
+            };
+            let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, &recorder)? {
+                Applied::Nothing(why) => {
+                    result = Some((Vec::new(), st));
+                    return Ok(Decision::Nothing(why));
+                }
+                Applied::Changed(effect) => effect,
+            };
+            let mut message = Message::new(format!("ddx({instance}): {}", effect.subject));
+            message.body = effect.lines.join("\n");
+            let checks = recorder.calls().into_iter().map(|c| c.trailer());
+            let args = effect.write_trailers(&mut message, checks);
+            let yaml = st.to_yaml();
+            debug_assert_eq!(
+                State::from_yaml(&yaml, "a state just written")
+                    .ok()
+                    .as_ref(),
+                Some(&st),
+                "a state must read back as it was written"
+            );
+            let plan = Plan {
+                event: Some(NewEvent {
+                    state: yaml,
+                    workflow_tree: tip.workflow_tree,
+                    message,
+                }),
+                audit: AuditRecord {
+                    operation: effect.event.clone(),
+                    summary: effect.subject.clone(),
+                    args,
+                },
+                extra: Vec::new(),
+            };
+            result = Some((effect.lines, st));
+            Ok(Decision::Change(Box::new(plan)))
+        })?;
         let (lines, st) = result.unzip();
         let st = st.map(Arc::new);
         if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
@@ -468,82 +510,70 @@ impl<'r> Engine<'r> {
         }
         let mut result: Option<(Vec<String>, State)> = None;
         let ref_name = refs::instance_ref(instance);
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(instance, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                let tip = base
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| LookupError::NotFound {
-                        prefix: instance.to_owned(),
-                        suggestion: None,
-                    })?;
-                let current = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
-                let mut st = cp_state.clone();
-                st.metrics = current.metrics.clone();
-                st.transitions = current.transitions.clone();
-                if st == current && tip.workflow_tree == cp_tip.workflow_tree {
-                    result = Some((Vec::new(), current));
-                    return Ok(Decision::Nothing(format!(
-                        "instance {instance} is already in the state of checkpoint {name}"
-                    )));
-                }
-                let mut lines = vec![format!(
-                    "restored the state of checkpoint {name} ({cp_commit})"
-                )];
-                for p in &st.phases {
-                    if let Some(before) = current.phase(&p.id) {
-                        if before.status != p.status {
-                            lines.push(format!("{}: {} -> {}", p.id, before.status, p.status));
-                        }
+        let outcome = self.on_instance(instance, dry_run, |tip| {
+            let current = State::from_yaml(&tip.state, &format!("{ref_name}:state.yml"))?;
+            let mut st = cp_state.clone();
+            st.metrics = current.metrics.clone();
+            st.transitions = current.transitions.clone();
+            if st == current && tip.workflow_tree == cp_tip.workflow_tree {
+                result = Some((Vec::new(), current));
+                return Ok(Decision::Nothing(format!(
+                    "instance {instance} is already in the state of checkpoint {name}"
+                )));
+            }
+            let mut lines = vec![format!(
+                "restored the state of checkpoint {name} ({cp_commit})"
+            )];
+            for p in &st.phases {
+                if let Some(before) = current.phase(&p.id) {
+                    if before.status != p.status {
+                        lines.push(format!("{}: {} -> {}", p.id, before.status, p.status));
                     }
                 }
-                if current.status != st.status {
-                    lines.push(format!("instance: {} -> {}", current.status, st.status));
-                }
-                let at = self.identity.time();
-                st.metrics.events += 1;
-                st.record(TransitionRecord {
-                    at: at.clone(),
-                    by: self.identity.actor(),
-                    event: "restore".to_owned(),
-                    phase: None,
-                    from: current.status.as_str().to_owned(),
-                    to: st.status.as_str().to_owned(),
-                    reason: reason.map(str::to_owned),
-                });
-                let mut message =
-                    Message::new(format!("ddx({instance}): restore checkpoint {name}"));
-                message.body = lines.join("\n");
-                message.trailer("Ddx-Event", "restore");
-                message.trailer("Ddx-Checkpoint", name);
-                message.trailer("Ddx-Restored-From", cp_commit.to_string());
-                let mut args = vec![
-                    ("Ddx-Checkpoint".to_owned(), name.to_owned()),
-                    ("Ddx-Restored-From".to_owned(), cp_commit.to_string()),
-                ];
-                if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
-                    message.trailer("Ddx-Reason", r);
-                    args.push(("Ddx-Reason".to_owned(), r.to_owned()));
-                }
-                let plan = Plan {
-                    event: Some(NewEvent {
-                        state: st.to_yaml(),
-                        workflow_tree: cp_tip.workflow_tree,
-                        message,
-                    }),
-                    audit: AuditRecord {
-                        operation: "restore".to_owned(),
-                        summary: format!("restore checkpoint {name}"),
-                        args: args.into_iter().collect(),
-                    },
-                    extra: Vec::new(),
-                };
-                result = Some((lines, st));
-                Ok(Decision::Change(Box::new(plan)))
-            },
-        )?;
+            }
+            if current.status != st.status {
+                lines.push(format!("instance: {} -> {}", current.status, st.status));
+            }
+            let at = self.identity.time();
+            st.metrics.events += 1;
+            st.record(TransitionRecord {
+                at: at.clone(),
+                by: self.identity.actor(),
+                event: "restore".to_owned(),
+                phase: None,
+                from: current.status.as_str().to_owned(),
+                to: st.status.as_str().to_owned(),
+                reason: reason.map(str::to_owned),
+            });
+            let mut message = Message::new(format!("ddx({instance}): restore checkpoint {name}"));
+            message.body = lines.join("\n");
+            message.trailer("Ddx-Event", "restore");
+            message.trailer("Ddx-Checkpoint", name);
+            message.trailer("Ddx-Restored-From", cp_commit.to_string());
+            let mut args = vec![
+                ("Ddx-Checkpoint".to_owned(), name.to_owned()),
+                ("Ddx-Restored-From".to_owned(), cp_commit.to_string()),
+            ];
+            if let Some(r) = reason.filter(|r| !r.trim().is_empty()) {
+                message.trailer("Ddx-Reason", r);
+                args.push(("Ddx-Reason".to_owned(), r.to_owned()));
+            }
+            let plan = Plan {
+                event: Some(NewEvent {
+                    state: st.to_yaml(),
+                    workflow_tree: cp_tip.workflow_tree,
+                    message,
+                }),
+                audit: AuditRecord {
+                    operation: "restore".to_owned(),
+                    summary: format!("restore checkpoint {name}"),
+                    args: args.into_iter().collect(),
+                },
+                extra: Vec::new(),
+            };
+            result = Some((lines, st));
+            Ok(Decision::Change(Box::new(plan)))
+        })?;
         let (lines, st) = result.unzip();
         let report = Report {
             instance: instance.to_owned(),
@@ -567,54 +597,43 @@ impl<'r> Engine<'r> {
         refs::validate_name("a checkpoint name", name)?;
         let cp_ref = refs::checkpoint_ref(instance, name);
         let mut lines = Vec::new();
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(instance, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                lines.clear();
-                let tip = base
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| LookupError::NotFound {
-                        prefix: instance.to_owned(),
-                        suggestion: None,
-                    })?;
-                let existing = refs::read(self.repo, &cp_ref)?;
-                if let Some(old) = existing {
-                    if old == tip.commit {
-                        return Ok(Decision::Nothing(format!(
-                            "checkpoint {name} already points at the tip of {instance} ({old})"
-                        )));
-                    }
-                    if !force {
-                        return Err(LookupError::CheckpointExists {
-                            instance: instance.to_owned(),
-                            name: name.to_owned(),
-                            commit: old.to_string(),
-                        }
-                        .into());
-                    }
-                    lines.push(format!("{cp_ref}: moved from {old} to {}", tip.commit));
-                } else {
-                    lines.push(format!("{cp_ref}: created at {}", tip.commit));
+        let outcome = self.on_instance(instance, dry_run, |tip| {
+            lines.clear();
+            let existing = refs::read(self.repo, &cp_ref)?;
+            if let Some(old) = existing {
+                if old == tip.commit {
+                    return Ok(Decision::Nothing(format!(
+                        "checkpoint {name} already points at the tip of {instance} ({old})"
+                    )));
                 }
-                Ok(Decision::Change(Box::new(Plan {
-                    event: None,
-                    audit: AuditRecord {
-                        operation: "checkpoint".to_owned(),
-                        summary: format!("checkpoint {name}"),
-                        args: [("Ddx-Checkpoint".to_owned(), name.to_owned())]
-                            .into_iter()
-                            .collect(),
-                    },
-                    extra: vec![ExtraRef {
-                        name: cp_ref.clone(),
-                        expected: existing,
-                        target: ExtraTarget::Commit(tip.commit),
-                    }],
-                })))
-            },
-        )?;
+                if !force {
+                    return Err(LookupError::CheckpointExists {
+                        instance: instance.to_owned(),
+                        name: name.to_owned(),
+                        commit: old.to_string(),
+                    }
+                    .into());
+                }
+                lines.push(format!("{cp_ref}: moved from {old} to {}", tip.commit));
+            } else {
+                lines.push(format!("{cp_ref}: created at {}", tip.commit));
+            }
+            Ok(Decision::Change(Box::new(Plan {
+                event: None,
+                audit: AuditRecord {
+                    operation: "checkpoint".to_owned(),
+                    summary: format!("checkpoint {name}"),
+                    args: [("Ddx-Checkpoint".to_owned(), name.to_owned())]
+                        .into_iter()
+                        .collect(),
+                },
+                extra: vec![ExtraRef {
+                    name: cp_ref.clone(),
+                    expected: existing,
+                    target: ExtraTarget::Commit(tip.commit),
+                }],
+            })))
+        })?;
         let report = Report {
             instance: instance.to_owned(),
             outcome,

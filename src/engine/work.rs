@@ -13,12 +13,12 @@ use super::gates::{self, GateContext};
 use super::machine::{self, Applied, Effect, EventContext, Op};
 use super::replay::{CheckCall, Recorder};
 use super::state::{FileRecord, GateKind, PhaseStatus, State};
-use super::{graph, missing_variables, Engine, EngineError, Report};
+use super::{graph, Engine, EngineError, Report};
 use crate::catalog::Located;
 use crate::model::{FileTree, Phase, Workflow};
 use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Identity, Message, Sink};
-use crate::store::transaction::{self, Decision, NewEvent, Outcome, Plan};
+use crate::store::transaction::{Decision, NewEvent, Outcome, Plan};
 use crate::store::{refs, worktree, GitTree, LookupError, Repo};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -431,17 +431,8 @@ impl Engine<'_> {
         }
         let mut result: Option<(Vec<String>, State)> = None;
         let ref_name = refs::instance_ref(instance);
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(instance, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                let tip = base
-                    .instance
-                    .as_ref()
-                    .ok_or_else(|| LookupError::NotFound {
-                        prefix: instance.to_owned(),
-                        suggestion: None,
-                    })?;
+        let outcome = self
+            .on_instance(instance, dry_run, |tip| {
                 // The tip planned from is still the tip: use that plan, so no check (a command
                 // check may take minutes) runs twice. After a lost race, step again.
                 let (mut st, applied, calls, events) = if tip.commit == planned_from {
@@ -474,9 +465,8 @@ impl Engine<'_> {
                 };
                 result = Some((lines, st));
                 Ok(Decision::Change(Box::new(plan)))
-            },
-        )
-        .map_err(|e| unrecorded(e, &records, dry_run))?;
+            })
+            .map_err(|e| unrecorded(e, &records, dry_run))?;
         let (lines, st) = result.unzip();
         let report = Report {
             instance: instance.to_owned(),
@@ -505,52 +495,13 @@ impl Engine<'_> {
         files: FileOptions,
         dry_run: bool,
     ) -> Result<WorkReport, EngineError> {
-        let mut values: BTreeMap<String, String> = wf
-            .variables
-            .iter()
-            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
-            .collect();
-        values.extend(variables);
-        let missing = missing_variables(wf, &values);
-        if !missing.is_empty() {
-            return Err(EngineError::MissingVariables {
-                missing: missing
-                    .iter()
-                    .map(|v| {
-                        (
-                            v.name.clone(),
-                            v.prompt.clone().or_else(|| v.description.clone()),
-                        )
-                    })
-                    .collect(),
-            });
-        }
-        let id = match id {
-            Some(id) => {
-                refs::validate_name("an instance id", id)?;
-                id.to_owned()
-            }
-            None => refs::new_instance_id(&wf.name, self.identity.seconds),
-        };
+        let (values, id) = self.new_instance_values(wf, variables, id)?;
         if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
             return Err(LookupError::InstanceExists { id }.into());
         }
         self.attach_log(&id, dry_run);
         let at = self.identity.time();
-        let actor = self.identity.actor();
-        let mut st = State::new(wf, &id, &located.source.to_string(), values, &at, &actor);
-        st.context.insert(
-            "project".to_owned(),
-            self.repo
-                .work_dir()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        if let Ok(Some(head)) = self.repo.gix().head_name() {
-            st.context
-                .insert("branch".to_owned(), head.shorten().to_string());
-        }
+        let mut st = self.new_state(wf, &id, located, values, &at);
         let mut lines = vec![format!(
             "workflow: {} {} ({}), {} phases",
             wf.name,
@@ -626,27 +577,17 @@ impl Engine<'_> {
             .args
             .insert("source".to_owned(), located.source.to_string());
         let yaml = st.to_yaml();
-        let outcome = transaction::commit(
-            self.repo,
-            &self.options(&id, dry_run),
-            |base| -> Result<Decision, EngineError> {
-                if base.instance.is_some() {
-                    return Err(EngineError::from(LookupError::InstanceExists {
-                        id: id.clone(),
-                    }));
-                }
-                Ok(Decision::Change(Box::new(Plan {
-                    event: Some(NewEvent {
-                        state: yaml.clone(),
-                        workflow_tree,
-                        message: message.clone(),
-                    }),
-                    audit: audit.clone(),
-                    extra: Vec::new(),
-                })))
-            },
-        )
-        .map_err(|e| unrecorded(e, &records, dry_run))?;
+        let outcome = self
+            .on_new_instance(&id, dry_run, || Plan {
+                event: Some(NewEvent {
+                    state: yaml.clone(),
+                    workflow_tree,
+                    message: message.clone(),
+                }),
+                audit: audit.clone(),
+                extra: Vec::new(),
+            })
+            .map_err(|e| unrecorded(e, &records, dry_run))?;
         let report = Report {
             instance: id,
             outcome,
