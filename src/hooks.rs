@@ -216,6 +216,56 @@ pub fn uninstall(dir: &Path, dry_run: bool) -> Result<Vec<(&'static str, HookCha
     Ok(changes)
 }
 
+/// [`install`], with what changed recorded in `repo`'s audit chain (`hooks-install`).
+pub fn install_recorded(
+    repo: &crate::store::Repo,
+    dir: &Path,
+    ddx_path: &str,
+    dry_run: bool,
+) -> Result<Vec<(&'static str, HookChange)>, HookError> {
+    let changes = install(dir, ddx_path, dry_run)?;
+    record_changes(repo, "hooks-install", dir, &changes, dry_run);
+    Ok(changes)
+}
+
+/// [`uninstall`], with what changed recorded in `repo`'s audit chain (`hooks-uninstall`).
+pub fn uninstall_recorded(
+    repo: &crate::store::Repo,
+    dir: &Path,
+    dry_run: bool,
+) -> Result<Vec<(&'static str, HookChange)>, HookError> {
+    let changes = uninstall(dir, dry_run)?;
+    record_changes(repo, "hooks-uninstall", dir, &changes, dry_run);
+    Ok(changes)
+}
+
+/// Records an install or uninstall that changed anything in the audit chain.
+fn record_changes(
+    repo: &crate::store::Repo,
+    operation: &str,
+    dir: &Path,
+    changes: &[(&str, HookChange)],
+    dry_run: bool,
+) {
+    let changed: Vec<&str> = changes
+        .iter()
+        .filter(|(_, c)| c.changes())
+        .map(|(h, _)| *h)
+        .collect();
+    if dry_run || changed.is_empty() {
+        return;
+    }
+    crate::engine::record_operation(
+        repo,
+        operation,
+        format!("{} {}", operation.replace('-', " "), changed.join(", ")),
+        &[
+            ("hooks", changed.join(", ")),
+            ("hooks_dir", dir.display().to_string()),
+        ],
+    );
+}
+
 /// Runs the user's own hook that ddx chained, if any, with `args` and `stdin`.
 /// Returns its exit code (`None`: there is none).
 pub fn run_chained(

@@ -370,3 +370,29 @@ fn notes_rebuild_regenerates_notes_from_trailers() {
     assert!(stderr(&repo.ddx(&["notes", "rebuild"])).contains("Nothing changed."));
     repo.git(&["fsck", "--strict"]);
 }
+
+#[test]
+fn a_library_caller_of_install_gets_the_same_audit_as_the_cli() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let dir = store.hooks_dir().unwrap();
+    let changes = ddx::hooks::install_recorded(&store, &dir, "ddx", false).unwrap();
+    assert!(changes.iter().any(|(_, c)| c.changes()));
+    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
+    assert!(entry.contains("operation: hooks-install\n"), "{entry}");
+    // Removing them is recorded on top; a dry run records nothing.
+    ddx::hooks::uninstall_recorded(&store, &dir, true).unwrap();
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "refs/ddx/audit"]).trim(),
+        "1"
+    );
+    ddx::hooks::uninstall_recorded(&store, &dir, false).unwrap();
+    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
+    assert!(entry.contains("operation: hooks-uninstall\n"), "{entry}");
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "refs/ddx/audit"]).trim(),
+        "2"
+    );
+}

@@ -383,27 +383,3 @@ fn cmd_export(repo: &Repo, out: &Output, args: &ExportArgs) -> anyhow::Result<Ex
     }
     Ok(ExitCode::Ok)
 }
-
-/// Records an operation that touches no instance (`repo add`, `hooks install`, a bypass, …) in
-/// the audit chain. The operation itself has happened: when it cannot be recorded, say so on
-/// stderr and in the log, and carry on.
-pub fn record_operation(repo: &Repo, operation: &str, summary: String, args: &[(&str, String)]) {
-    let record = crate::store::audit::AuditRecord {
-        operation: operation.to_owned(),
-        summary,
-        args: args
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect(),
-    };
-    let done = repo.identity().and_then(|identity| {
-        crate::store::audit::record_operation(repo, &identity, &record, false)
-    });
-    if let Err(e) = done {
-        tracing::warn!(
-            operation,
-            "the audit chain does not record `{}`: {e}",
-            record.summary
-        );
-    }
-}

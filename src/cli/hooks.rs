@@ -52,14 +52,12 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
                 .and_then(|p| p.canonicalize().ok())
                 .map(|p| p.with_file_name("ddx").display().to_string())
                 .unwrap_or_else(|| "ddx".to_owned());
-            let changes = hooks::install(&dir, &exe, args.dry_run)?;
-            audit_changes(&repo, "hooks-install", &dir, &changes, args.dry_run);
+            let changes = hooks::install_recorded(&repo, &dir, &exe, args.dry_run)?;
             report(out, &dir, &changes, args.dry_run);
             Ok(ExitCode::Ok)
         }
         HooksCommand::Uninstall(args) => {
-            let changes = hooks::uninstall(&dir, args.dry_run)?;
-            audit_changes(&repo, "hooks-uninstall", &dir, &changes, args.dry_run);
+            let changes = hooks::uninstall_recorded(&repo, &dir, args.dry_run)?;
             report(out, &dir, &changes, args.dry_run);
             Ok(ExitCode::Ok)
         }
@@ -90,33 +88,6 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
         }
         HooksCommand::Run(args) => run_hook(&repo, &dir, args),
     }
-}
-
-/// Records an install or uninstall that changed anything in the audit chain.
-fn audit_changes(
-    repo: &Repo,
-    operation: &str,
-    dir: &std::path::Path,
-    changes: &[(&str, HookChange)],
-    dry_run: bool,
-) {
-    let changed: Vec<&str> = changes
-        .iter()
-        .filter(|(_, c)| c.changes())
-        .map(|(h, _)| *h)
-        .collect();
-    if dry_run || changed.is_empty() {
-        return;
-    }
-    super::audit::record_operation(
-        repo,
-        operation,
-        format!("{} {}", operation.replace('-', " "), changed.join(", ")),
-        &[
-            ("hooks", changed.join(", ")),
-            ("hooks_dir", dir.display().to_string()),
-        ],
-    );
 }
 
 fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], dry_run: bool) {
@@ -217,7 +188,7 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
             let bypassed = !passed && !active.is_empty();
             if bypassed {
                 let short = head.to_hex_with_len(12).to_string();
-                super::audit::record_operation(
+                crate::engine::record_operation(
                     repo,
                     "bypass",
                     format!("commit {short} was made without the pre-commit hook"),

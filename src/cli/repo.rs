@@ -96,19 +96,6 @@ fn cmd_add(
         here,
         args.dry_run,
     )?;
-    if !added.dry_run {
-        super::audit::record_operation(
-            repo,
-            "repo-add",
-            format!("repo add {} {}", added.name, added.url),
-            &[
-                ("name", added.name.clone()),
-                ("url", added.url.clone()),
-                ("branch", added.branch.clone()),
-                ("commit", added.commit.to_string()),
-            ],
-        );
-    }
     if args.json {
         out.json(&added)?;
         return Ok(ExitCode::Ok);
@@ -197,17 +184,6 @@ fn cmd_list(out: &Output, repo: &Repo, args: &ListArgs) -> anyhow::Result<ExitCo
 
 fn cmd_remove(out: &Output, repo: &Repo, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
     let removed = repos::remove(repo, &args.name, args.dry_run)?;
-    if !removed.dry_run {
-        let mut what = vec![("name", removed.name.clone())];
-        what.extend(removed.url.clone().map(|u| ("url", u)));
-        what.extend(removed.commit.map(|c| ("commit", c.to_string())));
-        super::audit::record_operation(
-            repo,
-            "repo-remove",
-            format!("repo remove {}", removed.name),
-            &what,
-        );
-    }
     if args.json {
         out.json(&removed)?;
         return Ok(ExitCode::Ok);
@@ -240,24 +216,7 @@ fn cmd_fetch(out: &Output, repo: &Repo, args: &FetchArgs) -> anyhow::Result<Exit
     let mut done = Vec::new();
     for (name, result) in results {
         match result {
-            Ok(f) => {
-                if f.changed && !f.dry_run {
-                    let mut what = vec![
-                        ("name", f.name.clone()),
-                        ("url", f.url.clone()),
-                        ("branch", f.branch.clone()),
-                        ("commit", f.new.to_string()),
-                    ];
-                    what.extend(f.old.map(|o| ("old", o.to_string())));
-                    super::audit::record_operation(
-                        repo,
-                        "repo-fetch",
-                        format!("repo fetch {} -> {}", f.name, short(&f.new)),
-                        &what,
-                    );
-                }
-                done.push(f)
-            }
+            Ok(f) => done.push(f),
             Err(e) => failed.push((name, e.into())),
         }
     }

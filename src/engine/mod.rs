@@ -36,6 +36,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// Records an operation that touches no instance (`repo add`, `hooks install`, a bypass, …) in
+/// the audit chain. The operation itself has happened: when it cannot be recorded, say so on
+/// the log, and carry on.
+pub fn record_operation(repo: &Repo, operation: &str, summary: String, args: &[(&str, String)]) {
+    let record = crate::store::audit::AuditRecord {
+        operation: operation.to_owned(),
+        summary,
+        args: args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    };
+    let done = repo.identity().and_then(|identity| {
+        crate::store::audit::record_operation(repo, &identity, &record, false)
+    });
+    if let Err(e) = done {
+        tracing::warn!(
+            operation,
+            "the audit chain does not record `{}`: {e}",
+            record.summary
+        );
+    }
+}
+
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -184,6 +184,19 @@ pub fn add(
     let (path, names) = workflows_of(gix, fetched.commit)?;
     added.workflows = names;
     added.workflows_path = Some(path);
+    if !added.dry_run {
+        crate::engine::record_operation(
+            repo,
+            "repo-add",
+            format!("repo add {} {}", added.name, added.url),
+            &[
+                ("name", added.name.clone()),
+                ("url", added.url.clone()),
+                ("branch", added.branch.clone()),
+                ("commit", added.commit.to_string()),
+            ],
+        );
+    }
     Ok(added)
 }
 
@@ -236,6 +249,19 @@ fn fetch_one(repo: &Repo, r: &RepositoryConfig, dry_run: bool) -> Result<Fetch, 
             old,
             &format!("ddx repo fetch {}: {branch} of {}", r.name, r.url),
         )?;
+        let mut what = vec![
+            ("name", r.name.clone()),
+            ("url", r.url.clone()),
+            ("branch", branch.clone()),
+            ("commit", commit.to_string()),
+        ];
+        what.extend(old.map(|o| ("old", o.to_string())));
+        crate::engine::record_operation(
+            repo,
+            "repo-fetch",
+            format!("repo fetch {} -> {}", r.name, commit.to_hex_with_len(12)),
+            &what,
+        );
     }
     Ok(Fetch {
         name: r.name.clone(),
@@ -296,6 +322,15 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
             return Err(e.into());
         }
     }
+    let mut what = vec![("name", removed.name.clone())];
+    what.extend(removed.url.clone().map(|u| ("url", u)));
+    what.extend(removed.commit.map(|c| ("commit", c.to_string())));
+    crate::engine::record_operation(
+        repo,
+        "repo-remove",
+        format!("repo remove {}", removed.name),
+        &what,
+    );
     Ok(removed)
 }
 
