@@ -345,6 +345,8 @@ mod tests {
 #[derive(Debug, thiserror::Error)]
 pub enum HookRunError {
     #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
@@ -363,6 +365,223 @@ pub struct Active {
     pub state: crate::engine::state::State,
     /// Ids of the phases in progress.
     pub phases: Vec<String>,
+}
+
+/// What a hook run decided: whether git may go on, and what to tell the user (on stderr).
+#[derive(Debug, Default)]
+pub struct HookRun {
+    pub passed: bool,
+    pub message: String,
+}
+
+impl HookRun {
+    fn pass(message: String) -> HookRun {
+        HookRun {
+            passed: true,
+            message,
+        }
+    }
+    fn refuse(message: String) -> HookRun {
+        HookRun {
+            passed: false,
+            message,
+        }
+    }
+}
+
+/// Runs git hook `hook` (what the shims call): the hook it chained first, then ddx's part —
+/// pre-commit judges the staged change against the active phases, commit-msg adds trailers,
+/// post-commit records notes (and a bypass), pre-push verifies before `refs/ddx/*` is shared.
+/// `args` and `stdin` are what git gave the hook.
+pub fn run(
+    repo: &crate::store::Repo,
+    dir: &Path,
+    hook: &str,
+    args: &[String],
+    stdin: &[u8],
+) -> Result<HookRun, HookRunError> {
+    if !HOOKS.contains(&hook) {
+        return Err(HookError::Unknown(hook.to_owned()).into());
+    }
+    if let Some(code) = run_chained(dir, hook, args, stdin, repo.work_dir())? {
+        if code != 0 {
+            return Ok(HookRun::refuse(format!(
+                "ddx: your own {hook} hook failed (exit {code})\n"
+            )));
+        }
+    }
+    let mut message = String::new();
+    let head = || repo.gix().head_id().ok().map(|id| id.detach());
+    match hook {
+        "pre-commit" => {
+            let active = active_instances(repo)?;
+            // Without an active instance there is nothing to judge, and no bypass to notice
+            // (post-commit records one only while an instance is active): no marker either.
+            if active.is_empty() {
+                return Ok(HookRun::pass(message));
+            }
+            let violations = pre_commit(repo, &active)?;
+            if !violations.is_empty() {
+                for v in &violations {
+                    tracing::warn!(instance = %v.instance, phase = %v.phase, rule = %v.rule, "commit refused: {}", v.detail);
+                }
+                return Ok(HookRun::refuse(refusal_message(&violations)));
+            }
+            mark_passed(repo, head())?;
+            Ok(HookRun::pass(message))
+        }
+        "commit-msg" => {
+            let Some(file) = args.first() else {
+                return Ok(HookRun::pass(message));
+            };
+            let active = active_instances(repo)?;
+            if active.is_empty() {
+                return Ok(HookRun::pass(message));
+            }
+            let path = repo.work_dir().join(file);
+            let path = if std::path::Path::new(file).is_absolute() {
+                std::path::PathBuf::from(file)
+            } else {
+                path
+            };
+            let text = std::fs::read_to_string(&path).map_err(|source| HookRunError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if let Some(new) = add_trailers(&text, &active) {
+                std::fs::write(&path, new).map_err(|source| HookRunError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Ok(HookRun::pass(message))
+        }
+        "post-commit" => {
+            let Some(head) = head() else {
+                return Ok(HookRun::pass(message));
+            };
+            let commit = repo
+                .gix()
+                .find_commit(head)
+                .map_err(|e| crate::store::StoreError::git(format!("reading commit {head}"), e))?;
+            let text = commit.message_raw_sloppy().to_string();
+            let parent = commit.parent_ids().next().map(|p| p.detach());
+            let passed = take_passed(repo, parent);
+            let mut pairs = trailers(&text);
+            let active = active_instances(repo)?;
+            if pairs.is_empty() {
+                pairs = active
+                    .iter()
+                    .map(|a| (a.id.clone(), a.phases.join(", ")))
+                    .collect();
+            }
+            // A bypass: the pre-commit hook did not pass this commit while an instance was
+            // active. Recorded first, so that the note names the audit entry that records it.
+            let bypassed = !passed && !active.is_empty();
+            if bypassed {
+                let short = head.to_hex_with_len(12).to_string();
+                crate::engine::record_operation(
+                    repo,
+                    "bypass",
+                    format!("commit {short} was made without the pre-commit hook"),
+                    &[
+                        ("commit", head.to_string()),
+                        (
+                            "instances",
+                            active
+                                .iter()
+                                .map(|a| a.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        (
+                            "phase",
+                            active
+                                .iter()
+                                .flat_map(|a| a.phases.iter().map(String::as_str))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        (
+                            "deviation",
+                            "committed with --no-verify: the phase rules were not checked"
+                                .to_owned(),
+                        ),
+                    ],
+                );
+                tracing::warn!(commit = %head, "commit made without the pre-commit hook (--no-verify)");
+                message.push_str(&format!(
+                    "ddx: {} was committed without the pre-commit hook; recorded as a bypass\n",
+                    head.to_hex_with_len(12)
+                ));
+            }
+            let audit = crate::store::refs::read(repo, "refs/ddx/audit")?.map(|a| a.to_string());
+            for (instance, phase) in &pairs {
+                let mut line: serde_json::Value =
+                    serde_json::from_str(&note_line(instance, phase, audit.as_deref()))
+                        .expect("note_line writes a JSON object");
+                if bypassed {
+                    line["bypass"] = serde_json::Value::Bool(true);
+                }
+                crate::store::notes::append(repo, head, &line.to_string())?;
+            }
+            Ok(HookRun::pass(message))
+        }
+        "pre-push" => {
+            let text = String::from_utf8_lossy(stdin);
+            let pushes_ddx = text.lines().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|r| r.starts_with("refs/ddx/"))
+            });
+            let has_ddx = !crate::store::refs::instance_ids(repo)?.is_empty();
+            if has_ddx {
+                let verification = crate::observe::verify::verify(
+                    repo,
+                    crate::observe::verify::VerifyOptions {
+                        record: true,
+                        all_signatures: false,
+                    },
+                );
+                // A verification that cannot run does not stop the push; it says so.
+                let breaks = match verification {
+                    Ok(v) => v.breaks,
+                    Err(e) => {
+                        message.push_str(&format!(
+                            "ddx: could not verify the workflow history: {e}\n"
+                        ));
+                        Vec::new()
+                    }
+                };
+                if let Some(first) = breaks.first() {
+                    let at = first
+                        .commit
+                        .as_deref()
+                        .map(|c| format!(" at {}", &c[..c.len().min(12)]))
+                        .unwrap_or_default();
+                    message.push_str(&format!(
+                        "ddx: the workflow history is broken ({} break{}); first: {}{at}: {}\n  `ddx audit verify` names every break\n",
+                        breaks.len(),
+                        if breaks.len() == 1 { "" } else { "s" },
+                        first.reference,
+                        first.problem
+                    ));
+                    if pushes_ddx {
+                        message.push_str("ddx: refusing to share refs/ddx/* while they do not verify; to push anyway: git push --no-verify\n");
+                        return Ok(HookRun::refuse(message));
+                    }
+                }
+            }
+            if has_ddx && !pushes_ddx {
+                let remote = args.first().map_or("origin", String::as_str);
+                message.push_str(&format!(
+                    "ddx: this push does not share the workflow state in refs/ddx/*; to share it:\n  git push {remote} 'refs/ddx/*:refs/ddx/*' refs/notes/ddx\n"
+                ));
+            }
+            Ok(HookRun::pass(message))
+        }
+        _ => Ok(HookRun::pass(message)),
+    }
 }
 
 /// Every instance that is running with at least one phase in progress. Cheap when there are

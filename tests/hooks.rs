@@ -396,3 +396,37 @@ fn a_library_caller_of_install_gets_the_same_audit_as_the_cli() {
         "2"
     );
 }
+
+#[test]
+fn a_library_caller_runs_a_hook_and_gets_its_verdict_and_message() {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", WORKFLOW);
+    repo.commit_all("initial");
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let dir = store.hooks_dir().unwrap();
+    let err = ddx::hooks::run(&store, &dir, "pre-rebase", &[], b"").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`pre-rebase` is not a hook ddx manages (pre-commit, commit-msg, post-commit, pre-push)"
+    );
+    // No instance: nothing to judge.
+    let run = ddx::hooks::run(&store, &dir, "pre-commit", &[], b"").unwrap();
+    assert!(run.passed && run.message.is_empty(), "{run:?}");
+    // With workflow state that a push of a branch does not share, the push goes on with a hint.
+    repo.ddx_ok(&["workflow", "init", "./wf", "--id", "g1"]);
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let push = "refs/heads/main 1111111111111111111111111111111111111111 refs/heads/main 0000000000000000000000000000000000000000\n";
+    let run = ddx::hooks::run(
+        &store,
+        &dir,
+        "pre-push",
+        &["origin".to_owned()],
+        push.as_bytes(),
+    )
+    .unwrap();
+    assert!(run.passed, "{run:?}");
+    assert_eq!(
+        run.message,
+        "ddx: this push does not share the workflow state in refs/ddx/*; to share it:\n  git push origin 'refs/ddx/*:refs/ddx/*' refs/notes/ddx\n"
+    );
+}
