@@ -685,3 +685,49 @@ fn walking_all_six_corpus_phases_writes_every_artifact() {
         "{verified:#}"
     );
 }
+
+#[test]
+fn a_library_caller_gets_applys_choice_of_instance() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: mini\nversion: 1.0.0\nphases:\n  - id: one\n    name: One\n    exit_criteria: [Done]\n",
+    );
+    repo.commit_all("initial");
+    let open = || ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let store = open();
+    let engine = ddx::engine::Engine::new(&store).unwrap();
+    // No instance of the workflow: apply makes a new one.
+    assert_eq!(engine.apply_target("mini", None, None).unwrap(), None);
+    repo.ddx_ok(&["workflow", "init", "./wf", "--id", "m1"]);
+    let store = open();
+    let engine = ddx::engine::Engine::new(&store).unwrap();
+    // One active instance: it is continued; a new id asks for a new one.
+    assert_eq!(
+        engine.apply_target("mini", None, None).unwrap(),
+        Some(("m1".to_owned(), "mini".to_owned()))
+    );
+    assert_eq!(engine.apply_target("mini", None, Some("m2")).unwrap(), None);
+    repo.ddx_ok(&["workflow", "init", "./wf", "--id", "m2"]);
+    let store = open();
+    let engine = ddx::engine::Engine::new(&store).unwrap();
+    let err = engine.apply_target("mini", None, None).unwrap_err();
+    assert!(
+        err.to_string().contains("m1") && err.to_string().contains("m2"),
+        "{err}"
+    );
+    // A variable that differs from the instance's is named, not applied.
+    let vars = BTreeMap::from([("x".to_owned(), "1".to_owned())]);
+    let work = engine
+        .apply_continue(
+            "m1",
+            &vars,
+            ddx::engine::work::FileOptions { force: false },
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        work.notes.first().map(String::as_str),
+        Some("--var x=1 is ignored: instance m1 was started without it")
+    );
+}

@@ -9,11 +9,10 @@ use crate::catalog::{
 };
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
-use crate::engine::work::{self, FileOptions, Render, Step};
+use crate::engine::work::{FileOptions, Render, Step};
 use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
 use crate::store::pending::Recovery;
-use crate::store::LookupError;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -280,50 +279,16 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
     let located = catalog.locate(&args.workflow, &here)?;
     let wf = located.load()?;
     let files = FileOptions { force: args.force };
-    let existing = match (&args.instance.instance, &args.id) {
-        (Some(_), _) => Some(instance::resolve(repo, &args.instance)?),
-        (None, Some(_)) => None,
-        (None, None) => {
-            let mut active = work::active_instances_of(repo, &wf.name)?;
-            match active.len() {
-                0 => None,
-                1 => active.pop(),
-                _ => {
-                    return Err(
-                        EngineError::from(LookupError::SeveralActive { ids: active }).into(),
-                    )
-                }
-            }
-        }
+    let instance = match &args.instance.instance {
+        Some(_) => Some(instance::resolve(repo, &args.instance)?),
+        None => None,
     };
+    let existing = engine.apply_target(&wf.name, instance.as_deref(), args.id.as_deref())?;
     let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     let work = match existing {
-        Some(id) => {
-            let (_, st) = engine::load(repo, &id)?;
-            let mut notes = Vec::new();
-            for (k, v) in &vars {
-                match st.variables.get(k) {
-                    Some(old) if old == v => {}
-                    Some(old) => notes.push(format!(
-                        "--var {k}={v} is ignored: instance {id} has {k}={old}"
-                    )),
-                    None => notes.push(format!(
-                        "--var {k}={v} is ignored: instance {id} was started without it"
-                    )),
-                }
-            }
-            out.note(format!("Continuing instance {id} of {}.", st.workflow));
-            let mut work = engine.work(
-                &id,
-                &Step::StartReady,
-                &Render::AllInProgress,
-                files,
-                None,
-                args.dry_run,
-            )?;
-            notes.append(&mut work.notes);
-            work.notes = notes;
-            work
+        Some((id, workflow)) => {
+            out.note(format!("Continuing instance {id} of {workflow}."));
+            engine.apply_continue(&id, &vars, files, args.dry_run)?
         }
         None => loop {
             match engine.apply_new(

@@ -483,6 +483,71 @@ impl Engine<'_> {
         })
     }
 
+    /// Which instance `workflow apply` of `workflow` continues: `instance` when given, none
+    /// when a new `id` is asked for, else the one active instance of that workflow (none: a new
+    /// one; several: [`LookupError::SeveralActive`]). Returns the id and its workflow's name.
+    pub fn apply_target(
+        &self,
+        workflow: &str,
+        instance: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<Option<(String, String)>, EngineError> {
+        let existing = match (instance, id) {
+            (Some(i), _) => Some(i.to_owned()),
+            (None, Some(_)) => None,
+            (None, None) => {
+                let mut active = active_instances_of(self.repo, workflow)?;
+                match active.len() {
+                    0 => None,
+                    1 => active.pop(),
+                    _ => return Err(LookupError::SeveralActive { ids: active }.into()),
+                }
+            }
+        };
+        match existing {
+            None => Ok(None),
+            Some(id) => {
+                let (_, st) = super::load(self.repo, &id)?;
+                Ok(Some((id, st.workflow)))
+            }
+        }
+    }
+
+    /// `workflow apply` on an instance that exists: starts what is ready and renders what is in
+    /// progress; each of `variables` that differs from the instance's is named in a note.
+    pub fn apply_continue(
+        &self,
+        instance: &str,
+        variables: &BTreeMap<String, String>,
+        files: FileOptions,
+        dry_run: bool,
+    ) -> Result<WorkReport, EngineError> {
+        let (_, st) = super::load(self.repo, instance)?;
+        let mut notes = Vec::new();
+        for (k, v) in variables {
+            match st.variables.get(k) {
+                Some(old) if old == v => {}
+                Some(old) => notes.push(format!(
+                    "--var {k}={v} is ignored: instance {instance} has {k}={old}"
+                )),
+                None => notes.push(format!(
+                    "--var {k}={v} is ignored: instance {instance} was started without it"
+                )),
+            }
+        }
+        let mut work = self.work(
+            instance,
+            &Step::StartReady,
+            &Render::AllInProgress,
+            files,
+            None,
+            dry_run,
+        )?;
+        notes.append(&mut work.notes);
+        work.notes = notes;
+        Ok(work)
+    }
+
     /// `ddx workflow apply` of a workflow with no instance yet: one event that creates the
     /// instance, starts its ready phases and records the artifacts it writes.
     /// `wf` is `located`, loaded.
