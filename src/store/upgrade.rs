@@ -10,7 +10,18 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 /// One upgrade step: a document of format `n` made into one of format `n + 1`.
-pub type Step = fn(Value) -> Result<Value, String>;
+pub type Step = fn(Value) -> Result<Value, StepError>;
+
+/// Why a step could not upgrade a document (what it lacks, in a sentence).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StepError(pub String);
+
+impl From<&str> for StepError {
+    fn from(why: &str) -> StepError {
+        StepError(why.to_owned())
+    }
+}
 
 /// A document with a `format` field that ddx can upgrade.
 pub trait Versioned: DeserializeOwned {
@@ -82,7 +93,7 @@ pub fn read<T: Versioned>(bytes: &[u8], origin: &str) -> Result<T, FormatError> 
 
 enum Refused {
     Unknown,
-    Step { from: u64, why: String },
+    Step { from: u64, why: StepError },
 }
 
 /// Applies the steps from `found` up to `current`, setting `format` after each.
@@ -117,14 +128,14 @@ mod tests {
         tags: Vec<String>,
     }
 
-    fn rename_name(mut v: Value) -> Result<Value, String> {
+    fn rename_name(mut v: Value) -> Result<Value, StepError> {
         let m = v.as_mapping_mut().ok_or("not a mapping")?;
         let name = m.remove("name").ok_or("it has no `name`")?;
         m.insert("title".into(), name);
         Ok(v)
     }
 
-    fn add_tags(mut v: Value) -> Result<Value, String> {
+    fn add_tags(mut v: Value) -> Result<Value, StepError> {
         let m = v.as_mapping_mut().ok_or("not a mapping")?;
         m.insert("tags".into(), Value::Sequence(Vec::new()));
         Ok(v)
