@@ -951,17 +951,19 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                         Ok(rec) => {
                             let a = serde_yaml::to_value(&rec).unwrap_or_default();
                             let b = serde_yaml::to_value(&replayed.state).unwrap_or_default();
-                            let diff = replay::first_difference(&a, &b).unwrap_or_else(|| {
-                                "its bytes differ from the state replay writes".to_owned()
-                            });
-                            breaks.push(
-                                &reference,
-                                Some(c.id),
-                                BreakKind::Replay,
-                                format!(
-                                    "its {STATE_FILE} is not what replaying `{event}` on the state before it gives: {diff}"
-                                ),
-                            );
+                            // The same state in other bytes was written by an earlier ddx,
+                            // whose encoding quoted some strings differently (docs/storage.md):
+                            // what the chain records is what replay gives, so it is no break.
+                            if let Some(diff) = replay::first_difference(&a, &b) {
+                                breaks.push(
+                                    &reference,
+                                    Some(c.id),
+                                    BreakKind::Replay,
+                                    format!(
+                                        "its {STATE_FILE} is not what replaying `{event}` on the state before it gives: {diff}"
+                                    ),
+                                );
+                            }
                             // Judge later events on what this one recorded.
                             Some(rec)
                         }
