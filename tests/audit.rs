@@ -1241,3 +1241,45 @@ fn histories_of_apply_checks_and_actions_replay() {
         "its state.yml records out.txt otherwise than its Ddx-File trailer and time say",
     );
 }
+
+#[test]
+fn an_audit_ref_pointing_at_a_blob_is_refused_and_nothing_is_written() {
+    let repo = setup();
+    ok_at(
+        &repo,
+        0,
+        &[
+            "workflow",
+            "init",
+            "./wf",
+            "--var",
+            "project_name=shop",
+            "--id",
+            "a1",
+        ],
+    );
+    let instance = rev(&repo, "refs/ddx/instances/a1");
+    let blob = git_stdin(
+        &repo,
+        &["hash-object", "-w", "--stdin"],
+        &[],
+        b"not a commit\n",
+    );
+    let blob = blob.trim().to_owned();
+    repo.git(&["update-ref", "refs/ddx/audit", &blob]);
+    let objects_before = repo.git(&["count-objects", "-v"]);
+
+    let out = ddx_at(&repo, 1, &["gate", "approve", "frame", "1"]);
+    assert!(
+        !out.status.success(),
+        "approve on a damaged audit ref succeeded"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("refs/ddx/audit is damaged") && err.contains("not a commit"),
+        "unexpected error: {err}"
+    );
+    assert_eq!(rev(&repo, "refs/ddx/audit"), blob);
+    assert_eq!(rev(&repo, "refs/ddx/instances/a1"), instance);
+    assert_eq!(repo.git(&["count-objects", "-v"]), objects_before);
+}

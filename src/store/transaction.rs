@@ -130,10 +130,36 @@ pub fn read_base(repo: &Repo, instance: &str) -> Result<Base, StoreError> {
             None => None,
         },
     };
+    let audit = refs::read(repo, refs::AUDIT)?;
+    if let Some(head) = audit {
+        audit_head_is_a_commit(repo, head)?;
+    }
     Ok(Base {
         instance: tip,
-        audit: refs::read(repo, refs::AUDIT)?,
+        audit,
     })
+}
+
+/// Refuses an audit head that is not a commit (a ref set by hand to a blob or tree): building on
+/// it would write a commit whose parent is not one, which `git gc` then refuses.
+fn audit_head_is_a_commit(repo: &Repo, head: ObjectId) -> Result<(), StoreError> {
+    let damaged = |what: String| StoreError::Corrupt {
+        reference: refs::AUDIT.to_owned(),
+        commit: head.to_string(),
+        what,
+    };
+    let header = repo
+        .gix()
+        .find_header(head)
+        .map_err(|e| damaged(format!("the object it points at cannot be read ({e}); set it back with `git update-ref {} <the audit commit>` (see `git reflog {}`)", refs::AUDIT, refs::AUDIT)))?;
+    match header.kind() {
+        gix::object::Kind::Commit => Ok(()),
+        kind => Err(damaged(format!(
+            "it points at a {kind}, not a commit; nothing was written. Set it back with `git update-ref {} <the audit commit>` (see `git reflog {}`)",
+            refs::AUDIT,
+            refs::AUDIT
+        ))),
+    }
 }
 
 /// The base as the journal remembers it: the heads ddx wrote last, read under the writers' lock,
@@ -147,6 +173,11 @@ fn remembered_base(
     heads: &std::collections::BTreeMap<String, ObjectId>,
 ) -> Option<Base> {
     let audit = *heads.get(refs::AUDIT)?;
+    // The audit ref as it is (one small read): one moved by hand, to a blob say, must be
+    // refused before any object is written.
+    if refs::read(repo, refs::AUDIT).ok()? != Some(audit) {
+        return None;
+    }
     let tip = match instance.is_empty() {
         true => None,
         false => {
