@@ -154,10 +154,14 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     let code = dispatch(cli, out)?;
-    if matches!(
-        cli.command,
-        Command::Workflow(_) | Command::Phase(_) | Command::Gate(_)
-    ) {
+    // A dry run changes nothing, the agents' files included.
+    let dry_run = std::env::args_os().any(|a| a == "--dry-run");
+    if !dry_run
+        && matches!(
+            cli.command,
+            Command::Workflow(_) | Command::Phase(_) | Command::Gate(_)
+        )
+    {
         agents::refresh_after(cli, out);
     }
     Ok(code)
