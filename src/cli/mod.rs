@@ -5,6 +5,7 @@
 //! hint with the next thing to try.
 
 mod action;
+mod agents;
 mod audit;
 mod checkpoint;
 mod completion;
@@ -104,6 +105,9 @@ pub enum Command {
     /// The audit chain: list, show, verify, report, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Write and keep current the coding agents' command files and AGENTS.md section.
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -149,6 +153,21 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
+    let code = dispatch(cli, out)?;
+    // A dry run changes nothing, the agents' files included.
+    let dry_run = std::env::args_os().any(|a| a == "--dry-run");
+    if !dry_run
+        && matches!(
+            cli.command,
+            Command::Workflow(_) | Command::Phase(_) | Command::Gate(_)
+        )
+    {
+        agents::refresh_after(cli, out);
+    }
+    Ok(code)
+}
+
+fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Workflow(cmd) => workflow::run(cli, out, cmd),
         Command::Hooks(cmd) => hooks::run(cli, out, cmd),
@@ -160,6 +179,7 @@ fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Log(args) => log::cmd_log(cli, out, args),
         Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Audit(cmd) => audit::run(cli, out, cmd),
+        Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
     }
 }

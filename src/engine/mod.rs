@@ -7,6 +7,7 @@
 //! ([`status`], [`checkpoints`], [`resolve_instance`]) never write.
 
 pub mod actions;
+pub mod agents;
 pub mod artifacts;
 pub mod checks;
 pub mod gate_check;

@@ -1,0 +1,189 @@
+//! `ddx agents …`: write, inspect and remove the coding agents' command files and AGENTS.md section.
+
+use super::instance::{self, InstanceArg};
+use super::{cwd, Cli, ExitCode, Output};
+use crate::catalog;
+use crate::engine::agents::{self, Agent, Context};
+use crate::engine::artifacts::FileAction;
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Subcommand)]
+#[command(defer = true)]
+pub enum AgentsCommand {
+    /// Write AGENTS.md's ddx section and each agent's command files for the instance in progress.
+    Install(InstallArgs),
+    /// Show which agents are installed and whether each file is current, edited or missing.
+    Status(StatusArgs),
+    /// Remove what ddx wrote and still holds ddx's content; edited files are kept and named.
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentArg {
+    Claude,
+    Copilot,
+    Cursor,
+    Gemini,
+    Codex,
+    All,
+}
+
+fn chosen(args: &[AgentArg]) -> Vec<Agent> {
+    let mut out = Vec::new();
+    for a in args {
+        let add: &[Agent] = match a {
+            AgentArg::Claude => &[Agent::Claude],
+            AgentArg::Copilot => &[Agent::Copilot],
+            AgentArg::Cursor => &[Agent::Cursor],
+            AgentArg::Gemini => &[Agent::Gemini],
+            AgentArg::Codex => &[Agent::Codex],
+            AgentArg::All => &Agent::ALL,
+        };
+        for x in add {
+            if !out.contains(x) {
+                out.push(*x);
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The agents (repeatable); default: those whose folders exist, else all.
+    #[arg(long = "agent", value_enum)]
+    pub agents: Vec<AgentArg>,
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// With no instance: the workflow (a name or a path) whose actions become commands.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub workflow: Option<String>,
+    /// Overwrite files ddx did not write (never a file the user edited since ddx wrote it).
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be written, per file, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The agents (repeatable); default: every installed one.
+    #[arg(long = "agent", value_enum)]
+    pub agents: Vec<AgentArg>,
+    /// Show what would be removed and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(cli: &Cli, out: &Output, cmd: &AgentsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AgentsCommand::Install(args) => cmd_install(cli, out, args),
+        AgentsCommand::Status(args) => cmd_status(cli, out, args),
+        AgentsCommand::Remove(args) => cmd_remove(cli, out, args),
+    }
+}
+
+fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let ctx = match &args.workflow {
+        Some(spec) => Context::of_workflow(&catalog::locate(spec, &cwd(cli)?)?.load()?),
+        None => {
+            let id = instance::resolve(&repo, &args.instance)?;
+            Context::of_instance(&repo, &id)?
+        }
+    };
+    let agents = if args.agents.is_empty() {
+        agents::detect(repo.work_dir())
+    } else {
+        chosen(&args.agents)
+    };
+    let record = agents::load_record(&repo)?;
+    let plan = agents::plan(repo.work_dir(), &record, &agents, &ctx, args.force)?;
+    for p in &plan {
+        let label = match (p.action, args.dry_run) {
+            (FileAction::Create, false) => "created",
+            (FileAction::Create, true) => "new",
+            (FileAction::Unchanged, _) => "unchanged",
+            (FileAction::Overwrite, false) => "updated",
+            (FileAction::Overwrite, true) => "would update",
+            (FileAction::WouldOverwrite, _) => "skipped: exists and ddx did not write it (--force)",
+            (FileAction::UserEdited, _) => "kept: edited since ddx wrote it",
+        };
+        out.line(format!("{label:<10}  {}", p.path));
+    }
+    if args.dry_run {
+        out.note("Dry run: nothing is written.");
+        return Ok(ExitCode::Ok);
+    }
+    agents::apply(&repo, &plan, &agents)?;
+    if plan.iter().all(|p| !p.action.writes()) {
+        out.note("Nothing changed.");
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let (record, files) = agents::status(&repo)?;
+    if args.json {
+        out.json(&serde_json::json!({ "agents": record.agents, "files": files }))?;
+        return Ok(ExitCode::Ok);
+    }
+    if record.agents.is_empty() {
+        out.note("No agents installed; `ddx agents install` writes their files.");
+        return Ok(ExitCode::Ok);
+    }
+    let names: Vec<&str> = record.agents.iter().map(|a| a.name()).collect();
+    out.line(format!("agents: {}", names.join(", ")));
+    for f in &files {
+        let state = match f.state {
+            agents::FileState::Current => "current",
+            agents::FileState::Edited => "edited",
+            agents::FileState::Missing => "missing",
+        };
+        out.line(format!("{state:<8}  {}", f.path));
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_remove(cli: &Cli, out: &Output, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let removed = agents::remove(&repo, &chosen(&args.agents), args.dry_run)?;
+    for r in &removed {
+        out.line(format!("{}  {}", r.outcome, r.path));
+    }
+    if args.dry_run {
+        out.note("Dry run: nothing is removed.");
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// After a command that may have moved an instance: refreshes the installed agents' files.
+/// Quiet when no agent is installed; a failure is a warning, never the command's failure.
+pub fn refresh_after(cli: &Cli, out: &Output) {
+    let Ok(repo) = instance::open(cli) else {
+        return;
+    };
+    if !agents::load_record(&repo).is_ok_and(|r| !r.agents.is_empty()) {
+        return;
+    }
+    let Ok(id) = crate::engine::resolve_instance(&repo, None) else {
+        return;
+    };
+    match agents::refresh(&repo, &id) {
+        Ok(paths) => {
+            for p in paths {
+                out.note(format!("agents: updated {p}"));
+            }
+        }
+        Err(e) => out.warn(format!("agents: could not refresh: {e}")),
+    }
+}
