@@ -88,6 +88,7 @@ fn print_check(out: &Output, view: &GateCheckView) {
         return;
     }
     let mut blocking = 0;
+    let mut failing = 0;
     let mut approve = None;
     for p in &view.phases {
         let gate = match p.gate {
@@ -136,19 +137,31 @@ fn print_check(out: &Output, view: &GateCheckView) {
             }
             if c.required && c.status != Verdict::Pass {
                 blocking += 1;
-                if approve.is_none() && c.status == Verdict::NeedsApproval {
-                    approve = Some(format!("ddx gate approve {} {}", p.id, c.number));
+                if c.status == Verdict::NeedsApproval {
+                    approve
+                        .get_or_insert_with(|| format!("ddx gate approve {} {}", p.id, c.number));
+                } else {
+                    failing += 1;
                 }
             }
         }
     }
     if blocking > 0 {
+        // Name only what is there: checks to fix, criteria to have approved.
+        let mut hints = Vec::new();
+        if failing > 0 {
+            hints.push(format!(
+                "fix the failing check{} above (what each found is under it)",
+                if failing == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(a) = approve {
+            hints.push(format!("ask a reviewer to approve a human one with `{a}`"));
+        }
         out.note(format!(
-            "gate not satisfied: {blocking} required criteri{} not pass{}",
+            "gate not satisfied: {blocking} required criteri{} not pass; {}",
             if blocking == 1 { "on does" } else { "a do" },
-            approve
-                .map(|a| format!("; approve a human one with `{a}`"))
-                .unwrap_or_default()
+            hints.join("; ")
         ));
     }
 }
