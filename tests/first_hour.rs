@@ -72,3 +72,79 @@ fn a_pattern_check_over_a_missing_path_counts_zero_matches() {
         "{c}"
     );
 }
+
+/// One phase whose input gate and exit criteria are all human.
+const REVIEWED: &str = r#"name: reviewed
+version: 1.0.0
+description: Human gates only
+phases:
+  - id: a
+    order: 1
+    name: A
+    input_gates:
+      - The team agreed to start
+    exit_criteria:
+      - First review done
+      - Second review done
+"#;
+
+fn reviewed_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", REVIEWED);
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "r"]);
+    repo
+}
+
+#[test]
+fn gate_approve_takes_several_criteria_in_one_event() {
+    let repo = reviewed_repo();
+    let events = |repo: &TestRepo| {
+        repo.git(&["rev-list", "--count", "refs/ddx/instances/r"])
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let before = events(&repo);
+    repo.ddx_ok(&["gate", "approve", "a", "First review", "Second review"]);
+    assert_eq!(events(&repo), before + 1, "one event for both approvals");
+    let trailers = repo.git(&[
+        "log",
+        "-1",
+        "--format=%(trailers:key=Ddx-Criterion,valueonly)",
+        "refs/ddx/instances/r",
+    ]);
+    assert_eq!(trailers.trim(), "First review done\nSecond review done");
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    for c in st["phases"][0]["criteria"].as_array().unwrap() {
+        assert_eq!(c["status"], "approved", "{c}");
+    }
+    // Replay reproduces the state the event wrote.
+    repo.ddx_ok(&["audit", "verify"]);
+    // Again: nothing changes, nothing is written.
+    repo.ddx_ok(&["gate", "approve", "a", "First review", "Second review"]);
+    assert_eq!(events(&repo), before + 1);
+}
+
+#[test]
+fn the_report_lists_the_approvals_apply_gave() {
+    let repo = reviewed_repo();
+    repo.ddx_ok(&["gate", "approve", "a", "First review"]);
+    let report = repo.ddx_json(&["audit", "report", "--format", "json"]);
+    let i = &report["instances"][0];
+    let approvals: Vec<&str> = i["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["criterion"].as_str().unwrap())
+        .collect();
+    assert_eq!(approvals, ["The team agreed to start", "First review done"]);
+    let input = i["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["gate"] == "input")
+        .unwrap_or_else(|| panic!("no input gate evidence in {i}"));
+    assert_eq!(input["criteria"][0]["status"], "approved", "{input}");
+}

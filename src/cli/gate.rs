@@ -19,8 +19,10 @@ pub enum GateCommand {
 pub struct ApproveArgs {
     /// The phase id.
     pub phase: String,
-    /// The criterion: its text, a unique part of it, or its number in `ddx workflow status`.
-    pub criterion: String,
+    /// The criteria: each its text, a unique part of it, or its number in `ddx workflow
+    /// status`; several are approved in one event.
+    #[arg(required = true, num_args = 1..)]
+    pub criteria: Vec<String>,
     #[command(flatten)]
     pub instance: InstanceArg,
     /// A comment recorded with the approval.
@@ -172,7 +174,7 @@ fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<Ex
     let engine = instance::engine(&repo)?;
     let op = Op::Approve {
         phase: args.phase.clone(),
-        criterion: args.criterion.clone(),
+        criteria: args.criteria.clone(),
         comment: args.comment.clone(),
     };
     let report = engine.apply(&id, &op, None, args.dry_run)?;
