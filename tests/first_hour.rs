@@ -148,3 +148,45 @@ fn the_report_lists_the_approvals_apply_gave() {
         .unwrap_or_else(|| panic!("no input gate evidence in {i}"));
     assert_eq!(input["criteria"][0]["status"], "approved", "{input}");
 }
+
+const SEPARATE: &str = r#"name: separate
+version: 1.0.0
+description: A review by someone else
+phases:
+  - id: design
+    order: 1
+    name: Design
+    exit_criteria:
+      - criteria: The design was reviewed by someone who did not write it
+        separate_from: docs/design.md
+"#;
+
+#[test]
+fn the_author_of_what_a_criterion_reviews_may_not_approve_it() {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", SEPARATE);
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "s"]);
+    repo.write("docs/design.md", "# Design\n\nQueues.\n");
+    repo.commit_all("design");
+    let tip = repo.git(&["rev-parse", "refs/ddx/instances/s"]);
+    let out = repo.ddx(&["gate", "approve", "design", "1"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("Test User <test@example.com> may not approve \"The design was reviewed by someone who did not write it\": they authored commits touching docs/design.md, which it reviews"),
+        "{err}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "refs/ddx/instances/s"]), tip);
+    // Someone else may.
+    let out = repo
+        .command(env!("CARGO_BIN_EXE_ddx"))
+        .env("GIT_COMMITTER_NAME", "Bob")
+        .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+        .args(["gate", "approve", "design", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let by = repo.git(&["log", "-1", "--format=%an <%ae>", "refs/ddx/instances/s"]);
+    assert_eq!(by.trim(), "Bob <bob@example.com>");
+}

@@ -171,6 +171,21 @@ fn print_check(out: &Output, view: &GateCheckView) {
 fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
     let id = instance::resolve(&repo, &args.instance)?;
+    let who = repo.identity()?;
+    if let Some(refused) = crate::engine::gates::separation_of_duties(
+        &repo,
+        &id,
+        &args.phase,
+        &args.criteria,
+        &who.actor(),
+        &who.email,
+    )? {
+        anyhow::bail!(
+            "{refused}\nhint: ask someone who did not write them to run `ddx gate approve {} {}`",
+            args.phase,
+            args.criteria.join(" ")
+        );
+    }
     let engine = instance::engine(&repo)?;
     let op = Op::Approve {
         phase: args.phase.clone(),
