@@ -190,3 +190,33 @@ fn the_author_of_what_a_criterion_reviews_may_not_approve_it() {
     let by = repo.git(&["log", "-1", "--format=%an <%ae>", "refs/ddx/instances/s"]);
     assert_eq!(by.trim(), "Bob <bob@example.com>");
 }
+
+#[test]
+fn an_embedded_prompt_renders_the_arguments_it_is_given() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "tdd",
+        "--var",
+        "test_command=true",
+        "--var",
+        "feature_name=cart",
+    ]);
+    let prompt = repo.ddx_ok(&[
+        "action",
+        "run",
+        "write-next-test",
+        "--",
+        "US-001",
+        "empty cart",
+    ]);
+    assert!(
+        prompt.contains("**Asked for:** US-001 empty cart"),
+        "{prompt}"
+    );
+    let bare = repo.ddx_ok(&["action", "run", "write-next-test"]);
+    assert!(!bare.contains("Asked for"), "{bare}");
+}
