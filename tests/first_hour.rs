@@ -217,6 +217,12 @@ fn an_embedded_prompt_renders_the_arguments_it_is_given() {
         prompt.contains("**Asked for:** US-001 empty cart"),
         "{prompt}"
     );
-    let bare = repo.ddx_ok(&["action", "run", "write-next-test"]);
-    assert!(!bare.contains("Asked for"), "{bare}");
+    let bare = repo.ddx(&["action", "run", "write-next-test"]);
+    assert!(!common::stdout(&bare).contains("Asked for"));
+    // The red phase has not started: the run says so.
+    let err = common::stderr(&bare);
+    assert!(
+        err.contains("write-next-test belongs to phase red, which is pending, not in progress (in progress: specify)"),
+        "{err}"
+    );
 }
