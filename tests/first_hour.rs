@@ -226,3 +226,29 @@ fn an_embedded_prompt_renders_the_arguments_it_is_given() {
         "{err}"
     );
 }
+
+#[test]
+fn the_report_lists_the_files_status_tracks_with_their_blob_ids() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "adr",
+        "--var",
+        "adr_id=ADR-0003",
+        "--var",
+        "decision_title=Use a queue",
+    ]);
+    let blob = repo.git(&["hash-object", "docs/adr/ADR-0003.md"]);
+    let report = repo.ddx_json(&["audit", "report", "--format", "json"]);
+    let artifacts = report["instances"][0]["artifacts"].as_array().unwrap();
+    let a = artifacts
+        .iter()
+        .find(|a| a["path"] == "docs/adr/ADR-0003.md")
+        .unwrap_or_else(|| panic!("not in the report: {artifacts:?}"));
+    assert_eq!(a["after"], blob.trim());
+    let md = repo.ddx_ok(&["audit", "report"]);
+    assert!(!md.contains("None recorded."), "{md}");
+}

@@ -282,6 +282,21 @@ fn artifacts_in(state: &serde_yaml::Value, at: &str, commit: &str) -> Vec<Artifa
                     }
                 }
             }
+            // The change tracker of `state.yml` (`files:`): a map from path to record.
+            if let Some(map) = v.get(key).and_then(|l| l.as_mapping()) {
+                for (path, item) in map {
+                    if let Some(path) = path.as_str() {
+                        out.push(ArtifactRecord {
+                            phase: phase.map(str::to_owned).or_else(|| text(item, &["phase"])),
+                            path: path.to_owned(),
+                            before: text(item, &["before", "blob_before"]),
+                            after: text(item, &["after", "blob", "blob_after"]),
+                            at: at.to_owned(),
+                            commit: commit.to_owned(),
+                        });
+                    }
+                }
+            }
         }
     }
     let mut out = Vec::new();
