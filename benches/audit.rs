@@ -140,7 +140,7 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
         let cycle = [
             Op::Approve {
                 phase: "build".into(),
-                criterion: "Reviewed by a second person".into(),
+                criteria: vec!["Reviewed by a second person".into()],
                 comment: None,
             },
             Op::Complete {
@@ -485,7 +485,7 @@ fn logging_child(with_log: bool) {
     let ops = [
         Op::Approve {
             phase: "build".into(),
-            criterion: "1".into(),
+            criteria: vec!["1".into()],
             comment: None,
         },
         Op::Complete {

@@ -328,7 +328,7 @@ fn status_json_has_the_documented_shape() {
     assert_eq!(phases[3]["criteria"][0]["kind"], "file_exists");
     assert_eq!(
         st["next"][0],
-        "ddx gate approve frame \"Success metrics defined\""
+        "ddx gate approve frame \"Success metrics defined\"  # ask a reviewer"
     );
     // By positional id and by prefix; --all lists every instance.
     let by_prefix = repo.ddx_json(&["workflow", "status", "mini-", "--json"]);

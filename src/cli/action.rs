@@ -87,9 +87,44 @@ fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode
     Ok(ExitCode::Ok)
 }
 
+/// Warns when the action belongs to a phase that is not in progress (the run itself names
+/// any error, so a failed lookup here says nothing).
+fn warn_out_of_phase(out: &Output, repo: &crate::store::Repo, id: &str, spec: &str) {
+    let Ok((tip, st)) = crate::engine::load(repo, id) else {
+        return;
+    };
+    let Ok(wf) = crate::engine::load_pinned(repo, id, &tip) else {
+        return;
+    };
+    let current: Vec<String> = st
+        .phases
+        .iter()
+        .filter(|p| p.status == crate::engine::state::PhaseStatus::InProgress)
+        .map(|p| p.id.clone())
+        .collect();
+    let Ok(action) = actions::find(&wf, spec, &current) else {
+        return;
+    };
+    let Some(phase) = action.phase.as_deref() else {
+        return;
+    };
+    if let Some(p) = st.phase(phase).filter(|p| !current.contains(&p.id)) {
+        out.warn(format!(
+            "{spec} belongs to phase {phase}, which is {}, not in progress (in progress: {})",
+            p.status.as_str(),
+            if current.is_empty() {
+                "none".to_owned()
+            } else {
+                current.join(", ")
+            }
+        ));
+    }
+}
+
 fn cmd_run(cli: &Cli, out: &Output, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
     let id = instance::resolve(&repo, &args.instance)?;
+    warn_out_of_phase(out, &repo, &id, &args.action);
     let engine = instance::engine(&repo)?;
     let opts = RunOptions {
         args: args.args.clone(),

@@ -19,8 +19,10 @@ pub enum GateCommand {
 pub struct ApproveArgs {
     /// The phase id.
     pub phase: String,
-    /// The criterion: its text, a unique part of it, or its number in `ddx workflow status`.
-    pub criterion: String,
+    /// The criteria: each its text, a unique part of it, or its number in `ddx workflow
+    /// status`; several are approved in one event.
+    #[arg(required = true, num_args = 1..)]
+    pub criteria: Vec<String>,
     #[command(flatten)]
     pub instance: InstanceArg,
     /// A comment recorded with the approval.
@@ -88,6 +90,7 @@ fn print_check(out: &Output, view: &GateCheckView) {
         return;
     }
     let mut blocking = 0;
+    let mut failing = 0;
     let mut approve = None;
     for p in &view.phases {
         let gate = match p.gate {
@@ -136,19 +139,31 @@ fn print_check(out: &Output, view: &GateCheckView) {
             }
             if c.required && c.status != Verdict::Pass {
                 blocking += 1;
-                if approve.is_none() && c.status == Verdict::NeedsApproval {
-                    approve = Some(format!("ddx gate approve {} {}", p.id, c.number));
+                if c.status == Verdict::NeedsApproval {
+                    approve
+                        .get_or_insert_with(|| format!("ddx gate approve {} {}", p.id, c.number));
+                } else {
+                    failing += 1;
                 }
             }
         }
     }
     if blocking > 0 {
+        // Name only what is there: checks to fix, criteria to have approved.
+        let mut hints = Vec::new();
+        if failing > 0 {
+            hints.push(format!(
+                "fix the failing check{} above (what each found is under it)",
+                if failing == 1 { "" } else { "s" }
+            ));
+        }
+        if let Some(a) = approve {
+            hints.push(format!("ask a reviewer to approve a human one with `{a}`"));
+        }
         out.note(format!(
-            "gate not satisfied: {blocking} required criteri{} not pass{}",
+            "gate not satisfied: {blocking} required criteri{} not pass; {}",
             if blocking == 1 { "on does" } else { "a do" },
-            approve
-                .map(|a| format!("; approve a human one with `{a}`"))
-                .unwrap_or_default()
+            hints.join("; ")
         ));
     }
 }
@@ -156,10 +171,25 @@ fn print_check(out: &Output, view: &GateCheckView) {
 fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
     let id = instance::resolve(&repo, &args.instance)?;
+    let who = repo.identity()?;
+    if let Some(refused) = crate::engine::gates::separation_of_duties(
+        &repo,
+        &id,
+        &args.phase,
+        &args.criteria,
+        &who.actor(),
+        &who.email,
+    )? {
+        anyhow::bail!(
+            "{refused}\nhint: ask someone who did not write them to run `ddx gate approve {} {}`",
+            args.phase,
+            args.criteria.join(" ")
+        );
+    }
     let engine = instance::engine(&repo)?;
     let op = Op::Approve {
         phase: args.phase.clone(),
-        criterion: args.criterion.clone(),
+        criteria: args.criteria.clone(),
         comment: args.comment.clone(),
     };
     let report = engine.apply(&id, &op, None, args.dry_run)?;

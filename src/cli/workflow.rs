@@ -478,7 +478,7 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
     if args.json {
         out.json(&view)?;
     } else {
-        print_status(out, &view);
+        print_status(out, &view, cli.verbose > 0);
     }
     Ok(ExitCode::Ok)
 }
@@ -492,7 +492,8 @@ fn status_word(out: &Output, status: &str) -> String {
     }
 }
 
-fn print_status(out: &Output, v: &StatusView) {
+/// Prints an instance; finished phases fold into one line each unless `verbose`.
+fn print_status(out: &Output, v: &StatusView, verbose: bool) {
     out.line(format!(
         "{}  {} {}  {}  {}% done",
         out.bold(&v.id),
@@ -514,12 +515,17 @@ fn print_status(out: &Output, v: &StatusView) {
         if let Some(r) = &p.reason {
             line.push_str(&format!(" ({r})"));
         }
+        let finished = matches!(p.status, PhaseStatus::Completed | PhaseStatus::Skipped);
+        if finished && !verbose && !p.criteria.is_empty() {
+            line.push_str(&folded_summary(p));
+        }
         let colored = line.replacen(p.status.as_str(), &status_word(out, p.status.as_str()), 1);
         out.line(colored);
-        let show = matches!(
-            p.status,
-            PhaseStatus::InProgress | PhaseStatus::Ready | PhaseStatus::Failed
-        ) || p.criteria.iter().any(|c| c.approval.is_some());
+        let show = verbose
+            || matches!(
+                p.status,
+                PhaseStatus::InProgress | PhaseStatus::Ready | PhaseStatus::Failed
+            );
         if show {
             for c in &p.criteria {
                 let mark = if c.status.is_satisfied() {
@@ -582,6 +588,24 @@ fn print_status(out: &Output, v: &StatusView) {
             out.line(format!("  {n}"));
         }
     }
+}
+
+/// One finished phase's criteria in a few words: how many were approved, how many were
+/// forced past.
+fn folded_summary(p: &engine::PhaseView) -> String {
+    let approved = p.criteria.iter().filter(|c| c.approval.is_some()).count();
+    let mut parts = vec![format!(
+        "{} criteri{}",
+        p.criteria.len(),
+        if p.criteria.len() == 1 { "on" } else { "a" }
+    )];
+    if approved > 0 {
+        parts.push(format!("{approved} approved"));
+    }
+    if !p.forced.is_empty() {
+        parts.push(format!("{} forced past", p.forced.len()));
+    }
+    format!("  [{}; --verbose lists them]", parts.join(", "))
 }
 
 /// Names the broken workflows on stderr; with `strict`, fails after naming them.

@@ -297,6 +297,10 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
     };
     let files = match target_files(cx, path) {
         Ok(f) => f,
+        // A path that does not exist holds no match: `expected: 0` passes, `>0` fails.
+        Err(_) if inside(cx, path).is_some_and(|full| std::fs::symlink_metadata(full).is_err()) => {
+            Vec::new()
+        }
         Err(o) => return o,
     };
     // A whole-file test first: most files of a folder do not match at all, and one search of
@@ -786,7 +790,18 @@ mod tests {
             path: "missing.md".into(),
             expected: Expected::ABSENT,
         });
-        assert_eq!(o.summary, "missing.md does not exist");
+        assert!(
+            o.passed,
+            "a missing path counts zero matches: {}",
+            o.summary
+        );
+        let o = f.eval(Check::Pattern {
+            regex: "x".into(),
+            path: "missing.md".into(),
+            expected: Expected::PRESENT,
+        });
+        assert!(!o.passed);
+        assert!(o.summary.contains("missing.md"), "{}", o.summary);
     }
 
     #[test]

@@ -347,3 +347,75 @@ pub fn evaluate(
         items,
     }
 }
+
+/// Why an approver may not approve a criterion: they wrote what it reviews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotSeparate {
+    pub criterion: String,
+    pub approver: String,
+    /// The approver's commits touched these files.
+    pub files: Vec<String>,
+}
+
+impl std::fmt::Display for NotSeparate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} may not approve \"{}\": they authored commits touching {}, which it reviews",
+            self.approver,
+            self.criterion,
+            self.files.join(", ")
+        )
+    }
+}
+
+/// What stops ddx from telling who wrote what a criterion reviews.
+#[derive(Debug, thiserror::Error)]
+pub enum SeparationError {
+    #[error(transparent)]
+    Engine(#[from] super::EngineError),
+    #[error("cannot read who wrote the reviewed paths")]
+    Git(#[from] crate::store::git::GitCommandError),
+}
+
+/// Separation of duties: the criteria of `phase` named by `queries` that declare
+/// `separate_from:` paths, checked against git's history of those paths; the first criterion
+/// whose paths `email` authored commits touching is returned.
+pub fn separation_of_duties(
+    repo: &Repo,
+    instance: &str,
+    phase: &str,
+    queries: &[String],
+    approver: &str,
+    email: &str,
+) -> Result<Option<NotSeparate>, SeparationError> {
+    let (tip, st) = super::load(repo, instance)?;
+    let wf = super::load_pinned(repo, instance, &tip)?;
+    let (Some(ps), Some(def)) = (st.phase(phase), wf.phase(phase)) else {
+        return Ok(None);
+    };
+    for q in queries {
+        let Ok(ci) = super::machine::find_criterion(&st, phase, q) else {
+            continue; // the transition names the unknown criterion
+        };
+        let Some(c) = definition_of(Some(def), &ps.criteria[ci]) else {
+            continue;
+        };
+        if c.separate_from.is_empty() {
+            continue;
+        }
+        let authors = crate::store::git::authors_of(repo.work_dir(), &c.separate_from)?;
+        let suffix = format!("<{email}>");
+        if let Some((_, files)) = authors
+            .into_iter()
+            .find(|(a, _)| a.to_lowercase().ends_with(&suffix.to_lowercase()))
+        {
+            return Ok(Some(NotSeparate {
+                criterion: c.criteria.clone(),
+                approver: approver.to_owned(),
+                files,
+            }));
+        }
+    }
+    Ok(None)
+}

@@ -36,9 +36,10 @@ pub enum Op {
     Pause,
     Resume,
     Abort,
+    /// Approves one or more human criteria of a phase, in one event.
     Approve {
         phase: String,
-        criterion: String,
+        criteria: Vec<String>,
         comment: Option<String>,
     },
 }
@@ -460,36 +461,59 @@ pub fn apply(
     match op {
         Op::Approve {
             phase,
-            criterion,
+            criteria,
             comment,
         } => {
             let pi = phase_index(state, phase)?;
-            let ci = find_criterion(state, phase, criterion)?;
-            let c = &state.phases[pi].criteria[ci];
-            if !c.is_human() {
-                return Err(TransitionError::MachineCriterion {
-                    phase: phase.clone(),
-                    criterion: c.criteria.clone(),
-                    kind: c.kind.clone(),
+            let mut chosen: Vec<usize> = Vec::new();
+            for criterion in criteria {
+                let ci = find_criterion(state, phase, criterion)?;
+                let c = &state.phases[pi].criteria[ci];
+                if !c.is_human() {
+                    return Err(TransitionError::MachineCriterion {
+                        phase: phase.clone(),
+                        criterion: c.criteria.clone(),
+                        kind: c.kind.clone(),
+                    });
+                }
+                if !chosen.contains(&ci) {
+                    chosen.push(ci);
+                }
+            }
+            let mut already = Vec::new();
+            let mut texts = Vec::new();
+            for ci in chosen {
+                let c = &state.phases[pi].criteria[ci];
+                if let Some(a) = &c.approval {
+                    already.push(format!(
+                        "\"{}\" of phase {phase} was already approved by {} at {}",
+                        c.criteria, a.by, a.at
+                    ));
+                    continue;
+                }
+                texts.push(c.criteria.clone());
+                state.phases[pi].criteria[ci].approval = Some(Approval {
+                    by: cx.actor.to_owned(),
+                    at: cx.at.to_owned(),
+                    comment: comment.clone().filter(|c| !c.trim().is_empty()),
                 });
+                state.metrics.approvals += 1;
             }
-            if let Some(a) = &c.approval {
-                return Ok(Applied::Nothing(format!(
-                    "\"{}\" of phase {phase} was already approved by {} at {}",
-                    c.criteria, a.by, a.at
-                )));
+            if texts.is_empty() {
+                return Ok(Applied::Nothing(already.join("; ")));
             }
-            let text = c.criteria.clone();
-            state.phases[pi].criteria[ci].approval = Some(Approval {
-                by: cx.actor.to_owned(),
-                at: cx.at.to_owned(),
-                comment: comment.clone().filter(|c| !c.trim().is_empty()),
-            });
-            state.metrics.approvals += 1;
-            effect.subject = format!("approve {phase}: {text}");
-            effect.lines.push(format!("{phase}: approved \"{text}\""));
+            effect.subject = match texts.as_slice() {
+                [one] => format!("approve {phase}: {one}"),
+                many => format!("approve {phase}: {} criteria", many.len()),
+            };
+            for text in &texts {
+                effect.lines.push(format!("{phase}: approved \"{text}\""));
+            }
+            effect.lines.extend(already);
             effect.phases.push(phase.clone());
-            effect.trailers.push(("Ddx-Criterion".to_owned(), text));
+            for text in texts {
+                effect.trailers.push(("Ddx-Criterion".to_owned(), text));
+            }
             if let Some(c) = comment.as_ref().filter(|c| !c.trim().is_empty()) {
                 effect.trailers.push(("Ddx-Comment".to_owned(), c.clone()));
             }
@@ -1081,7 +1105,7 @@ phases:
             &wf,
             Op::Approve {
                 phase: "a".into(),
-                criterion: "a done".into(),
+                criteria: vec!["a done".into()],
                 comment: None,
             },
         )
@@ -1180,7 +1204,7 @@ phases:
             &wf,
             Op::Approve {
                 phase: "a".into(),
-                criterion: "1".into(),
+                criteria: vec!["1".into()],
                 comment: None,
             },
         )
@@ -1208,7 +1232,7 @@ phases:
         .unwrap();
         let op = Op::Approve {
             phase: "a".into(),
-            criterion: "A done".into(),
+            criteria: vec!["A done".into()],
             comment: None,
         };
         assert!(matches!(
@@ -1239,7 +1263,7 @@ phases:
             &wf,
             Op::Approve {
                 phase: "a".into(),
-                criterion: "nope".into(),
+                criteria: vec!["nope".into()],
                 comment: None,
             },
         )
@@ -1253,7 +1277,7 @@ phases:
             &wf,
             Op::Approve {
                 phase: "x".into(),
-                criterion: "1".into(),
+                criteria: vec!["1".into()],
                 comment: None,
             },
         )

@@ -946,6 +946,9 @@ fn suggestions(
         _ => {}
     }
     let mut advance = false;
+    // The honest steps first (fix a check, run the checks, ask for an approval); `--force`
+    // only after them, with what it costs.
+    let mut forces = Vec::new();
     for p in phases {
         let gate = match p.status {
             PhaseStatus::Failed => {
@@ -966,29 +969,59 @@ fn suggestions(
             advance = true;
             continue;
         }
-        for e in blocking {
+        let mut machine = 0;
+        for e in &blocking {
             match e.status {
-                CriterionStatus::NeedsApproval => {
-                    out.push(format!("ddx gate approve {} {}", p.id, quote(&e.criteria)))
+                CriterionStatus::NeedsApproval => out.push(format!(
+                    "ddx gate approve {} {}  # ask a reviewer",
+                    p.id,
+                    quote(&e.criteria)
+                )),
+                CriterionStatus::Failed => {
+                    machine += 1;
+                    out.push(fix_hint(e));
                 }
                 _ => {
-                    let verb = if gate == GateKind::Exit {
-                        "complete"
-                    } else {
-                        "start"
-                    };
-                    let cmd = format!("ddx phase {verb} {} --force", p.id);
+                    machine += 1;
+                    let cmd = format!("ddx gate check {}", p.id);
                     if !out.contains(&cmd) {
                         out.push(cmd);
                     }
                 }
             }
         }
+        if machine > 0 {
+            let verb = if gate == GateKind::Exit {
+                "complete"
+            } else {
+                "start"
+            };
+            forces.push(format!(
+                "ddx phase {verb} {} --force  # last resort: records {machine} unmet check{} as a deviation",
+                p.id,
+                if machine == 1 { "" } else { "s" }
+            ));
+        }
     }
+    out.extend(forces);
     if advance {
         out.insert(0, "ddx workflow next".to_owned());
     }
     Ok(out)
+}
+
+/// What would make a failed machine check pass, from what the check found.
+fn fix_hint(e: &Evaluation) -> String {
+    let mut hint = format!("fix {}", quote(&e.criteria));
+    if let Some(d) = &e.detail {
+        hint.push_str(&format!(": {d}"));
+    }
+    if e.kind == "committed" {
+        if let Some(path) = e.evidence.first().map(|ev| ev.path.as_str()) {
+            hint.push_str(&format!(" (commit it: `git add {path} && git commit`)"));
+        }
+    }
+    hint
 }
 
 /// Every instance's status.

@@ -214,11 +214,11 @@ pub fn normalize_op(op: &Op) -> Op {
     match op {
         Op::Approve {
             phase,
-            criterion,
+            criteria,
             comment,
         } => Op::Approve {
             phase: phase.clone(),
-            criterion: criterion.clone(),
+            criteria: criteria.clone(),
             comment: normalize_text(comment.as_deref()),
         },
         other => other.clone(),
@@ -280,10 +280,19 @@ pub fn op_of(message: &Message) -> Result<Option<Op>, String> {
         "abort" => Op::Abort,
         "approve" => Op::Approve {
             phase: phase()?,
-            criterion: message
-                .get("Ddx-Criterion")
-                .map(str::to_owned)
-                .ok_or("the `approve` event has no Ddx-Criterion trailer")?,
+            criteria: {
+                // One trailer per criterion an approval event approved.
+                let all: Vec<String> = message
+                    .trailers
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("Ddx-Criterion"))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                if all.is_empty() {
+                    return Err("the `approve` event has no Ddx-Criterion trailer".into());
+                }
+                all
+            },
             comment: message.get("Ddx-Comment").map(str::to_owned),
         },
         _ => return Ok(None),
@@ -634,7 +643,7 @@ phases:
         assert_eq!(run(&st, &wf, &m).unwrap(), started);
         let approve = Op::Approve {
             phase: "a".into(),
-            criterion: "Reviewed".into(),
+            criteria: vec!["Reviewed".into()],
             comment: Some("ok".into()),
         };
         let (approved, m) = step(&started, &wf, approve, &NotEvaluatedHere);

@@ -240,7 +240,7 @@ pub fn start_ready(
         for criterion in human {
             let op = Op::Approve {
                 phase: id.clone(),
-                criterion,
+                criteria: vec![criterion],
                 comment: Some(APPLY_APPROVAL.to_owned()),
             };
             if let Applied::Changed(e) = machine::apply(st, Some(wf), &op, cx, evaluator)? {

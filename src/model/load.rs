@@ -893,6 +893,7 @@ impl Loader<'_> {
                 validation: Vec::new(),
                 evidence: None,
                 on_commit: false,
+                separate_from: Vec::new(),
                 origin,
                 extra: Default::default(),
             },
@@ -944,6 +945,11 @@ impl Loader<'_> {
                         .unwrap_or_default(),
                     evidence: g.evidence.clone(),
                     on_commit: g.on.as_deref() == Some("commit"),
+                    separate_from: g
+                        .separate_from
+                        .clone()
+                        .map(OneOrMany::into_vec)
+                        .unwrap_or_default(),
                     origin,
                     extra: g.extra.clone(),
                 }
@@ -1187,6 +1193,7 @@ impl Loader<'_> {
             validation: Vec::new(),
             evidence: r.path.clone(),
             on_commit: false,
+            separate_from: Vec::new(),
             origin: CriterionOrigin::ValidationRule,
             extra,
         }

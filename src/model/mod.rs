@@ -160,6 +160,9 @@ pub struct Criterion {
     /// Evaluated by the pre-commit hook too (`on: commit`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub on_commit: bool,
+    /// Paths the criterion reviews (`separate_from:`): their authors may not approve it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub separate_from: Vec<String>,
     pub origin: CriterionOrigin,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: Extra,

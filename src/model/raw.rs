@@ -231,6 +231,9 @@ pub struct RawGate {
     /// `on: commit` makes the pre-commit hook evaluate this criterion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<String>,
+    /// Paths under review: whoever authored commits touching them may not approve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separate_from: Option<OneOrMany>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -244,6 +247,7 @@ impl KnownFields for RawGate {
         "evidence",
         "check",
         "on",
+        "separate_from",
     ];
 }
 

@@ -282,6 +282,21 @@ fn artifacts_in(state: &serde_yaml::Value, at: &str, commit: &str) -> Vec<Artifa
                     }
                 }
             }
+            // The change tracker of `state.yml` (`files:`): a map from path to record.
+            if let Some(map) = v.get(key).and_then(|l| l.as_mapping()) {
+                for (path, item) in map {
+                    if let Some(path) = path.as_str() {
+                        out.push(ArtifactRecord {
+                            phase: phase.map(str::to_owned).or_else(|| text(item, &["phase"])),
+                            path: path.to_owned(),
+                            before: text(item, &["before", "blob_before"]),
+                            after: text(item, &["after", "blob", "blob_after"]),
+                            at: at.to_owned(),
+                            commit: commit.to_owned(),
+                        });
+                    }
+                }
+            }
         }
     }
     let mut out = Vec::new();
@@ -423,11 +438,12 @@ fn instance_report(
             }
             // Gate evidence: the input gate when a phase starts, the exit gate when it completes.
             let gate = match (old_status, p.status) {
-                (Some(PhaseStatus::Ready), PhaseStatus::InProgress) => Some(GateKind::Input),
+                // `apply` creates a phase and starts it in one event.
+                (Some(PhaseStatus::Ready) | None, PhaseStatus::InProgress) => Some(GateKind::Input),
                 (Some(PhaseStatus::InProgress), PhaseStatus::Completed) => Some(GateKind::Exit),
                 _ => None,
             };
-            if let (Some(gate), Some(old)) = (gate, old) {
+            if let (Some(gate), Some(old)) = (gate, old.or(Some(p))) {
                 let criteria: Vec<CriterionEvidence> = old
                     .criteria
                     .iter()
@@ -439,8 +455,13 @@ fn instance_report(
                             .iter()
                             .rev()
                             .find(|cc| cc.phase == p.id && cc.number == number);
+                        // An approval given by the event itself (apply) counts too.
+                        let approval = k
+                            .approval
+                            .as_ref()
+                            .or_else(|| p.criteria.get(i).and_then(|n| n.approval.as_ref()));
                         let (status, detail) = if k.is_human() {
-                            match &k.approval {
+                            match approval {
                                 Some(a) => (
                                     "approved".to_owned(),
                                     Some(format!("by {} at {}", a.by, a.at)),
@@ -477,40 +498,45 @@ fn instance_report(
                 }
             }
         }
-        let phase = c.message.get("Ddx-Phase").map(str::to_owned);
-        match event.as_str() {
-            "approve" => {
-                if let (Some(phase), Some(criterion)) =
-                    (phase.clone(), c.message.get("Ddx-Criterion"))
-                {
-                    approvals.push(ApprovalRecord {
-                        phase,
-                        criterion: criterion.to_owned(),
-                        by: by.clone(),
-                        at: at.clone(),
-                        comment: c.message.get("Ddx-Comment").map(str::to_owned),
-                        commit: commit.clone(),
-                        cleared: None,
-                    });
-                }
-            }
-            "reopen" => {
-                if let Some(ph) = &phase {
-                    for a in approvals.iter_mut().filter(|a| &a.phase == ph) {
-                        let cleared = after.phase(ph).is_some_and(|p| {
-                            p.criteria.iter().any(|k| {
-                                k.criteria == a.criterion
-                                    && k.gate == GateKind::Exit
-                                    && k.approval.is_none()
-                            })
+        // Every approval the event gave, from the state it wrote: `approve` (one criterion or
+        // several) and `apply`, which approves input gates in the user's name. A restore
+        // brings back approvals given earlier, and a merge joins ones already counted.
+        if !matches!(event.as_str(), "restore" | "merge" | "sync") {
+            for p in &after.phases {
+                let old = before.and_then(|b| b.phase(&p.id));
+                for k in &p.criteria {
+                    let Some(a) = &k.approval else { continue };
+                    let had = old
+                        .and_then(|o| o.criteria.iter().find(|x| x.criteria == k.criteria))
+                        .is_some_and(|x| x.approval.is_some());
+                    if !had {
+                        approvals.push(ApprovalRecord {
+                            phase: p.id.clone(),
+                            criterion: k.criteria.clone(),
+                            by: a.by.clone(),
+                            at: a.at.clone(),
+                            comment: a.comment.clone(),
+                            commit: commit.clone(),
+                            cleared: None,
                         });
-                        if cleared && a.cleared.is_none() {
-                            a.cleared = Some(at.clone());
-                        }
                     }
                 }
             }
-            _ => {}
+        }
+        let phase = c.message.get("Ddx-Phase").map(str::to_owned);
+        if let (true, Some(ph)) = (event == "reopen", &phase) {
+            for a in approvals.iter_mut().filter(|a| &a.phase == ph) {
+                let cleared = after.phase(ph).is_some_and(|p| {
+                    p.criteria.iter().any(|k| {
+                        k.criteria == a.criterion
+                            && k.gate == GateKind::Exit
+                            && k.approval.is_none()
+                    })
+                });
+                if cleared && a.cleared.is_none() {
+                    a.cleared = Some(at.clone());
+                }
+            }
         }
         let mut deviate = |kind: &str, detail: String| {
             deviations.push(Deviation {

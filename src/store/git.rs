@@ -114,6 +114,47 @@ pub fn fetch_objects(dir: &Path, url: &str, refspec: &str) -> Result<(), GitComm
     .map(|_| ())
 }
 
+/// The authors (`Name <email>`) of the commits reachable from HEAD that touch `paths`, each
+/// once, with the paths each touched; an empty list when HEAD does not exist yet.
+pub fn authors_of(
+    dir: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, Vec<String>)>, GitCommandError> {
+    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec![
+        "log",
+        "--no-renames",
+        "--format=%x00%aN <%aE>",
+        "--name-only",
+        "HEAD",
+        "--",
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let text = run(dir, &args)?;
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for record in text.split('\0').filter(|r| !r.trim().is_empty()) {
+        let mut lines = record.lines();
+        let Some(author) = lines.next().map(str::to_owned) else {
+            continue;
+        };
+        let i = match out.iter().position(|(a, _)| *a == author) {
+            Some(i) => i,
+            None => {
+                out.push((author, Vec::new()));
+                out.len() - 1
+            }
+        };
+        for file in lines.map(str::trim).filter(|l| !l.is_empty()) {
+            if !out[i].1.iter().any(|f| f == file) {
+                out[i].1.push(file.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,254 @@
+//! The first hour of a new team with the embedded workflows: what apply writes meets the
+//! workflow's own checks, checked with the real `git`.
+
+mod common;
+
+use common::TestRepo;
+use serde_json::Value;
+
+fn criterion<'a>(phase: &'a Value, text: &str) -> &'a Value {
+    phase["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["criteria"] == text)
+        .unwrap_or_else(|| panic!("no criterion {text:?} in {phase}"))
+}
+
+#[test]
+fn adr_apply_writes_the_record_its_first_check_looks_for() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "adr",
+        "--var",
+        "adr_id=ADR-0007",
+        "--var",
+        "decision_title=Use PostgreSQL",
+    ]);
+    assert!(repo
+        .read("docs/adr/ADR-0007.md")
+        .starts_with("# ADR-0007: Use PostgreSQL"));
+    let untracked = repo.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(untracked.contains("docs/adr/ADR-0007.md"), "{untracked}");
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    let propose = &st["phases"][0];
+    assert_eq!(
+        criterion(propose, "At least one record exists in docs/adr/")["status"],
+        "passed"
+    );
+    assert_eq!(
+        criterion(propose, "ADR ids in file names are unique")["status"],
+        "passed"
+    );
+}
+
+#[test]
+fn a_pattern_check_over_a_missing_path_counts_zero_matches() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "adr",
+        "--var",
+        "adr_id=ADR-0001",
+        "--var",
+        "decision_title=Pick a queue",
+    ]);
+    // With docs/adr/ gone, a pattern check over it counts zero matches (so `expected: 0` would
+    // hold), instead of failing with "does not exist".
+    std::fs::remove_dir_all(repo.path("docs/adr")).unwrap();
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    let propose = &st["phases"][0];
+    let c = criterion(propose, "A record is marked Proposed");
+    assert_eq!(c["status"], "failed");
+    assert!(
+        !c["detail"].as_str().unwrap().contains("does not exist"),
+        "{c}"
+    );
+}
+
+/// One phase whose input gate and exit criteria are all human.
+const REVIEWED: &str = r#"name: reviewed
+version: 1.0.0
+description: Human gates only
+phases:
+  - id: a
+    order: 1
+    name: A
+    input_gates:
+      - The team agreed to start
+    exit_criteria:
+      - First review done
+      - Second review done
+"#;
+
+fn reviewed_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", REVIEWED);
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "r"]);
+    repo
+}
+
+#[test]
+fn gate_approve_takes_several_criteria_in_one_event() {
+    let repo = reviewed_repo();
+    let events = |repo: &TestRepo| {
+        repo.git(&["rev-list", "--count", "refs/ddx/instances/r"])
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let before = events(&repo);
+    repo.ddx_ok(&["gate", "approve", "a", "First review", "Second review"]);
+    assert_eq!(events(&repo), before + 1, "one event for both approvals");
+    let trailers = repo.git(&[
+        "log",
+        "-1",
+        "--format=%(trailers:key=Ddx-Criterion,valueonly)",
+        "refs/ddx/instances/r",
+    ]);
+    assert_eq!(trailers.trim(), "First review done\nSecond review done");
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    for c in st["phases"][0]["criteria"].as_array().unwrap() {
+        assert_eq!(c["status"], "approved", "{c}");
+    }
+    // Replay reproduces the state the event wrote.
+    repo.ddx_ok(&["audit", "verify"]);
+    // Again: nothing changes, nothing is written.
+    repo.ddx_ok(&["gate", "approve", "a", "First review", "Second review"]);
+    assert_eq!(events(&repo), before + 1);
+}
+
+#[test]
+fn the_report_lists_the_approvals_apply_gave() {
+    let repo = reviewed_repo();
+    repo.ddx_ok(&["gate", "approve", "a", "First review"]);
+    let report = repo.ddx_json(&["audit", "report", "--format", "json"]);
+    let i = &report["instances"][0];
+    let approvals: Vec<&str> = i["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["criterion"].as_str().unwrap())
+        .collect();
+    assert_eq!(approvals, ["The team agreed to start", "First review done"]);
+    let input = i["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["gate"] == "input")
+        .unwrap_or_else(|| panic!("no input gate evidence in {i}"));
+    assert_eq!(input["criteria"][0]["status"], "approved", "{input}");
+}
+
+const SEPARATE: &str = r#"name: separate
+version: 1.0.0
+description: A review by someone else
+phases:
+  - id: design
+    order: 1
+    name: Design
+    exit_criteria:
+      - criteria: The design was reviewed by someone who did not write it
+        separate_from: docs/design.md
+"#;
+
+#[test]
+fn the_author_of_what_a_criterion_reviews_may_not_approve_it() {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", SEPARATE);
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "s"]);
+    repo.write("docs/design.md", "# Design\n\nQueues.\n");
+    repo.commit_all("design");
+    let tip = repo.git(&["rev-parse", "refs/ddx/instances/s"]);
+    let out = repo.ddx(&["gate", "approve", "design", "1"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("Test User <test@example.com> may not approve \"The design was reviewed by someone who did not write it\": they authored commits touching docs/design.md, which it reviews"),
+        "{err}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "refs/ddx/instances/s"]), tip);
+    // Someone else may.
+    let out = repo
+        .command(env!("CARGO_BIN_EXE_ddx"))
+        .env("GIT_COMMITTER_NAME", "Bob")
+        .env("GIT_COMMITTER_EMAIL", "bob@example.com")
+        .args(["gate", "approve", "design", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let by = repo.git(&["log", "-1", "--format=%an <%ae>", "refs/ddx/instances/s"]);
+    assert_eq!(by.trim(), "Bob <bob@example.com>");
+}
+
+#[test]
+fn an_embedded_prompt_renders_the_arguments_it_is_given() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "tdd",
+        "--var",
+        "test_command=true",
+        "--var",
+        "feature_name=cart",
+    ]);
+    let prompt = repo.ddx_ok(&[
+        "action",
+        "run",
+        "write-next-test",
+        "--",
+        "US-001",
+        "empty cart",
+    ]);
+    assert!(
+        prompt.contains("**Asked for:** US-001 empty cart"),
+        "{prompt}"
+    );
+    let bare = repo.ddx(&["action", "run", "write-next-test"]);
+    assert!(!common::stdout(&bare).contains("Asked for"));
+    // The red phase has not started: the run says so.
+    let err = common::stderr(&bare);
+    assert!(
+        err.contains("write-next-test belongs to phase red, which is pending, not in progress (in progress: specify)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_report_lists_the_files_status_tracks_with_their_blob_ids() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "adr",
+        "--var",
+        "adr_id=ADR-0003",
+        "--var",
+        "decision_title=Use a queue",
+    ]);
+    let blob = repo.git(&["hash-object", "docs/adr/ADR-0003.md"]);
+    let report = repo.ddx_json(&["audit", "report", "--format", "json"]);
+    let artifacts = report["instances"][0]["artifacts"].as_array().unwrap();
+    let a = artifacts
+        .iter()
+        .find(|a| a["path"] == "docs/adr/ADR-0003.md")
+        .unwrap_or_else(|| panic!("not in the report: {artifacts:?}"));
+    assert_eq!(a["after"], blob.trim());
+    let md = repo.ddx_ok(&["audit", "report"]);
+    assert!(!md.contains("None recorded."), "{md}");
+}
