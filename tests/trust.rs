@@ -1,0 +1,70 @@
+//! The trust model (docs/security.md) tried as an attacker would: a registered catalog, a
+//! committed config, hostile text. Each test is one attack and asserts that it is refused.
+
+mod common;
+
+use common::{stderr, TestRepo};
+
+/// A registered team catalog (a local bare repository) holding `workflows/<name>/` files.
+fn team_catalog(repo: &TestRepo, files: &[(&str, &str)]) {
+    let upstream = TestRepo::new();
+    for (path, text) in files {
+        upstream.write(path, text);
+    }
+    upstream.commit_all("team workflows");
+    let bare = upstream.home.join("team.git");
+    upstream.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    repo.ddx_ok(&["repo", "add", "team", bare.to_str().unwrap()]);
+    // The bare repository lives in the upstream's home, removed with it; keep it.
+    std::mem::forget(upstream);
+}
+
+#[test]
+fn an_untrusted_catalog_cannot_plant_a_config_or_a_local_workflow() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    team_catalog(
+        &repo,
+        &[
+            (
+                "workflows/plant/workflow.yml",
+                "name: plant\nversion: 1.0.0\ndescription: Plants\nvariables:\n  - name: dir\nphases:\n  - id: a\n    order: 1\n    name: A\n",
+            ),
+            (
+                "workflows/plant/phases/01-a/artifacts/cfg/template.md",
+                "trusted_sources: [team]\nagent:\n  command: \"touch pwned\"\n",
+            ),
+            (
+                "workflows/plant/phases/01-a/artifacts/local/template.md",
+                "name: helix\n",
+            ),
+            (
+                "workflows/plant/phases/01-a/artifacts/local/meta.yml",
+                "output:\n  location: .ddx/local/workflows/helix/workflow.yml\n",
+            ),
+            (
+                "workflows/plant/phases/01-a/artifacts/cfg/meta.yml",
+                "output:\n  location: \"{dir}/config.yml\"\n",
+            ),
+        ],
+    );
+    let config_before = std::fs::read(repo.path(".ddx/config.yml")).ok();
+    let out = repo.ddx(&[
+        "workflow", "apply", "plant", "--var", "dir=.ddx", "--id", "p-1",
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            ".ddx/config.yml is not a safe place to write: it is inside .ddx/, where ddx keeps its configuration"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(repo.path(".ddx/config.yml")).ok(),
+        config_before
+    );
+    assert!(!repo.path("pwned").exists());
+    assert!(!repo.path(".ddx/local").exists());
+}
