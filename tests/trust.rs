@@ -68,3 +68,31 @@ fn an_untrusted_catalog_cannot_plant_a_config_or_a_local_workflow() {
     assert!(!repo.path("pwned").exists());
     assert!(!repo.path(".ddx/local").exists());
 }
+
+#[test]
+fn a_check_never_reads_a_git_ignored_secret_into_shared_refs() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: leak\nversion: 1.0.0\ndescription: Leaks\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: Secrets\n        check: {pattern: \"API_SECRET\", path: \".\", expected: \">=1\"}\n",
+    );
+    repo.write(".gitignore", ".env\n");
+    repo.commit_all("initial");
+    repo.write(".env", "API_SECRET=hunter2\n");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "l-1"]);
+    let _ = repo.ddx(&["gate", "check"]);
+    let _ = repo.ddx(&["phase", "complete", "a"]);
+    let objects = repo.git(&["rev-list", "--objects", "--glob=refs/ddx/*"]);
+    for line in objects.lines() {
+        let id = line.split(' ').next().unwrap();
+        let body = repo.git(&["cat-file", "-p", id]);
+        assert!(
+            !body.contains("hunter2"),
+            "{line} holds the secret:\n{body}"
+        );
+        assert!(
+            !body.contains(".env"),
+            "{line} names the secret file:\n{body}"
+        );
+    }
+}

@@ -79,6 +79,9 @@ pub struct CheckContext<'a> {
     pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
     /// May `command` checks run (trusted source or explicit consent)?
     pub allow_commands: bool,
+    /// Does git ignore this untracked file (or folder, when the flag is set)? Checks never
+    /// read such a file.
+    pub ignored: &'a dyn Fn(&str, bool) -> bool,
     /// Files already read by earlier checks of the same evaluation (several pattern checks
     /// over one folder read each file once).
     pub files: Option<&'a FileCache>,
@@ -178,8 +181,10 @@ fn file_exists(cx: &CheckContext<'_>, path: &str) -> Outcome {
     }
 }
 
-/// Every regular file under `dir` (recursively, no symlinks, no `.git`), as relative paths.
-fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+/// Every regular file under `dir` (recursively, no symlinks, no `.git`, nothing git ignores),
+/// as relative paths.
+fn files_under(cx: &CheckContext<'_>, dir: &Path, out: &mut Vec<String>) {
+    let root = cx.work_dir;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -188,15 +193,17 @@ fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
             continue;
         };
         let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
         if kind.is_dir() {
-            if entry.file_name() == ".git" {
+            if entry.file_name() == ".git" || (cx.ignored)(&rel, true) {
                 continue;
             }
-            files_under(root, &path, out);
-        } else if kind.is_file() {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
+            files_under(cx, &path, out);
+        } else if kind.is_file() && !(cx.ignored)(&rel, false) {
+            out.push(rel);
         }
     }
 }
@@ -225,7 +232,7 @@ fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome 
         return Outcome::fail(format!("{glob} is outside the work tree"), vec![]);
     };
     let mut files = Vec::new();
-    files_under(cx.work_dir, &start, &mut files);
+    files_under(cx, &start, &mut files);
     files.sort();
     let matched: Vec<String> = files.into_iter().filter(|f| matcher.is_match(f)).collect();
     let n = matched.len() as u64;
@@ -257,11 +264,18 @@ fn target_files(cx: &CheckContext<'_>, path: &str) -> Result<Vec<String>, Outcom
         .map_err(|_| Outcome::fail(format!("{path} does not exist"), vec![]))?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        files_under(cx.work_dir, &full, &mut files);
+        files_under(cx, &full, &mut files);
         files.sort();
         Ok(files)
     } else {
-        Ok(vec![path.split('#').next().unwrap_or(path).to_owned()])
+        let rel = path.split('#').next().unwrap_or(path);
+        if (cx.ignored)(rel.trim_start_matches("./"), false) {
+            return Err(Outcome::fail(
+                format!("{path} is ignored by git; checks do not read ignored files"),
+                vec![],
+            ));
+        }
+        Ok(vec![rel.to_owned()])
     }
 }
 
@@ -652,6 +666,7 @@ mod tests {
                 phase_completed: &done,
                 committed: &committed,
                 allow_commands: true,
+                ignored: &|p: &str, _| p == ".env" || p.starts_with("secret"),
                 files: None,
             };
             evaluate(&check, &cx)
@@ -737,6 +752,7 @@ mod tests {
             phase_completed: &done,
             committed: &committed,
             allow_commands: false,
+            ignored: &|_, _| false,
             files: Some(&cache),
         };
         let check = Check::Pattern {
@@ -912,5 +928,32 @@ mod tests {
         });
         assert!(!o.passed);
         assert!(o.summary.contains("symbolic link"));
+    }
+
+    #[test]
+    fn files_git_ignores_are_never_read() {
+        let f = Fixture::new();
+        f.write(".env", "API_SECRET=hunter2\n");
+        f.write("secrets/key", "API_SECRET=k\n");
+        f.write("docs/a.md", "API_SECRET is documented\n");
+        let o = f.eval(Check::Pattern {
+            regex: "API_SECRET".into(),
+            path: ".".into(),
+            expected: gt0(),
+        });
+        assert!(o.passed);
+        assert_eq!(o.evidence.len(), 1, "{:?}", o.evidence);
+        assert_eq!(o.evidence[0].path, "docs/a.md");
+        let o = f.eval(Check::Pattern {
+            regex: "API_SECRET".into(),
+            path: ".env".into(),
+            expected: gt0(),
+        });
+        assert!(!o.passed);
+        assert_eq!(
+            o.summary,
+            ".env is ignored by git; checks do not read ignored files"
+        );
+        assert!(o.evidence.is_empty());
     }
 }

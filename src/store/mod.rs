@@ -20,6 +20,7 @@ pub mod dir;
 pub mod event;
 pub mod git;
 pub mod heads;
+pub mod ignore;
 pub mod library;
 pub mod loose;
 pub mod notes;
