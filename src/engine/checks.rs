@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// At most this many evidence items are kept per check.
 const MAX_EVIDENCE: usize = 20;
+/// A line quoted as evidence is cut to this many characters (docs/audit.md).
+pub const MAX_EVIDENCE_LINE: usize = 200;
 /// Files larger than this are not scanned by pattern checks.
 const MAX_SCAN: u64 = 8 * 1024 * 1024;
 
@@ -342,7 +344,9 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                                 .nth(line - 1)
                                 .unwrap_or_default()
                                 .trim()
-                                .to_owned(),
+                                .chars()
+                                .take(MAX_EVIDENCE_LINE)
+                                .collect(),
                         ),
                     });
                 }
@@ -355,7 +359,7 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                         evidence.push(Evidence {
                             path: rel.clone(),
                             line: Some(i + 1),
-                            text: Some(line.trim().chars().take(200).collect()),
+                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
                         });
                     }
                 }
@@ -409,7 +413,7 @@ fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
                         .push(Evidence {
                             path: rel.clone(),
                             line: Some(i + 1),
-                            text: Some(line.trim().chars().take(200).collect()),
+                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
                         });
                 }
             }
@@ -955,5 +959,20 @@ mod tests {
             ".env is ignored by git; checks do not read ignored files"
         );
         assert!(o.evidence.is_empty());
+    }
+
+    #[test]
+    fn evidence_lines_are_cut_to_the_documented_length() {
+        let f = Fixture::new();
+        f.write("docs/long.md", &format!("KEY={}\n", "x".repeat(5000)));
+        for regex in ["KEY=", "(?m)^KEY="] {
+            let o = f.eval(Check::Pattern {
+                regex: regex.into(),
+                path: "docs/".into(),
+                expected: gt0(),
+            });
+            let text = o.evidence[0].text.as_deref().unwrap();
+            assert_eq!(text.chars().count(), MAX_EVIDENCE_LINE, "{regex}");
+        }
     }
 }
