@@ -96,3 +96,45 @@ fn a_check_never_reads_a_git_ignored_secret_into_shared_refs() {
         );
     }
 }
+
+#[test]
+fn a_forged_journal_never_moves_a_branch_or_points_a_ref_at_a_non_commit() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# one\n");
+    repo.commit_all("first");
+    let first = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    repo.write("README.md", "# two\n");
+    repo.commit_all("second");
+    let main = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let blob = repo.git(&["rev-parse", "HEAD:README.md"]).trim().to_owned();
+    let heads = repo.path(".git/ddx/heads");
+    std::fs::create_dir_all(heads.parent().unwrap()).unwrap();
+    for (name, old, new, said) in [
+        (
+            "refs/heads/main",
+            main.as_str(),
+            first.as_str(),
+            "the interrupted step names a ref outside refs/ddx/, which recovery never moves: refs/heads/main".to_owned(),
+        ),
+        (
+            "refs/ddx/instances/x",
+            main.as_str(),
+            blob.as_str(),
+            format!("the interrupted step moves refs/ddx/instances/x to {blob}, which is not a commit"),
+        ),
+    ] {
+        std::fs::write(
+            &heads,
+            format!("step: forged\nmoves:\n  - name: {name}\n    old: {old}\n    new: {new}\n# end\n"),
+        )
+        .unwrap();
+        let out = repo.ddx(&["workflow", "resume"]);
+        assert!(!out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&said), "{}", stderr(&out));
+        assert_eq!(repo.git(&["rev-parse", "refs/heads/main"]).trim(), main);
+        assert!(repo
+            .git(&["for-each-ref", "refs/ddx/instances/"])
+            .trim()
+            .is_empty());
+    }
+}
