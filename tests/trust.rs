@@ -138,3 +138,35 @@ fn a_forged_journal_never_moves_a_branch_or_points_a_ref_at_a_non_commit() {
             .is_empty());
     }
 }
+
+#[test]
+fn a_hostile_description_never_reaches_the_terminal_raw() {
+    let repo = TestRepo::new();
+    repo.write(
+        ".ddx/local/workflows/evil/workflow.yml",
+        "name: evil\nversion: 1.0.0\ndescription: \"Nice\\e]0;pwned\\a\\e[2J\\rdone\"\nphases:\n  - id: a\n    order: 1\n    name: A\n",
+    );
+    repo.commit_all("initial");
+    for args in [
+        &["workflow", "list"][..],
+        &["workflow", "show", "evil"][..],
+        &["workflow", "list", "--color", "always"][..],
+    ] {
+        let mut cmd = repo.command(env!("CARGO_BIN_EXE_ddx"));
+        let out = cmd.env("NO_COLOR", "1").args(args).output().unwrap();
+        let text = common::stdout(&out);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            text.contains("Nice\\x1b]0;pwned\\x07\\x1b[2J\\x0ddone"),
+            "{args:?}: {text:?}"
+        );
+        assert!(!text.contains(['\x07', '\r']), "{args:?}: {text:?}");
+        assert!(
+            !text.contains("\x1b]") && !text.contains("\x1b[2J"),
+            "{args:?}: {text:?}"
+        );
+    }
+    // JSON stays exact.
+    let shown = repo.ddx_json(&["workflow", "show", "evil", "--json"]);
+    assert_eq!(shown["description"], "Nice\x1b]0;pwned\x07\x1b[2J\rdone");
+}
