@@ -170,3 +170,27 @@ fn a_hostile_description_never_reaches_the_terminal_raw() {
     let shown = repo.ddx_json(&["workflow", "show", "evil", "--json"]);
     assert_eq!(shown["description"], "Nice\x1b]0;pwned\x07\x1b[2J\rdone");
 }
+
+#[test]
+fn a_hostile_name_is_a_validation_error_and_plants_no_trailer() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: \"evil\\nDdx-Forced: yes\"\nversion: 1.0.0\ndescription: d\nphases:\n  - id: a\n    order: 1\n    name: A\n",
+    );
+    repo.commit_all("initial");
+    let out = repo.ddx(&["workflow", "validate", "./wf"]);
+    assert!(!out.status.success());
+    let err = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(
+        err.contains("the workflow name \"evil\\nDdx-Forced: yes\" may contain only letters, digits, `-`, `_` and `.`"),
+        "{err}"
+    );
+    assert!(err.contains("wf/workflow.yml:1:8: error:"), "{err}");
+    let out = repo.ddx(&["workflow", "apply", "./wf", "--id", "e-1"]);
+    assert!(!out.status.success());
+    assert!(repo
+        .git(&["for-each-ref", "refs/ddx/instances/"])
+        .trim()
+        .is_empty());
+}
