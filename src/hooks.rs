@@ -760,6 +760,8 @@ pub fn pre_commit(
                             committed: &committed,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
+                            // The scratch tree holds only staged files.
+                            ignored: &|_, _| false,
                             files: None,
                         };
                         let outcome = checks::evaluate(check, &cx);

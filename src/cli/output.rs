@@ -1,4 +1,10 @@
 //! Terminal output: data on stdout, messages on stderr, colour only where wanted.
+//!
+//! Text from workflows (descriptions, names, evidence) reaches the terminal through here, so
+//! every line printed has its control characters escaped (`\x1b` shown as the four characters
+//! `\x1b`): a hostile description cannot set the window title, clear the screen or move the
+//! cursor. Only colour codes (SGR, `ESC [ … m`) pass, and only when colour is on. JSON output is
+//! left exact: serde_json already escapes control characters.
 
 use super::ColorChoice;
 use std::io::{IsTerminal, Write};
@@ -25,6 +31,43 @@ fn wants_color(choice: ColorChoice, is_tty: bool) -> bool {
             }
         }
     }
+}
+
+/// `text` with every control character but newline and tab escaped; with `keep_sgr`, colour
+/// sequences (`ESC [ digits;… m`) are kept as they are.
+pub fn escape_controls(text: &str, keep_sgr: bool) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write as _;
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b' && keep_sgr {
+            let body = &rest[1..];
+            let params = body.strip_prefix('[').map(|b| {
+                b.len()
+                    - b.trim_start_matches(|d: char| d.is_ascii_digit() || d == ';')
+                        .len()
+            });
+            if let Some(n) = params.filter(|n| body[1 + n..].starts_with('m')) {
+                let len = 1 + 1 + n + 1;
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.into()
 }
 
 impl Output {
@@ -91,11 +134,12 @@ impl Output {
     /// Prints a line of data on stdout.
     pub fn line(&self, text: impl AsRef<str>) {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", text.as_ref());
+        let _ = writeln!(stdout, "{}", escape_controls(text.as_ref(), self.color_out));
     }
 
     /// Prints text on stdout as it is (a newline is added when it has none at its end).
     pub fn raw(&self, text: &str) {
+        let text = escape_controls(text, self.color_out);
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         if !text.ends_with('\n') {
@@ -105,22 +149,30 @@ impl Output {
 
     /// Prints a message (not data) on stderr.
     pub fn note(&self, text: impl AsRef<str>) {
-        eprintln!("{}", text.as_ref());
+        eprintln!("{}", escape_controls(text.as_ref(), self.color_err));
     }
 
     pub fn warn(&self, text: impl AsRef<str>) {
-        eprintln!("{} {}", self.paint_err("33", "warning:"), text.as_ref());
+        eprintln!(
+            "{} {}",
+            self.paint_err("33", "warning:"),
+            escape_controls(text.as_ref(), self.color_err)
+        );
     }
 
     /// Prints an error with its cause chain and a hint.
     pub fn error(&self, err: &anyhow::Error, hint: Option<&str>) {
-        eprintln!("{} {err}", self.paint_err("31;1", "error:"));
+        eprintln!(
+            "{} {}",
+            self.paint_err("31;1", "error:"),
+            escape_controls(&err.to_string(), false)
+        );
         let mut last = err.to_string();
         for cause in err.chain().skip(1) {
             let text = cause.to_string();
             // Transparent wrappers repeat their source's message.
             if text != last && !last.ends_with(&text) {
-                eprintln!("  caused by: {text}");
+                eprintln!("  caused by: {}", escape_controls(&text, false));
             }
             last = text;
         }
@@ -129,11 +181,31 @@ impl Output {
             .find_map(|c| c.downcast_ref::<crate::model::load::DefinitionError>())
         {
             for diag in &d.diagnostics {
-                eprintln!("  {diag}");
+                eprintln!("  {}", escape_controls(&diag.to_string(), false));
             }
         }
         if let Some(hint) = hint {
             eprintln!("{} {hint}", self.paint_err("36", "hint:"));
         }
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_and_only_colour_codes_kept() {
+        let hostile = "a\x1b]0;t\x07\x1b[2J\x1b[31mred\x1b[0m\r\u{9b}b\n\tc";
+        assert_eq!(
+            escape_controls(hostile, true),
+            "a\\x1b]0;t\\x07\\x1b[2J\x1b[31mred\x1b[0m\\x0d\\x9bb\n\tc"
+        );
+        assert_eq!(
+            escape_controls(hostile, false),
+            "a\\x1b]0;t\\x07\\x1b[2J\\x1b[31mred\\x1b[0m\\x0d\\x9bb\n\tc"
+        );
+        assert_eq!(escape_controls("plain ü\n", false), "plain ü\n");
+        assert_eq!(escape_controls("\x1b[", true), "\\x1b[");
     }
 }

@@ -168,15 +168,25 @@ fn fill_pattern(pattern: &str, vars: &serde_json::Value) -> Option<String> {
     Some(out)
 }
 
-/// Checks that `rel` can be written inside `root` without leaving it or following a symlink.
+/// Checks that `rel` names a place an artifact may write: inside `root`, not inside `.ddx/`,
+/// `.git/` or the hooks folder (`hooks`, relative to the work tree, when it is inside it), and
+/// not through a symbolic link as the tree is now. The write itself opens each folder without
+/// following links ([`write`]), so a link that appears after this check is refused too.
 pub fn safe_target(root: &Path, rel: &str) -> Result<PathBuf, ArtifactError> {
+    safe_target_in(root, rel, None)
+}
+
+fn safe_target_in(root: &Path, rel: &str, hooks: Option<&str>) -> Result<PathBuf, ArtifactError> {
     let unsafe_path = |why: &str| ArtifactError::Unsafe {
         path: rel.to_owned(),
         why: why.to_owned(),
     };
     crate::model::load::safe_relative_path(rel).map_err(unsafe_path)?;
+    if let Some(why) = reserved(rel, hooks) {
+        return Err(unsafe_path(why));
+    }
     let mut at = root.to_path_buf();
-    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
+    for part in parts(rel) {
         at.push(part);
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.file_type().is_symlink() => {
@@ -186,6 +196,201 @@ pub fn safe_target(root: &Path, rel: &str) -> Result<PathBuf, ArtifactError> {
         }
     }
     Ok(at)
+}
+
+/// The components of a relative path, without empty ones and `.`.
+fn parts(rel: &str) -> impl Iterator<Item = &str> {
+    rel.split('/').filter(|p| !p.is_empty() && *p != ".")
+}
+
+/// Why `rel` is a folder ddx keeps its trust in, if it is one. Compared without case, as a
+/// case-insensitive file system would resolve it.
+fn reserved(rel: &str, hooks: Option<&str>) -> Option<&'static str> {
+    let mut it = parts(rel);
+    let first = it.next()?;
+    if first.eq_ignore_ascii_case(".ddx") {
+        return Some("it is inside .ddx/, where ddx keeps its configuration");
+    }
+    if parts(rel).any(|p| p.eq_ignore_ascii_case(".git")) {
+        return Some("points into .git");
+    }
+    if let Some(h) = hooks {
+        let mut ours = parts(rel);
+        let inside = parts(h).all(|hp| ours.next().is_some_and(|p| p.eq_ignore_ascii_case(hp)));
+        if inside && parts(h).next().is_some() {
+            return Some("it is inside the git hooks folder");
+        }
+    }
+    None
+}
+
+/// Reads the regular file at `rel` beneath `root`, following no link; `None` when it is absent.
+#[cfg(unix)]
+fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
+    use rustix::fs::{fstat, openat, FileType, Mode, OFlags};
+    let (dir, name) = match beneath::open_parent(root, rel, false)? {
+        Some(found) => found,
+        None => return Ok(None),
+    };
+    let fd = match openat(
+        &dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(rustix::io::Errno::LOOP) => return Err(beneath::not_regular(rel)),
+        Err(e) => return Err(beneath::io(rel, e)),
+    };
+    let st = fstat(&fd).map_err(|e| beneath::io(rel, e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(beneath::not_regular(rel));
+    }
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(fd), &mut data).map_err(|source| {
+        ArtifactError::Io {
+            path: rel.to_owned(),
+            source,
+        }
+    })?;
+    Ok(Some(data))
+}
+
+#[cfg(not(unix))]
+fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
+    let full = safe_target(root, rel)?;
+    match std::fs::symlink_metadata(&full) {
+        Ok(m) if m.is_file() => {
+            std::fs::read(&full)
+                .map(Some)
+                .map_err(|source| ArtifactError::Io {
+                    path: rel.to_owned(),
+                    source,
+                })
+        }
+        Ok(_) => Err(ArtifactError::Unsafe {
+            path: rel.to_owned(),
+            why: "it exists and is not a regular file".into(),
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Writes `content` to `rel` beneath `root` atomically: each folder is opened (or made) relative
+/// to the one before it without following links, the bytes go to a new file in the last one,
+/// which is then renamed over the name. A folder swapped for a link at any moment is refused or
+/// still written inside the tree, never through the link.
+#[cfg(unix)]
+fn write_beneath(root: &Path, rel: &str, content: &[u8]) -> Result<(), ArtifactError> {
+    use rustix::fs::{openat, renameat, unlinkat, AtFlags, Mode, OFlags};
+    let (dir, name) = beneath::open_parent(root, rel, true)?.ok_or_else(|| ArtifactError::Io {
+        path: rel.to_owned(),
+        source: std::io::ErrorKind::NotFound.into(),
+    })?;
+    let tmp = format!(".{name}.ddx-{}.tmp", std::process::id());
+    let fd = openat(
+        &dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )
+    .map_err(|e| beneath::io(rel, e))?;
+    let mut file = std::fs::File::from(fd);
+    let written = std::io::Write::write_all(&mut file, content).and_then(|()| file.sync_data());
+    drop(file);
+    let renamed = written
+        .map_err(|source| ArtifactError::Io {
+            path: rel.to_owned(),
+            source,
+        })
+        .and_then(|()| renameat(&dir, tmp.as_str(), &dir, name).map_err(|e| beneath::io(rel, e)));
+    if renamed.is_err() {
+        let _ = unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+    }
+    renamed
+}
+
+#[cfg(not(unix))]
+fn write_beneath(root: &Path, rel: &str, content: &[u8]) -> Result<(), ArtifactError> {
+    let full = safe_target(root, rel)?;
+    let io = |source| ArtifactError::Io {
+        path: rel.to_owned(),
+        source,
+    };
+    let dir = full.parent().unwrap_or(root);
+    std::fs::create_dir_all(dir).map_err(io)?;
+    safe_target(root, rel)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut tmp, content).map_err(io)?;
+    tmp.persist(&full).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+mod beneath {
+    //! Folders opened one component at a time relative to the last, never through a link.
+    use super::ArtifactError;
+    use rustix::fd::OwnedFd;
+    use rustix::fs::{mkdirat, open, openat, Mode, OFlags};
+    use rustix::io::Errno;
+    use std::path::Path;
+
+    pub(super) fn io(rel: &str, e: Errno) -> ArtifactError {
+        if e == Errno::LOOP || e == Errno::NOTDIR {
+            return ArtifactError::Unsafe {
+                path: rel.to_owned(),
+                why: "it goes through a symbolic link".into(),
+            };
+        }
+        ArtifactError::Io {
+            path: rel.to_owned(),
+            source: e.into(),
+        }
+    }
+
+    pub(super) fn not_regular(rel: &str) -> ArtifactError {
+        ArtifactError::Unsafe {
+            path: rel.to_owned(),
+            why: "it exists and is not a regular file".into(),
+        }
+    }
+
+    /// The folder that holds `rel`'s last component, and that component; `None` when a folder
+    /// is missing and `create` is false.
+    pub(super) fn open_parent<'r>(
+        root: &Path,
+        rel: &'r str,
+        create: bool,
+    ) -> Result<Option<(OwnedFd, &'r str)>, ArtifactError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = open(root, flags, Mode::empty()).map_err(|e| ArtifactError::Io {
+            path: root.display().to_string(),
+            source: e.into(),
+        })?;
+        let parts: Vec<&str> = super::parts(rel).collect();
+        let Some((name, folders)) = parts.split_last() else {
+            return Err(not_regular(rel));
+        };
+        for part in folders {
+            let next = match openat(&dir, *part, flags | OFlags::NOFOLLOW, Mode::empty()) {
+                Err(Errno::NOENT) if create => {
+                    match mkdirat(&dir, *part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(io(rel, e)),
+                    }
+                    openat(&dir, *part, flags | OFlags::NOFOLLOW, Mode::empty())
+                }
+                other => other,
+            };
+            dir = match next {
+                Ok(fd) => fd,
+                Err(Errno::NOENT) => return Ok(None),
+                Err(e) => return Err(io(rel, e)),
+            };
+        }
+        Ok(Some((dir, name)))
+    }
 }
 
 /// Plans the artifacts of `phase`: renders each template and compares with the work tree.
@@ -198,6 +403,21 @@ pub fn plan(
     phase: &Phase,
     context: &serde_json::Value,
     work_dir: &Path,
+    recorded: &dyn Fn(&str) -> Option<String>,
+    force: bool,
+) -> Result<Vec<PlannedFile>, ArtifactError> {
+    plan_guarded(tree, w, phase, context, work_dir, None, recorded, force)
+}
+
+/// [`plan`], refusing also any file inside the hooks folder `hooks` (relative to the work tree).
+#[allow(clippy::too_many_arguments)]
+pub fn plan_guarded(
+    tree: &dyn FileTree,
+    w: &Workflow,
+    phase: &Phase,
+    context: &serde_json::Value,
+    work_dir: &Path,
+    hooks: Option<&str>,
     recorded: &dyn Fn(&str) -> Option<String>,
     force: bool,
 ) -> Result<Vec<PlannedFile>, ArtifactError> {
@@ -219,22 +439,8 @@ pub fn plan(
             message: e.to_string(),
         })?;
         let rel = output_path(w, phase, a, context);
-        let full = safe_target(work_dir, &rel)?;
-        let current = match std::fs::symlink_metadata(&full) {
-            Ok(m) if m.is_file() => {
-                Some(std::fs::read(&full).map_err(|source| ArtifactError::Io {
-                    path: rel.clone(),
-                    source,
-                })?)
-            }
-            Ok(_) => {
-                return Err(ArtifactError::Unsafe {
-                    path: rel,
-                    why: "it exists and is not a regular file".into(),
-                })
-            }
-            Err(_) => None,
-        };
+        safe_target_in(work_dir, &rel, hooks)?;
+        let current = read_beneath(work_dir, &rel)?;
         let content = rendered.into_bytes();
         let after = blob_id(&content);
         let before = current.as_deref().map(blob_id);
@@ -265,20 +471,19 @@ pub fn write<'p>(
     plan: &'p [PlannedFile],
     work_dir: &Path,
 ) -> Result<Vec<&'p PlannedFile>, ArtifactError> {
+    write_guarded(plan, work_dir, None)
+}
+
+/// [`write`], refusing also any file inside the hooks folder `hooks` (relative to the work tree).
+pub fn write_guarded<'p>(
+    plan: &'p [PlannedFile],
+    work_dir: &Path,
+    hooks: Option<&str>,
+) -> Result<Vec<&'p PlannedFile>, ArtifactError> {
     let mut written = Vec::new();
     for f in plan.iter().filter(|f| f.action.writes()) {
-        let full = safe_target(work_dir, &f.path)?;
-        let io = |source| ArtifactError::Io {
-            path: f.path.clone(),
-            source,
-        };
-        let dir = full.parent().unwrap_or(work_dir);
-        std::fs::create_dir_all(dir).map_err(io)?;
-        // Re-check after creating folders: nothing may have become a link meanwhile.
-        safe_target(work_dir, &f.path)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::io::Write::write_all(&mut tmp, &f.content).map_err(io)?;
-        tmp.persist(&full).map_err(|e| io(e.error))?;
+        safe_target_in(work_dir, &f.path, hooks)?;
+        write_beneath(work_dir, &f.path, &f.content)?;
         tracing::info!(
             artifact = f.artifact.as_str(),
             path = f.path.as_str(),
@@ -414,5 +619,92 @@ mod tests {
             "docs/adr/adr.md is not a safe place to write: it goes through a symbolic link"
         );
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    fn one_file(path: &str) -> PlannedFile {
+        PlannedFile {
+            artifact: "x".into(),
+            path: path.into(),
+            action: FileAction::Create,
+            before: None,
+            after: blob_id(b"planted\n"),
+            current: None,
+            content: b"planted\n".to_vec(),
+        }
+    }
+
+    #[test]
+    fn never_writes_where_ddx_keeps_its_trust() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, why) in [
+            (
+                ".ddx/config.yml",
+                "it is inside .ddx/, where ddx keeps its configuration",
+            ),
+            (
+                ".DDX/local/workflows/helix/workflow.yml",
+                "it is inside .ddx/, where ddx keeps its configuration",
+            ),
+            (
+                "./.ddx/config.yml",
+                "it is inside .ddx/, where ddx keeps its configuration",
+            ),
+            (".git/hooks/pre-commit", "points into .git"),
+            ("sub/.Git/config", "points into .git"),
+            ("githooks/pre-commit", "it is inside the git hooks folder"),
+        ] {
+            let err = write_guarded(&[one_file(path)], dir.path(), Some("githooks")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("{path} is not a safe place to write: {why}")
+            );
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_guarded(&[one_file("githooks.md")], dir.path(), Some("githooks")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("githooks.md")).unwrap(),
+            "planted\n"
+        );
+    }
+
+    /// A thread swaps a folder and a link to outside (renameat2 RENAME_EXCHANGE) while ddx
+    /// writes into the folder: no try may write outside.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_swapped_for_a_symlink_mid_write_never_redirects_it() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("docs")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("swap")).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            let root = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let (a, b) = (root.join("docs"), root.join("swap"));
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    rustix::fs::renameat_with(
+                        rustix::fs::CWD,
+                        &a,
+                        rustix::fs::CWD,
+                        &b,
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    )
+                    .unwrap();
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        let plan = [one_file("docs/deep/x.md")];
+        for _ in 0..2000 {
+            let _ = write_guarded(&plan, dir.path(), None);
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(swapper.join().unwrap() > 0);
+        let leaked: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+        assert!(leaked.is_empty(), "written outside: {leaked:?}");
     }
 }

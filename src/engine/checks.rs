@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// At most this many evidence items are kept per check.
 const MAX_EVIDENCE: usize = 20;
+/// A line quoted as evidence is cut to this many characters (docs/audit.md).
+pub const MAX_EVIDENCE_LINE: usize = 200;
 /// Files larger than this are not scanned by pattern checks.
 const MAX_SCAN: u64 = 8 * 1024 * 1024;
 
@@ -79,6 +81,9 @@ pub struct CheckContext<'a> {
     pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
     /// May `command` checks run (trusted source or explicit consent)?
     pub allow_commands: bool,
+    /// Does git ignore this untracked file (or folder, when the flag is set)? Checks never
+    /// read such a file.
+    pub ignored: &'a dyn Fn(&str, bool) -> bool,
     /// Files already read by earlier checks of the same evaluation (several pattern checks
     /// over one folder read each file once).
     pub files: Option<&'a FileCache>,
@@ -178,8 +183,10 @@ fn file_exists(cx: &CheckContext<'_>, path: &str) -> Outcome {
     }
 }
 
-/// Every regular file under `dir` (recursively, no symlinks, no `.git`), as relative paths.
-fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+/// Every regular file under `dir` (recursively, no symlinks, no `.git`, nothing git ignores),
+/// as relative paths.
+fn files_under(cx: &CheckContext<'_>, dir: &Path, out: &mut Vec<String>) {
+    let root = cx.work_dir;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -188,15 +195,17 @@ fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
             continue;
         };
         let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
         if kind.is_dir() {
-            if entry.file_name() == ".git" {
+            if entry.file_name() == ".git" || (cx.ignored)(&rel, true) {
                 continue;
             }
-            files_under(root, &path, out);
-        } else if kind.is_file() {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
+            files_under(cx, &path, out);
+        } else if kind.is_file() && !(cx.ignored)(&rel, false) {
+            out.push(rel);
         }
     }
 }
@@ -225,7 +234,7 @@ fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome 
         return Outcome::fail(format!("{glob} is outside the work tree"), vec![]);
     };
     let mut files = Vec::new();
-    files_under(cx.work_dir, &start, &mut files);
+    files_under(cx, &start, &mut files);
     files.sort();
     let matched: Vec<String> = files.into_iter().filter(|f| matcher.is_match(f)).collect();
     let n = matched.len() as u64;
@@ -257,11 +266,18 @@ fn target_files(cx: &CheckContext<'_>, path: &str) -> Result<Vec<String>, Outcom
         .map_err(|_| Outcome::fail(format!("{path} does not exist"), vec![]))?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        files_under(cx.work_dir, &full, &mut files);
+        files_under(cx, &full, &mut files);
         files.sort();
         Ok(files)
     } else {
-        Ok(vec![path.split('#').next().unwrap_or(path).to_owned()])
+        let rel = path.split('#').next().unwrap_or(path);
+        if (cx.ignored)(rel.trim_start_matches("./"), false) {
+            return Err(Outcome::fail(
+                format!("{path} is ignored by git; checks do not read ignored files"),
+                vec![],
+            ));
+        }
+        Ok(vec![rel.to_owned()])
     }
 }
 
@@ -332,7 +348,9 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                                 .nth(line - 1)
                                 .unwrap_or_default()
                                 .trim()
-                                .to_owned(),
+                                .chars()
+                                .take(MAX_EVIDENCE_LINE)
+                                .collect(),
                         ),
                     });
                 }
@@ -345,7 +363,7 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                         evidence.push(Evidence {
                             path: rel.clone(),
                             line: Some(i + 1),
-                            text: Some(line.trim().chars().take(200).collect()),
+                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
                         });
                     }
                 }
@@ -399,7 +417,7 @@ fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
                         .push(Evidence {
                             path: rel.clone(),
                             line: Some(i + 1),
-                            text: Some(line.trim().chars().take(200).collect()),
+                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
                         });
                 }
             }
@@ -656,6 +674,7 @@ mod tests {
                 phase_completed: &done,
                 committed: &committed,
                 allow_commands: true,
+                ignored: &|p: &str, _| p == ".env" || p.starts_with("secret"),
                 files: None,
             };
             evaluate(&check, &cx)
@@ -741,6 +760,7 @@ mod tests {
             phase_completed: &done,
             committed: &committed,
             allow_commands: false,
+            ignored: &|_, _| false,
             files: Some(&cache),
         };
         let check = Check::Pattern {
@@ -927,5 +947,47 @@ mod tests {
         });
         assert!(!o.passed);
         assert!(o.summary.contains("symbolic link"));
+    }
+
+    #[test]
+    fn files_git_ignores_are_never_read() {
+        let f = Fixture::new();
+        f.write(".env", "API_SECRET=hunter2\n");
+        f.write("secrets/key", "API_SECRET=k\n");
+        f.write("docs/a.md", "API_SECRET is documented\n");
+        let o = f.eval(Check::Pattern {
+            regex: "API_SECRET".into(),
+            path: ".".into(),
+            expected: gt0(),
+        });
+        assert!(o.passed);
+        assert_eq!(o.evidence.len(), 1, "{:?}", o.evidence);
+        assert_eq!(o.evidence[0].path, "docs/a.md");
+        let o = f.eval(Check::Pattern {
+            regex: "API_SECRET".into(),
+            path: ".env".into(),
+            expected: gt0(),
+        });
+        assert!(!o.passed);
+        assert_eq!(
+            o.summary,
+            ".env is ignored by git; checks do not read ignored files"
+        );
+        assert!(o.evidence.is_empty());
+    }
+
+    #[test]
+    fn evidence_lines_are_cut_to_the_documented_length() {
+        let f = Fixture::new();
+        f.write("docs/long.md", &format!("KEY={}\n", "x".repeat(5000)));
+        for regex in ["KEY=", "(?m)^KEY="] {
+            let o = f.eval(Check::Pattern {
+                regex: regex.into(),
+                path: "docs/".into(),
+                expected: gt0(),
+            });
+            let text = o.evidence[0].text.as_deref().unwrap();
+            assert_eq!(text.chars().count(), MAX_EVIDENCE_LINE, "{regex}");
+        }
     }
 }

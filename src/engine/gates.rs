@@ -190,12 +190,15 @@ impl CheckEvaluator for MachineChecks<'_> {
         };
         let committed =
             |path: &str| worktree::committed(self.repo, path).map_err(|e| error_chain(&e));
+        let ignore = crate::store::ignore::Ignored::new(self.repo).ok();
+        let ignored = |p: &str, dir: bool| ignore.as_ref().is_none_or(|i| i.is_ignored(p, dir));
         let ccx = CheckContext {
             work_dir: self.repo.work_dir(),
             variables: &variables,
             phase_completed: &done,
             committed: &committed,
             allow_commands: true,
+            ignored: &ignored,
             files: Some(&self.files),
         };
         let outcome = checks::evaluate(check, &ccx);

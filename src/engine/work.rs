@@ -294,6 +294,13 @@ impl Engine<'_> {
         Ok((applied, recorder.calls()))
     }
 
+    /// The hooks folder relative to the work tree, when `core.hooksPath` puts it there.
+    fn hooks_in_tree(&self) -> Option<String> {
+        let hooks = self.repo.hooks_dir().ok()?;
+        let rel = hooks.strip_prefix(self.repo.work_dir()).ok()?;
+        rel.to_str().map(|r| r.replace('\\', "/"))
+    }
+
     /// Plans the artifacts of `phases` from the templates in `tree`.
     fn plan_files(
         &self,
@@ -305,18 +312,20 @@ impl Engine<'_> {
         notes: &mut Vec<String>,
     ) -> Result<Vec<PhaseFile>, EngineError> {
         let recorded = |p: &str| st.files.get(p).and_then(|r| r.after.clone());
+        let hooks = self.hooks_in_tree();
         let mut out: Vec<PhaseFile> = Vec::new();
         for id in phases {
             let Some(phase) = wf.phase(id) else {
                 continue;
             };
             let ctx = render_context(st, wf, Some(phase), &self.identity);
-            let planned = artifacts::plan(
+            let planned = artifacts::plan_guarded(
                 tree,
                 wf,
                 phase,
                 &ctx,
                 self.repo.work_dir(),
+                hooks.as_deref(),
                 &recorded,
                 files.force,
             )?;
@@ -376,7 +385,8 @@ impl Engine<'_> {
             }
         }
         let files: Vec<PlannedFile> = planned.iter().map(|pf| pf.file.clone()).collect();
-        for f in artifacts::write(&files, self.repo.work_dir())? {
+        let hooks = self.hooks_in_tree();
+        for f in artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())? {
             tracing::info!(path = %f.path, artifact = %f.artifact, blob = %f.after, "wrote {}", f.path);
         }
         Ok(())

@@ -85,6 +85,15 @@ struct PhaseFolder {
 }
 
 impl Loader<'_> {
+    /// A name that breaks [`name_problem`]'s rules, reported where it stands in workflow.yml.
+    fn name_error(&mut self, text: &str, key: &str, value: &str, what: &str, why: &str) {
+        let first = value.lines().next().unwrap_or_default();
+        let (line, column) = value_position(text, key, first);
+        let d = self.error("workflow.yml", format!("{what} {:?} {why}", value));
+        d.line = line;
+        d.column = column;
+    }
+
     fn error(&mut self, path: &str, message: impl Into<String>) -> &mut Diagnostic {
         let d = Diagnostic::error(self.tree.display(path), message);
         self.diags.push(d);
@@ -216,6 +225,9 @@ impl Loader<'_> {
             return None;
         };
         self.check_keys::<raw::RawWorkflow>("workflow.yml", &text, &rw.extra, "workflow.yml");
+        if let Some(why) = name_problem(&rw.name) {
+            self.name_error(&text, "name", &rw.name, "the workflow name", why);
+        }
 
         let mut variables = Vec::new();
         let mut seen_vars = BTreeSet::new();
@@ -1267,6 +1279,24 @@ pub fn split_front_matter(text: &str) -> Option<(&str, &str)> {
 }
 
 /// Checks that a path stays inside the repository: relative, no `..`, no backslashes.
+/// Why `name` is not a valid workflow name, if it is not: names are letters, digits,
+/// `-`, `_` and `.`, do not start with `.`, and are never `.`, `..` or `.git`
+/// (docs/workflow-format.md). They end up in ref names, paths and commit trailers.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.starts_with('.') {
+        Some("may not start with `.`")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Some("may contain only letters, digits, `-`, `_` and `.`")
+    } else {
+        None
+    }
+}
+
 pub fn safe_relative_path(p: &str) -> Result<(), &'static str> {
     if p.trim().is_empty() {
         return Err("is empty");

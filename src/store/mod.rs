@@ -21,6 +21,7 @@ pub mod encoding;
 pub mod event;
 pub mod git;
 pub mod heads;
+pub mod ignore;
 pub mod library;
 pub mod loose;
 pub mod notes;

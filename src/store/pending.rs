@@ -74,6 +74,35 @@ fn recover_moves(
     doc: &HeadsDoc,
     step: String,
 ) -> Result<Recovery, StoreError> {
+    // The journal is a local file anyone with write access can forge: recovery only ever moves
+    // refs ddx owns, and only to commits that exist.
+    for m in &doc.moves {
+        let ours = m.name.starts_with("refs/ddx/") || m.name == super::notes::NOTES_REF;
+        let why = if !ours || m.name.contains("..") {
+            Some("names a ref outside refs/ddx/, which recovery never moves".to_owned())
+        } else if !is_commit(repo, m.new) {
+            Some(format!(
+                "moves {} to {}, which is not a commit",
+                m.name, m.new
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(StoreError::Corrupt {
+                reference: ".git/ddx/heads".into(),
+                commit: String::new(),
+                what: format!(
+                    "the interrupted step {}",
+                    if ours {
+                        why
+                    } else {
+                        format!("{why}: {}", m.name)
+                    }
+                ),
+            });
+        }
+    }
     // We hold the writers' lock, so no live ddx process holds these ref locks.
     for m in &doc.moves {
         let lock = ref_lock_path(repo, &m.name);
@@ -123,6 +152,13 @@ fn recover_moves(
         step,
         moved: rest.into_iter().map(|m| m.name).collect(),
     })
+}
+
+/// True when `id` names a commit in the object database.
+fn is_commit(repo: &Repo, id: ObjectId) -> bool {
+    repo.gix()
+        .find_header(id)
+        .is_ok_and(|h| h.kind() == gix::object::Kind::Commit)
 }
 
 /// True when `ancestor` is reachable from `tip` (a bounded walk: recovery is rare).
