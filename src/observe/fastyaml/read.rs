@@ -1031,7 +1031,7 @@ mod tests {
                 ("project_name".into(), t.into()),
                 ("z".into(), String::new()),
             ]),
-            context: if shape % 3 == 0 {
+            context: if shape.is_multiple_of(3) {
                 BTreeMap::new()
             } else {
                 BTreeMap::from([(key.to_owned(), "ctx".to_owned()), ("k".into(), t.into())])
