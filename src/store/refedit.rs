@@ -105,3 +105,48 @@ pub fn edit(
         Err(e) => Err(StoreError::git("moving the refs", e).into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::git;
+
+    #[test]
+    fn a_reference_transaction_hook_sees_the_moves_and_can_refuse_them() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        git(root, &["init", "-q"]);
+        git(root, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        let one = git(root, &["rev-parse", "HEAD"]).trim().to_owned();
+        let one = gix::ObjectId::from_hex(one.as_bytes()).expect("hex");
+        let hook = root.join(".git/hooks/reference-transaction");
+        let dir = root.join(".git").display().to_string();
+        let script = format!("#!/bin/sh\ncat >> '{dir}/seen'\ntest ! -e '{dir}/refuse'\n");
+        std::fs::write(&hook, script).expect("hook");
+        std::process::Command::new("chmod")
+            .args(["755", hook.to_str().expect("utf-8")])
+            .status()
+            .expect("chmod");
+        let repo = Repo::discover(root).expect("repo");
+        assert!(repo.writes_through_git());
+        let id = Identity {
+            name: "T".into(),
+            email: "t@example.com".into(),
+            seconds: 1_700_000_000,
+            offset: 0,
+        };
+        let mv = |name: &str| RefMove {
+            name: name.to_owned(),
+            old: None,
+            new: one,
+        };
+        edit(&repo, &id, &[mv("refs/ddx/a")], "create").expect("create");
+        let seen = std::fs::read_to_string(root.join(".git/seen")).expect("seen");
+        assert!(seen.contains(&format!("{one} refs/ddx/a")), "{seen}");
+        std::fs::write(root.join(".git/refuse"), "").expect("refuse");
+        let err = edit(&repo, &id, &[mv("refs/ddx/b")], "create").expect_err("refused");
+        assert!(matches!(err, EditError::Failed(_)), "{err:?}");
+        assert!(git(root, &["for-each-ref", "refs/ddx/b"]).is_empty());
+        git(root, &["fsck", "--strict"]);
+    }
+}
