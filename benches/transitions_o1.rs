@@ -28,7 +28,7 @@ const WINDOW: usize = 100;
 const YOUNG: usize = 10;
 
 fn transition(i: usize) -> Op {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Op::Complete {
             phase: "loop".into(),
             force: false,

@@ -45,7 +45,7 @@ impl Sink<'_> {
                 object
                     .write_to(&mut buf)
                     .map_err(|e| StoreError::git("encoding an object", e))?;
-                super::loose::write(repo, object.kind(), &buf)
+                write_raw(repo, object.kind(), &buf)
             }
         }
     }
@@ -69,6 +69,21 @@ impl Sink<'_> {
             Sink::Write(r) | Sink::HashOnly(r) => r,
         }
     }
+}
+
+/// Writes one encoded object: through gix, or with git where gix would not honour the
+/// repository's modes and fsync settings (see [`Repo::writes_through_git`]).
+pub(crate) fn write_raw(repo: &Repo, kind: Kind, data: &[u8]) -> Result<ObjectId, StoreError> {
+    if repo.writes_through_git() {
+        let hex = super::git::write_object(repo.work_dir(), &kind.to_string(), data)
+            .map_err(|e| StoreError::git(format!("writing a {kind}"), e))?;
+        return ObjectId::from_hex(hex.as_bytes())
+            .map_err(|e| StoreError::git(format!("reading the id git gave a {kind} ({hex})"), e));
+    }
+    use gix::objs::Write as _;
+    repo.gix()
+        .write_buf(kind, data)
+        .map_err(|e| StoreError::git(format!("writing a {kind}"), e))
 }
 
 /// Writes every file of `tree` as blobs and trees (as one pack when there are many, see
@@ -382,16 +397,10 @@ pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, 
     })
 }
 
-/// The data of object `id`, which must be a `kind`: read directly when it is loose (as the
-/// objects of recent events are), through gix otherwise.
+/// The data of object `id`, which must be a `kind`.
 fn object(repo: &Repo, id: ObjectId, kind: Kind) -> Result<Vec<u8>, String> {
-    let (found, data) = match super::loose::read(repo.gix(), &id) {
-        Some(loose) => loose,
-        None => {
-            let o = repo.gix().find_object(id).map_err(|e| e.to_string())?;
-            (o.kind, o.detach().data)
-        }
-    };
+    let o = repo.gix().find_object(id).map_err(|e| format!("{e:?}"))?;
+    let (found, data) = (o.kind, o.detach().data);
     if found != kind {
         return Err(format!("{id} is a {found}, not a {kind}"));
     }

@@ -1,5 +1,7 @@
 //! The one module that runs the `git` binary, for what gix cannot do in this build: fetching
-//! over http(s) (gix is built without an http transport) and, later, pushing.
+//! over http(s) (gix is built without an http transport), moving refs where gix would not write
+//! what git writes (reftable ref storage, a `reference-transaction` hook, `core.sharedRepository`,
+//! `core.fsync`), writing objects where gix would not honour those settings, and, later, pushing.
 //!
 //! Every call names the repository explicitly, never prompts on a non-terminal, and turns a
 //! failure into a [`GitCommandError`] that carries git's own message.
@@ -153,6 +155,126 @@ pub fn authors_of(
         }
     }
     Ok(out)
+}
+
+/// One ref of an [`update_refs`] transaction: `old` `None` means the ref must not exist yet.
+pub struct RefUpdate<'a> {
+    pub name: &'a str,
+    pub old: Option<ObjectId>,
+    pub new: ObjectId,
+}
+
+/// Why [`update_refs`] moved nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// A ref was not where expected, or its lock was held: reading again may succeed.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Failed(#[from] GitCommandError),
+}
+
+/// Moves every ref of `updates` or none, with `git update-ref --stdin` (`start`, `update <ref>
+/// <new> <old>`, `prepare`, `commit`): git's own transaction, with its hooks, ref storage,
+/// modes and fsync. Reflog lines name `committer` (`name`, `email`, `seconds`).
+pub fn update_refs(
+    dir: &Path,
+    committer: (&str, &str, i64),
+    updates: &[RefUpdate<'_>],
+    message: &str,
+) -> Result<(), UpdateError> {
+    use std::io::Write;
+    let mut script = String::from("start\n");
+    for u in updates {
+        // An id of zeros, as long as the new one, means "must not exist".
+        let old = u
+            .old
+            .unwrap_or_else(|| ObjectId::null(u.new.kind()))
+            .to_string();
+        script.push_str(&format!("update {} {} {old}\n", u.name, u.new));
+    }
+    script.push_str("prepare\ncommit\n");
+    let one_line: String = message
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let args = [
+        "update-ref",
+        "--create-reflog",
+        "-m",
+        one_line.trim(),
+        "--stdin",
+    ];
+    let shown = args.join(" ");
+    tracing::debug!("running git {shown}");
+    let (name, email, seconds) = committer;
+    let spawned = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_COMMITTER_NAME", name)
+        .env("GIT_COMMITTER_EMAIL", email)
+        .env("GIT_COMMITTER_DATE", format!("@{seconds} +0000"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let spawn_error = |source| GitCommandError::Spawn {
+        args: shown.clone(),
+        source,
+    };
+    let mut child = spawned.map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // git may stop reading early (a refused update); its message says why.
+        let _ = stdin.write_all(script.as_bytes());
+    }
+    let out = child.wait_with_output().map_err(spawn_error)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    if stderr.contains("cannot lock ref") {
+        return Err(UpdateError::Conflict(stderr));
+    }
+    Err(GitCommandError::Failed {
+        args: shown,
+        stderr: if stderr.is_empty() {
+            format!("exit status {}", out.status)
+        } else {
+            stderr
+        },
+    }
+    .into())
+}
+
+/// Writes one object of `kind` with `git hash-object -w`, so that git's `core.sharedRepository`
+/// modes and `core.fsync` apply; returns its id as git printed it.
+pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCommandError> {
+    use std::io::Write;
+    let args = ["hash-object", "-w", "--literally", "-t", kind, "--stdin"];
+    let shown = args.join(" ");
+    let spawn_error = |source| GitCommandError::Spawn {
+        args: shown.clone(),
+        source,
+    };
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(data);
+    }
+    let out = child.wait_with_output().map_err(spawn_error)?;
+    if !out.status.success() {
+        return Err(GitCommandError::Failed {
+            args: shown,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[cfg(test)]

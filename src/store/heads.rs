@@ -8,11 +8,11 @@
 //! when a writer gets the lock was left by a killed process: an interrupted step, which
 //! [`super::pending`] finishes or rolls back. Nothing here depends on pids or timeouts.
 //!
-//! The file is YAML ending in a `# end` line; anything after it is ignored. A writer overwrites
-//! the file in place with one `pwrite` and pads a shorter document with empty lines to the
-//! length already there instead of truncating (one system call per write; the file stays as
-//! long as the longest step it recorded). Local, never shared. Writing it in place creates no
-//! file per transaction.
+//! The lock is the standard library's advisory whole-file lock (`File::lock`, `flock` on Unix)
+//! on the file itself. The file is YAML ending in a `# end` line; anything after it is ignored.
+//! A writer overwrites the file in place and pads a shorter document with empty lines to the
+//! length already there instead of truncating, so a reader never sees an empty file. Local,
+//! never shared.
 
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
@@ -97,7 +97,8 @@ impl HeadsDoc {
                 && name
                     .bytes()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.'));
-            if !plain || id.len() != 40 || !id.bytes().all(|c| c.is_ascii_hexdigit()) {
+            if !plain || !matches!(id.len(), 40 | 64) || !id.bytes().all(|c| c.is_ascii_hexdigit())
+            {
                 return None;
             }
             let id = ObjectId::from_hex(id.as_bytes()).ok()?;
@@ -167,8 +168,10 @@ pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
     }
     let path = heads_path(repo);
     let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
-    if !lock::try_exclusive(&file).map_err(|e| StoreError::io(&path, e))? {
-        return Ok(None);
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
     }
     // We hold the lock: read again, the writer may have finished meanwhile.
     let mut text = String::new();
@@ -180,10 +183,9 @@ pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
         .map(|d| d.describe()))
 }
 
-/// The writers' lock on `.git/ddx/heads`, with the document read under it. Dropping it unlocks;
-/// the file stays open in the [`Repo`] for its next transaction.
+/// The writers' lock on `.git/ddx/heads`, with the document read under it. Dropping it unlocks.
 pub struct Journal<'r> {
-    repo: &'r Repo,
+    _repo: &'r Repo,
     /// Always there until the journal is dropped.
     file: Option<File>,
     path: PathBuf,
@@ -206,10 +208,8 @@ fn write_at_start(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
 impl Drop for Journal<'_> {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
-            // Closing would unlock too; a file that cannot be unlocked is closed.
-            if lock::unlock(&file).is_ok() {
-                self.repo.keep(HEADS, file);
-            }
+            // Closing unlocks too, should unlocking fail.
+            let _ = file.unlock();
         }
     }
 }
@@ -230,27 +230,28 @@ impl<'r> Journal<'r> {
     /// Takes the lock and reads the document, whatever step it records.
     pub fn acquire_for_recovery(repo: &'r Repo) -> Result<Journal<'r>, StoreError> {
         let path = heads_path(repo);
-        let git = repo.git_dir()?;
-        let open = || match git.open_rw(HEADS) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let dir = repo.ddx_dir();
-                std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-                git.open_rw(HEADS).map_err(|e| StoreError::io(&path, e))
-            }
-            other => other.map_err(|e| StoreError::io(&path, e)),
+        let open = || {
+            let dir = repo.ddx_dir();
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| StoreError::io(&path, e))
         };
-        let mut file = match repo.take_kept(HEADS) {
-            Some(file) => file,
-            None => open()?,
-        };
-        lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
-        if !super::dir::still_linked(&file) {
+        let mut file = open()?;
+        file.lock().map_err(|e| StoreError::io(&path, e))?;
+        if !still_linked(&file) {
             // Removed while we waited for it: the lock that counts is on the file there now.
             file = open()?;
-            lock::exclusive(&file).map_err(|e| StoreError::io(&path, e))?;
+            file.lock().map_err(|e| StoreError::io(&path, e))?;
         }
-        let bytes =
-            super::loose::read_small_at(&file, 4096).map_err(|e| StoreError::io(&path, e))?;
+        let mut bytes = Vec::new();
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io(&path, e))?;
         let on_disk = bytes.len();
         let parsed = String::from_utf8(bytes)
             .ok()
@@ -263,7 +264,7 @@ impl<'r> Journal<'r> {
             HeadsDoc::default()
         });
         Ok(Journal {
-            repo,
+            _repo: repo,
             file: Some(file),
             path,
             doc,
@@ -342,68 +343,16 @@ impl<'r> Journal<'r> {
     }
 }
 
-mod lock {
-    //! Advisory whole-file locks, released by the kernel when their process dies.
-    use std::fs::File;
+/// Whether `file` is still the one its path names (not removed since it was opened).
+#[cfg(unix)]
+fn still_linked(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.nlink() > 0)
+}
 
-    #[cfg(unix)]
-    pub fn exclusive(file: &File) -> std::io::Result<()> {
-        use std::os::unix::io::AsRawFd;
-        loop {
-            // SAFETY: flock on a file descriptor we own; no memory is passed.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(());
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-    }
-
-    #[cfg(unix)]
-    pub fn try_exclusive(file: &File) -> std::io::Result<bool> {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: as above.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            Ok(false)
-        } else {
-            Err(e)
-        }
-    }
-
-    #[cfg(unix)]
-    pub fn unlock(file: &File) -> std::io::Result<()> {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: as above.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) } == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub fn unlock(_file: &File) -> std::io::Result<()> {
-        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
-    }
-
-    #[cfg(not(unix))]
-    pub fn exclusive(_file: &File) -> std::io::Result<()> {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "ddx needs advisory file locks (flock), available on Unix-like systems",
-        ))
-    }
-
-    #[cfg(not(unix))]
-    pub fn try_exclusive(file: &File) -> std::io::Result<bool> {
-        exclusive(file).map(|()| true)
-    }
+#[cfg(not(unix))]
+fn still_linked(_file: &File) -> bool {
+    true
 }
 
 mod oid {
@@ -553,7 +502,7 @@ mod tests {
         let mut j = Journal::acquire(&repo).unwrap();
         // Held: nobody else gets it, and a reader does not call a live step interrupted.
         let f = File::open(heads_path(&repo)).unwrap();
-        assert!(!lock::try_exclusive(&f).unwrap());
+        assert!(f.try_lock().is_err());
         j.record(
             "ddx(x): start a",
             "T",
@@ -590,24 +539,24 @@ mod tests {
     }
 
     #[test]
-    fn the_heads_file_kept_open_is_given_up_once_removed() {
+    fn a_removed_heads_file_is_made_again_and_locked() {
         let (_dir, repo) = new_repo();
         let mut j = Journal::acquire(&repo).unwrap();
         j.doc.heads.insert("refs/ddx/audit".into(), id());
         j.commit_for_test();
         drop(j);
-        // Kept open by the repository, unlocked: another program can lock it meanwhile.
+        // Unlocked once the journal is dropped: another program can lock it meanwhile.
         let f = File::open(heads_path(&repo)).unwrap();
-        assert!(lock::try_exclusive(&f).unwrap());
+        assert!(f.try_lock().is_ok());
         drop(f);
         // Removed (the whole `.git/ddx`): the next writer locks and reads the file there now.
         std::fs::remove_dir_all(repo.ddx_dir()).unwrap();
         let j = Journal::acquire(&repo).unwrap();
         assert!(j.heads().is_empty(), "{:?}", j.heads());
         let f = File::open(heads_path(&repo)).unwrap();
-        assert!(!lock::try_exclusive(&f).unwrap());
+        assert!(f.try_lock().is_err());
         drop(j);
-        assert!(lock::try_exclusive(&f).unwrap());
+        assert!(f.try_lock().is_ok());
     }
 
     impl Journal<'_> {

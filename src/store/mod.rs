@@ -4,32 +4,29 @@
 //! [`tree`] reads workflow files straight from git tree objects; [`library`] finds workflow
 //! libraries in trees; [`sources`] keeps fetched catalogs under `refs/ddx/sources/`; [`git`] is
 //! the one place that runs the `git` binary; [`refs`] names the `refs/ddx/*` layout and
-//! [`reftx`] moves several refs at once; [`event`] writes and reads event commits; [`audit`] the
+//! [`refedit`] is the one way refs move (several at once, compare-and-swap); [`event`] writes and reads event commits; [`audit`] the
 //! audit chain; [`transaction`] is the one way state changes (objects first, then every ref in
 //! one compare-and-swap transaction); [`pending`] makes an interrupted transaction recoverable;
 //! [`heads`] remembers what ddx wrote; [`worktree`] compares the work tree with `HEAD` and the
 //! index (committed checks, the change tracker of actions); [`pack`] writes many objects at once
-//! as one pack, [`loose`] one object with few system calls ([`dir`]: in a folder held open);
-//! [`chain`] reads whole chains as they
+//! as one pack; [`chain`] reads whole chains as they
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
 //! verification that reads them all; [`verified`] remembers the heads verification found intact.
 
 pub mod audit;
 pub mod chain;
-pub mod dir;
 pub mod encoding;
 pub mod event;
 pub mod git;
 pub mod heads;
 pub mod ignore;
 pub mod library;
-pub mod loose;
 pub mod notes;
 pub mod pack;
 pub mod pending;
 pub mod preload;
+pub mod refedit;
 pub mod refs;
-pub mod reftx;
 pub mod repo;
 pub mod sources;
 pub mod staged;

@@ -112,7 +112,7 @@ pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> 
         .collect();
     if missing.len() < PACK_THRESHOLD {
         for o in missing {
-            super::loose::write(repo, o.kind, &o.data)?;
+            super::event::write_raw(repo, o.kind, &o.data)?;
         }
         return Ok(());
     }

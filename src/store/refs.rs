@@ -172,47 +172,11 @@ pub fn list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreE
 
 /// The id a ref points at, `None` when it does not exist.
 pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
-    if let Some(id) = read_loose(repo, name) {
-        return Ok(Some(id));
-    }
     let r = repo
         .gix()
         .try_find_reference(name)
         .map_err(|e| StoreError::git(format!("reading {name}"), e))?;
     Ok(r.and_then(|r| r.try_id().map(|id| id.detach())))
-}
-
-/// A `refs/ddx/*` ref stored as a loose file holding an object id, read with one `read`
-/// (every transaction reads two). `None` sends the caller to gix: a packed, symbolic, missing
-/// or odd ref.
-fn read_loose(repo: &Repo, name: &str) -> Option<ObjectId> {
-    if !name.starts_with("refs/ddx/") {
-        return None;
-    }
-    loose_id(repo, &repo.common_dir().join(name), name)
-}
-
-/// The object id held by the file at `path` (a loose ref, or a detached `HEAD`), read with one
-/// `read`; `None` when it is missing or holds anything else. `name` (`refs/…` or `HEAD`) must
-/// be a plain ref name.
-pub(crate) fn loose_id(repo: &Repo, path: &std::path::Path, name: &str) -> Option<ObjectId> {
-    if name
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
-        return None;
-    }
-    let mut file = std::fs::File::open(path).ok()?;
-    line_id(repo, &super::loose::read_small(&mut file, 128).ok()?)
-}
-
-/// The object id on the one line `text` holds (a loose ref's content).
-pub(crate) fn line_id(repo: &Repo, text: &[u8]) -> Option<ObjectId> {
-    let hex = text.strip_suffix(b"\n")?;
-    let len = repo.gix().object_hash().len_in_hex();
-    (hex.len() == len)
-        .then(|| ObjectId::from_hex(hex).ok())
-        .flatten()
 }
 
 /// The ids of every instance.

@@ -77,18 +77,9 @@ pub struct Repo {
     work_dir: PathBuf,
     /// The last event this process wrote (see [`Repo::last_event`]).
     last_event: std::sync::Mutex<Option<super::event::Tip>>,
-    /// The common git folder and the object folder, opened when first written to.
-    git_dir: std::sync::OnceLock<super::dir::Dir>,
-    objects_dir: std::sync::OnceLock<super::dir::Dir>,
-    /// The zlib level of loose objects, looked up when first needed.
-    loose_level: std::sync::OnceLock<Option<u32>>,
-    /// Files kept open from one transaction to the next (see [`Repo::take_kept`]).
-    kept: std::sync::Mutex<Vec<(String, std::fs::File)>>,
+    /// Whether objects and refs are written with git (see [`Repo::writes_through_git`]).
+    through_git: std::sync::OnceLock<bool>,
 }
-
-/// How many files a [`Repo`] keeps open between transactions (the heads file and the reflogs
-/// of the refs it moved last).
-const KEPT_FILES: usize = 8;
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,60 +134,29 @@ impl Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
-            git_dir: std::sync::OnceLock::new(),
-            objects_dir: std::sync::OnceLock::new(),
-            loose_level: std::sync::OnceLock::new(),
-            kept: std::sync::Mutex::new(Vec::new()),
+            through_git: std::sync::OnceLock::new(),
         })
     }
 
-    /// The common git folder (`.git`), held open: refs, reflogs and `ddx/` are named in it.
-    pub fn git_dir(&self) -> Result<&super::dir::Dir, StoreError> {
-        held(&self.git_dir, self.common_dir())
-    }
-
-    /// The zlib level the user asked loose objects to be written with, if any (git's
-    /// `core.looseCompression`, else `core.compression`; -1 means zlib's default, 6), looked up
-    /// once (gix reads the configuration when the repository is opened).
-    pub fn loose_level(&self) -> Option<u32> {
-        *self.loose_level.get_or_init(|| {
+    /// Whether this repository's objects and refs must be written by git itself: gix writes
+    /// neither with `core.sharedRepository`'s modes nor with `core.fsync`'s fsyncs, does not
+    /// run a `reference-transaction` hook, and cannot write reftable ref storage.
+    pub fn writes_through_git(&self) -> bool {
+        *self.through_git.get_or_init(|| {
             let config = self.repo.config_snapshot();
-            let asked = config
-                .integer("core.looseCompression")
-                .or_else(|| config.integer("core.compression"))?;
-            match asked {
-                -1 => Some(6),
-                1..=9 => Some(asked as u32),
-                _ => None,
-            }
+            let set = |key: &str| config.string(key).is_some();
+            let reftable = config
+                .string("extensions.refStorage")
+                .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
+            let hook = self
+                .hooks_dir()
+                .is_ok_and(|d| d.join("reference-transaction").is_file());
+            reftable
+                || hook
+                || set("core.sharedRepository")
+                || set("core.fsync")
+                || config.boolean("core.fsyncObjectFiles") == Some(true)
         })
-    }
-
-    /// The file `rel` (in the git folder) as a transaction left it open, if it did. A long-lived
-    /// caller of the library appends to the same few files event after event; opening each again
-    /// costs a path walk and a file-table entry every time. The file may have been removed or
-    /// replaced since (`git reflog expire` replaces a reflog, under the ref's lock): the caller
-    /// checks [`super::dir::still_linked`] once it holds the lock that matters.
-    pub(crate) fn take_kept(&self, rel: &str) -> Option<std::fs::File> {
-        let mut kept = self.kept.lock().ok()?;
-        let at = kept.iter().position(|(name, _)| name == rel)?;
-        // In order: the first is the one used longest ago, given up first by `keep`.
-        Some(kept.remove(at).1)
-    }
-
-    /// Keeps `file`, open as `rel` in the git folder, for the next transaction.
-    pub(crate) fn keep(&self, rel: &str, file: std::fs::File) {
-        if let Ok(mut kept) = self.kept.lock() {
-            if kept.len() >= KEPT_FILES {
-                kept.remove(0);
-            }
-            kept.push((rel.to_owned(), file));
-        }
-    }
-
-    /// The object folder, held open: loose objects are named in it.
-    pub fn objects_dir(&self) -> Result<&super::dir::Dir, StoreError> {
-        held(&self.objects_dir, self.repo.objects.store_ref().path())
     }
 
     /// The event commit `commit`, if it is the last one this process wrote: a command that
@@ -292,40 +252,8 @@ impl Repo {
 
     /// The commit `HEAD` points at, `None` while it is unborn.
     pub fn project_commit(&self) -> Option<gix::ObjectId> {
-        self.head_loose()
-            .or_else(|| self.repo.head_id().ok().map(|id| id.detach()))
+        self.repo.head_id().ok().map(|id| id.detach())
     }
-
-    /// `HEAD` read as plain files: a detached id, or `ref: refs/heads/…` naming a loose branch
-    /// (a few system calls; gix stats `packed-refs` on the way). `None` for anything else — a
-    /// packed or unborn branch, an odd `HEAD` —, which gix reads.
-    fn head_loose(&self) -> Option<gix::ObjectId> {
-        use super::refs::{line_id, loose_id};
-        let mut file = std::fs::File::open(self.repo.git_dir().join("HEAD")).ok()?;
-        let text = super::loose::read_small(&mut file, 256).ok()?;
-        match text.strip_prefix(b"ref: ") {
-            Some(name) => {
-                let name = std::str::from_utf8(name).ok()?.strip_suffix('\n')?;
-                if !name.starts_with("refs/heads/") {
-                    return None;
-                }
-                loose_id(self, &self.common_dir().join(name), name)
-            }
-            None => line_id(self, &text),
-        }
-    }
-}
-
-/// The folder held in `cell`, opening `path` the first time.
-fn held<'a>(
-    cell: &'a std::sync::OnceLock<super::dir::Dir>,
-    path: &Path,
-) -> Result<&'a super::dir::Dir, StoreError> {
-    if let Some(dir) = cell.get() {
-        return Ok(dir);
-    }
-    let dir = super::dir::Dir::open(path).map_err(|e| StoreError::io(path, e))?;
-    Ok(cell.get_or_init(|| dir))
 }
 
 #[cfg(test)]
@@ -349,14 +277,11 @@ mod tests {
             gix::ObjectId::from_hex(out.trim().as_bytes()).unwrap()
         };
         let head = rev("HEAD");
-        assert_eq!(repo.head_loose(), Some(head), "a loose branch");
         assert_eq!(repo.project_commit(), Some(head));
         git(root, &["pack-refs", "--all"]);
-        assert_eq!(repo.head_loose(), None, "a packed branch is gix's");
         assert_eq!(repo.project_commit(), Some(head));
         git(root, &["commit", "-q", "--allow-empty", "-m", "two"]);
         git(root, &["checkout", "-q", "--detach", "HEAD~1"]);
-        assert_eq!(repo.head_loose(), Some(head), "detached");
         assert_eq!(repo.project_commit(), Some(head));
     }
 

@@ -5,7 +5,7 @@
 //! [`remembered_base`]), asks the caller what to change, writes the
 //! objects (event commit, audit commit), records the step and its intended ref moves, and then
 //! moves the instance ref, `refs/ddx/audit` and any extra ref in ONE ref transaction
-//! ([`super::reftx`]), each with compare-and-swap (it must be where it was read, or must not
+//! ([`super::refedit`]), each with compare-and-swap (it must be where it was read, or must not
 //! exist) and a reflog entry; then
 //! it records the new heads and clears the step. A lost race (a ref moved by another program, or a ref
 //! lock held) is retried from a fresh read, a bounded number of times with jittered back-off.
@@ -17,8 +17,8 @@ use super::event::{
     read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
 };
 use super::heads::{Journal, RefMove};
+use super::refedit::{self as reftx, EditError};
 use super::refs;
-use super::reftx::{self, EditError};
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
 use std::hash::{BuildHasher, Hasher};
