@@ -9,7 +9,7 @@
 //! user's text around the AGENTS.md markers is kept byte for byte. [`refresh`] is called after
 //! a transition: with agents installed, it rewrites what changed and writes nothing otherwise.
 
-use super::artifacts::{self, blob_id, ArtifactError, FileAction, PlannedFile};
+use super::artifacts::{self, ArtifactError, FileAction, PlannedFile};
 use super::state::PhaseStatus;
 use super::EngineError;
 use crate::engine::actions::ActionView;
@@ -516,6 +516,13 @@ fn read_current(work_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactE
         }),
         Err(_) => Ok(None),
     }
+}
+
+/// The id under which the local record (`.git/ddx/agents.json`) remembers what ddx wrote: a
+/// SHA-1 blob id of the content in every repository, compared only with ids of the same kind
+/// in that record, never with the repository's objects.
+fn blob_id(data: &[u8]) -> String {
+    artifacts::blob_id(gix::hash::Kind::Sha1, data)
 }
 
 /// The blob ddx's record is compared with: the section of AGENTS.md, the whole file otherwise.

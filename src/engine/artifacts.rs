@@ -104,8 +104,8 @@ impl PlannedFile {
 }
 
 /// The git blob id of `data` (what `git hash-object` prints).
-pub fn blob_id(data: &[u8]) -> String {
-    gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, data)
+pub fn blob_id(hash: gix::hash::Kind, data: &[u8]) -> String {
+    gix::objs::compute_hash(hash, gix::objs::Kind::Blob, data)
         .map(|id| id.to_string())
         .unwrap_or_default()
 }
@@ -397,6 +397,7 @@ mod beneath {
 ///
 /// `recorded` gives the blob id ddx last wrote to a path (from the instance's change tracker),
 /// so a file the user changed since is told apart from one ddx wrote.
+#[cfg(test)]
 pub fn plan(
     tree: &dyn FileTree,
     w: &Workflow,
@@ -406,7 +407,10 @@ pub fn plan(
     recorded: &dyn Fn(&str) -> Option<String>,
     force: bool,
 ) -> Result<Vec<PlannedFile>, ArtifactError> {
-    plan_guarded(tree, w, phase, context, work_dir, None, recorded, force)
+    let hash = gix::hash::Kind::Sha1;
+    plan_guarded(
+        tree, w, phase, context, work_dir, None, recorded, force, hash,
+    )
 }
 
 /// [`plan`], refusing also any file inside the hooks folder `hooks` (relative to the work tree).
@@ -420,6 +424,7 @@ pub fn plan_guarded(
     hooks: Option<&str>,
     recorded: &dyn Fn(&str) -> Option<String>,
     force: bool,
+    hash: gix::hash::Kind,
 ) -> Result<Vec<PlannedFile>, ArtifactError> {
     let mut out = Vec::new();
     for a in &phase.artifacts {
@@ -442,8 +447,8 @@ pub fn plan_guarded(
         safe_target_in(work_dir, &rel, hooks)?;
         let current = read_beneath(work_dir, &rel)?;
         let content = rendered.into_bytes();
-        let after = blob_id(&content);
-        let before = current.as_deref().map(blob_id);
+        let after = blob_id(hash, &content);
+        let before = current.as_deref().map(|c| blob_id(hash, c));
         let action = match &before {
             None => FileAction::Create,
             Some(b) if *b == after => FileAction::Unchanged,
@@ -591,7 +596,7 @@ mod tests {
     #[test]
     fn blob_ids_match_git() {
         assert_eq!(
-            blob_id(b"hello\n"),
+            blob_id(gix::hash::Kind::Sha1, b"hello\n"),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
     }
@@ -627,7 +632,7 @@ mod tests {
             path: path.into(),
             action: FileAction::Create,
             before: None,
-            after: blob_id(b"planted\n"),
+            after: blob_id(gix::hash::Kind::Sha1, b"planted\n"),
             current: None,
             content: b"planted\n".to_vec(),
         }

@@ -328,6 +328,7 @@ impl Engine<'_> {
                 hooks.as_deref(),
                 &recorded,
                 files.force,
+                self.repo.gix().object_hash(),
             )?;
             for f in planned {
                 if let Some(first) = out.iter().find(|o| o.file.path == f.path) {
