@@ -499,23 +499,9 @@ pub struct Planned {
     file: PlannedFile,
 }
 
+/// The file at `rel` as it is now, read beneath the work tree without following links.
 fn read_current(work_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
-    let full = artifacts::safe_target(work_dir, rel)?;
-    match std::fs::symlink_metadata(&full) {
-        Ok(m) if m.is_file() => {
-            std::fs::read(&full)
-                .map(Some)
-                .map_err(|source| ArtifactError::Io {
-                    path: rel.to_owned(),
-                    source,
-                })
-        }
-        Ok(_) => Err(ArtifactError::Unsafe {
-            path: rel.to_owned(),
-            why: "it exists and is not a regular file".into(),
-        }),
-        Err(_) => Ok(None),
-    }
+    artifacts::read_beneath(work_dir, rel)
 }
 
 /// The id under which the local record (`.git/ddx/agents.json`) remembers what ddx wrote: a

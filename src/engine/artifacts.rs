@@ -226,7 +226,7 @@ fn reserved(rel: &str, hooks: Option<&str>) -> Option<&'static str> {
 
 /// Reads the regular file at `rel` beneath `root`, following no link; `None` when it is absent.
 #[cfg(unix)]
-fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
+pub(crate) fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
     use rustix::fs::{fstat, openat, FileType, Mode, OFlags};
     let (dir, name) = match beneath::open_parent(root, rel, false)? {
         Some(found) => found,
@@ -258,7 +258,7 @@ fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError
 }
 
 #[cfg(not(unix))]
-fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
+pub(crate) fn read_beneath(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactError> {
     let full = safe_target(root, rel)?;
     match std::fs::symlink_metadata(&full) {
         Ok(m) if m.is_file() => {
