@@ -461,10 +461,6 @@ fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
             ExitCode::Failure,
             Some("run ddx in a clone with a work tree".to_owned()),
         ),
-        StoreError::Reftable { .. } => (
-            ExitCode::Failure,
-            Some("`git refs migrate --ref-format=files` converts the repository".to_owned()),
-        ),
         StoreError::NoIdentity => (ExitCode::Failure, None),
         StoreError::Interrupted { .. } => (
             ExitCode::Conflict,
