@@ -314,10 +314,12 @@ pub fn update_refs(
 }
 
 /// Writes one object of `kind` with `git hash-object -w`, so that git's `core.sharedRepository`
-/// modes and `core.fsync` apply; returns its id as git printed it.
+/// modes and `core.fsync` apply; returns its id as git printed it. git checks the object's
+/// format (no `--literally`): should ddx die while writing, git reads a cut-off commit or tree
+/// and refuses it rather than store a bogus object.
 pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCommandError> {
     use std::io::Write;
-    let args = ["hash-object", "-w", "--literally", "-t", kind, "--stdin"];
+    let args = ["hash-object", "-w", "-t", kind, "--stdin"];
     let shown = args.join(" ");
     let spawn_error = |source| GitCommandError::Spawn {
         args: shown.clone(),
