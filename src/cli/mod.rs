@@ -470,6 +470,7 @@ fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
             ExitCode::Conflict,
             Some("other ddx processes kept writing; run the command again".to_owned()),
         ),
+        StoreError::MovedOutside { .. } => (ExitCode::Conflict, None),
         _ => (ExitCode::Failure, None),
     }
 }

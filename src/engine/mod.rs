@@ -407,6 +407,7 @@ impl<'r> Engine<'r> {
         };
         let outcome = self.on_new_instance(&id, dry_run, || Plan {
             event: Some(NewEvent {
+                joins: Vec::new(),
                 state: yaml.clone(),
                 workflow_tree,
                 message: message.clone(),
@@ -477,6 +478,7 @@ impl<'r> Engine<'r> {
             );
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: yaml,
                     workflow_tree: tip.workflow_tree,
                     message,
@@ -585,6 +587,7 @@ impl<'r> Engine<'r> {
             }
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: st.to_yaml(),
                     workflow_tree: cp_tip.workflow_tree,
                     message,

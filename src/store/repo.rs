@@ -27,6 +27,8 @@ pub enum StoreError {
         commit: String,
         what: String,
     },
+    #[error("{reference} {what}")]
+    MovedOutside { reference: String, what: String },
     #[error("an earlier ddx command was interrupted before it finished: {}", steps.join("; "))]
     Interrupted { steps: Vec<String> },
     #[error("{reference} kept changing under ddx: gave up after {attempts} attempts")]
