@@ -858,3 +858,63 @@ fn an_instance_ref_moved_back_outside_ddx_is_never_built_over() {
     repo.ddx_ok(&["workflow", "pause"]);
     assert_fsck_clean(&repo);
 }
+
+#[test]
+fn an_event_can_join_another_history_of_the_instance_with_two_parents() {
+    use ddx::store::event::Message;
+    use ddx::store::transaction::{self, Decision, NewEvent, Options, Outcome, Plan};
+    let repo = setup();
+    let id = init(&repo, &[]);
+    let name = format!("refs/ddx/instances/{id}");
+    let base = tip(&repo, &id);
+    repo.ddx_ok(&["gate", "approve", "frame", "1"]);
+    let ours = tip(&repo, &id);
+    // Another clone's event on the same base (as `ddx sync` would fetch it).
+    let theirs = repo.git(&[
+        "commit-tree",
+        &format!("{ours}^{{tree}}"),
+        "-p",
+        &base,
+        "-m",
+        &format!("ddx({id}): approve elsewhere\n\nDdx-Instance: {id}"),
+    ]);
+    let theirs = gix::ObjectId::from_hex(theirs.trim().as_bytes()).unwrap();
+
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let identity = store.identity().unwrap();
+    let opts = Options {
+        instance: &id,
+        identity: &identity,
+        project_commit: store.project_commit(),
+        dry_run: false,
+    };
+    let outcome = transaction::commit::<ddx::store::StoreError>(&store, &opts, |b| {
+        let tip = b.instance.as_ref().expect("the instance exists");
+        Ok(Decision::Change(Box::new(Plan {
+            event: Some(NewEvent {
+                state: tip.state.clone(),
+                workflow_tree: tip.workflow_tree,
+                message: Message::new(format!("ddx({id}): join")),
+                joins: vec![theirs],
+            }),
+            audit: ddx::store::audit::AuditRecord {
+                operation: "join".to_owned(),
+                summary: "join".to_owned(),
+                args: Default::default(),
+            },
+            extra: Vec::new(),
+        })))
+    })
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Committed(_)));
+    // git sees a merge: ddx's own chain first, the joined history second.
+    let parents = repo.git(&["rev-list", "--parents", "-n", "1", &name]);
+    let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+    assert_eq!(parents, [ours.as_str(), &theirs.to_string()]);
+    // Both histories are reachable from the instance ref, and the state reads back.
+    let all = repo.git(&["rev-list", &name]);
+    assert!(all.contains(&theirs.to_string()) && all.contains(&ours));
+    let status = repo.ddx_ok(&["workflow", "status", "--json"]);
+    assert!(status.contains(&id), "{status}");
+    assert_fsck_clean(&repo);
+}
