@@ -142,3 +142,198 @@ fn dry_run_writes_nothing_and_a_foreign_file_needs_force() {
         .read(".claude/commands/ddx/status.md")
         .contains("ddx workflow status"));
 }
+
+/// The identity of the file at `rel`: a rewrite (temporary file renamed over it) changes it.
+#[cfg(unix)]
+fn file_id(repo: &TestRepo, rel: &str) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(repo.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    (m.ino(), m.modified().unwrap())
+}
+
+#[test]
+fn the_engine_refreshes_the_files_when_called_as_a_library() {
+    use ddx::engine::machine::Op;
+    let repo = applied();
+    repo.ddx_ok(&[
+        "agents", "install", "--agent", "claude", "--agent", "gemini",
+    ]);
+    // The frame phase's own actions are commands while it is in progress.
+    assert!(repo
+        .path(".claude/commands/ddx/frame-challenge-priorities.md")
+        .exists());
+    assert!(repo
+        .path(".gemini/commands/ddx/frame-challenge-priorities.toml")
+        .exists());
+    assert!(!repo
+        .path(".claude/commands/ddx/design-review-design.md")
+        .exists());
+    // Workflow actions are commands in every phase.
+    assert!(repo.path(".claude/commands/ddx/status-report.md").exists());
+    // An edited command of the frame phase outlives it, named by status.
+    repo.write(
+        ".gemini/commands/ddx/frame-challenge-priorities.toml",
+        "prompt = \"mine\"\n",
+    );
+
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let engine = ddx::engine::Engine::new(&store).unwrap();
+    let complete = Op::Complete {
+        phase: "frame".into(),
+        force: true,
+    };
+    assert!(engine
+        .apply("h-1", &complete, None, false)
+        .unwrap()
+        .changed());
+    let agents_md = repo.read("AGENTS.md");
+    assert!(
+        agents_md.contains("No phase is in progress."),
+        "{agents_md}"
+    );
+    assert!(!agents_md.contains("(`frame`)"), "{agents_md}");
+    assert!(agents_md.starts_with(USER_TEXT));
+    // Stale commands that still hold ddx's content are gone; the edited one is kept.
+    assert!(!repo
+        .path(".claude/commands/ddx/frame-challenge-priorities.md")
+        .exists());
+    assert!(!repo
+        .path(".claude/commands/ddx/frame-interview-stakeholders.md")
+        .exists());
+    assert_eq!(
+        repo.read(".gemini/commands/ddx/frame-challenge-priorities.toml"),
+        "prompt = \"mine\"\n"
+    );
+    assert!(repo.path(".claude/commands/ddx/status-report.md").exists());
+
+    let approve = Op::Approve {
+        phase: "design".into(),
+        criteria: vec!["1".into(), "2".into()],
+        comment: None,
+    };
+    engine.apply("h-1", &approve, None, false).unwrap();
+    let start = Op::Start {
+        phase: "design".into(),
+        force: false,
+    };
+    engine.apply("h-1", &start, None, false).unwrap();
+    assert!(repo.read("AGENTS.md").contains("(`design`)"));
+    assert!(repo
+        .read(".claude/commands/ddx/design-review-design.md")
+        .contains("ddx action run design/review-design -i h-1"));
+
+    let status: Value = repo.ddx_json(&["agents", "status", "--json"]);
+    let kept = status["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == ".gemini/commands/ddx/frame-challenge-priorities.toml")
+        .unwrap_or_else(|| panic!("the edited stale file is named: {status:#}"));
+    assert_eq!(kept["state"], "edited");
+    assert_eq!(kept["stale"], true);
+    let text = repo.ddx_ok(&["agents", "status"]);
+    assert!(
+        text.contains(
+            "edited    .gemini/commands/ddx/frame-challenge-priorities.toml  (no longer used; kept because it was edited)"
+        ),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unchanged_refresh_touches_no_file_and_records_no_event() {
+    let repo = applied();
+    repo.ddx_ok(&["agents", "install", "--agent", "all"]);
+    repo.commit_all("agents");
+    let watched = [
+        "AGENTS.md",
+        ".claude/commands/ddx/status.md",
+        ".cursor/rules/ddx.mdc",
+        ".gemini/commands/ddx/check.toml",
+        ".git/ddx/agents.json",
+    ];
+    let before: Vec<_> = watched.iter().map(|p| file_id(&repo, p)).collect();
+    let events = |r: &TestRepo| r.git(&["rev-list", "--count", "refs/ddx/audit"]);
+    let audit = events(&repo);
+    // Pausing changes the instance, not what the agents are told.
+    repo.ddx_ok(&["workflow", "pause"]);
+    let after: Vec<_> = watched.iter().map(|p| file_id(&repo, p)).collect();
+    assert_eq!(before, after);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert_eq!(
+        events(&repo).trim().parse::<u64>().unwrap(),
+        audit.trim().parse::<u64>().unwrap() + 1,
+        "the pause is the only event"
+    );
+}
+
+#[test]
+fn the_installed_agents_live_in_the_config_with_the_users_keys_and_comments() {
+    let repo = applied();
+    let config = "# our team settings\nagent:\n  command: claude -p   # the agent we use\n";
+    repo.write(".ddx/config.yml", config);
+    repo.ddx_ok(&[
+        "agents", "install", "--agent", "cursor", "--agent", "claude",
+    ]);
+    let text = repo.read(".ddx/config.yml");
+    assert!(text.starts_with(config), "{text}");
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(
+        parsed["agents"],
+        serde_yaml::from_str::<serde_yaml::Value>("[claude, cursor]").unwrap()
+    );
+    assert_eq!(parsed["agent"]["command"], "claude -p");
+    let status: Value = repo.ddx_json(&["agents", "status", "--json"]);
+    assert_eq!(status["agents"], serde_json::json!(["claude", "cursor"]));
+
+    // Removing one agent keeps the other listed; removing the last drops the key only.
+    repo.ddx_ok(&["agents", "remove", "--agent", "cursor"]);
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&repo.read(".ddx/config.yml")).unwrap();
+    assert_eq!(
+        parsed["agents"],
+        serde_yaml::from_str::<serde_yaml::Value>("[claude]").unwrap()
+    );
+    repo.ddx_ok(&["agents", "remove"]);
+    assert_eq!(repo.read(".ddx/config.yml"), config);
+}
+
+#[test]
+fn an_old_local_record_is_read_and_moved_to_the_config() {
+    let repo = applied();
+    repo.ddx_ok(&["agents", "install", "--agent", "claude"]);
+    // The record as ddx wrote it before the list moved: agents in .git/ddx/agents.json.
+    std::fs::remove_file(repo.path(".ddx/config.yml")).unwrap();
+    let local = repo.path(".git/ddx/agents.json");
+    let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&local).unwrap()).unwrap();
+    old["agents"] = serde_json::json!(["claude"]);
+    std::fs::write(&local, serde_json::to_string(&old).unwrap()).unwrap();
+
+    let status: Value = repo.ddx_json(&["agents", "status", "--json"]);
+    assert_eq!(status["agents"], serde_json::json!(["claude"]));
+    // Still kept current on a transition.
+    repo.ddx_ok(&["phase", "complete", "frame", "--force"]);
+    assert!(repo.read("AGENTS.md").contains("No phase is in progress."));
+    // The next install writes the list into the config.
+    repo.ddx_ok(&["agents", "install", "--agent", "claude"]);
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&repo.read(".ddx/config.yml")).unwrap();
+    assert_eq!(
+        parsed["agents"],
+        serde_yaml::from_str::<serde_yaml::Value>("[claude]").unwrap()
+    );
+}
+
+#[test]
+fn a_bad_agents_list_in_the_config_is_an_error_naming_the_file() {
+    let repo = applied();
+    repo.write(".ddx/config.yml", "agents: [claude, vim]\n");
+    let out = repo.ddx(&["agents", "status"]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(
+            "the agents record .ddx/config.yml is not valid: `agents` lists vim, which is not one of claude, copilot, cursor, gemini, codex"
+        ),
+        "{err}"
+    );
+}

@@ -3,7 +3,7 @@
 use super::instance::{self, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
 use crate::catalog;
-use crate::engine::agents::{self, Agent, Context};
+use crate::engine::agents::{self, Agent, Context, StaleOutcome};
 use crate::engine::artifacts::FileAction;
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -107,7 +107,7 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
     };
     let record = agents::load_record(&repo)?;
     let plan = agents::plan(repo.work_dir(), &record, &agents, &ctx, args.force)?;
-    for p in &plan {
+    for p in &plan.files {
         let label = match (p.action, args.dry_run) {
             (FileAction::Create, false) => "created",
             (FileAction::Create, true) => "new",
@@ -119,12 +119,35 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
         };
         out.line(format!("{label:<10}  {}", p.path));
     }
+    for s in &plan.stale {
+        let label = match (s.outcome, args.dry_run) {
+            (StaleOutcome::Delete, false) => "removed",
+            (StaleOutcome::Delete, true) => "would remove",
+            (StaleOutcome::Edited, _) => "kept: no longer used, but edited since ddx wrote it",
+            (StaleOutcome::Gone, _) => "gone",
+        };
+        out.line(format!("{label:<10}  {}", s.path));
+    }
     if args.dry_run {
         out.note("Dry run: nothing is written.");
         return Ok(ExitCode::Ok);
     }
-    agents::apply(&repo, &plan, &agents)?;
-    if plan.iter().all(|p| !p.action.writes()) {
+    let before = record.agents.clone();
+    agents::install(&repo, &plan, &agents)?;
+    let added: Vec<&str> = agents
+        .iter()
+        .filter(|a| !before.contains(a))
+        .map(|a| a.name())
+        .collect();
+    if !added.is_empty() {
+        out.note(format!(
+            "{} now lists {} under `{}:`; commit it so every clone keeps the files current.",
+            crate::config::CONFIG_PATH,
+            added.join(", "),
+            agents::CONFIG_KEY
+        ));
+    }
+    if !plan.touches_files() && added.is_empty() {
         out.note("Nothing changed.");
     }
     Ok(ExitCode::Ok)
@@ -149,7 +172,14 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
             agents::FileState::Edited => "edited",
             agents::FileState::Missing => "missing",
         };
-        out.line(format!("{state:<8}  {}", f.path));
+        if f.stale {
+            out.line(format!(
+                "{state:<8}  {}  (no longer used; kept because it was edited)",
+                f.path
+            ));
+        } else {
+            out.line(format!("{state:<8}  {}", f.path));
+        }
     }
     Ok(ExitCode::Ok)
 }
@@ -164,26 +194,4 @@ fn cmd_remove(cli: &Cli, out: &Output, args: &RemoveArgs) -> anyhow::Result<Exit
         out.note("Dry run: nothing is removed.");
     }
     Ok(ExitCode::Ok)
-}
-
-/// After a command that may have moved an instance: refreshes the installed agents' files.
-/// Quiet when no agent is installed; a failure is a warning, never the command's failure.
-pub fn refresh_after(cli: &Cli, out: &Output) {
-    let Ok(repo) = instance::open(cli) else {
-        return;
-    };
-    if !agents::load_record(&repo).is_ok_and(|r| !r.agents.is_empty()) {
-        return;
-    }
-    let Ok(id) = crate::engine::resolve_instance(&repo, None) else {
-        return;
-    };
-    match agents::refresh(&repo, &id) {
-        Ok(paths) => {
-            for p in paths {
-                out.note(format!("agents: updated {p}"));
-            }
-        }
-        Err(e) => out.warn(format!("agents: could not refresh: {e}")),
-    }
 }

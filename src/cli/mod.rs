@@ -153,34 +153,7 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
-    let code = dispatch(cli, out)?;
-    // A dry run changes nothing, the agents' files included.
-    let dry_run = std::env::args_os().any(|a| a == "--dry-run");
-    if !dry_run && changes_phases(&cli.command) {
-        agents::refresh_after(cli, out);
-    }
-    Ok(code)
-}
-
-/// Whether `command` can change an instance's phases (so the agents' files may need a refresh);
-/// read commands never write them.
-fn changes_phases(command: &Command) -> bool {
-    use workflow::WorkflowCommand as W;
-    match command {
-        Command::Workflow(cmd) => matches!(
-            cmd,
-            W::Init(_)
-                | W::Apply(_)
-                | W::Next(_)
-                | W::Pause(_)
-                | W::Resume(_)
-                | W::Abort(_)
-                | W::Restore(_)
-        ),
-        Command::Phase(_) => true,
-        Command::Gate(cmd) => matches!(cmd, gate::GateCommand::Approve(_)),
-        _ => false,
-    }
+    dispatch(cli, out)
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {

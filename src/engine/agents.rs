@@ -4,14 +4,17 @@
 //! artifacts and open criteria, and the workflow's actions. [`files`] renders, per agent, the
 //! files that carry it (Claude Code, Copilot, Cursor, Gemini CLI command files; the AGENTS.md
 //! section between ddx's markers for every agent, Codex included). [`plan`] compares them with
-//! the work tree and the record of what ddx wrote (`.git/ddx/agents.json`, local), [`apply`]
-//! writes through the artifact writer, so a file the user edited is never written over and the
-//! user's text around the AGENTS.md markers is kept byte for byte. [`refresh`] is called after
-//! a transition: with agents installed, it rewrites what changed and writes nothing otherwise.
+//! the work tree and the [`Record`] (the installed agents in `.ddx/config.yml`, what ddx wrote
+//! in `.git/ddx/agents.json`); [`apply`] writes through the artifact writer, so a file the user
+//! edited is never written over and the user's text around the AGENTS.md markers is kept byte
+//! for byte, and deletes the files of actions and phases that are gone while they still hold
+//! ddx's content. The engine calls [`refresh`] after every event it commits: with agents
+//! installed, it rewrites what changed and writes nothing otherwise.
 
 use super::artifacts::{self, ArtifactError, FileAction, PlannedFile};
 use super::state::PhaseStatus;
 use super::EngineError;
+use crate::config::{Config, ConfigError, CONFIG_PATH};
 use crate::engine::actions::ActionView;
 use crate::store::Repo;
 use serde::{Deserialize, Serialize};
@@ -33,6 +36,8 @@ pub enum AgentsError {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Engine(#[from] Box<EngineError>),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("cannot read or write the agents record {path}")]
     Record {
         path: String,
@@ -157,6 +162,15 @@ impl Context {
         })
     }
 
+    /// Whether action `a` becomes a command: a workflow action always, a phase's action while
+    /// the phase is in progress (every one when there is no instance to say which).
+    fn serves(&self, a: &ActionView) -> bool {
+        match &a.phase {
+            None => true,
+            Some(p) => self.instance.is_none() || self.phases.iter().any(|x| &x.id == p),
+        }
+    }
+
     /// The context of a workflow with no instance.
     pub fn of_workflow(wf: &crate::model::Workflow) -> Context {
         Context {
@@ -225,7 +239,7 @@ fn commands(ctx: &Context) -> Vec<Command> {
             ),
         },
     ];
-    for a in &ctx.actions {
+    for a in ctx.actions.iter().filter(|a| ctx.serves(a)) {
         let name = a
             .name
             .chars()
@@ -439,32 +453,56 @@ pub fn strip(current: &str) -> String {
     format!("{before}{after}")
 }
 
-/// What ddx wrote, per path: the agent and the blob (of the section, for AGENTS.md).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The installed agents and what ddx wrote for them.
+///
+/// Which agents are installed is the team's choice: it lives in `.ddx/config.yml` (`agents:`),
+/// committed, so every clone keeps the same files current. What ddx wrote (the blob of each file,
+/// the settings files holding its hook) is this clone's knowledge: `.git/ddx/agents.json`, local.
+#[derive(Debug, Clone, Default)]
 pub struct Record {
     pub agents: Vec<Agent>,
     pub files: BTreeMap<String, RecordedFile>,
+    /// Settings files into which ddx merged its hook (`--hooks`).
+    pub hooks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordedFile {
     pub agent: Agent,
     pub blob: String,
+    /// No longer one of the agent's files; kept because the user edited it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
-fn record_path(repo: &Repo) -> std::path::PathBuf {
+/// `.git/ddx/agents.json`. Records written before the list of agents moved to the config hold
+/// it too: it is read while the config has no `agents:` key, and kept until install or remove
+/// writes the key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LocalRecord {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    agents: Vec<Agent>,
+    #[serde(default)]
+    files: BTreeMap<String, RecordedFile>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    hooks: Vec<String>,
+}
+
+/// The key of `.ddx/config.yml` that lists the installed agents.
+pub const CONFIG_KEY: &str = "agents";
+
+fn local_path(repo: &Repo) -> std::path::PathBuf {
     repo.ddx_dir().join("agents.json")
 }
 
-/// The record of installed agents; the default when none are.
-pub fn load_record(repo: &Repo) -> Result<Record, AgentsError> {
-    let path = record_path(repo);
+fn load_local(repo: &Repo) -> Result<LocalRecord, AgentsError> {
+    let path = local_path(repo);
     match std::fs::read(&path) {
         Ok(data) => serde_json::from_slice(&data).map_err(|e| AgentsError::BadRecord {
             path: path.display().to_string(),
             message: e.to_string(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LocalRecord::default()),
         Err(source) => Err(AgentsError::Record {
             path: path.display().to_string(),
             source,
@@ -472,19 +510,129 @@ pub fn load_record(repo: &Repo) -> Result<Record, AgentsError> {
     }
 }
 
-fn save_record(repo: &Repo, record: &Record) -> Result<(), AgentsError> {
-    let path = record_path(repo);
-    let io = |source| AgentsError::Record {
+fn save_local(
+    repo: &Repo,
+    files: &BTreeMap<String, RecordedFile>,
+    hooks: &[String],
+    legacy_agents: &[Agent],
+) -> Result<(), AgentsError> {
+    let path = local_path(repo);
+    let record = LocalRecord {
+        agents: legacy_agents.to_vec(),
+        files: files.clone(),
+        hooks: hooks.to_vec(),
+    };
+    let data = serde_json::to_vec_pretty(&record).expect("a record serialises");
+    crate::config::write_atomically(&path, &data).map_err(|source| AgentsError::Record {
         path: path.display().to_string(),
         source,
+    })
+}
+
+fn agent_names() -> String {
+    Agent::ALL.map(Agent::name).join(", ")
+}
+
+/// The agents `.ddx/config.yml` lists; `None` when it has no `agents:` key.
+pub fn configured(work_dir: &Path) -> Result<Option<Vec<Agent>>, AgentsError> {
+    let config = Config::load(work_dir)?;
+    let Some(value) = config.extra.get(CONFIG_KEY) else {
+        return Ok(None);
     };
-    let dir = repo.ddx_dir();
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let data = serde_json::to_vec_pretty(record).expect("a record serialises");
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-    std::io::Write::write_all(&mut tmp, &data).map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
+    let bad = |message: String| AgentsError::BadRecord {
+        path: CONFIG_PATH.to_owned(),
+        message,
+    };
+    if value.is_null() {
+        return Ok(Some(Vec::new()));
+    }
+    let items = value.as_sequence().ok_or_else(|| {
+        bad(format!(
+            "`{CONFIG_KEY}` must be a list of agents ({})",
+            agent_names()
+        ))
+    })?;
+    let mut out = Vec::new();
+    for item in items {
+        let name = item.as_str().unwrap_or_default();
+        let agent = Agent::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| {
+                bad(format!(
+                    "`{CONFIG_KEY}` lists {}, which is not one of {}",
+                    serde_yaml::to_string(item)
+                        .map(|s| s.trim().to_owned())
+                        .unwrap_or_default(),
+                    agent_names()
+                ))
+            })?;
+        if !out.contains(&agent) {
+            out.push(agent);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Writes the list of installed agents into `.ddx/config.yml`, keeping the rest of the file;
+/// an empty list drops the key (and a config left empty, which ddx then removes).
+fn save_configured(work_dir: &Path, agents: &[Agent]) -> Result<(), AgentsError> {
+    let mut config = Config::load(work_dir)?;
+    let key = serde_yaml::Value::String(CONFIG_KEY.to_owned());
+    let new = (!agents.is_empty()).then(|| {
+        serde_yaml::Value::Sequence(
+            agents
+                .iter()
+                .map(|a| serde_yaml::Value::String(a.name().to_owned()))
+                .collect(),
+        )
+    });
+    if config.extra.get(&key) == new.as_ref() {
+        return Ok(());
+    }
+    match new {
+        Some(v) => {
+            config.extra.insert(key, v);
+        }
+        None => {
+            config.extra.remove(&key);
+        }
+    }
+    let empty = config
+        .render()
+        .map(|t| t.trim().is_empty())
+        .unwrap_or(false);
+    if empty {
+        let path = Config::path(work_dir);
+        return match std::fs::remove_file(&path) {
+            Ok(()) => {
+                remove_empty_dirs(work_dir, CONFIG_PATH);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(AgentsError::Record {
+                path: CONFIG_PATH.to_owned(),
+                source,
+            }),
+        };
+    }
+    config.save(work_dir)?;
     Ok(())
+}
+
+/// The record of installed agents; the default when none are.
+pub fn load_record(repo: &Repo) -> Result<Record, AgentsError> {
+    let local = load_local(repo)?;
+    let mut agents = match configured(repo.work_dir())? {
+        Some(list) => list,
+        None => local.agents,
+    };
+    agents.sort();
+    Ok(Record {
+        agents,
+        files: local.files,
+        hooks: local.hooks,
+    })
 }
 
 /// One file of an install plan.
@@ -497,6 +645,53 @@ pub struct Planned {
     pub blob: String,
     #[serde(skip)]
     file: PlannedFile,
+}
+
+/// What happens to a file ddx wrote that the agent no longer gets (an action or phase gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaleOutcome {
+    /// Still as ddx wrote it: deleted.
+    Delete,
+    /// Edited since ddx wrote it: kept, and named by `ddx agents status`.
+    Edited,
+    /// Already gone: forgotten.
+    Gone,
+}
+
+/// A file of the record that is not one of the agents' files any more.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stale {
+    pub agent: Agent,
+    pub path: String,
+    pub outcome: StaleOutcome,
+    #[serde(skip)]
+    blob: String,
+    #[serde(skip)]
+    flagged: bool,
+}
+
+/// What an install or a refresh writes and deletes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub files: Vec<Planned>,
+    pub stale: Vec<Stale>,
+    /// The record already says exactly what this plan would record.
+    #[serde(skip)]
+    recorded: bool,
+}
+
+impl Plan {
+    /// Whether applying the plan changes a file of the work tree.
+    pub fn touches_files(&self) -> bool {
+        self.files.iter().any(|p| p.action.writes())
+            || self.stale.iter().any(|s| s.outcome == StaleOutcome::Delete)
+    }
+
+    /// Whether applying the plan changes anything, the local record included.
+    pub fn changes(&self) -> bool {
+        self.touches_files() || !self.recorded
+    }
 }
 
 /// The file at `rel` as it is now, read beneath the work tree without following links.
@@ -521,14 +716,15 @@ fn recorded_part(path: &str, data: &[u8]) -> Option<String> {
     }
 }
 
-/// Plans the files of `agents` (and AGENTS.md) for `ctx` against the work tree and the record.
+/// Plans the files of `agents` (and AGENTS.md) for `ctx` against the work tree and the record;
+/// files of the record that `agents` no longer get are planned for deletion (or kept, edited).
 pub fn plan(
     work_dir: &Path,
     record: &Record,
     agents: &[Agent],
     ctx: &Context,
     force: bool,
-) -> Result<Vec<Planned>, AgentsError> {
+) -> Result<Plan, AgentsError> {
     let sec = section(ctx);
     let mut wanted = vec![AgentFile {
         agent: Agent::Codex,
@@ -538,8 +734,11 @@ pub fn plan(
     for a in agents {
         wanted.extend(files(*a, ctx));
     }
-    let mut out = Vec::new();
-    for f in wanted {
+    let mut out = Plan {
+        recorded: true,
+        ..Plan::default()
+    };
+    for f in &wanted {
         let current = read_current(work_dir, &f.path)?;
         let (content, blob) = if f.path == AGENTS_MD {
             let text = current
@@ -549,34 +748,43 @@ pub fn plan(
             (splice(&text, &sec).into_bytes(), blob_id(sec.as_bytes()))
         } else {
             let b = blob_id(f.content.as_bytes());
-            (f.content.into_bytes(), b)
+            (f.content.clone().into_bytes(), b)
         };
         let after = blob_id(&content);
         let before = current.as_deref().map(blob_id);
-        let recorded = record.files.get(&f.path).map(|r| r.blob.as_str());
+        let recorded = record.files.get(&f.path);
         let action = match (&current, &before) {
             (None, _) => FileAction::Create,
             (Some(_), Some(b)) if *b == after => FileAction::Unchanged,
             (Some(data), _) => {
                 let now = recorded_part(&f.path, data);
-                match recorded {
+                match recorded.map(|r| r.blob.as_str()) {
                     Some(r) if now.as_deref() == Some(r) => FileAction::Overwrite,
-                    Some(_) => FileAction::UserEdited,
                     // AGENTS.md without ddx's section: the section is added, the text kept.
-                    None if f.path == AGENTS_MD && now.is_none() => FileAction::Overwrite,
+                    Some(_) if f.path == AGENTS_MD && now.is_none() => FileAction::Overwrite,
+                    Some(_) => FileAction::UserEdited,
+                    // The markers say the section is ddx's (a clone whose record is new).
+                    None if f.path == AGENTS_MD => FileAction::Overwrite,
                     None if force => FileAction::Overwrite,
                     None => FileAction::WouldOverwrite,
                 }
             }
         };
-        out.push(Planned {
+        let records = action.writes() || action == FileAction::Unchanged;
+        if records && recorded.is_none_or(|r| r.blob != blob || r.stale) {
+            out.recorded = false;
+        }
+        if action == FileAction::UserEdited && recorded.is_some_and(|r| r.stale) {
+            out.recorded = false;
+        }
+        out.files.push(Planned {
             agent: f.agent,
             path: f.path.clone(),
             action,
             blob,
             file: PlannedFile {
                 artifact: format!("agents {}", f.agent.name()),
-                path: f.path,
+                path: f.path.clone(),
                 action,
                 before,
                 after,
@@ -585,52 +793,171 @@ pub fn plan(
             },
         });
     }
+    for (path, r) in &record.files {
+        if path == AGENTS_MD || !agents.contains(&r.agent) || wanted.iter().any(|f| &f.path == path)
+        {
+            continue;
+        }
+        let outcome = match read_current(work_dir, path)? {
+            None => StaleOutcome::Gone,
+            Some(data) if blob_id(&data) == r.blob => StaleOutcome::Delete,
+            Some(_) => StaleOutcome::Edited,
+        };
+        if outcome != StaleOutcome::Edited || !r.stale {
+            out.recorded = false;
+        }
+        out.stale.push(Stale {
+            agent: r.agent,
+            path: path.clone(),
+            outcome,
+            blob: r.blob.clone(),
+            flagged: r.stale,
+        });
+    }
     Ok(out)
 }
 
-/// Writes a plan through the artifact writer and records what ddx now holds.
-pub fn apply(repo: &Repo, plan: &[Planned], agents: &[Agent]) -> Result<(), AgentsError> {
-    let files: Vec<PlannedFile> = plan.iter().map(|p| p.file.clone()).collect();
+/// Deletes `rel` if it still holds the blob `blob` (and the folders that became empty).
+fn delete_if_ours(work: &Path, rel: &str, blob: &str) -> Result<bool, AgentsError> {
+    match read_current(work, rel)? {
+        Some(data) if blob_id(&data) == blob => {
+            let full = artifacts::safe_target(work, rel)?;
+            std::fs::remove_file(&full).map_err(|source| ArtifactError::Io {
+                path: rel.to_owned(),
+                source,
+            })?;
+            remove_empty_dirs(work, rel);
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Writes a plan through the artifact writer, deletes the stale files that still hold ddx's
+/// content, and records what ddx now holds.
+pub fn apply(repo: &Repo, plan: &Plan) -> Result<(), AgentsError> {
+    let files: Vec<PlannedFile> = plan.files.iter().map(|p| p.file.clone()).collect();
     artifacts::write(&files, repo.work_dir())?;
     let mut record = load_record(repo)?;
-    for a in agents {
-        if !record.agents.contains(a) {
-            record.agents.push(*a);
-        }
-    }
-    record.agents.sort();
-    for p in plan {
+    for p in &plan.files {
         if p.action.writes() || p.action == FileAction::Unchanged {
             record.files.insert(
                 p.path.clone(),
                 RecordedFile {
                     agent: p.agent,
                     blob: p.blob.clone(),
+                    stale: false,
                 },
             );
+        } else if let Some(r) = record.files.get_mut(&p.path) {
+            r.stale = false;
         }
     }
-    save_record(repo, &record)
+    for s in &plan.stale {
+        match s.outcome {
+            StaleOutcome::Delete => {
+                if delete_if_ours(repo.work_dir(), &s.path, &s.blob)? {
+                    record.files.remove(&s.path);
+                } else if let Some(r) = record.files.get_mut(&s.path) {
+                    r.stale = true;
+                }
+            }
+            StaleOutcome::Gone => {
+                record.files.remove(&s.path);
+            }
+            StaleOutcome::Edited => {
+                if let Some(r) = record.files.get_mut(&s.path) {
+                    r.stale = true;
+                }
+            }
+        }
+    }
+    let legacy = match configured(repo.work_dir())? {
+        Some(_) => Vec::new(),
+        None => record.agents.clone(),
+    };
+    save_local(repo, &record.files, &record.hooks, &legacy)
 }
 
-/// After a transition of `instance`: rewrites the installed agents' files that changed, keeps
-/// edited ones, and writes nothing when nothing changed or no agent is installed.
-pub fn refresh(repo: &Repo, instance: &str) -> Result<Vec<String>, AgentsError> {
+/// `ddx agents install`: adds `agents` to the installed ones in `.ddx/config.yml` and applies
+/// `plan`.
+pub fn install(repo: &Repo, plan: &Plan, agents: &[Agent]) -> Result<(), AgentsError> {
+    let mut all = load_record(repo)?.agents;
+    for a in agents {
+        if !all.contains(a) {
+            all.push(*a);
+        }
+    }
+    all.sort();
+    save_configured(repo.work_dir(), &all)?;
+    apply(repo, plan)
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Files written (created or updated).
+    pub written: Vec<String>,
+    /// Stale files deleted.
+    pub deleted: Vec<String>,
+    /// Stale files kept because the user edited them.
+    pub kept: Vec<String>,
+}
+
+/// After a transition of `instance`: rewrites the installed agents' files that changed, deletes
+/// the ones no longer wanted, keeps edited ones, and writes nothing when nothing changed or no
+/// agent is installed.
+pub fn refresh(repo: &Repo, instance: &str) -> Result<Refreshed, AgentsError> {
     let record = load_record(repo)?;
     if record.agents.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Refreshed::default());
     }
     let ctx = Context::of_instance(repo, instance)?;
     let planned = plan(repo.work_dir(), &record, &record.agents, &ctx, false)?;
-    if planned.iter().all(|p| !p.action.writes()) {
-        return Ok(Vec::new());
+    if !planned.changes() {
+        return Ok(Refreshed::default());
     }
-    apply(repo, &planned, &record.agents)?;
-    Ok(planned
-        .iter()
-        .filter(|p| p.action.writes())
-        .map(|p| p.path.clone())
-        .collect())
+    apply(repo, &planned)?;
+    let stale = |o: StaleOutcome, new_only: bool| {
+        planned
+            .stale
+            .iter()
+            .filter(|s| s.outcome == o && !(new_only && s.flagged))
+            .map(|s| s.path.clone())
+            .collect()
+    };
+    Ok(Refreshed {
+        written: planned
+            .files
+            .iter()
+            .filter(|p| p.action.writes())
+            .map(|p| p.path.clone())
+            .collect(),
+        deleted: stale(StaleOutcome::Delete, false),
+        kept: stale(StaleOutcome::Edited, true),
+    })
+}
+
+/// The engine's call after it committed an event of `instance`: the installed agents' files
+/// follow the new state in the same command. The event stands whatever happens here, so a
+/// failure is a warning.
+pub(crate) fn after_event(repo: &Repo, instance: &str) {
+    match refresh(repo, instance) {
+        Ok(done) => {
+            for p in &done.written {
+                tracing::info!("agents: updated {p}");
+            }
+            for p in &done.deleted {
+                tracing::info!("agents: removed {p}, which the workflow no longer has");
+            }
+            for p in &done.kept {
+                tracing::warn!(
+                    "agents: kept {p}: the workflow no longer has it, but it was edited since ddx wrote it"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("agents: could not refresh the agents' files: {e}"),
+    }
 }
 
 /// The state of one file ddx wrote.
@@ -650,6 +977,8 @@ pub struct FileStatus {
     pub agent: Agent,
     pub path: String,
     pub state: FileState,
+    /// No longer one of the agent's files (kept because it was edited).
+    pub stale: bool,
 }
 
 /// What ddx wrote for the installed agents, and how each file stands now.
@@ -669,6 +998,7 @@ pub fn status(repo: &Repo) -> Result<(Record, Vec<FileStatus>), AgentsError> {
             agent: r.agent,
             path: path.clone(),
             state,
+            stale: r.stale,
         });
     }
     Ok((record, out))
@@ -678,7 +1008,7 @@ pub fn status(repo: &Repo) -> Result<(Record, Vec<FileStatus>), AgentsError> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Removed {
     pub path: String,
-    /// `removed`, `section removed`, `kept (edited)`, `missing`.
+    /// `removed`, `section removed`, `hook removed`, `kept (edited)`, `missing`.
     pub outcome: &'static str,
 }
 
@@ -732,9 +1062,7 @@ pub fn remove(repo: &Repo, agents: &[Agent], dry_run: bool) -> Result<Vec<Remove
                     if rest.is_empty() {
                         std::fs::remove_file(&full).map_err(io)?;
                     } else {
-                        let mut tmp = tempfile::NamedTempFile::new_in(work).map_err(io)?;
-                        std::io::Write::write_all(&mut tmp, rest.as_bytes()).map_err(io)?;
-                        tmp.persist(&full).map_err(|e| io(e.error))?;
+                        crate::config::write_atomically(&full, rest.as_bytes()).map_err(io)?;
                     }
                 }
                 "section removed"
@@ -752,9 +1080,9 @@ pub fn remove(repo: &Repo, agents: &[Agent], dry_run: bool) -> Result<Vec<Remove
         }
         out.push(Removed { path, outcome });
     }
-    record.agents = left;
     if !dry_run {
-        save_record(repo, &record)?;
+        save_configured(work, &left)?;
+        save_local(repo, &record.files, &record.hooks, &[])?;
     }
     Ok(out)
 }
