@@ -35,17 +35,116 @@ fn front_matter(text: &str) -> serde_yaml::Value {
     serde_yaml::from_str(yaml).expect("front matter is YAML")
 }
 
-/// The `key = "string"` lines of a Gemini command (TOML basic strings, JSON-compatible).
-fn toml_strings(text: &str) -> std::collections::BTreeMap<String, String> {
-    text.lines()
-        .map(|l| {
-            let (k, v) = l.split_once(" = ").expect("key = value");
-            (
-                k.to_owned(),
-                serde_json::from_str::<String>(v).expect("a basic string"),
-            )
+/// The files of `dir` (relative to the repository) whose names end in `suffix`, with their text.
+fn files_in(repo: &TestRepo, dir: &str, suffix: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(repo.path(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(suffix))
+        .map(|n| {
+            let rel = format!("{dir}/{n}");
+            let text = repo.read(&rel);
+            (rel, text)
         })
-        .collect()
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no {suffix} files in {dir}");
+    out
+}
+
+/// A YAML string field of parsed front matter.
+fn yaml_string<'v>(fm: &'v serde_yaml::Value, key: &str, path: &str) -> &'v str {
+    fm.get(key)
+        .and_then(serde_yaml::Value::as_str)
+        .unwrap_or_else(|| panic!("{path}: `{key}` is a string: {fm:?}"))
+}
+
+#[test]
+fn every_agents_files_parse_in_the_format_it_documents() {
+    let repo = applied();
+    repo.ddx_ok(&["agents", "install", "--agent", "all"]);
+    // The commands every agent gets: the three of ddx, the workflow's and the phase's actions.
+    let names = [
+        "status",
+        "next",
+        "check",
+        "status-report",
+        "frame-challenge-priorities",
+    ];
+
+    // Claude Code: markdown with YAML front matter; `$ARGUMENTS` for what follows the command.
+    let claude = files_in(&repo, ".claude/commands/ddx", ".md");
+    for (path, text) in &claude {
+        let fm = front_matter(text);
+        assert!(!yaml_string(&fm, "description", path).is_empty());
+        assert_eq!(yaml_string(&fm, "allowed-tools", path), "Bash(ddx:*)");
+        yaml_string(&fm, "argument-hint", path);
+        assert!(text.contains("`ddx "), "{path}");
+    }
+    for n in names {
+        assert!(
+            claude.iter().any(|(p, _)| p.ends_with(&format!("/{n}.md"))),
+            "{n}"
+        );
+    }
+    assert!(repo
+        .read(".claude/commands/ddx/frame-challenge-priorities.md")
+        .contains("ddx action run frame/challenge-priorities -i h-1 -- $ARGUMENTS"));
+
+    // Copilot (VS Code prompt files): optional YAML front matter, `agent` mode, `${input:…}`.
+    let copilot = files_in(&repo, ".github/prompts", ".prompt.md");
+    for (path, text) in &copilot {
+        assert!(path.contains("/ddx-"), "{path}");
+        let fm = front_matter(text);
+        assert!(!yaml_string(&fm, "description", path).is_empty());
+        assert_eq!(yaml_string(&fm, "agent", path), "agent");
+        yaml_string(&fm, "argument-hint", path);
+    }
+    assert_eq!(copilot.len(), claude.len());
+    assert!(repo
+        .read(".github/prompts/ddx-status-report.prompt.md")
+        .contains("-- ${input:args}"));
+
+    // Cursor: an always-applied rule (.mdc front matter) and plain markdown commands.
+    let rule = repo.read(".cursor/rules/ddx.mdc");
+    let fm = front_matter(&rule);
+    assert_eq!(fm.get("alwaysApply"), Some(&serde_yaml::Value::Bool(true)));
+    assert!(!yaml_string(&fm, "description", ".cursor/rules/ddx.mdc").is_empty());
+    assert!(rule.contains("ddx gate check --json"), "{rule}");
+    assert!(!rule.contains("ddx:agents:begin"), "{rule}");
+    let cursor = files_in(&repo, ".cursor/commands", ".md");
+    for (path, text) in &cursor {
+        assert!(text.starts_with("# "), "{path}: {text}");
+        assert!(!text.starts_with("---"), "{path}");
+        assert!(text.contains("`ddx "), "{path}");
+    }
+    assert_eq!(cursor.len(), claude.len());
+
+    // Gemini CLI: TOML with a required `prompt` and a `description`; `{{args}}` for arguments.
+    let gemini = files_in(&repo, ".gemini/commands/ddx", ".toml");
+    for (path, text) in &gemini {
+        let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["description", "prompt"], "{path}");
+        assert!(
+            table["prompt"].as_str().unwrap().contains("`ddx "),
+            "{path}"
+        );
+        assert!(!table["description"].as_str().unwrap().is_empty(), "{path}");
+    }
+    assert_eq!(gemini.len(), claude.len());
+    let check: toml::Table =
+        toml::from_str(&repo.read(".gemini/commands/ddx/status-report.toml")).unwrap();
+    assert!(
+        check["prompt"].as_str().unwrap().contains("-- {{args}}"),
+        "{check:?}"
+    );
+
+    // Codex and the others: AGENTS.md, one ddx section between the marker lines.
+    let agents_md = repo.read("AGENTS.md");
+    assert_eq!(agents_md.matches("<!-- ddx:agents:begin").count(), 1);
+    assert_eq!(agents_md.matches("<!-- ddx:agents:end -->").count(), 1);
+    assert!(agents_md.contains("`ddx workflow status --json`"));
 }
 
 #[test]
@@ -76,9 +175,15 @@ fn install_keeps_users_text_refreshes_on_transitions_and_removes_exactly() {
     assert!(repo
         .read(".cursor/commands/ddx-next.md")
         .contains("ddx workflow next"));
-    let gemini = toml_strings(&repo.read(".gemini/commands/ddx/check.toml"));
-    assert!(gemini["prompt"].contains("ddx gate check"), "{gemini:?}");
-    assert!(!gemini["description"].is_empty());
+    let gemini: toml::Table =
+        toml::from_str(&repo.read(".gemini/commands/ddx/check.toml")).unwrap();
+    assert!(
+        gemini["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("ddx gate check"),
+        "{gemini:?}"
+    );
 
     // A second install changes nothing.
     repo.commit_all("agents");

@@ -363,7 +363,7 @@ pub fn files(agent: Agent, ctx: &Context) -> Vec<AgentFile> {
                 file(
                     format!(".github/prompts/ddx-{}.prompt.md", c.name),
                     format!(
-                        "---\ndescription: {}\nagent: agent\n---\n\n{}",
+                        "---\ndescription: {}\nagent: agent\nargument-hint: \"[arguments]\"\n---\n\n{}",
                         yaml_str(&c.description),
                         c.body.replace("ARGS", "${input:args}")
                     ),
