@@ -433,7 +433,7 @@ fn a_bad_agents_list_in_the_config_is_an_error_naming_the_file() {
     let repo = applied();
     repo.write(".ddx/config.yml", "agents: [claude, vim]\n");
     let out = repo.ddx(&["agents", "status"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(4), "an invalid config");
     let err = common::stderr(&out);
     assert!(
         err.contains(
@@ -441,4 +441,94 @@ fn a_bad_agents_list_in_the_config_is_an_error_naming_the_file() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn hooks_merge_into_claudes_settings_and_remove_takes_out_only_ddxs() {
+    let repo = applied();
+    let settings = "{\n  \"permissions\": {\n    \"deny\": [\n      \"Read(./.env)\"\n    ]\n  },\n  \"hooks\": {\n    \"PostToolUse\": [\n      {\n        \"matcher\": \"Edit|Write\",\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"cargo fmt\"\n          }\n        ]\n      }\n    ]\n  }\n}\n";
+    repo.write(".claude/settings.json", settings);
+    repo.commit_all("our settings");
+
+    let out = repo.ddx_ok(&[
+        "agents",
+        "install",
+        "--agent",
+        "claude",
+        "--hooks",
+        "--dry-run",
+    ]);
+    assert!(
+        out.contains("would add hook  .claude/settings.json (Stop: ddx gate check)"),
+        "{out}"
+    );
+    assert_eq!(repo.read(".claude/settings.json"), settings);
+
+    repo.ddx_ok(&["agents", "install", "--agent", "claude", "--hooks"]);
+    let doc: Value = serde_json::from_str(&repo.read(".claude/settings.json")).unwrap();
+    let keys: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["permissions", "hooks"]);
+    assert_eq!(doc["permissions"]["deny"][0], "Read(./.env)");
+    assert_eq!(
+        doc["hooks"]["PostToolUse"][0]["hooks"][0]["command"],
+        "cargo fmt"
+    );
+    assert_eq!(
+        doc["hooks"]["Stop"],
+        serde_json::json!([{ "hooks": [{ "type": "command", "command": "ddx gate check" }] }])
+    );
+    let status: Value = repo.ddx_json(&["agents", "status", "--json"]);
+    assert_eq!(
+        status["hooks"],
+        serde_json::json!([{ "path": ".claude/settings.json", "event": "Stop",
+            "command": "ddx gate check", "state": "current" }])
+    );
+
+    // Once is enough: a second install leaves the settings alone.
+    repo.commit_all("agents");
+    repo.ddx_ok(&["agents", "install", "--agent", "claude", "--hooks"]);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+
+    // The user adds a key meanwhile; remove takes out exactly ddx's hook.
+    let mut edited = doc.clone();
+    edited["model"] = Value::from("opus");
+    repo.write(
+        ".claude/settings.json",
+        serde_json::to_string_pretty(&edited).unwrap() + "\n",
+    );
+    let out = repo.ddx_ok(&["agents", "remove"]);
+    assert!(out.contains("hook removed  .claude/settings.json"), "{out}");
+    let after: Value = serde_json::from_str(&repo.read(".claude/settings.json")).unwrap();
+    let mut expected: Value = serde_json::from_str(settings).unwrap();
+    expected["model"] = Value::from("opus");
+    assert_eq!(after, expected);
+    assert!(!repo.path(".claude/commands").exists());
+}
+
+#[test]
+fn hooks_alone_create_the_settings_and_remove_deletes_what_only_ddx_wrote() {
+    let repo = applied();
+    repo.ddx_ok(&["agents", "install", "--agent", "claude", "--hooks"]);
+    assert!(repo
+        .read(".claude/settings.json")
+        .contains("ddx gate check"));
+    repo.ddx_ok(&["agents", "remove"]);
+    assert!(!repo.path(".claude").exists());
+    // A settings file ddx cannot read is named, and nothing is written.
+    repo.write(".claude/settings.json", "{ \"hooks\": [] }\n");
+    let out = repo.ddx(&["agents", "install", "--agent", "claude", "--hooks"]);
+    assert_eq!(out.status.code(), Some(4), "settings that do not parse");
+    assert!(
+        common::stderr(&out).contains(
+            "cannot merge ddx's hook into .claude/settings.json: `hooks` is not an object; nothing in it was changed"
+        ),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(!repo.path(".claude/commands").exists());
 }

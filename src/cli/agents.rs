@@ -61,6 +61,10 @@ pub struct InstallArgs {
     /// Overwrite files ddx did not write (never a file the user edited since ddx wrote it).
     #[arg(long)]
     pub force: bool,
+    /// Also merge ddx's hooks into the agents' settings (Claude Code: a `Stop` hook that runs
+    /// `ddx gate check`), keeping every other setting.
+    #[arg(long)]
+    pub hooks: bool,
     /// Show what would be written, per file, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -128,12 +132,36 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
         };
         out.line(format!("{label:<10}  {}", s.path));
     }
+    let hook = match (args.hooks, agents.contains(&Agent::Claude)) {
+        (true, true) => Some(agents::plan_hook(repo.work_dir())?),
+        (true, false) => {
+            out.note(
+                "--hooks: of the chosen agents only Claude Code has hooks ddx uses; none added.",
+            );
+            None
+        }
+        (false, _) => None,
+    };
+    if let Some(h) = &hook {
+        let label = match (h.action, args.dry_run) {
+            (FileAction::Unchanged, _) => "unchanged",
+            (_, false) => "hook added",
+            (_, true) => "would add hook",
+        };
+        out.line(format!(
+            "{label:<10}  {} ({}: {})",
+            h.path, h.event, h.command
+        ));
+    }
     if args.dry_run {
         out.note("Dry run: nothing is written.");
         return Ok(ExitCode::Ok);
     }
     let before = record.agents.clone();
     agents::install(&repo, &plan, &agents)?;
+    if let Some(h) = &hook {
+        agents::apply_hook(&repo, h)?;
+    }
     let added: Vec<&str> = agents
         .iter()
         .filter(|a| !before.contains(a))
@@ -147,7 +175,8 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
             agents::CONFIG_KEY
         ));
     }
-    if !plan.touches_files() && added.is_empty() {
+    let hook_added = hook.as_ref().is_some_and(|h| h.action.writes());
+    if !plan.touches_files() && added.is_empty() && !hook_added {
         out.note("Nothing changed.");
     }
     Ok(ExitCode::Ok)
@@ -155,9 +184,9 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
 
 fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
-    let (record, files) = agents::status(&repo)?;
+    let (record, files, hooks) = agents::status(&repo)?;
     if args.json {
-        out.json(&serde_json::json!({ "agents": record.agents, "files": files }))?;
+        out.json(&serde_json::json!({ "agents": record.agents, "files": files, "hooks": hooks }))?;
         return Ok(ExitCode::Ok);
     }
     if record.agents.is_empty() {
@@ -180,6 +209,16 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
         } else {
             out.line(format!("{state:<8}  {}", f.path));
         }
+    }
+    for h in &hooks {
+        let state = match h.state {
+            agents::FileState::Missing => "missing",
+            _ => "current",
+        };
+        out.line(format!(
+            "{state:<8}  {} (hook {}: {})",
+            h.path, h.event, h.command
+        ));
     }
     Ok(ExitCode::Ok)
 }

@@ -197,6 +197,11 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return classify_config(e);
         }
+        if let Some(e) = cause.downcast_ref::<crate::engine::agents::AgentsError>() {
+            if let Some(c) = classify_agents(e) {
+                return c;
+            }
+        }
         if let Some(e) = cause.downcast_ref::<crate::observe::audit::AuditError>() {
             use crate::observe::audit::AuditError as A;
             match e {
@@ -336,6 +341,31 @@ fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
             Some("fix .ddx/config.yml; ddx did not change it".to_owned()),
         ),
         _ => (ExitCode::Failure, None),
+    }
+}
+
+/// The agents' errors that are not a wrapped engine, artifact or config error.
+fn classify_agents(e: &crate::engine::agents::AgentsError) -> Option<(ExitCode, Option<String>)> {
+    use crate::engine::agents::AgentsError as A;
+    match e {
+        A::Config(c) => Some(classify_config(c)),
+        A::Engine(e) => Some(classify_engine(e)),
+        A::Artifact(crate::engine::artifacts::ArtifactError::Unsafe { .. }) => Some((
+            ExitCode::Conflict,
+            Some("agents' files are written only inside the work tree, never through a symbolic link".to_owned()),
+        )),
+        A::Artifact(_) => None,
+        A::BadRecord { path, .. } if path == crate::config::CONFIG_PATH => Some((
+            ExitCode::Invalid,
+            Some(format!(
+                "fix the `agents:` list in {path}; ddx did not change it"
+            )),
+        )),
+        A::BadSettings { path, .. } => Some((
+            ExitCode::Invalid,
+            Some(format!("fix {path} (Claude Code reads it as JSON), then run the install again")),
+        )),
+        A::BadRecord { .. } | A::Record { .. } => None,
     }
 }
 

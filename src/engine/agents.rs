@@ -46,6 +46,8 @@ pub enum AgentsError {
     },
     #[error("the agents record {path} is not valid: {message}")]
     BadRecord { path: String, message: String },
+    #[error("cannot merge ddx's hook into {path}: {message}; nothing in it was changed")]
+    BadSettings { path: String, message: String },
 }
 
 /// A coding agent ddx writes files for.
@@ -960,6 +962,265 @@ pub(crate) fn after_event(repo: &Repo, instance: &str) {
     }
 }
 
+/// Claude Code's project settings, where its hooks live.
+pub const CLAUDE_SETTINGS: &str = ".claude/settings.json";
+/// The event of ddx's hook: Claude Code runs it when the agent finishes its answer.
+pub const HOOK_EVENT: &str = "Stop";
+/// The command of ddx's hook. Its exit code when a criterion is open (3) is, for Claude Code, a
+/// non-blocking error: the user sees which criteria are open, the agent is not held back.
+pub const HOOK_COMMAND: &str = "ddx gate check";
+
+fn ddx_hook() -> serde_json::Value {
+    serde_json::json!({ "type": "command", "command": HOOK_COMMAND })
+}
+
+fn is_ddx_hook(h: &serde_json::Value) -> bool {
+    h.get("type").and_then(|t| t.as_str()) == Some("command")
+        && h.get("command").and_then(|c| c.as_str()) == Some(HOOK_COMMAND)
+}
+
+fn settings_error(message: String) -> AgentsError {
+    AgentsError::BadSettings {
+        path: CLAUDE_SETTINGS.to_owned(),
+        message,
+    }
+}
+
+/// The settings document of `text` (an empty object for no file), checked to have the shape
+/// Claude Code documents where ddx touches it.
+fn parse_settings(
+    text: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, AgentsError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(serde_json::Map::new());
+    };
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        settings_error(format!(
+            "it is not JSON (line {}, column {}: {e})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let serde_json::Value::Object(doc) = doc else {
+        return Err(settings_error("it is not a JSON object".into()));
+    };
+    if let Some(hooks) = doc.get("hooks") {
+        let Some(hooks) = hooks.as_object() else {
+            return Err(settings_error("`hooks` is not an object".into()));
+        };
+        if hooks.get(HOOK_EVENT).is_some_and(|e| !e.is_array()) {
+            return Err(settings_error(format!(
+                "`hooks.{HOOK_EVENT}` is not a list"
+            )));
+        }
+    }
+    Ok(doc)
+}
+
+fn render_settings(doc: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut text = serde_json::to_string_pretty(doc).expect("a JSON value serialises");
+    text.push('\n');
+    text
+}
+
+/// Whether the settings hold ddx's hook.
+fn has_hook(doc: &serde_json::Map<String, serde_json::Value>) -> bool {
+    doc.get("hooks")
+        .and_then(|h| h.get(HOOK_EVENT))
+        .and_then(|e| e.as_array())
+        .is_some_and(|groups| {
+            groups.iter().any(|g| {
+                g.get("hooks")
+                    .and_then(|h| h.as_array())
+                    .is_some_and(|hs| hs.iter().any(is_ddx_hook))
+            })
+        })
+}
+
+/// The settings text with ddx's hook merged in, every other key kept in its place; `None` when
+/// the hook is there already.
+pub fn with_hook(text: Option<&str>) -> Result<Option<String>, AgentsError> {
+    let mut doc = parse_settings(text)?;
+    if has_hook(&doc) {
+        return Ok(None);
+    }
+    let hooks = doc
+        .entry("hooks")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    let event = hooks
+        .as_object_mut()
+        .expect("checked to be an object")
+        .entry(HOOK_EVENT)
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    event
+        .as_array_mut()
+        .expect("checked to be a list")
+        .push(serde_json::json!({ "hooks": [ddx_hook()] }));
+    Ok(Some(render_settings(&doc)))
+}
+
+/// The settings text without ddx's hook (and the lists and objects it leaves empty); `None`
+/// when the hook is not there, `Some("")` when nothing else is left.
+pub fn without_hook(text: &str) -> Result<Option<String>, AgentsError> {
+    let mut doc = parse_settings(Some(text))?;
+    if !has_hook(&doc) {
+        return Ok(None);
+    }
+    let hooks = doc
+        .get_mut("hooks")
+        .and_then(|h| h.as_object_mut())
+        .expect("has_hook saw it");
+    let groups = hooks
+        .get_mut(HOOK_EVENT)
+        .and_then(|e| e.as_array_mut())
+        .expect("has_hook saw it");
+    let mut taken = false;
+    for g in groups.iter_mut() {
+        if taken {
+            break;
+        }
+        if let Some(hs) = g.get_mut("hooks").and_then(|h| h.as_array_mut()) {
+            if let Some(i) = hs.iter().position(is_ddx_hook) {
+                hs.remove(i);
+                taken = true;
+            }
+        }
+    }
+    groups.retain(|g| {
+        g.get("hooks")
+            .and_then(|h| h.as_array())
+            .is_none_or(|hs| !hs.is_empty())
+    });
+    if groups.is_empty() {
+        hooks.remove(HOOK_EVENT);
+    }
+    if hooks.is_empty() {
+        doc.remove("hooks");
+    }
+    if doc.is_empty() {
+        return Ok(Some(String::new()));
+    }
+    Ok(Some(render_settings(&doc)))
+}
+
+/// What `--hooks` does to Claude Code's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookPlan {
+    pub path: String,
+    pub event: &'static str,
+    pub command: &'static str,
+    /// `Create` or `Overwrite` when ddx adds its hook; `Unchanged` when it is there already.
+    pub action: FileAction,
+    #[serde(skip)]
+    file: PlannedFile,
+}
+
+/// Plans ddx's hook in Claude Code's settings (only Claude Code documents hooks ddx uses).
+pub fn plan_hook(work_dir: &Path) -> Result<HookPlan, AgentsError> {
+    let current = read_current(work_dir, CLAUDE_SETTINGS)?;
+    let text = current
+        .as_deref()
+        .map(|d| std::str::from_utf8(d).map_err(|_| settings_error("it is not UTF-8 text".into())))
+        .transpose()?;
+    let merged = with_hook(text)?;
+    let action = match (&current, &merged) {
+        (_, None) => FileAction::Unchanged,
+        (None, Some(_)) => FileAction::Create,
+        (Some(_), Some(_)) => FileAction::Overwrite,
+    };
+    let content = merged.map(String::into_bytes).unwrap_or_default();
+    Ok(HookPlan {
+        path: CLAUDE_SETTINGS.to_owned(),
+        event: HOOK_EVENT,
+        command: HOOK_COMMAND,
+        action,
+        file: PlannedFile {
+            artifact: "agents claude hooks".to_owned(),
+            path: CLAUDE_SETTINGS.to_owned(),
+            action,
+            before: current.as_deref().map(blob_id),
+            after: blob_id(&content),
+            current,
+            content,
+        },
+    })
+}
+
+/// Writes ddx's hook and records that ddx put it there (a hook the user had already is theirs:
+/// not recorded, so `remove` leaves it).
+pub fn apply_hook(repo: &Repo, hook: &HookPlan) -> Result<(), AgentsError> {
+    if !hook.action.writes() {
+        return Ok(());
+    }
+    artifacts::write(std::slice::from_ref(&hook.file), repo.work_dir())?;
+    let mut record = load_record(repo)?;
+    if !record.hooks.contains(&hook.path) {
+        record.hooks.push(hook.path.clone());
+    }
+    let legacy = match configured(repo.work_dir())? {
+        Some(_) => Vec::new(),
+        None => record.agents.clone(),
+    };
+    save_local(repo, &record.files, &record.hooks, &legacy)
+}
+
+/// Takes ddx's hook out of `path` (the rest of the settings kept); the file goes when nothing
+/// else is left in it.
+fn remove_hook(work: &Path, path: &str, dry_run: bool) -> Result<&'static str, AgentsError> {
+    let Some(data) = read_current(work, path)? else {
+        return Ok("missing");
+    };
+    let text =
+        std::str::from_utf8(&data).map_err(|_| settings_error("it is not UTF-8 text".into()))?;
+    let Some(rest) = without_hook(text)? else {
+        return Ok("missing");
+    };
+    if !dry_run {
+        let full = artifacts::safe_target(work, path)?;
+        let io = |source| ArtifactError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if rest.is_empty() {
+            std::fs::remove_file(&full).map_err(io)?;
+            remove_empty_dirs(work, path);
+        } else {
+            crate::config::write_atomically(&full, rest.as_bytes()).map_err(io)?;
+        }
+    }
+    Ok("hook removed")
+}
+
+/// Whether ddx's hook is still in each settings file ddx put it in.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookStatus {
+    pub path: String,
+    pub event: &'static str,
+    pub command: &'static str,
+    /// `current` or `missing`.
+    pub state: FileState,
+}
+
+fn hook_status(work: &Path, path: &str) -> Result<HookStatus, AgentsError> {
+    let present = match read_current(work, path)? {
+        None => false,
+        Some(data) => std::str::from_utf8(&data)
+            .ok()
+            .and_then(|t| parse_settings(Some(t)).ok())
+            .is_some_and(|doc| has_hook(&doc)),
+    };
+    Ok(HookStatus {
+        path: path.to_owned(),
+        event: HOOK_EVENT,
+        command: HOOK_COMMAND,
+        state: if present {
+            FileState::Current
+        } else {
+            FileState::Missing
+        },
+    })
+}
+
 /// The state of one file ddx wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -981,8 +1242,8 @@ pub struct FileStatus {
     pub stale: bool,
 }
 
-/// What ddx wrote for the installed agents, and how each file stands now.
-pub fn status(repo: &Repo) -> Result<(Record, Vec<FileStatus>), AgentsError> {
+/// What ddx wrote for the installed agents, and how each file and hook stands now.
+pub fn status(repo: &Repo) -> Result<(Record, Vec<FileStatus>, Vec<HookStatus>), AgentsError> {
     let record = load_record(repo)?;
     let mut out = Vec::new();
     for (path, r) in &record.files {
@@ -1001,7 +1262,12 @@ pub fn status(repo: &Repo) -> Result<(Record, Vec<FileStatus>), AgentsError> {
             stale: r.stale,
         });
     }
-    Ok((record, out))
+    let hooks = record
+        .hooks
+        .iter()
+        .map(|p| hook_status(repo.work_dir(), p))
+        .collect::<Result<_, _>>()?;
+    Ok((record, out, hooks))
 }
 
 /// What `remove` did to one file.
@@ -1080,6 +1346,12 @@ pub fn remove(repo: &Repo, agents: &[Agent], dry_run: bool) -> Result<Vec<Remove
         }
         out.push(Removed { path, outcome });
     }
+    if gone.contains(&Agent::Claude) {
+        for path in std::mem::take(&mut record.hooks) {
+            let outcome = remove_hook(work, &path, dry_run)?;
+            out.push(Removed { path, outcome });
+        }
+    }
     if !dry_run {
         save_configured(work, &left)?;
         save_local(repo, &record.files, &record.hooks, &[])?;
@@ -1101,6 +1373,43 @@ fn remove_empty_dirs(work: &Path, rel: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hook_merges_into_the_users_settings_and_comes_out_exactly() {
+        let user = "{\n  \"permissions\": {\n    \"allow\": [\n      \"Bash(ls:*)\"\n    ]\n  },\n  \"hooks\": {\n    \"Stop\": [\n      {\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"say done\"\n          }\n        ]\n      }\n    ]\n  },\n  \"model\": \"opus\"\n}\n";
+        let merged = with_hook(Some(user)).unwrap().expect("the hook is added");
+        let doc: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        let keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["permissions", "hooks", "model"]);
+        assert_eq!(doc["hooks"]["Stop"][0]["hooks"][0]["command"], "say done");
+        assert_eq!(doc["hooks"]["Stop"][1]["hooks"][0]["command"], HOOK_COMMAND);
+        assert_eq!(doc["hooks"]["Stop"][1]["hooks"][0]["type"], "command");
+        assert_eq!(with_hook(Some(&merged)).unwrap(), None, "added once");
+        assert_eq!(without_hook(&merged).unwrap().as_deref(), Some(user));
+        assert_eq!(
+            without_hook(user).unwrap(),
+            None,
+            "the user's hooks are theirs"
+        );
+
+        let fresh = with_hook(None).unwrap().unwrap();
+        assert_eq!(without_hook(&fresh).unwrap().as_deref(), Some(""));
+        let err = with_hook(Some("{\"hooks\": []}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot merge ddx's hook into .claude/settings.json: `hooks` is not an object; nothing in it was changed"
+        );
+        let err = with_hook(Some("{ // no comments in JSON\n}")).unwrap_err();
+        assert!(
+            err.to_string().contains("it is not JSON (line 1, column 3"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn splice_and_strip_keep_the_users_text() {
