@@ -532,3 +532,38 @@ fn hooks_alone_create_the_settings_and_remove_deletes_what_only_ddx_wrote() {
     );
     assert!(!repo.path(".claude/commands").exists());
 }
+
+#[test]
+fn a_clone_without_the_local_record_adopts_ddxs_files_and_names_the_others() {
+    let repo = applied();
+    repo.ddx_ok(&["agents", "install", "--agent", "claude"]);
+    // As in a fresh clone of a repository whose agents' files were committed elsewhere.
+    std::fs::remove_file(repo.path(".git/ddx/agents.json")).unwrap();
+    repo.write(".claude/commands/ddx/status.md", "theirs\n");
+    let out = repo.ddx(&["phase", "complete", "frame", "--force"]);
+    assert!(out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(
+            "agents: left .claude/commands/ddx/status.md as it is: ddx has no record of writing it in this clone (`ddx agents install --force` takes it over)"
+        ),
+        "{err}"
+    );
+    assert_eq!(repo.read(".claude/commands/ddx/status.md"), "theirs\n");
+    // ddx's section is known by its markers; a file as ddx would write it is adopted.
+    assert!(repo.read("AGENTS.md").contains("No phase is in progress."));
+    let status: Value = repo.ddx_json(&["agents", "status", "--json"]);
+    let files = status["files"].as_array().unwrap();
+    let state = |p: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == p)
+            .map(|f| f["state"].clone())
+    };
+    assert_eq!(
+        state(".claude/commands/ddx/next.md"),
+        Some(Value::from("current"))
+    );
+    assert_eq!(state("AGENTS.md"), Some(Value::from("current")));
+    assert_eq!(state(".claude/commands/ddx/status.md"), None);
+}

@@ -904,6 +904,8 @@ pub struct Refreshed {
     pub deleted: Vec<String>,
     /// Stale files kept because the user edited them.
     pub kept: Vec<String>,
+    /// Files left behind the state: they exist, and this clone has no record that ddx wrote them.
+    pub held: Vec<String>,
 }
 
 /// After a transition of `instance`: rewrites the installed agents' files that changed, deletes
@@ -916,8 +918,17 @@ pub fn refresh(repo: &Repo, instance: &str) -> Result<Refreshed, AgentsError> {
     }
     let ctx = Context::of_instance(repo, instance)?;
     let planned = plan(repo.work_dir(), &record, &record.agents, &ctx, false)?;
+    let held: Vec<String> = planned
+        .files
+        .iter()
+        .filter(|p| p.action == FileAction::WouldOverwrite)
+        .map(|p| p.path.clone())
+        .collect();
     if !planned.changes() {
-        return Ok(Refreshed::default());
+        return Ok(Refreshed {
+            held,
+            ..Refreshed::default()
+        });
     }
     apply(repo, &planned)?;
     let stale = |o: StaleOutcome, new_only: bool| {
@@ -937,6 +948,7 @@ pub fn refresh(repo: &Repo, instance: &str) -> Result<Refreshed, AgentsError> {
             .collect(),
         deleted: stale(StaleOutcome::Delete, false),
         kept: stale(StaleOutcome::Edited, true),
+        held,
     })
 }
 
@@ -955,6 +967,12 @@ pub(crate) fn after_event(repo: &Repo, instance: &str) {
             for p in &done.kept {
                 tracing::warn!(
                     "agents: kept {p}: the workflow no longer has it, but it was edited since ddx wrote it"
+                );
+            }
+            for p in &done.held {
+                tracing::warn!(
+                    "agents: left {p} as it is: ddx has no record of writing it in this clone \
+                     (`ddx agents install --force` takes it over)"
                 );
             }
         }
