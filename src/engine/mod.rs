@@ -697,6 +697,12 @@ impl<'r> Engine<'r> {
                     tracing::info!(step = step.as_str(), "finished an interrupted step")
                 }
             }
+            // A finished step is an event committed now: the agents' files follow it.
+            if let Recovery::Finished { moved, .. } = r {
+                for id in moved.iter().filter_map(|m| m.strip_prefix(refs::INSTANCES)) {
+                    agents::after_event(self.repo, id);
+                }
+            }
         }
         Ok(done)
     }
