@@ -441,6 +441,33 @@ fn an_interrupted_step_is_finished_by_resume() {
 }
 
 #[test]
+fn a_finished_interrupted_step_refreshes_the_agents_files() {
+    let (repo, id) = setup(3);
+    repo.ddx_ok(&["phase", "start", "p"]);
+    let r = format!("refs/ddx/instances/{id}");
+    let (old_tip, old_audit) = (rev(&repo, &r), rev(&repo, "refs/ddx/audit"));
+    repo.ddx_ok(&["gate", "approve", "p", "c-1"]);
+    let (new_tip, new_audit) = (rev(&repo, &r), rev(&repo, "refs/ddx/audit"));
+    repo.git(&["update-ref", &r, &old_tip, &new_tip]);
+    repo.git(&["update-ref", "refs/ddx/audit", &old_audit, &new_audit]);
+    write_journal(
+        &repo,
+        &[
+            (&r, Some(&old_tip), &new_tip),
+            ("refs/ddx/audit", Some(&old_audit), &new_audit),
+        ],
+    );
+    // Installed while the approval is not yet on the refs: c-1 is still open.
+    repo.ddx_ok(&["agents", "install", "--agent", "codex"]);
+    assert!(repo.read("AGENTS.md").contains("- c-1\n"));
+    repo.ddx_ok(&["workflow", "resume"]);
+    assert_eq!(rev(&repo, &r), new_tip);
+    let agents_md = repo.read("AGENTS.md");
+    assert!(!agents_md.contains("- c-1\n"), "{agents_md}");
+    assert!(agents_md.contains("- c-2\n"), "{agents_md}");
+}
+
+#[test]
 fn an_interrupted_step_half_done_is_completed() {
     let (repo, id) = setup(5);
     let r = format!("refs/ddx/instances/{id}");
