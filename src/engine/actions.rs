@@ -463,8 +463,8 @@ impl Engine<'_> {
             .collect();
         let action = find(&wf, spec, &current)?;
         let view = ActionView::of(action);
-        let tree = GitTree::new(
-            self.repo.gix(),
+        let tree = GitTree::open(
+            self.repo,
             tip.workflow_tree,
             format!("{}:workflow", refs::instance_ref(instance)),
         );

@@ -26,9 +26,8 @@ use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Message, Sink, Tip};
 use crate::store::pending::{self, Recovery};
 use crate::store::transaction::{self, Decision, ExtraRef, ExtraTarget, NewEvent, Outcome, Plan};
-use crate::store::{heads, refs, GitTree, Identity, LookupError, Repo, StoreError};
+use crate::store::{heads, refs, GitTree, Identity, LookupError, ObjectId, Repo, StoreError};
 use gates::{CheckEvaluator, CriterionStatus, Evaluation, GateContext};
-use gix::ObjectId;
 use machine::{Applied, EventContext, Op, TransitionError};
 use serde::Serialize;
 use state::{GateKind, InstanceStatus, PhaseStatus, State, StateError, TransitionRecord};
@@ -283,9 +282,8 @@ impl<'r> Engine<'r> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        if let Ok(Some(head)) = self.repo.gix().head_name() {
-            st.context
-                .insert("branch".to_owned(), head.shorten().to_string());
+        if let Some(branch) = refs::head_branch(self.repo) {
+            st.context.insert("branch".to_owned(), branch);
         }
         st
     }
@@ -345,7 +343,7 @@ impl<'r> Engine<'r> {
         let reused = located
             .tree
             .git_tree_id()
-            .filter(|t| self.repo.gix().has_object(t));
+            .filter(|t| self.repo.has_object(t));
         let (workflow_tree, files) = match reused {
             Some(t) => (t, None),
             None => {
@@ -748,8 +746,8 @@ fn checkpoint_not_found(
 
 /// Loads the definition pinned in an event's `workflow/` tree.
 pub fn load_pinned(repo: &Repo, instance: &str, tip: &Tip) -> Result<Workflow, EngineError> {
-    let tree = GitTree::new(
-        repo.gix(),
+    let tree = GitTree::open(
+        repo,
         tip.workflow_tree,
         format!("{}:workflow", refs::instance_ref(instance)),
     );

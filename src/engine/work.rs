@@ -328,7 +328,7 @@ impl Engine<'_> {
                 hooks.as_deref(),
                 &recorded,
                 files.force,
-                self.repo.gix().object_hash(),
+                self.repo.object_hash(),
             )?;
             for f in planned {
                 if let Some(first) = out.iter().find(|o| o.file.path == f.path) {
@@ -407,8 +407,8 @@ impl Engine<'_> {
         self.attach_log(instance, dry_run);
         let (tip, st0) = super::load(self.repo, instance)?;
         let wf = self.definition(instance, &tip)?;
-        let tree = GitTree::new(
-            self.repo.gix(),
+        let tree = GitTree::open(
+            self.repo,
             tip.workflow_tree,
             format!("{}:workflow", refs::instance_ref(instance)),
         );
@@ -619,7 +619,7 @@ impl Engine<'_> {
         let reused = located
             .tree
             .git_tree_id()
-            .filter(|t| self.repo.gix().has_object(t));
+            .filter(|t| self.repo.has_object(t));
         let workflow_tree = match reused {
             Some(t) => t,
             None => event::write_file_tree(sink, located.tree.as_ref())?.0,

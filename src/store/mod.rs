@@ -22,6 +22,7 @@ pub mod heads;
 pub mod ignore;
 pub mod library;
 pub mod notes;
+pub mod objects;
 pub mod pack;
 pub mod pending;
 pub mod preload;
@@ -39,6 +40,9 @@ pub mod verified;
 pub mod worktree;
 
 pub use event::Identity;
+/// Object ids, as plain values: the one gix type the layers above the store name.
+pub use gix::ObjectId;
+pub use objects::HashKind;
 pub use refs::LookupError;
-pub use repo::{Repo, StoreError};
+pub use repo::{Repo, SharedRepo, StoreError};
 pub use tree::GitTree;

@@ -179,6 +179,33 @@ pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
     Ok(r.and_then(|r| r.try_id().map(|id| id.detach())))
 }
 
+/// The commit `HEAD` points at (through any symbolic ref), `None` while it is unborn.
+pub fn head_commit(repo: &Repo) -> Option<ObjectId> {
+    repo.gix().head_id().ok().map(|id| id.detach())
+}
+
+/// The commit `HEAD` points at, `None` while it is unborn; a `HEAD` that cannot be read or
+/// does not lead to a commit is an error.
+pub fn head(repo: &Repo) -> Result<Option<ObjectId>, StoreError> {
+    let mut head = repo
+        .gix()
+        .head()
+        .map_err(|e| StoreError::git("reading HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let commit = head
+        .peel_to_commit()
+        .map_err(|e| StoreError::git("resolving HEAD to a commit", e))?;
+    Ok(Some(commit.id))
+}
+
+/// The branch `HEAD` names, short (`main`), also while it is unborn; `None` when detached.
+pub fn head_branch(repo: &Repo) -> Option<String> {
+    let name = repo.gix().head_name().ok()??;
+    Some(name.shorten().to_string())
+}
+
 /// The ids of every instance.
 pub fn instance_ids(repo: &Repo) -> Result<Vec<String>, StoreError> {
     Ok(list(repo, INSTANCES)?

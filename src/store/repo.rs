@@ -115,7 +115,10 @@ impl Repo {
     }
 
     /// Wraps an open repository, refusing bare and reftable ones.
-    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+    pub(in crate::store) fn from_gix(
+        repo: gix::Repository,
+        dir: &Path,
+    ) -> Result<Repo, StoreError> {
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
@@ -130,12 +133,16 @@ impl Repo {
                 path: dir.to_owned(),
             });
         }
-        Ok(Repo {
+        Ok(Repo::wrap(repo, work_dir))
+    }
+
+    fn wrap(repo: gix::Repository, work_dir: PathBuf) -> Repo {
+        Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
             through_git: std::sync::OnceLock::new(),
-        })
+        }
     }
 
     /// Whether this repository's objects and refs must be written by git itself: gix writes
@@ -174,8 +181,18 @@ impl Repo {
         }
     }
 
-    pub fn gix(&self) -> &gix::Repository {
+    /// The gix handle, for the store's own modules only: the layers above reach objects and
+    /// refs through store functions, so that every ref read goes through [`super::refs`].
+    pub(in crate::store) fn gix(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// A handle worker threads each open their own [`Repo`] from (a `Repo` is not `Sync`).
+    pub fn shared(&self) -> SharedRepo {
+        SharedRepo {
+            repo: self.repo.clone().into_sync(),
+            work_dir: self.work_dir.clone(),
+        }
     }
 
     pub fn work_dir(&self) -> &Path {
@@ -251,8 +268,25 @@ impl Repo {
     }
 
     /// The commit `HEAD` points at, `None` while it is unborn.
-    pub fn project_commit(&self) -> Option<gix::ObjectId> {
-        self.repo.head_id().ok().map(|id| id.detach())
+    pub fn project_commit(&self) -> Option<ObjectId> {
+        super::refs::head_commit(self)
+    }
+}
+
+/// A repository opened once and shared by worker threads, each of which reads through a
+/// [`Repo`] of its own ([`SharedRepo::to_thread_local`]).
+pub struct SharedRepo {
+    repo: gix::ThreadSafeRepository,
+    work_dir: PathBuf,
+}
+
+impl SharedRepo {
+    /// This thread's own [`Repo`], keeping up to `object_cache` bytes of decoded objects unless
+    /// the repository's config sets a cache size.
+    pub fn to_thread_local(&self, object_cache: usize) -> Repo {
+        let mut repo = self.repo.to_thread_local();
+        repo.object_cache_size_if_unset(object_cache);
+        Repo::wrap(repo, self.work_dir.clone())
     }
 }
 

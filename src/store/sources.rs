@@ -99,42 +99,13 @@ pub fn ref_name(name: &str) -> String {
 }
 
 /// Every fetched source: name and commit, sorted by name.
-pub fn list(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, StoreError> {
-    let platform = repo
-        .references()
-        .map_err(|e| StoreError::git("listing refs", e))?;
-    let iter = platform
-        .prefixed(PREFIX)
-        .map_err(|e| StoreError::git(format!("listing {PREFIX}*"), e))?;
-    let mut out = Vec::new();
-    for r in iter {
-        let mut r = r.map_err(|e| StoreError::git(format!("reading a ref under {PREFIX}"), e))?;
-        let full = r.name().as_bstr().to_string();
-        let Some(name) = full.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let id = r
-            .peel_to_id()
-            .map_err(|e| StoreError::git(format!("resolving {full}"), e))?
-            .detach();
-        out.push((name.to_owned(), id));
-    }
-    out.sort();
-    Ok(out)
+pub fn list(repo: &Repo) -> Result<Vec<(String, ObjectId)>, StoreError> {
+    super::refs::list(repo, PREFIX)
 }
 
 /// The commit source `name` points to, if it was fetched.
-pub fn get(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>, StoreError> {
-    let full = ref_name(name);
-    match repo.try_find_reference(full.as_str()) {
-        Ok(Some(mut r)) => Ok(Some(
-            r.peel_to_id()
-                .map_err(|e| StoreError::git(format!("resolving {full}"), e))?
-                .detach(),
-        )),
-        Ok(None) => Ok(None),
-        Err(e) => Err(StoreError::git(format!("reading {full}"), e)),
-    }
+pub fn get(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
+    super::refs::read(repo, &ref_name(name))
 }
 
 fn previous(expected: Option<ObjectId>) -> PreviousValue {
@@ -170,7 +141,7 @@ fn edit(repo: &gix::Repository, edit: RefEdit) -> Result<(), SourceError> {
 
 /// Moves source `name` to `new` if it still points to `expected` (`None`: it must not exist).
 pub fn set(
-    repo: &gix::Repository,
+    repo: &Repo,
     name: &str,
     new: ObjectId,
     expected: Option<ObjectId>,
@@ -183,7 +154,7 @@ pub fn set(
         .try_into()
         .map_err(|e| StoreError::git(format!("naming {full}"), e))?;
     edit(
-        repo,
+        repo.gix(),
         RefEdit {
             change: Change::Update {
                 log: LogChange {
@@ -201,7 +172,7 @@ pub fn set(
 }
 
 /// Deletes source `name` (and, as git does, its reflog) if it still points to `expected`.
-pub fn delete(repo: &gix::Repository, name: &str, expected: ObjectId) -> Result<(), SourceError> {
+pub fn delete(repo: &Repo, name: &str, expected: ObjectId) -> Result<(), SourceError> {
     validate_name(name)?;
     let full = ref_name(name);
     let name_ref = full
@@ -209,7 +180,7 @@ pub fn delete(repo: &gix::Repository, name: &str, expected: ObjectId) -> Result<
         .try_into()
         .map_err(|e| StoreError::git(format!("naming {full}"), e))?;
     edit(
-        repo,
+        repo.gix(),
         RefEdit {
             change: Change::Delete {
                 expected: previous(Some(expected)),
@@ -518,11 +489,9 @@ pub struct WorkflowsRoot {
 }
 
 /// Finds the workflows folder of `commit`'s tree.
-pub fn workflows_root(
-    repo: &gix::Repository,
-    commit: ObjectId,
-) -> Result<WorkflowsRoot, StoreError> {
+pub fn workflows_root(repo: &Repo, commit: ObjectId) -> Result<WorkflowsRoot, StoreError> {
     let commit_obj = repo
+        .gix()
         .find_commit(commit)
         .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
     let root = commit_obj
@@ -563,7 +532,7 @@ mod tests {
         git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "b"]);
         let b =
             ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
-        let repo = gix::open(dir.path()).unwrap();
+        let repo = Repo::discover(dir.path()).unwrap();
 
         set(&repo, "team", a, None, "first").unwrap();
         assert!(matches!(
@@ -618,7 +587,7 @@ mod tests {
                 "{transport:?}"
             );
             assert!(
-                !repo.gix().has_object(tip),
+                !repo.has_object(&tip),
                 "{transport:?}: a dry run fetches nothing"
             );
 
@@ -649,8 +618,9 @@ mod tests {
         let a =
             ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
         // No user.name/user.email in this repository's config, none global (see `git`).
-        let repo = gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap();
-        assert!(repo.committer().is_none());
+        let isolated = gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap();
+        assert!(isolated.committer().is_none());
+        let repo = Repo::from_gix(isolated, dir.path()).unwrap();
         set(&repo, "team", a, None, "no identity").unwrap();
         let log = git(
             dir.path(),
