@@ -71,11 +71,11 @@ pub struct DerivedNote {
 /// Commits reachable from HEAD (newest first) with their message and commit time in seconds.
 pub fn history(repo: &Repo) -> Result<Vec<(ObjectId, String, i64)>, StoreError> {
     let gix = repo.gix();
-    let Ok(head) = gix.head_id() else {
+    let Some(head) = super::refs::head_commit(repo) else {
         return Ok(Vec::new());
     };
     let walk = gix
-        .rev_walk([head.detach()])
+        .rev_walk([head])
         .all()
         .map_err(|e| StoreError::git("walking the history", e))?;
     let mut out = Vec::new();
