@@ -64,6 +64,19 @@ pub struct PhaseFile {
     pub file: PlannedFile,
 }
 
+/// What `workflow apply` is asked for ([`Engine::apply_workflow`]).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions<'a> {
+    /// The instance to continue (an exact id), when one was named.
+    pub instance: Option<&'a str>,
+    /// The id of the new instance, when a new one is asked for.
+    pub id: Option<&'a str>,
+    /// Values for the workflow's variables (a new instance only; an existing one keeps its own).
+    pub variables: BTreeMap<String, String>,
+    pub files: FileOptions,
+    pub dry_run: bool,
+}
+
 /// What a command that renders artifacts did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct WorkReport {
@@ -498,6 +511,28 @@ impl Engine<'_> {
             notes,
             created: false,
         })
+    }
+
+    /// `ddx workflow apply` of `located` (`wf`, loaded): continues the instance
+    /// [`Engine::apply_target`] chooses ([`Engine::apply_continue`]), or creates one
+    /// ([`Engine::apply_new`]). [`WorkReport::created`] says which.
+    pub fn apply_workflow(
+        &self,
+        located: &Located,
+        wf: &Workflow,
+        opts: &ApplyOptions<'_>,
+    ) -> Result<WorkReport, EngineError> {
+        match self.apply_target(&wf.name, opts.instance, opts.id)? {
+            Some((id, _)) => self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run),
+            None => self.apply_new(
+                located,
+                wf,
+                opts.variables.clone(),
+                opts.id,
+                opts.files,
+                opts.dry_run,
+            ),
+        }
     }
 
     /// Which instance `workflow apply` of `workflow` continues: `instance` when given, none
