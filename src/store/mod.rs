@@ -11,7 +11,10 @@
 //! index (committed checks, the change tracker of actions); [`pack`] writes many objects at once
 //! as one pack; [`chain`] reads whole chains as they
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
-//! verification that reads them all; [`verified`] remembers the heads verification found intact.
+//! verification that reads them all; [`verified`] remembers the heads verification found intact;
+//! [`objects`] answers the plain object questions of the layers above (an object's presence, the
+//! hash, blob ids, a project commit). The gix handle stays inside this module: above it, ids are
+//! [`ObjectId`] values and every ref is read through [`refs`].
 
 pub mod audit;
 pub mod chain;
