@@ -411,7 +411,7 @@ pub fn run(
         }
     }
     let mut message = String::new();
-    let head = || repo.gix().head_id().ok().map(|id| id.detach());
+    let head = || repo.project_commit();
     match hook {
         "pre-commit" => {
             let active = active_instances(repo)?;
@@ -460,12 +460,9 @@ pub fn run(
             let Some(head) = head() else {
                 return Ok(HookRun::pass(message));
             };
-            let commit = repo
-                .gix()
-                .find_commit(head)
-                .map_err(|e| crate::store::StoreError::git(format!("reading commit {head}"), e))?;
-            let text = commit.message_raw_sloppy().to_string();
-            let parent = commit.parent_ids().next().map(|p| p.detach());
+            let commit = repo.read_commit(head)?;
+            let text = commit.message;
+            let parent = commit.parents.first().copied();
             let passed = take_passed(repo, parent);
             let mut pairs = trailers(&text);
             let active = active_instances(repo)?;
@@ -830,7 +827,7 @@ pub fn pass_marker(repo: &crate::store::Repo) -> PathBuf {
 /// Records that pre-commit passed for a commit on top of `head` (`none` before the first).
 pub fn mark_passed(
     repo: &crate::store::Repo,
-    head: Option<gix::ObjectId>,
+    head: Option<crate::store::ObjectId>,
 ) -> Result<(), HookRunError> {
     let path = pass_marker(repo);
     let io = |source| HookRunError::Io {
@@ -848,7 +845,7 @@ pub fn mark_passed(
 }
 
 /// Did pre-commit pass for the commit whose first parent is `parent`? Consumes the marker.
-pub fn take_passed(repo: &crate::store::Repo, parent: Option<gix::ObjectId>) -> bool {
+pub fn take_passed(repo: &crate::store::Repo, parent: Option<crate::store::ObjectId>) -> bool {
     let path = pass_marker(repo);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return false;

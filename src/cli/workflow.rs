@@ -9,7 +9,7 @@ use crate::catalog::{
 };
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
-use crate::engine::work::{FileOptions, Render, Step};
+use crate::engine::work::{ApplyOptions, FileOptions, Render, Step};
 use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
 use crate::store::pending::Recovery;
@@ -283,34 +283,30 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         Some(_) => Some(instance::resolve(repo, &args.instance)?),
         None => None,
     };
-    let existing = engine.apply_target(&wf.name, instance.as_deref(), args.id.as_deref())?;
-    let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let work = match existing {
-        Some((id, workflow)) => {
-            out.note(format!("Continuing instance {id} of {workflow}."));
-            engine.apply_continue(&id, &vars, files, args.dry_run)?
-        }
-        None => loop {
-            match engine.apply_new(
-                &located,
-                &wf,
-                vars.clone(),
-                args.id.as_deref(),
-                files,
-                args.dry_run,
-            ) {
-                Err(EngineError::MissingVariables { missing })
-                    if std::io::stdin().is_terminal() =>
-                {
-                    for (name, prompt) in missing {
-                        let value = prompt_for(&name, prompt.as_deref())?;
-                        vars.insert(name, value);
-                    }
-                }
-                other => break other?,
-            }
-        },
+    let mut opts = ApplyOptions {
+        instance: instance.as_deref(),
+        id: args.id.as_deref(),
+        variables: args.vars.iter().cloned().collect(),
+        files,
+        dry_run: args.dry_run,
     };
+    let work = loop {
+        match engine.apply_workflow(&located, &wf, &opts) {
+            Err(EngineError::MissingVariables { missing }) if std::io::stdin().is_terminal() => {
+                for (name, prompt) in missing {
+                    let value = prompt_for(&name, prompt.as_deref())?;
+                    opts.variables.insert(name, value);
+                }
+            }
+            other => break other?,
+        }
+    };
+    if let (false, Some(st)) = (work.created, &work.report.state) {
+        out.note(format!(
+            "Continuing instance {} of {}.",
+            work.report.instance, st.workflow
+        ));
+    }
     let code = instance::print_work(out, &work, args.diff, args.dry_run);
     if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
         (&work.report.state, &work.report.outcome)
