@@ -252,3 +252,62 @@ fn the_report_lists_the_files_status_tracks_with_their_blob_ids() {
     let md = repo.ddx_ok(&["audit", "report"]);
     assert!(!md.contains("None recorded."), "{md}");
 }
+
+#[test]
+fn a_completed_phase_shows_what_its_checks_recorded_when_it_completed() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "adr",
+        "--id",
+        "d",
+        "--var",
+        "adr_id=ADR-0002",
+        "--var",
+        "decision_title=Use a queue",
+    ]);
+    repo.write(
+        "docs/adr/ADR-0002.md",
+        "# ADR-0002: Use a queue\n\n- **Status:** Proposed\n\n## Context\n\nLoad spikes.\n\n## Options considered\n\nA queue; a bigger box.\n",
+    );
+    repo.ddx_ok(&["gate", "approve", "propose", "4", "5"]);
+    repo.ddx_ok(&["workflow", "next"]);
+    let completing = repo.git(&["rev-parse", "refs/ddx/instances/d"]);
+    // The work tree moves on: the record is gone, so the checks would fail now.
+    std::fs::remove_dir_all(repo.path("docs/adr")).unwrap();
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    let propose = &st["phases"][0];
+    assert_eq!(propose["status"], "completed");
+    let c = criterion(propose, "A record is marked Proposed");
+    assert_eq!(c["status"], "passed", "{c}");
+    assert_eq!(c["recorded_in"], completing.trim(), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("docs/adr/ADR-0002.md:3: - **Status:** Proposed"),
+        "{c}"
+    );
+    let text = repo.ddx_ok(&["-v", "workflow", "status"]);
+    let propose_lines = text
+        .split("  propose  ")
+        .nth(1)
+        .and_then(|t| t.split("  review  ").next())
+        .unwrap();
+    assert!(!propose_lines.contains("not_evaluated"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "[x] 3. A record is marked Proposed (exit passed) recorded in event {}",
+            &completing.trim()[..12]
+        )),
+        "{text}"
+    );
+    let folded = repo.ddx_ok(&["workflow", "status"]);
+    assert!(
+        folded.contains("propose  completed    Propose  [5 criteria, 3 checks passed, 2 approved; --verbose lists them]"),
+        "{folded}"
+    );
+}

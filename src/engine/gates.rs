@@ -238,6 +238,10 @@ pub struct Evaluation {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// For a finished phase: the event commit that recorded this check's result, when the
+    /// phase started (input gates) or completed (exit criteria).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_in: Option<String>,
 }
 
 /// A gate of a phase, evaluated.
@@ -326,6 +330,7 @@ pub fn evaluate_one(
         approval: c.approval.clone(),
         detail,
         evidence,
+        recorded_in: None,
     }
 }
 
