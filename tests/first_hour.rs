@@ -273,7 +273,7 @@ fn a_completed_phase_shows_what_its_checks_recorded_when_it_completed() {
         "docs/adr/ADR-0002.md",
         "# ADR-0002: Use a queue\n\n- **Status:** Proposed\n\n## Context\n\nLoad spikes.\n\n## Options considered\n\nA queue; a bigger box.\n",
     );
-    repo.ddx_ok(&["gate", "approve", "propose", "4", "5"]);
+    repo.ddx_ok(&["gate", "approve", "propose", "5", "6"]);
     repo.ddx_ok(&["workflow", "next"]);
     let completing = repo.git(&["rev-parse", "refs/ddx/instances/d"]);
     // The work tree moves on: the record is gone, so the checks would fail now.
@@ -300,14 +300,103 @@ fn a_completed_phase_shows_what_its_checks_recorded_when_it_completed() {
     assert!(!propose_lines.contains("not_evaluated"), "{text}");
     assert!(
         text.contains(&format!(
-            "[x] 3. A record is marked Proposed (exit passed) recorded in event {}",
+            "[x] 4. A record is marked Proposed (exit passed) recorded in event {}",
             &completing.trim()[..12]
         )),
         "{text}"
     );
     let folded = repo.ddx_ok(&["workflow", "status"]);
     assert!(
-        folded.contains("propose  completed    Propose  [5 criteria, 3 checks passed, 2 approved; --verbose lists them]"),
+        folded.contains("propose  completed    Propose  [6 criteria, 4 checks passed, 2 approved; --verbose lists them]"),
         "{folded}"
+    );
+}
+
+/// Applies an embedded workflow to a fresh repository with `vars`.
+fn applied(workflow: &str, vars: &[&str]) -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    let mut args = vec!["workflow", "apply", workflow, "--id", workflow];
+    for v in vars {
+        args.extend(["--var", v]);
+    }
+    repo.ddx_ok(&args);
+    repo
+}
+
+fn next_steps(repo: &TestRepo) -> Vec<String> {
+    repo.ddx_json(&["workflow", "status", "--json"])["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn untouched_templates_cannot_pass_their_gates() {
+    let cases: [(&str, &[&str], &str, &str); 4] = [
+        (
+            "helix",
+            &["project_name=shop"],
+            "The PRD is filled in: no template placeholder or clarification marker is left",
+            "docs/helix/01-frame/prd.md",
+        ),
+        (
+            "tdd",
+            &["feature_name=cart", "test_command=true"],
+            "The test list names real behaviours in place of the template's placeholders",
+            "docs/tdd/test-list.md",
+        ),
+        (
+            "bugfix",
+            &["bug_id=BUG-1", "bug_title=Crash on empty cart"],
+            "The bug report is written in place of the template's placeholders",
+            "docs/bugfix/bug-report.md",
+        ),
+        (
+            "adr",
+            &["adr_id=ADR-0004", "decision_title=Use a queue"],
+            "The new record is written in place of the template's placeholders",
+            "docs/adr/ADR-0004.md",
+        ),
+    ];
+    for (workflow, vars, text, path) in cases {
+        let repo = applied(workflow, vars);
+        let st = repo.ddx_json(&["workflow", "status", "--json"]);
+        let c = criterion(&st["phases"][0], text);
+        assert_eq!(c["status"], "failed", "{workflow}: {c}");
+        let hint = format!(
+            "fix \"{text}\": {path} (artifact {}) is still the template as ddx rendered it: write the content it asks for",
+            &st["files"][path]["by"].as_str().unwrap()["artifact ".len()..]
+        );
+        assert!(
+            next_steps(&repo).contains(&hint),
+            "{workflow}: {:?}",
+            next_steps(&repo)
+        );
+        // Half filled: the placeholders left are named with their lines.
+        let mut half = repo.read(path);
+        half.push_str("\nThis part is written.\n");
+        repo.write(path, &half);
+        let st = repo.ddx_json(&["workflow", "status", "--json"]);
+        let c = criterion(&st["phases"][0], text);
+        assert_eq!(c["status"], "failed", "{workflow}: {c}");
+        let detail = c["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("placeholders left in {path}; replace [")),
+            "{workflow}: {detail}"
+        );
+    }
+}
+
+#[test]
+fn helix_hints_name_the_user_story_files() {
+    let repo = applied("helix", &["project_name=shop"]);
+    let next = next_steps(&repo);
+    assert!(
+        next.contains(&"fix \"At least one user story is written\": 0 files match docs/helix/01-frame/user-stories/US-*.md (expected >0); add files named US-*.md in docs/helix/01-frame/user-stories/".to_owned()),
+        "{next:?}"
     );
 }
