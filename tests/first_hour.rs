@@ -400,3 +400,124 @@ fn helix_hints_name_the_user_story_files() {
         "{next:?}"
     );
 }
+
+fn path_with_ddx() -> String {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_ddx"))
+        .parent()
+        .unwrap();
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `git commit` with the hooks ddx installed (ddx on PATH), as `who` when given.
+fn git_commit(repo: &TestRepo, message: &str, who: Option<(&str, &str)>) -> std::process::Output {
+    let mut cmd = repo.command("git");
+    cmd.env("PATH", path_with_ddx());
+    if let Some((name, email)) = who {
+        cmd.env("GIT_AUTHOR_NAME", name)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_COMMITTER_EMAIL", email);
+    }
+    cmd.args(["commit", "-q", "-m", message]).output().unwrap()
+}
+
+/// The user guide's `on: commit` example, as written there.
+const GUIDE_RED: &str = r#"name: guide-red
+version: 1.0.0
+phases:
+  - id: red
+    protected_paths: ["src/**"]          # tests first: no implementation yet
+    exit_criteria:
+      - criteria: No focused tests are committed
+        on: commit
+        check: {pattern: "\\.only\\(", path: tests/, expected: 0}
+"#;
+
+#[test]
+fn the_user_guides_on_commit_example_refuses_only_what_it_says() {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", GUIDE_RED);
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "g"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    // No tests/ yet: a commit of anything else goes through.
+    repo.write("docs/notes.md", "notes\n");
+    repo.git(&["add", "docs/notes.md"]);
+    let out = git_commit(&repo, "notes", None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // A focused test is refused, naming the rule.
+    repo.write("tests/cart.test.js", "it.only('adds', () => {});\n");
+    repo.git(&["add", "tests/cart.test.js"]);
+    let out = git_commit(&repo, "focused", None);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("[g / phase red] No focused tests are committed: 1 match of \\.only\\( in tests/ (expected 0)"),
+        "{err}"
+    );
+    repo.write("tests/cart.test.js", "it('adds', () => {});\n");
+    repo.git(&["add", "tests/cart.test.js"]);
+    let out = git_commit(&repo, "a test", None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    repo.write("src/cart.js", "export {};\n");
+    repo.git(&["add", "src/cart.js"]);
+    let out = git_commit(&repo, "code", None);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("src/cart.js is protected while phase `red` is in progress")
+    );
+}
+
+#[test]
+fn embedded_tdd_refuses_code_before_the_list_and_a_red_commit_without_its_failure() {
+    let repo = applied("tdd", &["feature_name=cart", "test_command=true"]);
+    repo.ddx_ok(&["hooks", "install"]);
+    repo.write("src/cart.rs", "pub fn total() -> u32 { 0 }\n");
+    repo.git(&["add", "src/cart.rs"]);
+    let out = git_commit(&repo, "code first", None);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out)
+            .contains("[tdd / phase specify] protected_paths: src/**, lib/**: src/cart.rs is protected while phase `specify` is in progress"),
+        "{}",
+        common::stderr(&out)
+    );
+    repo.git(&["rm", "-q", "--cached", "src/cart.rs"]);
+    std::fs::remove_file(repo.path("src/cart.rs")).unwrap();
+    repo.write(
+        "docs/tdd/test-list.md",
+        "# Test list: cart\n\n## Behaviours\n\n- [ ] An empty cart totals 0\n",
+    );
+    repo.git(&["add", "docs/tdd/test-list.md"]);
+    let out = git_commit(&repo, "Test list", None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    repo.ddx_ok(&["gate", "approve", "specify", "The list covers"]);
+    repo.ddx_ok(&["workflow", "next"]);
+    // Red: a test without its step in the cycle log is refused.
+    repo.write(
+        "tests/cart.rs",
+        "#[test] fn empty() { assert_eq!(cart::total(), 0); }\n",
+    );
+    repo.git(&["add", "tests/cart.rs"]);
+    let out = git_commit(&repo, "failing test", None);
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains(
+            "[tdd / phase red] Every commit of the red phase carries a cycle-log step with the failure seen"
+        ),
+        "{}",
+        common::stderr(&out)
+    );
+    repo.write(
+        "docs/tdd/cycle-log.md",
+        "# Cycle log: cart\n\n| Step | Test list item | Test | Failure seen | Passing commit | Notes |\n|---|---|---|---|---|---|\n| 1 | An empty cart totals 0 | tests/cart.rs empty | cannot find function `total` | | |\n",
+    );
+    repo.git(&["add", "docs/tdd/cycle-log.md"]);
+    let out = git_commit(&repo, "failing test", None);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
