@@ -521,3 +521,268 @@ fn embedded_tdd_refuses_code_before_the_list_and_a_red_commit_without_its_failur
     let out = git_commit(&repo, "failing test", None);
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
+
+/// What a team writes when a hint asks for it: a hint containing `trigger` is answered by
+/// writing each file (or removing it, for `None`) and committing.
+type Step<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)]);
+
+const BOB: (&str, &str) = ("Bob Reviewer", "bob@example.com");
+
+/// Runs ddx as `who` (author and committer), or as the repository's own user.
+fn ddx_as(repo: &TestRepo, who: Option<(&str, &str)>, args: &[&str]) -> std::process::Output {
+    let mut cmd = repo.command(env!("CARGO_BIN_EXE_ddx"));
+    if let Some((name, email)) = who {
+        cmd.env("GIT_AUTHOR_NAME", name)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_COMMITTER_EMAIL", email);
+    }
+    cmd.args(args).output().unwrap()
+}
+
+/// What the walk did.
+#[derive(Default, Debug)]
+struct Walked {
+    /// Approvals refused because the approver wrote what the criterion reviews.
+    refused_to_author: Vec<String>,
+    approvals: usize,
+    commits: usize,
+}
+
+/// Walks the only instance of `repo` to completed by doing what `workflow status` suggests:
+/// `ddx workflow next`, writing what a hint asks for (from `steps`) and committing it,
+/// approving the human criteria it names (as the author, or as Bob when the author may not).
+/// Never `--force`, never an approval of a machine check.
+fn walk(repo: &TestRepo, steps: &[Step<'_>]) -> Walked {
+    let mut used = vec![false; steps.len()];
+    let mut walked = Walked::default();
+    for _ in 0..200 {
+        let st = repo.ddx_json(&["workflow", "status", "--json"]);
+        if st["status"] == "completed" {
+            return walked;
+        }
+        let next = next_steps(repo);
+        let text = repo.ddx_ok(&["workflow", "status"]);
+        assert!(!next.is_empty(), "no next step:\n{text}");
+        if next[0] == "ddx workflow next" {
+            repo.ddx_ok(&["workflow", "next"]);
+            continue;
+        }
+        if let Some(hint) = next.iter().find(|h| h.starts_with("fix ")) {
+            let Some(i) = steps.iter().position(|(t, _)| hint.contains(t)) else {
+                panic!("dead end, nothing answers {hint:?}:\n{text}");
+            };
+            assert!(
+                !used[i],
+                "writing {:?} did not fix {hint:?}:\n{text}",
+                steps[i].0
+            );
+            used[i] = true;
+            for (path, content) in steps[i].1 {
+                match content {
+                    Some(c) => repo.write(path, c),
+                    None => {
+                        repo.git(&["rm", "-q", path]);
+                    }
+                }
+            }
+            repo.git(&["add", "-A"]);
+            let out = git_commit(repo, &format!("Answer: {}", steps[i].0), None);
+            assert!(out.status.success(), "{hint}: {}", common::stderr(&out));
+            walked.commits += 1;
+            continue;
+        }
+        let approvals: Vec<&String> = next
+            .iter()
+            .filter(|h| h.starts_with("ddx gate approve ") && h.ends_with("# ask a reviewer"))
+            .collect();
+        assert!(
+            !approvals.is_empty(),
+            "dead end: only {next:?} is suggested:\n{text}"
+        );
+        for hint in approvals {
+            let rest = &hint["ddx gate approve ".len()..];
+            let (phase, rest) = rest.split_once(' ').unwrap();
+            let criterion = rest
+                .trim_end_matches("# ask a reviewer")
+                .trim()
+                .trim_matches('"')
+                .replace("\\\"", "\"");
+            let args = ["gate", "approve", phase, criterion.as_str()];
+            let out = ddx_as(repo, None, &args);
+            if !out.status.success() {
+                let err = common::stderr(&out);
+                assert!(err.contains("may not approve"), "{hint}: {err}");
+                walked.refused_to_author.push(criterion.clone());
+                let out = ddx_as(repo, Some(BOB), &args);
+                assert!(out.status.success(), "{hint}: {}", common::stderr(&out));
+            }
+            walked.approvals += 1;
+        }
+    }
+    panic!("the walk did not end");
+}
+
+/// A walk ends completed, with every phase completed or skipped, nothing forced, and a history
+/// that verifies; git sees what ddx wrote.
+fn assert_walked_clean(repo: &TestRepo, workflow: &str) {
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    assert_eq!(st["status"], "completed");
+    for p in st["phases"].as_array().unwrap() {
+        assert!(
+            p["status"] == "completed" || p["status"] == "skipped",
+            "{p}"
+        );
+        assert!(
+            p.get("forced")
+                .is_none_or(|f| f.as_array().unwrap().is_empty()),
+            "{p}"
+        );
+        if p["status"] == "completed" {
+            for c in p["criteria"].as_array().unwrap() {
+                if c["kind"] != "human" && c["required"] == true {
+                    assert_eq!(c["status"], "passed", "{workflow}: {c}");
+                }
+            }
+        }
+    }
+    let reference = format!("refs/ddx/instances/{workflow}");
+    let forced = repo.git(&[
+        "log",
+        "--format=%(trailers:key=Ddx-Forced,valueonly)",
+        &reference,
+    ]);
+    assert!(forced.trim().is_empty(), "{forced}");
+    repo.ddx_ok(&["audit", "verify"]);
+    repo.git(&["fsck", "--no-progress"]);
+}
+
+/// A fresh repository with `workflow` applied and the hooks installed.
+fn walk_repo(workflow: &str, vars: &[&str]) -> TestRepo {
+    let repo = applied(workflow, vars);
+    repo.ddx_ok(&["hooks", "install"]);
+    repo
+}
+
+const PRD: &str = "# shop: Product Requirements\n\n| Field | Value |\n|---|---|\n| Status | Accepted |\n| Owner | Ann Product |\n\n## Summary\n\nShoppers give up at checkout because it takes five screens.\n\n## Success metrics\n\n| Metric | Baseline | Target | Measured how | By when | Owner |\n|---|---|---|---|---|---|\n| Checkout completion | 61% | 75% | Analytics funnel | 2026-06-30 | Ann |\n\n## Scope\n\nIn: one-step checkout with a saved card. Out: new payment providers.\n\n## Requirements\n\n| ID | Requirement | Priority |\n|---|---|---|\n| R-01 | Pay with a saved card in one step | P0 |\n\n## Sign-off\n\n| Role | Name | Date | Decision |\n|---|---|---|---|\n| Sponsor | Sam Sponsor | 2026-01-14 | Accepted |\n";
+
+#[test]
+fn helix_walks_from_apply_to_completed_by_following_the_hints() {
+    let repo = walk_repo("helix", &["project_name=shop", "test_command=true"]);
+    let steps: &[Step<'_>] = &[
+        ("01-frame/prd.md", &[("docs/helix/01-frame/prd.md", Some(PRD))]),
+        (
+            "01-frame/principles.md",
+            &[(
+                "docs/helix/01-frame/principles.md",
+                Some("# shop: Principles\n\n1. Tests before code.\n2. Small, reversible releases.\n"),
+            )],
+        ),
+        (
+            "US-*.md",
+            &[(
+                "docs/helix/01-frame/user-stories/US-001-one-step-checkout.md",
+                Some("# US-001: Pay in one step\n\n| Field | Value |\n|---|---|\n| Feature | FEAT-001 |\n| Priority | P0 |\n\nAs a returning shopper, I want to pay with my saved card in one step so that I finish quickly.\n\n1. **Given** a saved card, **when** I press Pay, **then** the order is placed.\n"),
+            )],
+        ),
+        (
+            "01-frame/feature-registry.md",
+            &[(
+                "docs/helix/01-frame/feature-registry.md",
+                Some("# shop: Feature registry\n\n| ID | Feature | Priority | Status | Owner | Depends on | Stories |\n|---|---|---|---|---|---|---|\n| FEAT-001 | One-step checkout | P0 | Framed | Ann | none | US-001 |\n"),
+            )],
+        ),
+        (
+            "02-design/architecture.md",
+            &[(
+                "docs/helix/02-design/architecture.md",
+                Some("# shop: Architecture\n\nA checkout service calls the payment gateway through one client module.\n"),
+            )],
+        ),
+        (
+            "02-design/adr/ADR-*.md",
+            &[(
+                "docs/helix/02-design/adr/ADR-001-payment-client.md",
+                Some("# ADR-001: One payment client\n\n- **Status:** Accepted\n\nAll gateway calls go through one client, so retries live in one place.\n"),
+            )],
+        ),
+        (
+            "02-design/contracts/contracts.md",
+            &[
+                ("docs/helix/02-design/contracts/contracts.md", None),
+                (
+                    "docs/helix/02-design/contracts/checkout-api.md",
+                    Some("# Contract: Checkout API\n\n`POST /checkout` with a saved card id; answers 201 with the order id, or 402.\n"),
+                ),
+            ],
+        ),
+        (
+            "03-test/test-plan.md",
+            &[
+                (
+                    "docs/helix/03-test/test-plan.md",
+                    Some("# shop: Test plan\n\n| Test | Story |\n|---|---|\n| tests/checkout.rs one_step_payment | US-001 |\n"),
+                ),
+                ("tests/checkout.rs", Some("#[test]\nfn one_step_payment() {}\n")),
+            ],
+        ),
+        (
+            "04-build/implementation-plan.md",
+            &[
+                (
+                    "docs/helix/04-build/implementation-plan.md",
+                    Some("# shop: Implementation plan\n\n- [x] Payment client\n- [x] Checkout endpoint\n"),
+                ),
+                ("src/checkout.rs", Some("pub fn checkout() {}\n")),
+            ],
+        ),
+        (
+            "05-deploy/runbook.md",
+            &[(
+                "docs/helix/05-deploy/runbook.md",
+                Some("# shop: Runbook\n\nOwner: the checkout team. Roll back with `deploy rollback checkout`.\n"),
+            )],
+        ),
+        (
+            "05-deploy/deployment-checklist.md",
+            &[(
+                "docs/helix/05-deploy/deployment-checklist.md",
+                Some("# shop: Deployment checklist\n\n- [x] Migrations applied\n- [x] Smoke checks green\n"),
+            )],
+        ),
+        (
+            "06-iterate/lessons-learned.md",
+            &[(
+                "docs/helix/06-iterate/lessons-learned.md",
+                Some("# shop: Lessons learned\n\nThe saved-card flow needed a second review of its error states.\n"),
+            )],
+        ),
+        (
+            "06-iterate/improvement-backlog.md",
+            &[(
+                "docs/helix/06-iterate/improvement-backlog.md",
+                Some("# shop: Improvement backlog\n\n| ID | Improvement | Priority |\n|---|---|---|\n| IMP-001 | Review error states with support | High |\n"),
+            )],
+        ),
+    ];
+    let walked = walk(&repo, steps);
+    eprintln!("{walked:?}");
+    assert_walked_clean(&repo, "helix");
+    assert_eq!(walked.commits, steps.len(), "every answer was asked for");
+    // The architecture and the test plan were reviewed by someone who did not write them.
+    assert_eq!(
+        walked.refused_to_author,
+        [
+            "The architecture has been reviewed by someone who did not write it",
+            "A reviewer other than its author has approved the test plan"
+        ],
+        "{walked:?}"
+    );
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    let design = &st["phases"][1];
+    let review = criterion(
+        design,
+        "The architecture has been reviewed by someone who did not write it",
+    );
+    assert_eq!(review["approval"]["by"], "Bob Reviewer <bob@example.com>");
+}

@@ -210,7 +210,7 @@ fn gate_check_lists_every_criterion_with_its_evidence_and_exits_3() {
     assert_eq!(json["phases"][0]["id"], "build");
     assert_eq!(
         criterion(&json["phases"][0], "Two stories")["detail"],
-        "0 files match docs/stories/*.md (expected >=2)"
+        "0 files match docs/stories/*.md (expected >=2); add files named *.md in docs/stories/"
     );
 }
 

@@ -979,6 +979,15 @@ fn suggestions(
             advance = true;
             continue;
         }
+        // Status runs no command: a gate held shut only by command checks is decided by
+        // `ddx workflow next`, which runs them.
+        if blocking
+            .iter()
+            .all(|e| e.kind == "command" && e.status == CriterionStatus::NotEvaluated)
+        {
+            advance = true;
+            continue;
+        }
         let mut machine = 0;
         for e in &blocking {
             match e.status {
