@@ -786,3 +786,128 @@ fn helix_walks_from_apply_to_completed_by_following_the_hints() {
     );
     assert_eq!(review["approval"]["by"], "Bob Reviewer <bob@example.com>");
 }
+
+#[test]
+fn tdd_walks_from_apply_to_completed_by_following_the_hints() {
+    let repo = walk_repo("tdd", &["feature_name=cart", "test_command=true"]);
+    let log = "# Cycle log: cart\n\n| Step | Test list item | Test | Failure seen | Passing commit | Notes |\n|---|---|---|---|---|---|\n| 1 | An empty cart totals 0 | tests/cart.rs empty | cannot find function `total` | | |\n";
+    let steps: &[Step<'_>] = &[
+        (
+            "docs/tdd/test-list.md (artifact test-list)",
+            &[(
+                "docs/tdd/test-list.md",
+                Some("# Test list: cart\n\n## Behaviours\n\n- [ ] An empty cart totals 0\n"),
+            )],
+        ),
+        (
+            "docs/tdd/cycle-log.md",
+            &[
+                ("docs/tdd/cycle-log.md", Some(log)),
+                (
+                    "tests/cart.rs",
+                    Some("#[test]\nfn empty() { assert_eq!(cart::total(), 0); }\n"),
+                ),
+            ],
+        ),
+        (
+            "docs/tdd/refactoring-log.md",
+            &[
+                (
+                    "docs/tdd/refactoring-log.md",
+                    Some("# Refactoring log: cart\n\n| Date | Cycle step | Refactoring | Reason | Files |\n|---|---|---|---|---|\n| 2026-01-14 | 1 | Rename sum to total | Says what it is | src/cart.rs |\n"),
+                ),
+                ("src/cart.rs", Some("pub fn total() -> u32 {\n    0\n}\n")),
+            ],
+        ),
+        (
+            "Every item on the test list is done",
+            &[(
+                "docs/tdd/test-list.md",
+                Some("# Test list: cart\n\n## Behaviours\n\n- [x] An empty cart totals 0\n"),
+            )],
+        ),
+    ];
+    let walked = walk(&repo, steps);
+    assert_walked_clean(&repo, "tdd");
+    assert_eq!(walked.commits, steps.len(), "{walked:?}");
+}
+
+#[test]
+fn bugfix_walks_from_apply_to_completed_by_following_the_hints() {
+    let repo = walk_repo(
+        "bugfix",
+        &[
+            "bug_id=BUG-7",
+            "bug_title=Total is wrong for an empty cart",
+            "test_command=true",
+        ],
+    );
+    let note = |status: &str| {
+        format!("# Regression test for BUG-7\n\n| Field | Value |\n|---|---|\n| Test | tests/cart.rs empty_total |\n| Level | Unit |\n| Status | {status} |\n\nAn empty cart totals 0.\n")
+    };
+    let failing = note("failing");
+    let passing = note("passing");
+    let steps: &[Step<'_>] = &[
+        (
+            "docs/bugfix/bug-report.md",
+            &[(
+                "docs/bugfix/bug-report.md",
+                Some("# BUG-7: Total is wrong for an empty cart\n\n| Field | Value |\n|---|---|\n| Reported by | Support |\n| Severity | High |\n\n## Steps to reproduce\n\n1. Open an empty cart\n2. Read the total: it says 1\n"),
+            )],
+        ),
+        (
+            "docs/bugfix/regression-test.md (artifact",
+            &[
+                ("docs/bugfix/regression-test.md", Some(&failing)),
+                ("tests/cart.rs", Some("#[test]\nfn empty_total() {}\n")),
+            ],
+        ),
+        (
+            "docs/bugfix/root-cause.md",
+            &[(
+                "docs/bugfix/root-cause.md",
+                Some("# Root cause of BUG-7\n\n| Field | Value |\n|---|---|\n| Category | Logic error |\n\nThe sum starts at 1.\n"),
+            )],
+        ),
+        (
+            "The regression test is recorded as passing",
+            &[
+                ("docs/bugfix/regression-test.md", Some(&passing)),
+                ("src/cart.rs", Some("pub fn total() -> u32 { 0 }\n")),
+            ],
+        ),
+    ];
+    let walked = walk(&repo, steps);
+    assert_walked_clean(&repo, "bugfix");
+    assert_eq!(walked.commits, steps.len(), "{walked:?}");
+}
+
+#[test]
+fn adr_walks_from_apply_to_completed_by_following_the_hints() {
+    let repo = walk_repo("adr", &["adr_id=ADR-0004", "decision_title=Use a queue"]);
+    let record = |status: &str| {
+        format!("# ADR-0004: Use a queue\n\n- **Status:** {status}\n- **Deciders:** Ann Architect\n- **Reviewers:** Bob Reviewer, the payments team\n- **Supersedes:** none\n\n## Context\n\nOrders arrive in bursts the database cannot absorb.\n\n## Options considered\n\nA queue: smooths bursts, adds an operated component. A bigger database: simple, costly.\n\n## Decision\n\nWe will put a queue in front of order writes.\n")
+    };
+    let proposed = record("Proposed");
+    let accepted = record("Accepted");
+    let steps: &[Step<'_>] = &[
+        (
+            "docs/adr/ADR-0004.md (artifact adr)",
+            &[("docs/adr/ADR-0004.md", Some(&proposed))],
+        ),
+        (
+            "A record is marked Accepted or Rejected",
+            &[("docs/adr/ADR-0004.md", Some(&accepted))],
+        ),
+        (
+            "docs/adr/index.md",
+            &[(
+                "docs/adr/index.md",
+                Some("# Architecture decisions\n\n| ID | Title | Status | Decided | Superseded by |\n|---|---|---|---|---|\n| ADR-0004 | [Use a queue](ADR-0004.md) | Accepted | 2026-01-14 | |\n"),
+            )],
+        ),
+    ];
+    let walked = walk(&repo, steps);
+    assert_walked_clean(&repo, "adr");
+    assert_eq!(walked.commits, steps.len(), "{walked:?}");
+}
