@@ -613,6 +613,13 @@ fn walk(repo: &TestRepo, steps: &[Step<'_>]) -> Walked {
             if !out.status.success() {
                 let err = common::stderr(&out);
                 assert!(err.contains("may not approve"), "{hint}: {err}");
+                // The hint is a command that can be pasted as it is.
+                assert!(
+                    err.contains(&format!(
+                        "to run `ddx gate approve {phase} \"{criterion}\"`"
+                    )),
+                    "{err}"
+                );
                 walked.refused_to_author.push(criterion.clone());
                 let out = ddx_as(repo, Some(BOB), &args);
                 assert!(out.status.success(), "{hint}: {}", common::stderr(&out));

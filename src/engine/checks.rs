@@ -535,6 +535,8 @@ fn filled(cx: &CheckContext<'_>, path: &str) -> Outcome {
     if files.is_empty() {
         return Outcome::fail(format!("no file to fill in matches {path}"), vec![]);
     }
+    // A folder or glob holds items of their own: the rendered file is a model to copy.
+    let many = files.len() > 1 || files.first().is_some_and(|f| f != path);
     let mut untouched = Vec::new();
     let mut left = Vec::new();
     for rel in &files {
@@ -563,8 +565,13 @@ fn filled(cx: &CheckContext<'_>, path: &str) -> Outcome {
         };
         return Outcome::fail(
             format!(
-                "{} {verb} still the template as ddx rendered {one}: write the content it asks for",
-                names.join(", ")
+                "{} {verb} still the template as ddx rendered {one}: write the content it asks for{}",
+                names.join(", "),
+                if many {
+                    format!(", under the name it asks for (or remove {one})")
+                } else {
+                    String::new()
+                }
             ),
             untouched
                 .iter()
