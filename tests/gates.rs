@@ -332,7 +332,7 @@ fn status_folds_finished_phases_unless_verbose() {
     let text = repo.ddx_ok(&["workflow", "status"]);
     assert!(
         text.contains(
-            "spec   completed    Specify  [8 criteria, 6 checks passed, 1 check failed, 1 approved; --verbose lists them]"
+            "spec   completed    Specify  [8 criteria, 6 checks passed, 1 optional check failed, 1 approved; --verbose lists them]"
         ),
         "{text}"
     );

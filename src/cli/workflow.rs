@@ -621,12 +621,19 @@ fn folded_summary(p: &engine::PhaseView) -> String {
             if passed == 1 { "" } else { "s" }
         ));
     }
-    let failed = recorded.len() - passed;
-    if failed > 0 {
-        parts.push(format!(
-            "{failed} check{} failed",
-            if failed == 1 { "" } else { "s" }
-        ));
+    let failed = |required: bool| {
+        recorded
+            .iter()
+            .filter(|c| c.status != CriterionStatus::Passed && c.required == required)
+            .count()
+    };
+    for (n, what) in [(failed(true), ""), (failed(false), "optional ")] {
+        if n > 0 {
+            parts.push(format!(
+                "{n} {what}check{} failed",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
     }
     if approved > 0 {
         parts.push(format!("{approved} approved"));
