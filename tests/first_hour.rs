@@ -918,3 +918,60 @@ fn adr_walks_from_apply_to_completed_by_following_the_hints() {
     assert_walked_clean(&repo, "adr");
     assert_eq!(walked.commits, steps.len(), "{walked:?}");
 }
+
+const FORCED: &str = r#"name: forced
+version: 1.0.0
+phases:
+  - id: a
+    order: 1
+    input_gates:
+      - criteria: The brief exists
+        check: {file_exists: brief.md}
+    exit_criteria:
+      - criteria: The notes exist
+        check: {file_exists: notes.md}
+  - id: b
+    order: 2
+    exit_criteria:
+      - Done
+"#;
+
+#[test]
+fn a_phase_forced_to_complete_shows_the_failure_it_recorded_not_todays_files() {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", FORCED);
+    repo.write("brief.md", "# Brief\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "f"]);
+    repo.ddx_ok(&[
+        "phase",
+        "complete",
+        "a",
+        "--force",
+        "--reason",
+        "notes later",
+    ]);
+    let completing = repo.git(&["rev-parse", "refs/ddx/instances/f"]);
+    // The files change afterwards: the notes appear, the brief goes.
+    repo.write("notes.md", "# Notes\n");
+    std::fs::remove_file(repo.path("brief.md")).unwrap();
+    let st = repo.ddx_json(&["workflow", "status", "--json"]);
+    let a = &st["phases"][0];
+    assert_eq!(a["status"], "completed");
+    let notes = criterion(a, "The notes exist");
+    assert_eq!(notes["status"], "failed", "{notes}");
+    assert_eq!(notes["recorded_in"], completing.trim());
+    assert_eq!(notes["detail"], "notes.md does not exist");
+    // The input gate: as recorded when the phase started (apply).
+    let brief = criterion(a, "The brief exists");
+    assert_eq!(brief["status"], "passed", "{brief}");
+    let started = repo.git(&["rev-list", "--max-parents=0", "refs/ddx/instances/f"]);
+    assert_eq!(brief["recorded_in"], started.trim());
+    let folded = repo.ddx_ok(&["workflow", "status"]);
+    assert!(
+        folded.contains(
+            "[2 criteria, 1 check passed, 1 check failed, 1 forced past; --verbose lists them]"
+        ),
+        "{folded}"
+    );
+}

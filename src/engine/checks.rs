@@ -426,22 +426,100 @@ pub struct Placeholder {
 /// bracket written as `\[`, code (fenced blocks and `inline` spans) and HTML comments.
 pub fn placeholders(text: &str) -> Vec<Placeholder> {
     let words = Regex::new(r"\b(TODO|TBD|FIXME)\b").expect("a valid regex");
+    let plains = plain_lines(text);
+    let mut out = Vec::new();
+    for (i, plain) in plains.iter().enumerate() {
+        let mut found: Vec<(usize, String)> = Vec::new();
+        let bytes = plain.as_bytes();
+        let mut at = 0;
+        while let Some(open) = plain[at..].find('[').map(|o| o + at) {
+            // The closing bracket: on this line, or on one of the next few (a placeholder
+            // sentence wrapped over lines).
+            let (inner, next) = match plain[open + 1..].find(']').map(|c| c + open + 1) {
+                Some(close) => {
+                    at = close + 1;
+                    (
+                        plain[open + 1..close].to_owned(),
+                        bytes.get(close + 1).copied(),
+                    )
+                }
+                None => {
+                    at = plain.len();
+                    let mut inner = plain[open + 1..].to_owned();
+                    let mut closed = None;
+                    for later in plains.iter().skip(i + 1).take(4) {
+                        match later.find(['[', ']']) {
+                            Some(c) if later.as_bytes()[c] == b']' => {
+                                inner.push(' ');
+                                inner.push_str(later[..c].trim());
+                                closed = Some(later.as_bytes().get(c + 1).copied());
+                                break;
+                            }
+                            Some(_) => break,
+                            None => {
+                                inner.push(' ');
+                                inner.push_str(later.trim());
+                            }
+                        }
+                    }
+                    match closed {
+                        Some(next) => (inner, next),
+                        None => break,
+                    }
+                }
+            };
+            if inner.contains('[') {
+                at = open + 1;
+                continue;
+            }
+            let escaped = open > 0 && bytes[open - 1] == b'\\';
+            let after_link = open > 0 && bytes[open - 1] == b']';
+            let link = matches!(next, Some(b'(') | Some(b'['))
+                || (next == Some(b':') && plain[..open].trim().is_empty());
+            let task_box = inner.trim().chars().count() <= 1;
+            if escaped || after_link || link || task_box {
+                continue;
+            }
+            found.push((open, format!("[{inner}]")));
+        }
+        for m in words.find_iter(plain) {
+            if !found
+                .iter()
+                .any(|(s, f)| *s <= m.start() && m.end() <= s + f.len())
+            {
+                found.push((m.start(), m.as_str().to_owned()));
+            }
+        }
+        found.sort();
+        out.extend(found.into_iter().map(|(_, marker)| Placeholder {
+            line: i + 1,
+            marker,
+        }));
+    }
+    out
+}
+
+/// Each line of `text` as placeholders are looked for in it: fenced code blocks empty, HTML
+/// comments and `inline code` blanked out.
+fn plain_lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut fence: Option<&str> = None;
     let mut in_comment = false;
-    for (i, raw) in text.lines().enumerate() {
+    for raw in text.lines() {
         let trimmed = raw.trim_start();
         if let Some(f) = fence {
             if trimmed.starts_with(f) {
                 fence = None;
             }
+            out.push(String::new());
             continue;
         }
         if let Some(f) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
             fence = Some(f);
+            out.push(String::new());
             continue;
         }
-        // What is left of the line outside comments and code spans.
+        // What is left of the line outside comments.
         let mut line = String::new();
         let mut rest = raw;
         while !rest.is_empty() {
@@ -475,43 +553,7 @@ pub fn placeholders(text: &str) -> Vec<Placeholder> {
                 plain.push_str(&" ".repeat(part.len() + 2));
             }
         }
-        let mut found: Vec<(usize, String)> = Vec::new();
-        let bytes = plain.as_bytes();
-        let mut at = 0;
-        while let Some(open) = plain[at..].find('[').map(|o| o + at) {
-            let Some(close) = plain[open + 1..].find(']').map(|c| c + open + 1) else {
-                break;
-            };
-            let inner = &plain[open + 1..close];
-            if inner.contains('[') {
-                at = open + 1;
-                continue;
-            }
-            at = close + 1;
-            let escaped = open > 0 && bytes[open - 1] == b'\\';
-            let after_link = open > 0 && bytes[open - 1] == b']';
-            let next = bytes.get(close + 1).copied();
-            let link = matches!(next, Some(b'(') | Some(b'['))
-                || (next == Some(b':') && plain[..open].trim().is_empty());
-            let task_box = inner.trim().chars().count() <= 1;
-            if escaped || after_link || link || task_box {
-                continue;
-            }
-            found.push((open, plain[open..=close].to_owned()));
-        }
-        for m in words.find_iter(&plain) {
-            if !found
-                .iter()
-                .any(|(s, f)| *s <= m.start() && m.end() <= s + f.len())
-            {
-                found.push((m.start(), m.as_str().to_owned()));
-            }
-        }
-        found.sort();
-        out.extend(found.into_iter().map(|(_, marker)| Placeholder {
-            line: i + 1,
-            marker,
-        }));
+        out.push(plain);
     }
     out
 }
@@ -1249,7 +1291,9 @@ mod tests {
             ```\n\
             let v = [1, 2];\n\
             ```\n\
-            [NEEDS CLARIFICATION: who signs?]\n";
+            [NEEDS CLARIFICATION: who signs?]\n\
+            [Three sentences, written\n\
+            last.] and [an open bracket\n";
         let found: Vec<(usize, String)> = placeholders(text)
             .into_iter()
             .map(|p| (p.line, p.marker))
@@ -1262,6 +1306,7 @@ mod tests {
             (7, "TODO"),
             (7, "TBD"),
             (13, "[NEEDS CLARIFICATION: who signs?]"),
+            (14, "[Three sentences, written last.]"),
         ]
         .into_iter()
         .map(|(l, m)| (l, m.to_owned()))
