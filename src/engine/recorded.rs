@@ -8,7 +8,8 @@
 
 use super::replay::CheckCall;
 use super::state::{PhaseStatus, State};
-use crate::store::{event, refs, Repo, StoreError};
+use crate::store::chain::Reader;
+use crate::store::Repo;
 use gix::ObjectId;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -25,7 +26,7 @@ struct Wanted<'a> {
 }
 
 /// The check results recorded when the completed phases of `st` started and completed.
-pub fn recorded_checks(repo: &Repo, tip: ObjectId, st: &State) -> Result<Recorded, StoreError> {
+pub fn recorded_checks(repo: &Repo, tip: ObjectId, st: &State) -> Recorded {
     let mut wanted: Vec<Wanted<'_>> = Vec::new();
     for p in st
         .phases
@@ -54,18 +55,29 @@ pub fn recorded_checks(repo: &Repo, tip: ObjectId, st: &State) -> Result<Recorde
     }
     let mut found = HashMap::new();
     if wanted.is_empty() {
-        return Ok(found);
+        return found;
     }
-    // Newest first, every parent followed (chains may fork and be joined).
+    // Newest first, every parent followed (chains may fork and be joined); each commit is
+    // read and decoded once.
+    let reader = Reader::new(repo);
     let mut queue = VecDeque::from([tip]);
     let mut seen = HashSet::from([tip]);
     while let Some(commit) = queue.pop_front() {
         if wanted.is_empty() {
             break;
         }
-        let (seconds, parents) = event::commit_info(repo, commit)?;
-        let message = event::read_message(repo, commit)?;
-        let time = refs::rfc3339(seconds);
+        let c = match reader.commit(commit) {
+            Ok(c) => c,
+            Err(why) => {
+                // Status still answers; `ddx audit verify` names the damage.
+                tracing::warn!(
+                    "event {commit} of {} cannot be read ({why}): the checks recorded before it are not shown",
+                    st.instance
+                );
+                break;
+            }
+        };
+        let (message, parents, time) = (c.message, c.parents, c.author.time());
         let calls = CheckCall::all_in(&message);
         wanted.retain(|w| {
             let moved = message.body.lines().any(|l| {
@@ -93,5 +105,5 @@ pub fn recorded_checks(repo: &Repo, tip: ObjectId, st: &State) -> Result<Recorde
             }
         }
     }
-    Ok(found)
+    found
 }
