@@ -547,6 +547,8 @@ struct Walked {
     refused_to_author: Vec<String>,
     approvals: usize,
     commits: usize,
+    /// Every hint status gave on the way.
+    hints: std::collections::BTreeSet<String>,
 }
 
 /// Walks the only instance of `repo` to completed by doing what `workflow status` suggests:
@@ -562,8 +564,10 @@ fn walk(repo: &TestRepo, steps: &[Step<'_>]) -> Walked {
             return walked;
         }
         let next = next_steps(repo);
+        walked.hints.extend(next.iter().cloned());
         let text = repo.ddx_ok(&["workflow", "status"]);
         assert!(!next.is_empty(), "no next step:\n{text}");
+        assert!(!next[0].contains("--force"), "--force first:\n{text}");
         if next[0] == "ddx workflow next" {
             repo.ddx_ok(&["workflow", "next"]);
             continue;
@@ -773,8 +777,15 @@ fn helix_walks_from_apply_to_completed_by_following_the_hints() {
         ),
     ];
     let walked = walk(&repo, steps);
-    eprintln!("{walked:?}");
     assert_walked_clean(&repo, "helix");
+    // Hints said what to name files, what to commit, and never led with --force.
+    for hint in [
+        "fix \"Runbook exists and is committed\": docs/helix/05-deploy/runbook.md is not in HEAD (commit it: `git add docs/helix/05-deploy/runbook.md && git commit`)",
+        "fix \"At least one architecture decision is recorded\": 0 files match docs/helix/02-design/adr/ADR-*.md (expected >0); add files named ADR-*.md in docs/helix/02-design/adr/",
+        "fix \"Every contract is filled in, each in a file named after its interface\": docs/helix/02-design/contracts/contracts.md (artifact contracts) is still the template as ddx rendered it: write the content it asks for, under the name it asks for (or remove it)",
+    ] {
+        assert!(walked.hints.contains(hint), "not suggested: {hint}\n{:#?}", walked.hints);
+    }
     assert_eq!(walked.commits, steps.len(), "every answer was asked for");
     // The architecture and the test plan were reviewed by someone who did not write them.
     assert_eq!(
