@@ -738,7 +738,8 @@ pub fn pre_commit(
                             Check::FileExists { path }
                             | Check::Pattern { path, .. }
                             | Check::UniqueIds { path, .. }
-                            | Check::Committed { path } => literal_prefix(path),
+                            | Check::Committed { path }
+                            | Check::Filled { path } => literal_prefix(path),
                             Check::GlobCount { glob, .. } => literal_prefix(glob),
                             _ => String::new(),
                         };
@@ -750,11 +751,20 @@ pub fn pre_commit(
                             })
                         };
                         let committed = |_: &str| Ok(Committed::Clean);
+                        // A staged file that is still what ddx rendered for an artifact.
+                        let as_rendered = |rel: &str| {
+                            let r = a.state.files.get(rel)?;
+                            let data = std::fs::read(scratch.path().join(rel)).ok()?;
+                            let now = crate::store::worktree::blob_id(repo, &data).to_string();
+                            (r.by.starts_with("artifact ") && r.after.as_deref() == Some(&now))
+                                .then(|| r.by.clone())
+                        };
                         let cx = CheckContext {
                             work_dir: scratch.path(),
                             variables: &vars,
                             phase_completed: &done,
                             committed: &committed,
+                            as_rendered: &as_rendered,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
                             // The scratch tree holds only staged files.

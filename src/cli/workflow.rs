@@ -7,6 +7,7 @@ use crate::catalog::search::{self, Filter, Match};
 use crate::catalog::{
     self, BrokenWorkflow, Catalog, CatalogError, IndexedWorkflow, Located, Summary,
 };
+use crate::engine::gates::{self, CriterionStatus};
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
 use crate::engine::work::{ApplyOptions, FileOptions, Render, Step};
@@ -540,6 +541,12 @@ fn print_status(out: &Output, v: &StatusView, verbose: bool) {
                 if let Some(a) = &c.approval {
                     text.push_str(&format!(" by {} at {}", a.by, a.at));
                 }
+                if let Some(commit) = &c.recorded_in {
+                    text.push_str(&format!(
+                        " recorded in event {}",
+                        &commit[..commit.len().min(12)]
+                    ));
+                }
                 out.line(text);
             }
             for f in &p.forced {
@@ -595,6 +602,35 @@ fn folded_summary(p: &engine::PhaseView) -> String {
         p.criteria.len(),
         if p.criteria.len() == 1 { "on" } else { "a" }
     )];
+    let recorded: Vec<&gates::Evaluation> = p
+        .criteria
+        .iter()
+        .filter(|c| c.recorded_in.is_some())
+        .collect();
+    let passed = recorded
+        .iter()
+        .filter(|c| c.status == CriterionStatus::Passed)
+        .count();
+    if passed > 0 {
+        parts.push(format!(
+            "{passed} check{} passed",
+            if passed == 1 { "" } else { "s" }
+        ));
+    }
+    let failed = |required: bool| {
+        recorded
+            .iter()
+            .filter(|c| c.status != CriterionStatus::Passed && c.required == required)
+            .count()
+    };
+    for (n, what) in [(failed(true), ""), (failed(false), "optional ")] {
+        if n > 0 {
+            parts.push(format!(
+                "{n} {what}check{} failed",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
     if approved > 0 {
         parts.push(format!("{approved} approved"));
     }

@@ -14,6 +14,7 @@ pub mod gate_check;
 pub mod gates;
 pub mod graph;
 pub mod machine;
+pub mod recorded;
 pub mod replay;
 pub mod state;
 pub mod work;
@@ -953,6 +954,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         workflow: wf.as_ref(),
     };
     let machine = gates::MachineChecks::new(repo, false, gates::Commands::Skip);
+    let recorded = recorded::recorded_checks(repo, tip.commit, &st);
     let phases: Vec<PhaseView> = st
         .phases
         .iter()
@@ -972,7 +974,15 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
                     } else {
                         &gates::NotEvaluatedHere
                     };
-                    gates::evaluate_one(p, n, &cx, evaluator)
+                    let mut e = gates::evaluate_one(p, n, &cx, evaluator);
+                    if let Some((call, commit)) = recorded.get(&(p.id.clone(), n)) {
+                        if e.status == CriterionStatus::NotEvaluated {
+                            e.status = call.status;
+                            e.detail = call.detail.clone();
+                            e.recorded_in = Some(commit.to_string());
+                        }
+                    }
+                    e
                 })
                 .collect(),
         })
@@ -1049,6 +1059,15 @@ fn suggestions(
             .filter(|e| e.gate == gate && e.required && !e.status.is_satisfied())
             .collect();
         if blocking.is_empty() {
+            advance = true;
+            continue;
+        }
+        // Status runs no command: a gate held shut only by command checks is decided by
+        // `ddx workflow next`, which runs them.
+        if blocking
+            .iter()
+            .all(|e| e.kind == "command" && e.status == CriterionStatus::NotEvaluated)
+        {
             advance = true;
             continue;
         }
