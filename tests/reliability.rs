@@ -169,7 +169,7 @@ fn assert_no_leftovers(repo: &TestRepo) {
     let temporaries: Vec<String> = std::fs::read_dir(repo.path(".git/ddx"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !matches!(n.as_str(), "heads" | "logs" | "verified"))
+        .filter(|n| !matches!(n.as_str(), "heads" | "lock" | "logs" | "verified"))
         .collect();
     assert!(temporaries.is_empty(), "left in .git/ddx: {temporaries:?}");
 }

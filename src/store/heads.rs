@@ -1,7 +1,7 @@
 //! `.git/ddx/heads`: the heads ddx wrote last, and the journal of the step being written.
 //!
-//! Every ddx writer holds an exclusive lock (`flock`) on this file for its whole transaction
-//! (read the tip, decide, write objects, move refs), so ddx writers take turns — every
+//! Every ddx writer holds an exclusive lock (`flock`) on `.git/ddx/lock` for its whole
+//! transaction (read the tip, decide, write objects, move refs), so ddx writers take turns — every
 //! operation moves `refs/ddx/audit` anyway. Before any ref moves, the writer records the step
 //! and its intended moves in the file; once the refs have moved it records the new heads and
 //! clears the step. The kernel releases the lock when a process dies, so a step still recorded
@@ -9,23 +9,23 @@
 //! [`super::pending`] finishes or rolls back. Nothing here depends on pids or timeouts.
 //!
 //! The lock is the standard library's advisory whole-file lock (`File::lock`, `flock` on Unix)
-//! on the file itself. The file is YAML ending in a `# end` line; anything after it is ignored.
-//! A writer overwrites the file in place and pads a shorter document with empty lines to the
-//! length already there instead of truncating, so a reader never sees an empty file. Local,
-//! never shared.
+//! on `.git/ddx/lock`, a file that is never replaced. The heads file is YAML ending in a
+//! `# end` line; the lock holder writes it whole to `.git/ddx/heads.new` and renames that over
+//! it, so a reader sees the old document or the new one, never a part. Local, never shared.
 
 use super::repo::{Repo, StoreError};
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
-#[cfg(not(unix))]
-use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 /// The heads file, named in the git folder.
 const HEADS: &str = "ddx/heads";
+/// The writers' lock, named in the git folder.
+const LOCK: &str = "ddx/lock";
+/// Where the lock holder writes the next heads document before renaming it over the heads file.
+const NEXT: &str = "ddx/heads.new";
 
 /// The line that ends the document.
 const END: &str = "# end\n";
@@ -128,6 +128,10 @@ impl HeadsDoc {
     }
 }
 
+fn lock_path(repo: &Repo) -> PathBuf {
+    repo.common_dir().join(LOCK)
+}
+
 pub(crate) fn heads_path(repo: &Repo) -> PathBuf {
     repo.common_dir().join(HEADS)
 }
@@ -166,43 +170,34 @@ pub fn interrupted(repo: &Repo) -> Result<Option<String>, StoreError> {
     if !doc.in_flight() {
         return Ok(None);
     }
-    let path = heads_path(repo);
-    let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+    let path = lock_path(repo);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        // No writer ever took the lock here: nobody is writing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Some(doc.describe()));
+        }
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
         Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
     }
     // We hold the lock: read again, the writer may have finished meanwhile.
-    let mut text = String::new();
-    (&file)
-        .read_to_string(&mut text)
-        .map_err(|e| StoreError::io(&path, e))?;
-    Ok(HeadsDoc::parse(&text)
+    Ok(Some(peek(repo)?)
         .filter(HeadsDoc::in_flight)
         .map(|d| d.describe()))
 }
 
-/// The writers' lock on `.git/ddx/heads`, with the document read under it. Dropping it unlocks.
+/// The writers' lock on `.git/ddx/lock`, with the heads document read under it. Dropping it
+/// unlocks.
 pub struct Journal<'r> {
-    _repo: &'r Repo,
-    /// Always there until the journal is dropped.
+    repo: &'r Repo,
+    /// The locked file; always there until the journal is dropped.
     file: Option<File>,
     path: PathBuf,
     pub doc: HeadsDoc,
-    /// The file's length: a shorter document is padded to it.
-    on_disk: usize,
-}
-
-#[cfg(unix)]
-fn write_at_start(file: &File, bytes: &[u8]) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, 0)
-}
-
-#[cfg(not(unix))]
-fn write_at_start(mut file: &File, bytes: &[u8]) -> std::io::Result<()> {
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(bytes)
 }
 
 impl Drop for Journal<'_> {
@@ -229,7 +224,7 @@ impl<'r> Journal<'r> {
 
     /// Takes the lock and reads the document, whatever step it records.
     pub fn acquire_for_recovery(repo: &'r Repo) -> Result<Journal<'r>, StoreError> {
-        let path = heads_path(repo);
+        let lock = lock_path(repo);
         let open = || {
             let dir = repo.ddx_dir();
             std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -238,21 +233,30 @@ impl<'r> Journal<'r> {
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(&path)
-                .map_err(|e| StoreError::io(&path, e))
+                .open(&lock)
+                .map_err(|e| StoreError::io(&lock, e))
         };
         let mut file = open()?;
-        file.lock().map_err(|e| StoreError::io(&path, e))?;
+        file.lock().map_err(|e| StoreError::io(&lock, e))?;
         if !still_linked(&file) {
             // Removed while we waited for it: the lock that counts is on the file there now.
             file = open()?;
-            file.lock().map_err(|e| StoreError::io(&path, e))?;
+            file.lock().map_err(|e| StoreError::io(&lock, e))?;
         }
-        let mut bytes = Vec::new();
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| StoreError::io(&path, e))?;
-        let on_disk = bytes.len();
+        // A writer killed while writing the next document leaves it: only the lock holder
+        // writes it, so it is ours to remove.
+        let next = repo.common_dir().join(NEXT);
+        match std::fs::remove_file(&next) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&next, e)),
+        }
+        let path = heads_path(repo);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
         let parsed = String::from_utf8(bytes)
             .ok()
             .and_then(|text| HeadsDoc::parse(&text));
@@ -264,28 +268,22 @@ impl<'r> Journal<'r> {
             HeadsDoc::default()
         });
         Ok(Journal {
-            _repo: repo,
+            repo,
             file: Some(file),
             path,
             doc,
-            on_disk,
         })
     }
 
-    /// Writes the document over the file with one `pwrite`, padded with empty lines to the
-    /// length already there, so no truncation is needed (what follows `# end` is ignored).
+    /// Writes the document whole to `.git/ddx/heads.new` and renames it over the heads file.
     fn write(&mut self) -> Result<(), StoreError> {
-        let mut text = self.doc.to_text().into_bytes();
-        if text.len() < self.on_disk {
-            text.resize(self.on_disk, b'\n');
-        }
-        let Some(file) = &self.file else {
+        if self.file.is_none() {
             let closed = std::io::Error::other("the journal was already closed");
             return Err(StoreError::io(&self.path, closed));
-        };
-        write_at_start(file, &text).map_err(|e| StoreError::io(&self.path, e))?;
-        self.on_disk = text.len();
-        Ok(())
+        }
+        let next = self.repo.common_dir().join(NEXT);
+        std::fs::write(&next, self.doc.to_text()).map_err(|e| StoreError::io(&next, e))?;
+        std::fs::rename(&next, &self.path).map_err(|e| StoreError::io(&self.path, e))
     }
 
     /// Every ref ddx wrote, with the id it wrote last.
@@ -501,7 +499,7 @@ mod tests {
         let (_dir, repo) = new_repo();
         let mut j = Journal::acquire(&repo).unwrap();
         // Held: nobody else gets it, and a reader does not call a live step interrupted.
-        let f = File::open(heads_path(&repo)).unwrap();
+        let f = File::open(lock_path(&repo)).unwrap();
         assert!(f.try_lock().is_err());
         j.record(
             "ddx(x): start a",
@@ -522,38 +520,36 @@ mod tests {
         );
         let err = Journal::acquire(&repo).err().unwrap();
         assert!(matches!(err, StoreError::Interrupted { .. }), "{err}");
-        let recorded = std::fs::read(heads_path(&repo)).unwrap().len();
+        // A writer killed while writing the next document left it behind.
+        std::fs::write(repo.common_dir().join(NEXT), "heads:\n  refs/ddx/x: 12").unwrap();
         let mut j = Journal::acquire_for_recovery(&repo).unwrap();
+        assert!(!repo.common_dir().join(NEXT).exists());
         j.commit_for_test();
         drop(j);
-        // The shorter document was written over the step, padded to its length with empty
-        // lines instead of truncating the file.
+        // The new document replaced the step whole.
         let text = std::fs::read_to_string(heads_path(&repo)).unwrap();
-        assert_eq!(text.len(), recorded);
-        let end = format!("heads:\n  refs/ddx/audit: {}\n# end\n", id());
-        assert!(text.starts_with(&end), "{text:?}");
-        assert!(text[end.len()..].bytes().all(|b| b == b'\n'), "{text:?}");
+        assert_eq!(text, format!("heads:\n  refs/ddx/audit: {}\n# end\n", id()));
         let j = Journal::acquire(&repo).unwrap();
         assert_eq!(j.doc.heads.get("refs/ddx/audit"), Some(&id()));
         assert!(!j.doc.in_flight());
     }
 
     #[test]
-    fn a_removed_heads_file_is_made_again_and_locked() {
+    fn a_removed_lock_file_is_made_again_and_locked() {
         let (_dir, repo) = new_repo();
         let mut j = Journal::acquire(&repo).unwrap();
         j.doc.heads.insert("refs/ddx/audit".into(), id());
         j.commit_for_test();
         drop(j);
         // Unlocked once the journal is dropped: another program can lock it meanwhile.
-        let f = File::open(heads_path(&repo)).unwrap();
+        let f = File::open(lock_path(&repo)).unwrap();
         assert!(f.try_lock().is_ok());
         drop(f);
         // Removed (the whole `.git/ddx`): the next writer locks and reads the file there now.
         std::fs::remove_dir_all(repo.ddx_dir()).unwrap();
         let j = Journal::acquire(&repo).unwrap();
         assert!(j.heads().is_empty(), "{:?}", j.heads());
-        let f = File::open(heads_path(&repo)).unwrap();
+        let f = File::open(lock_path(&repo)).unwrap();
         assert!(f.try_lock().is_err());
         drop(j);
         assert!(f.try_lock().is_ok());
