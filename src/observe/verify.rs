@@ -1378,7 +1378,8 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             }
         }
     }
-    // Replacements of ddx commits.
+    // Replacements of ddx commits, and of the trees and blobs they hold.
+    let mut others: HashMap<ObjectId, ObjectId> = HashMap::default();
     for (old, new) in chain::replacements(repo)? {
         let owner = if audit.walk.contains(&old) {
             Some(refs::AUDIT.to_owned())
@@ -1388,13 +1389,45 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                 .find(|(_, c)| c.contains(&old))
                 .map(|(i, _)| refs::instance_ref(i))
         };
-        if let Some(reference) = owner {
-            rest.push(
+        match owner {
+            Some(reference) => rest.push(
                 &reference,
                 Some(old),
                 BreakKind::Replaced,
                 format!(
                     "commit {old} is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement"
+                ),
+            ),
+            None => {
+                others.insert(old, new);
+            }
+        }
+    }
+    if !others.is_empty() {
+        let audit_commits = audit
+            .walk
+            .order
+            .iter()
+            .map(|c| (refs::AUDIT.to_owned(), *c));
+        let instance_commits = instances.iter().flat_map(|(id, tip)| {
+            let reference = refs::instance_ref(id);
+            reader
+                .walk_lean(&[*tip])
+                .order
+                .into_iter()
+                .map(move |c| (reference.clone(), c))
+        });
+        for (reference, commit, old, path) in
+            replaced_contents(&reader, audit_commits.chain(instance_commits), &others)
+        {
+            let new = others[&old];
+            rest.push(
+                &reference,
+                Some(commit),
+                BreakKind::Replaced,
+                format!(
+                    "{path} of event {}) is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement",
+                    short(&commit)
                 ),
             );
         }
@@ -1492,6 +1525,64 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
         audit_head: audit_head.map(|h| h.to_string()),
         recorded,
     })
+}
+
+/// The trees and blobs among `replaced` that the commits hold, each with the first commit
+/// (in the order given) that holds it: (ref, commit, replaced id, "<kind> <id> (<path>").
+fn replaced_contents(
+    reader: &Reader,
+    commits: impl Iterator<Item = (String, ObjectId)>,
+    replaced: &HashMap<ObjectId, ObjectId>,
+) -> Vec<(String, ObjectId, ObjectId, String)> {
+    let mut found = Vec::new();
+    let mut named: HashSet<ObjectId> = HashSet::default();
+    let mut seen: HashSet<ObjectId> = HashSet::default();
+    for (reference, commit) in commits {
+        if named.len() == replaced.len() {
+            break;
+        }
+        let Ok(c) = reader.commit(commit) else {
+            continue;
+        };
+        let mut stack = vec![(c.tree, String::new())];
+        while let Some((tree, path)) = stack.pop() {
+            if !seen.insert(tree) {
+                continue;
+            }
+            if replaced.contains_key(&tree) && named.insert(tree) {
+                let what = match path.is_empty() {
+                    true => "the tree".to_owned(),
+                    false => format!("{path}/"),
+                };
+                found.push((
+                    reference.clone(),
+                    commit,
+                    tree,
+                    format!("tree {tree} ({what}"),
+                ));
+            }
+            let Ok(items) = reader.tree(tree) else {
+                continue;
+            };
+            for item in items {
+                let p = match path.is_empty() {
+                    true => item.name.clone(),
+                    false => format!("{path}/{}", item.name),
+                };
+                if item.is_tree {
+                    stack.push((item.id, p));
+                } else if replaced.contains_key(&item.id) && named.insert(item.id) {
+                    found.push((
+                        reference.clone(),
+                        commit,
+                        item.id,
+                        format!("blob {} ({p}", item.id),
+                    ));
+                }
+            }
+        }
+    }
+    found
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,4 +1,8 @@
 //! Opening the project repository, with clear refusals for the ones ddx cannot work in.
+//!
+//! The repository is opened with git's replacement refs (`refs/replace/*`) switched off, as
+//! `git --no-replace-objects` would: what ddx reads of its own objects is what their ids name,
+//! never a substitute someone put in with `git replace`.
 
 use super::event::Identity;
 use gix::ObjectId;
@@ -71,6 +75,10 @@ impl StoreError {
     }
 }
 
+/// The configuration that turns replacement refs off when the repository is opened (gix reads
+/// `core.useReplaceRefs` as git does, and `GIT_NO_REPLACE_OBJECTS` sets it false).
+const NO_REPLACE_OBJECTS: &str = "core.useReplaceRefs=false";
+
 /// The project repository ddx works in.
 pub struct Repo {
     repo: gix::Repository,
@@ -92,8 +100,16 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends (as inside hooks).
     pub fn discover(dir: &Path) -> Result<Repo, StoreError> {
-        let repo = match gix::discover_with_environment_overrides(dir) {
-            Ok(r) => r,
+        let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+        trust.full = trust.full.config_overrides([NO_REPLACE_OBJECTS]);
+        trust.reduced = trust.reduced.config_overrides([NO_REPLACE_OBJECTS]);
+        let found = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+            dir,
+            Default::default(),
+            trust,
+        );
+        let repo = match found {
+            Ok(r) => r.to_thread_local(),
             // Searched again only to tell "no repository here" from "a repository that cannot
             // be opened".
             Err(_)
@@ -114,8 +130,10 @@ impl Repo {
         Self::from_gix(repo, dir)
     }
 
-    /// Wraps an open repository, refusing bare and reftable ones.
-    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+    /// Wraps an open repository, refusing bare and reftable ones. Replacement refs are ignored
+    /// by its object reads from here on, however it was opened.
+    pub fn from_gix(mut repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+        repo.objects.ignore_replacements = true;
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
