@@ -17,7 +17,7 @@ use crate::model::{load_workflow, Workflow};
 use crate::store::audit;
 use crate::store::chain::{self, CommitData, Node, Person, Reader, SharedReader, Walk, WalkOf};
 use crate::store::event::{self, FORMAT, STATE_FILE, WORKFLOW_DIR};
-use crate::store::{heads, refs, verified, Repo, StoreError};
+use crate::store::{heads, refs, verified, ObjectError, Repo, StoreError};
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 use rayon::prelude::*;
@@ -31,6 +31,8 @@ use std::rc::Rc;
 pub enum BreakKind {
     /// An object a chain needs is missing or unreadable.
     MissingObject,
+    /// An object's bytes do not hash to its id: damaged or rewritten on disk.
+    DamagedObject,
     /// A commit was rewritten or made outside ddx (amended, rebased, re-created).
     Rewritten,
     /// An event no audit entry records.
@@ -152,6 +154,26 @@ impl Breaks {
     }
 }
 
+/// A break found while reading: its kind and what is wrong.
+type Found = (BreakKind, String);
+
+/// The kind of break an object that cannot be read is.
+fn read_kind(why: &ObjectError) -> BreakKind {
+    match why.is_damaged() {
+        true => BreakKind::DamagedObject,
+        false => BreakKind::MissingObject,
+    }
+}
+
+/// Why object `id`, named `what` (`its tree`, `its state.yml`, …), is not there intact.
+fn not_intact(what: &str, id: &ObjectId, why: &ObjectError) -> Found {
+    let problem = match why {
+        ObjectError::Missing => format!("{what} ({id}) is missing"),
+        why => format!("{what} ({id}) cannot be read: {why}"),
+    };
+    (read_kind(why), problem)
+}
+
 fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12).to_string()
 }
@@ -252,7 +274,7 @@ struct AuditNode {
 }
 
 impl AuditNode {
-    fn read(c: &gix::objs::CommitRef<'_>) -> Result<AuditNode, String> {
+    fn read(c: &gix::objs::CommitRef<'_>) -> Result<AuditNode, ObjectError> {
         use gix::bstr::ByteSlice;
         let author = chain::person(c.author())?;
         let committer = chain::person(c.committer())?;
@@ -322,8 +344,10 @@ struct ExpectedEntry<'a> {
 }
 
 /// Checks an audit commit's `entry.yml`: `Ok(None)` when it agrees with the commit (found
-/// without parsing it), `Ok(Some(file))` when it must be compared field by field.
-fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, String> {
+/// without parsing it), `Ok(Some(file))` when it must be compared field by field; else the
+/// break it is.
+fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, Found> {
+    let trailer = |problem: String| (BreakKind::Trailer, problem);
     // The entry ddx would have written for this commit, predicted from its header and trailers:
     // when the tree's id is that entry's, the tree and entry.yml need not be read (reading
     // objects is most of a verification's time). Otherwise they are read and compared.
@@ -340,21 +364,27 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
     if let Ok(yaml) = predicted {
         let blob = reader.blob_id(yaml.as_bytes());
         if reader.tree_id(&audit::entry_tree(blob)) == n.tree {
-            if !reader.has(&n.tree) {
-                return Err(format!("its tree {} is missing", n.tree));
-            }
-            if !reader.has(&blob) {
-                return Err(format!("its {} ({blob}) is missing", audit::ENTRY_FILE));
-            }
+            reader
+                .check(&n.tree)
+                .map_err(|why| not_intact("its tree", &n.tree, &why))?;
+            reader
+                .check(&blob)
+                .map_err(|why| not_intact(&format!("its {}", audit::ENTRY_FILE), &blob, &why))?;
             return Ok(None);
         }
     }
     let [entry] = reader
         .tree_lookup(n.tree, [audit::ENTRY_FILE])
-        .map_err(|e| format!("its tree {} cannot be read: {e}", n.tree))?;
-    let (blob, is_tree) = entry.ok_or_else(|| format!("its tree has no {}", audit::ENTRY_FILE))?;
+        .map_err(|why| {
+            (
+                read_kind(&why),
+                format!("its tree {} cannot be read: {why}", n.tree),
+            )
+        })?;
+    let (blob, is_tree) =
+        entry.ok_or_else(|| trailer(format!("its tree has no {}", audit::ENTRY_FILE)))?;
     if is_tree {
-        return Err(format!("its {} is a folder", audit::ENTRY_FILE));
+        return Err(trailer(format!("its {} is a folder", audit::ENTRY_FILE)));
     }
     let expected = crate::store::encoding::to_string(&ExpectedEntry {
         format: FORMAT,
@@ -378,8 +408,8 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
                 false => audit::EntryFile::parse(bytes).map(Some),
             }
         })
-        .map_err(|e| format!("its {} ({blob}) cannot be read: {e}", audit::ENTRY_FILE))?;
-    parsed.map_err(|e| format!("its {} is not valid: {e}", audit::ENTRY_FILE))
+        .map_err(|why| not_intact(&format!("its {}", audit::ENTRY_FILE), &blob, &why))?;
+    parsed.map_err(|e| trailer(format!("its {} is not valid: {e}", audit::ENTRY_FILE)))
 }
 
 /// Compares a parsed `entry.yml` with its commit, field by field.
@@ -451,7 +481,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         breaks.push(
             refs::AUDIT,
             Some(m.id),
-            BreakKind::MissingObject,
+            read_kind(&m.why),
             match m.wanted_by {
                 Some(child) => format!(
                     "audit commit {} (a parent of {}) cannot be read: {}",
@@ -464,7 +494,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         );
     }
     // entry.yml is read and checked in parallel: it is most of the work.
-    let files: Vec<(ObjectId, Result<Option<audit::EntryFile>, String>)> = walk
+    let files: Vec<(ObjectId, Result<Option<audit::EntryFile>, Found>)> = walk
         .order
         .par_iter()
         .map_init(
@@ -509,14 +539,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         }
         match file {
             Ok(None) => {}
-            Err(why) => {
-                let kind = if why.contains("missing") || why.contains("cannot be read") {
-                    BreakKind::MissingObject
-                } else {
-                    BreakKind::Trailer
-                };
-                breaks.push(refs::AUDIT, Some(id), kind, why);
-            }
+            Err((kind, why)) => breaks.push(refs::AUDIT, Some(id), kind, why),
             Ok(Some(f)) => {
                 let differ = entry_differences(&f, n);
                 if !differ.is_empty() {
@@ -585,7 +608,7 @@ fn late_state_blob(
     reader: &Reader,
     c: &CommitData,
     known: &mut Option<ObjectId>,
-) -> Result<ObjectId, (BreakKind, String)> {
+) -> Result<ObjectId, Found> {
     if let Some(blob) = known {
         return Ok(*blob);
     }
@@ -595,15 +618,12 @@ fn late_state_blob(
 }
 
 /// Reads the tree of an event: `state.yml`'s blob and the `workflow/` tree.
-fn event_tree(
-    reader: &Reader,
-    c: &CommitData,
-) -> Result<(ObjectId, ObjectId), (BreakKind, String)> {
+fn event_tree(reader: &Reader, c: &CommitData) -> Result<(ObjectId, ObjectId), Found> {
     let [state, wf] = reader
         .tree_lookup(c.tree, [STATE_FILE, WORKFLOW_DIR])
         .map_err(|why| {
             (
-                BreakKind::MissingObject,
+                read_kind(&why),
                 format!("its tree {} cannot be read: {why}", c.tree),
             )
         })?;
@@ -623,14 +643,10 @@ fn event_tree(
     Ok((state, wf))
 }
 
-fn read_state(
-    reader: &Reader,
-    blob: ObjectId,
-    origin: &Origin<'_>,
-) -> Result<State, (BreakKind, String)> {
+fn read_state(reader: &Reader, blob: ObjectId, origin: &Origin<'_>) -> Result<State, Found> {
     let bytes = reader.blob(blob).map_err(|why| {
         (
-            BreakKind::MissingObject,
+            read_kind(&why),
             format!("its {STATE_FILE} ({blob}) cannot be read: {why}"),
         )
     })?;
@@ -646,7 +662,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
         breaks.push(
             &reference,
             Some(m.id),
-            BreakKind::MissingObject,
+            read_kind(&m.why),
             match m.wanted_by {
                 Some(child) => format!(
                     "event {} (a parent of {}) cannot be read: {}",
@@ -767,7 +783,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 breaks.push(
                     &reference,
                     Some(c.id),
-                    BreakKind::MissingObject,
+                    read_kind(&why),
                     format!("its pinned workflow/{path} ({missing}) cannot be read: {why}"),
                 );
             }
@@ -908,7 +924,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                                     breaks.push(
                                         &reference,
                                         Some(c.id),
-                                        BreakKind::MissingObject,
+                                        read_kind(&why),
                                         format!(
                                             "its pinned workflow/{path} ({missing}) cannot be read: {why}"
                                         ),
@@ -924,21 +940,14 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 }
                 let same = state_blob.is_some_and(|recorded| replayed_blob == Some(recorded));
                 if same {
-                    if !reader.has(&c.tree) {
-                        breaks.push(
-                            &reference,
-                            Some(c.id),
-                            BreakKind::MissingObject,
-                            format!("its tree {} is missing", c.tree),
-                        );
+                    // Predicted, not read: each must still be there, intact.
+                    if let Err(why) = reader.check(&c.tree) {
+                        let (kind, problem) = not_intact("its tree", &c.tree, &why);
+                        breaks.push(&reference, Some(c.id), kind, problem);
                     }
-                    if let Some(state_blob) = state_blob.filter(|b| !reader.has(b)) {
-                        breaks.push(
-                            &reference,
-                            Some(c.id),
-                            BreakKind::MissingObject,
-                            format!("its {STATE_FILE} ({state_blob}) is missing"),
-                        );
+                    if let Some((blob, Err(why))) = state_blob.map(|b| (b, reader.check(&b))) {
+                        let (kind, problem) = not_intact(&format!("its {STATE_FILE}"), &blob, &why);
+                        breaks.push(&reference, Some(c.id), kind, problem);
                     }
                     Some(replayed.state)
                 } else {

@@ -346,7 +346,7 @@ pub fn entries(repo: &Repo, with_args: bool) -> Result<Vec<AuditEntry>, StoreErr
         return Err(StoreError::Corrupt {
             reference: refs::AUDIT.to_owned(),
             commit: m.id.to_string(),
-            what: m.why.clone(),
+            what: m.why.to_string(),
         });
     }
     let mut out = Vec::with_capacity(walk.order.len());

@@ -40,5 +40,5 @@ pub mod worktree;
 
 pub use event::Identity;
 pub use refs::LookupError;
-pub use repo::{Repo, StoreError};
+pub use repo::{ObjectError, Repo, StoreError};
 pub use tree::GitTree;
