@@ -328,3 +328,197 @@ fn a_corrupted_loose_object_is_named_in_a_sha256_repository() {
     assert_eq!((code, &v["ok"]), (0, &Value::Bool(true)), "{v:#}");
     fsck(&repo);
 }
+
+/// Writes a copy of audit commit `id` with `edit` applied to its message and its `entry.yml`
+/// alike, on `parents`, with `git commit-tree` and the same author and committer: a careful
+/// forgery.
+fn forge_entry(
+    repo: &TestRepo,
+    id: &str,
+    parents: &[&str],
+    edit: impl Fn(&str) -> String,
+) -> String {
+    let entry = edit(&repo.git(&["show", &format!("{id}:entry.yml")]));
+    let blob = git_stdin(repo, &["hash-object", "-w", "--stdin"], entry.as_bytes());
+    let tree = git_stdin(
+        repo,
+        &["mktree"],
+        format!("100644 blob {blob}\tentry.yml\n").as_bytes(),
+    );
+    let message = edit(&repo.git(&["log", "-1", "--format=%B", id]));
+    let who = |f: &str| {
+        repo.git(&["log", "-1", &format!("--format={f}"), id])
+            .trim()
+            .to_owned()
+    };
+    let mut args = vec!["commit-tree".to_owned(), tree];
+    for p in parents {
+        args.extend(["-p".to_owned(), (*p).to_owned()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = repo
+        .command("git")
+        .args(&args)
+        .env("GIT_AUTHOR_NAME", who("%an"))
+        .env("GIT_AUTHOR_EMAIL", who("%ae"))
+        .env(
+            "GIT_AUTHOR_DATE",
+            who("%ad --date=raw").replace("--date=raw", ""),
+        )
+        .env("GIT_COMMITTER_NAME", who("%cn"))
+        .env("GIT_COMMITTER_EMAIL", who("%ce"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.trim_end().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+/// Asserts that verification fails with exactly `expected` among its breaks.
+fn assert_breaks_include(repo: &TestRepo, expected: &[(&str, &str, &str, String)]) {
+    let (code, v) = verify(repo);
+    assert_eq!(code, 3, "{v:#}");
+    let all = breaks(&v);
+    for (r, c, k, p) in expected {
+        assert!(
+            all.contains(&(r.to_string(), c.to_string(), k.to_string(), p.clone())),
+            "no {k} break on {r} at {c}: `{p}` in\n{all:#?}"
+        );
+    }
+}
+
+/// Two events and their entries: init, next, approve.
+fn approved() -> TestRepo {
+    let repo = setup();
+    repo.ddx_ok(&["workflow", "next"]);
+    repo.ddx_ok(&["gate", "approve", "frame", "1"]);
+    repo
+}
+
+#[test]
+fn a_copy_of_the_last_audit_entry_is_a_forged_entry() {
+    let repo = approved();
+    let head = rev(&repo, "refs/ddx/audit");
+    let tip = rev(&repo, INSTANCE);
+    let copy = forge_entry(&repo, &head, &[&head], |s| s.to_owned());
+    assert_ne!(copy, head);
+    assert_eq!(
+        repo.git(&[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Ddx-Instance-Commit,valueonly)",
+            &copy
+        ])
+        .trim(),
+        tip
+    );
+    repo.git(&["update-ref", "refs/ddx/audit", &copy, &head]);
+    let (code, v) = verify(&repo);
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(
+        breaks(&v),
+        vec![(
+            "refs/ddx/audit".to_owned(),
+            copy.clone(),
+            "forged_entry".to_owned(),
+            format!(
+                "it records event {} of a1, which audit entry {} already records: each event has one entry, so this one was copied outside ddx",
+                &tip[..12],
+                &head[..12]
+            )
+        )]
+    );
+    repo.git(&["update-ref", "refs/ddx/audit", &head, &copy]);
+    let (code, v) = verify(&repo);
+    assert_eq!((code, &v["ok"]), (0, &Value::Bool(true)), "{v:#}");
+    fsck(&repo);
+}
+
+#[test]
+fn invented_audit_entries_are_forged_entries() {
+    let repo = approved();
+    let head = rev(&repo, "refs/ddx/audit");
+    let tip = rev(&repo, INSTANCE);
+    let project = rev(&repo, "HEAD");
+    // An entry of another operation naming the last event.
+    let skip = forge_entry(&repo, &head, &[&head], |s| {
+        s.replace("Ddx-Operation: approve", "Ddx-Operation: skip")
+            .replace("operation: approve", "operation: skip")
+    });
+    // An entry naming the project's commit as its event.
+    let elsewhere = forge_entry(&repo, &head, &[&skip], |s| s.replace(&tip, &project));
+    // An entry of the instance naming no event at all.
+    let nothing = forge_entry(&repo, &head, &[&elsewhere], |s| {
+        s.lines()
+            .filter(|l| {
+                !l.starts_with("Ddx-Instance-Commit: ") && !l.starts_with("instance_commit: ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    repo.git(&["update-ref", "refs/ddx/audit", &nothing, &head]);
+    assert_breaks_include(
+        &repo,
+        &[
+            (
+                "refs/ddx/audit",
+                &skip,
+                "forged_entry",
+                format!(
+                    "it records `skip` of event {} of a1, but that event is `approve`: ddx did not write this entry",
+                    &tip[..12]
+                ),
+            ),
+            (
+                "refs/ddx/audit",
+                &elsewhere,
+                "forged_entry",
+                format!("it names commit {project} as its event, but that commit is no event of a1: ddx did not write this entry"),
+            ),
+            (
+                "refs/ddx/audit",
+                &nothing,
+                "forged_entry",
+                "it is an entry of instance a1 that names no event of it (no valid Ddx-Instance-Commit): ddx did not write it".to_owned(),
+            ),
+        ],
+    );
+    fsck(&repo);
+}
+
+#[test]
+fn an_audit_entry_whose_arguments_differ_from_its_event_is_a_forged_entry() {
+    let repo = approved();
+    let head = rev(&repo, "refs/ddx/audit");
+    let parent = rev(&repo, "refs/ddx/audit~1");
+    let tip = rev(&repo, INSTANCE);
+    let other = forge_entry(&repo, &head, &[&parent], |s| {
+        s.replace(
+            "Problem statement clearly documented",
+            "Success metrics defined",
+        )
+    });
+    repo.git(&["update-ref", "refs/ddx/audit", &other, &head]);
+    assert_breaks_include(
+        &repo,
+        &[(
+            "refs/ddx/audit",
+            &other,
+            "forged_entry",
+            format!(
+                "it records event {} of a1, but not as the event was: its `criterion` is `Success metrics defined`, but the event's Ddx-Criterion says `Problem statement clearly documented`",
+                &tip[..12]
+            ),
+        )],
+    );
+    fsck(&repo);
+}

@@ -51,6 +51,10 @@ pub enum BreakKind {
     Deleted,
     /// A ddx commit is replaced (`refs/replace/*`).
     Replaced,
+    /// An audit entry that records no event of its own: a copy of another entry, an entry of
+    /// an instance naming no event, or one whose operation or arguments are not what the event
+    /// it names did.
+    ForgedEntry,
     /// A checkpoint points outside its instance.
     Checkpoint,
     /// A signature does not verify, or a commit is unsigned where signing is on.
@@ -556,8 +560,17 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
                 }
             }
         }
-        if let Some(ic) = n.instance_commit() {
-            by_instance_commit.entry(ic).or_default().push(id);
+        match (&n.instance, n.instance_commit()) {
+            (_, Some(ic)) => by_instance_commit.entry(ic).or_default().push(id),
+            (Some(instance), None) => breaks.push(
+                refs::AUDIT,
+                Some(id),
+                BreakKind::ForgedEntry,
+                format!(
+                    "it is an entry of instance {instance} that names no event of it (no valid Ddx-Instance-Commit): ddx did not write it"
+                ),
+            ),
+            (None, None) => {}
         }
         if let Some(i) = &n.instance {
             by_instance.entry(i.clone()).or_default().push(id);
@@ -579,6 +592,60 @@ struct EventFact {
     event: String,
     /// `Ddx-Audit-Parent`, as written.
     audit_parent: Option<String>,
+    /// The trailers that carry the operation's arguments (`Ddx-Phase`, `Ddx-Reason`, …).
+    args: Vec<(String, String)>,
+}
+
+/// Trailers of an event that are not arguments of its operation.
+const NOT_ARGS: [&str; 8] = [
+    "Ddx-Event",
+    "Ddx-Instance",
+    "Ddx-Actor",
+    "Ddx-Project-Commit",
+    "Ddx-Format",
+    "Ddx-Audit-Parent",
+    "Ddx-Check",
+    "Ddx-File",
+];
+
+/// Arguments every audit entry of an event records when the event has them.
+const RECORDED_ARGS: [&str; 5] = ["phase", "criterion", "comment", "reason", "forced"];
+
+/// Arguments an audit entry records in another form than the event's trailer (`agent`: the
+/// command, where `Ddx-Agent` adds where it came from).
+const OTHER_FORM_ARGS: [&str; 1] = ["agent"];
+
+/// How an audit entry's arguments disagree with the trailers of the event it records: an
+/// argument the event also carries must say what the event's trailers say (a repeated trailer
+/// is one argument, its values joined with `, ` for `phase` and `; ` otherwise), and the
+/// arguments of [`RECORDED_ARGS`] the event carries must be there.
+fn arg_differences(
+    entry: &BTreeMap<String, String>,
+    event_trailers: &[(String, String)],
+) -> Vec<String> {
+    let mut by_arg: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
+    for (k, v) in event_trailers {
+        by_arg
+            .entry(audit::arg_name(k))
+            .or_insert_with(|| (k.clone(), Vec::new()))
+            .1
+            .push(v);
+    }
+    let mut differ = Vec::new();
+    for (arg, (trailer, values)) in &by_arg {
+        let expected = values.join(if arg == "phase" { ", " } else { "; " });
+        match entry.get(arg) {
+            Some(v) if *v == expected || OTHER_FORM_ARGS.contains(&arg.as_str()) => {}
+            Some(v) => differ.push(format!(
+                "its `{arg}` is `{v}`, but the event's {trailer} says `{expected}`"
+            )),
+            None if RECORDED_ARGS.contains(&arg.as_str()) => differ.push(format!(
+                "it has no `{arg}`, but the event's {trailer} says `{expected}`"
+            )),
+            None => {}
+        }
+    }
+    differ
 }
 
 /// What one instance's verification found.
@@ -748,6 +815,13 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             seq: seq as u64,
             event: event.clone(),
             audit_parent: c.message.get("Ddx-Audit-Parent").map(str::to_owned),
+            args: c
+                .message
+                .trailers
+                .iter()
+                .filter(|(k, _)| is_ddx_trailer(k) && !NOT_ARGS.contains(&k.as_str()))
+                .cloned()
+                .collect(),
         });
         if c.parents.is_empty() && event != "init" {
             breaks.push(
@@ -1103,17 +1177,32 @@ fn check_audited(
         }
     }
     let event = fact.event.as_str();
-    let naming: Vec<(&ObjectId, &Node<AuditNode>)> = audit
+    let of_instance: Vec<(&ObjectId, &Node<AuditNode>)> = audit
         .by_instance_commit
         .get(&fact.id)
         .into_iter()
         .flatten()
         .filter_map(|a| audit.node(a).map(|n| (a, n)))
-        .filter(|(_, n)| {
-            n.value.instance.as_deref() == Some(instance)
-                && audit::records_event(&n.value.operation, event)
-        })
+        .filter(|(_, n)| n.value.instance.as_deref() == Some(instance))
         .collect();
+    // A checkpoint's entry names the event it points at, which has its own entry; any other
+    // entry naming this event must be of its operation.
+    let (naming, others): (Vec<_>, Vec<_>) = of_instance
+        .into_iter()
+        .filter(|(_, n)| n.value.operation != "checkpoint")
+        .partition(|(_, n)| audit::records_event(&n.value.operation, event));
+    for (a, n) in others {
+        breaks.push(
+            refs::AUDIT,
+            Some(*a),
+            BreakKind::ForgedEntry,
+            format!(
+                "it records `{}` of event {} of {instance}, but that event is `{event}`: ddx did not write this entry",
+                n.value.operation,
+                short(&fact.id)
+            ),
+        );
+    }
     if naming.is_empty() {
         breaks.push(
             reference,
@@ -1126,11 +1215,13 @@ fn check_audited(
         );
         return;
     }
-    let follows = naming.iter().any(|(_, n)| match parent {
+    // The entry written with the event follows the audit head the event names; the chain
+    // lists entries parents first, so of copies that all follow it, the first is the one.
+    let genuine = naming.iter().position(|(_, n)| match parent {
         Some(p) => n.parents.contains(&p),
         None => n.parents.is_empty(),
     });
-    if !follows {
+    let Some(genuine) = genuine else {
         let (a, n) = naming[0];
         breaks.push(
             refs::AUDIT,
@@ -1143,6 +1234,47 @@ fn check_audited(
                 parent.map_or_else(|| "nothing (the first entry)".to_owned(), |p| short(&p))
             ),
         );
+        return;
+    };
+    let (first, entry) = naming[genuine];
+    let differ = arg_differences(&entry.value.args, &fact.args);
+    if !differ.is_empty() {
+        breaks.push(
+            refs::AUDIT,
+            Some(*first),
+            BreakKind::ForgedEntry,
+            format!(
+                "it records event {} of {instance}, but not as the event was: {}",
+                short(&fact.id),
+                differ.join("; ")
+            ),
+        );
+    }
+    for (i, (a, _)) in naming.iter().enumerate() {
+        if i != genuine {
+            breaks.push(
+                refs::AUDIT,
+                Some(**a),
+                BreakKind::ForgedEntry,
+                format!(
+                    "it records event {} of {instance}, which audit entry {} already records: each event has one entry, so this one was copied outside ddx",
+                    short(&fact.id),
+                    short(first)
+                ),
+            );
+        }
+    }
+}
+
+/// Why commit `named`, which an audit entry of `instance` names, was never an event of that
+/// instance (`None` when it is one, or cannot be read: a dropped event's objects may be gone).
+fn not_an_event(reader: &Reader, named: ObjectId, instance: &str) -> Option<String> {
+    let c = reader.commit(named).ok()?;
+    match (c.message.get("Ddx-Event"), c.message.get("Ddx-Instance")) {
+        (Some(_), Some(i)) if i == instance => None,
+        _ => Some(format!(
+            "it names commit {named} as its event, but that commit is no event of {instance}: ddx did not write this entry"
+        )),
     }
 }
 
@@ -1160,33 +1292,38 @@ fn check_tip(
     let Some(entries) = audit.by_instance.get(id) else {
         return;
     };
-    let Some((last_id, last)) = entries
-        .last()
-        .and_then(|a| audit.node(a).map(|n| (*a, &n.value)))
-    else {
-        return;
-    };
-    let Some(expected) = last.instance_commit() else {
+    // Entries naming commits the chain does not contain: a commit that is no event of this
+    // instance was never recorded by ddx; any other is an event that was dropped.
+    let mut named: Vec<(ObjectId, ObjectId)> = Vec::new();
+    let mut dropped: Vec<(ObjectId, ObjectId)> = Vec::new();
+    for a in entries {
+        let Some(ic) = audit.node(a).and_then(|n| n.value.instance_commit()) else {
+            continue;
+        };
+        if commits.contains(&ic) {
+            named.push((*a, ic));
+        } else if let Some(why) = not_an_event(reader, ic, id) {
+            breaks.push(refs::AUDIT, Some(*a), BreakKind::ForgedEntry, why);
+        } else {
+            named.push((*a, ic));
+            dropped.push((*a, ic));
+        }
+    }
+    let Some(&(last_id, expected)) = named.last() else {
         return;
     };
     if commits.contains(&expected) {
-        // At it, or past it (the events after it are named above as not audited). Entries of
-        // this instance naming commits the chain does not contain: dropped events.
-        for a in entries {
-            let Some(ic) = audit.node(a).and_then(|n| n.value.instance_commit()) else {
-                continue;
-            };
-            if !commits.contains(&ic) {
-                breaks.push(
-                    &reference,
-                    Some(ic),
-                    BreakKind::MovedBackwards,
-                    format!(
-                        "audit entry {} records event {ic}, which the chain of {id} no longer contains: the event was dropped",
-                        short(a)
-                    ),
-                );
-            }
+        // At it, or past it (the events after it are named above as not audited).
+        for (a, ic) in dropped {
+            breaks.push(
+                &reference,
+                Some(ic),
+                BreakKind::MovedBackwards,
+                format!(
+                    "audit entry {} records event {ic}, which the chain of {id} no longer contains: the event was dropped",
+                    short(&a)
+                ),
+            );
         }
         return;
     }
