@@ -15,11 +15,12 @@ use crate::engine::replay::{self, EventInput, ReplayError};
 use crate::engine::state::State;
 use crate::model::{load_workflow, Workflow};
 use crate::store::audit;
-use crate::store::chain::{self, CommitData, Node, Person, Reader, SharedReader, Walk, WalkOf};
+use crate::store::chain::{
+    self, CommitData, CommitView, IdMap as HashMap, IdSet as HashSet, Node, Person, Reader,
+    SharedReader, Walk, WalkOf,
+};
 use crate::store::event::{self, FORMAT, STATE_FILE, WORKFLOW_DIR};
-use crate::store::{heads, refs, verified, ObjectError, Repo, StoreError};
-use gix::hashtable::{HashMap, HashSet};
-use gix::ObjectId;
+use crate::store::{heads, refs, verified, ObjectError, ObjectId, Repo, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -278,14 +279,13 @@ struct AuditNode {
 }
 
 impl AuditNode {
-    fn read(c: &gix::objs::CommitRef<'_>) -> Result<AuditNode, ObjectError> {
-        use gix::bstr::ByteSlice;
-        let author = chain::person(c.author())?;
-        let committer = chain::person(c.committer())?;
-        let message = c.message.to_str_lossy();
+    fn read(c: &CommitView<'_, '_>) -> Result<AuditNode, ObjectError> {
+        let author = c.author()?;
+        let committer = c.committer()?;
+        let message = c.message();
         let mut node = AuditNode {
             tree: c.tree(),
-            signed: chain::is_signed(c),
+            signed: c.signed(),
             committer: (committer != author).then_some(committer),
             author,
             operation: String::new(),

@@ -16,6 +16,36 @@ use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 use std::sync::Arc;
 
+/// Maps and sets keyed by object id, with the fast hasher gix uses for ids.
+pub use gix::hashtable::{HashMap as IdMap, HashSet as IdSet};
+
+/// One commit as a walk reads it, borrowed from the reader's buffer (see [`Reader::walk_map`]).
+pub struct CommitView<'r, 'a>(&'r gix::objs::CommitRef<'a>);
+
+impl CommitView<'_, '_> {
+    pub fn tree(&self) -> ObjectId {
+        self.0.tree()
+    }
+
+    pub fn author(&self) -> Result<Person, ObjectError> {
+        person(self.0.author())
+    }
+
+    pub fn committer(&self) -> Result<Person, ObjectError> {
+        person(self.0.committer())
+    }
+
+    /// Whether it carries a signature.
+    pub fn signed(&self) -> bool {
+        is_signed(self.0)
+    }
+
+    /// The message, invalid UTF-8 replaced.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
+        self.0.message.to_str_lossy()
+    }
+}
+
 /// Someone in a commit header: author or committer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -354,13 +384,14 @@ impl Reader {
     /// Every commit reachable from `tips` through all parents, parents first.
     pub fn walk(&self, tips: &[ObjectId]) -> Walk {
         let hash = self.repo.object_hash();
-        Walk::from(self.walk_map(tips, |id, c| decode(id, c, hash)))
+        Walk::from(self.walk_map(tips, |id, c| decode(id, c.0, hash)))
     }
 
     /// Like [`Reader::walk`], for verification: the messages hold their trailers only (no
     /// subject, no body).
     pub fn walk_lean(&self, tips: &[ObjectId]) -> Walk {
-        Walk::from(self.walk_map(tips, |id, c| {
+        Walk::from(self.walk_map(tips, |id, view| {
+            let c = view.0;
             let text = c.message.to_str_lossy();
             Ok(CommitData {
                 id,
@@ -386,7 +417,7 @@ impl Reader {
     pub fn walk_map<T>(
         &self,
         tips: &[ObjectId],
-        mut f: impl FnMut(ObjectId, &gix::objs::CommitRef<'_>) -> Result<T, ObjectError>,
+        mut f: impl FnMut(ObjectId, &CommitView<'_, '_>) -> Result<T, ObjectError>,
     ) -> WalkOf<T> {
         let hash = self.repo.object_hash();
         let mut walk = WalkOf {
@@ -415,7 +446,7 @@ impl Reader {
                 let c = gix::objs::CommitRef::from_bytes(data, hash)
                     .map_err(|e| invalid(gix::object::Kind::Commit, &e))?;
                 let parents: Vec<ObjectId> = c.parents().collect();
-                Ok((parents, f(id, &c)?))
+                Ok((parents, f(id, &CommitView(&c))?))
             });
             match read {
                 Ok((parents, value)) => {

@@ -39,6 +39,8 @@ pub mod verified;
 pub mod worktree;
 
 pub use event::Identity;
+/// Object ids, as plain values: the one gix type the layers above the store name.
+pub use gix::ObjectId;
 pub use refs::LookupError;
 pub use repo::{ObjectError, Repo, StoreError};
 pub use tree::GitTree;

@@ -188,10 +188,8 @@ impl Repo {
         Self::from_gix(repo, dir)
     }
 
-    /// Wraps an open repository, refusing bare and reftable ones. Replacement refs are ignored
-    /// by its object reads from here on, however it was opened.
-    pub fn from_gix(mut repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
-        repo.objects.ignore_replacements = true;
+    /// Wraps an open repository, refusing bare and reftable ones.
+    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
