@@ -522,3 +522,44 @@ fn an_audit_entry_whose_arguments_differ_from_its_event_is_a_forged_entry() {
     );
     fsck(&repo);
 }
+
+#[test]
+fn a_corrupted_pinned_workflow_file_is_named_and_never_loaded() {
+    let repo = setup();
+    let tip = rev(&repo, INSTANCE);
+    let blob = rev(&repo, &format!("{tip}:workflow/workflow.yml"));
+    assert!(
+        loose_path(&repo, &blob).is_file(),
+        "the pinned file is loose"
+    );
+    let definition = repo.git(&["cat-file", "blob", &blob]);
+    let forged = definition.replace("Problem statement clearly documented", "Nothing at all");
+    assert_ne!(definition, forged);
+    let (other, original) = corrupt(&repo, &blob, "blob", forged.as_bytes());
+    let out = repo.ddx(&["workflow", "next"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert_ne!(out.status.code(), Some(101), "no panic: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "blob {blob}: it is damaged: its bytes hash to {other}"
+        )),
+        "{err}"
+    );
+    assert_eq!(rev(&repo, INSTANCE), tip, "nothing was written");
+    let (code, v) = verify(&repo);
+    assert_eq!(code, 3, "{v:#}");
+    let all = breaks(&v);
+    assert!(
+        all.iter().any(|(r, c, k, p)| r == INSTANCE
+            && *c == tip
+            && k == "damaged_object"
+            && p.contains(&format!(
+                "its pinned workflow/workflow.yml ({blob}) cannot be read: it is damaged"
+            ))),
+        "{all:#?}"
+    );
+    restore(&repo, &blob, &original);
+    repo.ddx_ok(&["workflow", "next"]);
+    fsck(&repo);
+}
