@@ -563,3 +563,40 @@ fn a_corrupted_pinned_workflow_file_is_named_and_never_loaded() {
     repo.ddx_ok(&["workflow", "next"]);
     fsck(&repo);
 }
+
+#[test]
+fn a_replaced_object_of_a_fetched_catalog_is_named() {
+    let repo = setup();
+    // A catalog as `ddx repo add` keeps one: a commit under refs/ddx/sources/.
+    repo.write("team/notes.md", "the team's catalog\n");
+    repo.commit_all("catalog");
+    let catalog = rev(&repo, "HEAD");
+    repo.git(&["update-ref", "refs/ddx/sources/team", &catalog]);
+    let (code, v) = verify(&repo);
+    assert_eq!((code, &v["ok"]), (0, &Value::Bool(true)), "{v:#}");
+    let blob = rev(&repo, &format!("{catalog}:team/notes.md"));
+    let forged = git_stdin(&repo, &["hash-object", "-w", "--stdin"], b"another text\n");
+    repo.git(&["replace", &blob, &forged]);
+    let (code, v) = verify(&repo);
+    assert_eq!(code, 3, "{v:#}");
+    assert_eq!(
+        breaks(&v),
+        vec![(
+            "refs/ddx/sources/team".to_owned(),
+            catalog.clone(),
+            "replaced".to_owned(),
+            format!(
+                "blob {blob} (team/notes.md of commit {}) is replaced by {forged} (refs/replace/{blob}): git shows other content than ddx recorded; `git replace -d {blob}` removes the replacement",
+                &catalog[..12]
+            )
+        )]
+    );
+    // A replaced project commit that no ddx ref reaches is no break of ddx's.
+    repo.git(&["replace", "-d", &blob]);
+    repo.commit_all("second");
+    let second = rev(&repo, "HEAD");
+    repo.git(&["replace", &second, &catalog]);
+    let (code, v) = verify(&repo);
+    assert_eq!((code, &v["ok"]), (0, &Value::Bool(true)), "{v:#}");
+    fsck(&repo);
+}

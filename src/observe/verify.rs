@@ -1550,6 +1550,28 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
         }
     }
     if !others.is_empty() {
+        // Other refs under refs/ddx/ (fetched catalogs): their commits first, then what any
+        // chain holds.
+        let mut other_commits: Vec<(String, ObjectId)> = Vec::new();
+        for (name, tip) in all_refs.iter().filter(|(name, _)| {
+            name != refs::AUDIT
+                && !name.starts_with(refs::INSTANCES)
+                && !name.starts_with(refs::CHECKPOINTS)
+        }) {
+            for c in reader.walk_lean(&[*tip]).order {
+                if let Some(new) = others.remove(&c) {
+                    rest.push(
+                        name,
+                        Some(c),
+                        BreakKind::Replaced,
+                        format!(
+                            "commit {c} is replaced by {new} (refs/replace/{c}): git shows other content than was fetched; `git replace -d {c}` removes the replacement"
+                        ),
+                    );
+                }
+                other_commits.push((name.clone(), c));
+            }
+        }
         let audit_commits = audit
             .walk
             .order
@@ -1563,16 +1585,22 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                 .into_iter()
                 .map(move |c| (reference.clone(), c))
         });
-        for (reference, commit, old, path) in
-            replaced_contents(&reader, audit_commits.chain(instance_commits), &others)
-        {
+        let commits = audit_commits.chain(instance_commits).chain(other_commits);
+        for (reference, commit, old, path) in replaced_contents(&reader, commits, &others) {
             let new = others[&old];
+            let holder = if reference == refs::AUDIT {
+                "audit entry"
+            } else if reference.starts_with(refs::INSTANCES) {
+                "event"
+            } else {
+                "commit"
+            };
             rest.push(
                 &reference,
                 Some(commit),
                 BreakKind::Replaced,
                 format!(
-                    "{path} of event {}) is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement",
+                    "{path} of {holder} {}) is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement",
                     short(&commit)
                 ),
             );
