@@ -1,13 +1,15 @@
 //! `ddx audit verify`: walks the audit chain and every instance chain and names what is broken.
 //!
 //! Every commit reachable from `refs/ddx/audit` and `refs/ddx/instances/*` is read with git's
-//! replacement refs ignored, through all parents. The checks (docs/audit.md lists them):
-//! objects exist; ddx wrote each commit (author and committer agree; trailers and `entry.yml`
-//! agree with each other and with the commit); the two chains vouch for each other (each event
-//! has the audit entry written with it, which follows the audit head the event names); each
-//! event's `state.yml` is what replaying the event on its parent's state gives; each instance
-//! ref points at the event its last audit entry records; every ref descends from the head ddx
-//! last wrote (`.git/ddx/heads`) and last verified (`.git/ddx/verified`); no ddx commit is
+//! replacement refs ignored, through all parents, and every object read is checked against its
+//! id. The checks (docs/audit.md lists them): objects exist, intact; ddx wrote each commit
+//! (author and committer agree; trailers and `entry.yml` agree with each other and with the
+//! commit); the two chains vouch for each other (each event has the audit entry written with
+//! it, which follows the audit head the event names); each event has exactly one entry of its
+//! operation, with its arguments, and no entry names anything else; each event's `state.yml` is
+//! what replaying the event on its parent's state gives; each instance ref points at the event
+//! its last audit entry records; every ref descends from the head ddx last wrote
+//! (`.git/ddx/heads`) and last verified (`.git/ddx/verified`); nothing a ddx ref reaches is
 //! replaced; checkpoints point into their instance; signatures verify. A clean run remembers
 //! the heads it verified.
 
