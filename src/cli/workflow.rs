@@ -439,10 +439,16 @@ fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<Ex
 fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
     if args.all {
-        let all = engine::status_all(&repo)?;
+        let engine::AllStatus {
+            views: all,
+            unreadable,
+        } = engine::status_all(&repo)?;
+        for (id, e) in &unreadable {
+            out.warn(format!("instance {id} cannot be shown: {}", causes(e)));
+        }
         if args.json {
             out.json(&all)?;
-        } else if all.is_empty() {
+        } else if all.is_empty() && unreadable.is_empty() {
             out.note("No workflow instances; `ddx workflow init <workflow>` starts one.");
         } else {
             for v in &all {
@@ -478,6 +484,21 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
         print_status(out, &view, cli.verbose > 0);
     }
     Ok(ExitCode::Ok)
+}
+
+/// An error and its causes on one line (a cause its wrapper already quotes is left out).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.ends_with(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn status_word(out: &Output, status: &str) -> String {

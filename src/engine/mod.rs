@@ -1126,12 +1126,25 @@ fn fix_hint(e: &Evaluation) -> String {
     hint
 }
 
-/// Every instance's status.
-pub fn status_all(repo: &Repo) -> Result<Vec<StatusView>, EngineError> {
-    refs::instance_ids(repo)?
-        .iter()
-        .map(|id| status(repo, id))
-        .collect()
+/// Every instance's status: those that can be read, and why the others cannot (a state of a
+/// format this ddx does not know, a damaged tip), so one bad instance hides none of the others.
+pub fn status_all(repo: &Repo) -> Result<AllStatus, EngineError> {
+    let mut all = AllStatus::default();
+    for id in refs::instance_ids(repo)? {
+        match status(repo, &id) {
+            Ok(view) => all.views.push(view),
+            Err(e) => all.unreadable.push((id, e)),
+        }
+    }
+    Ok(all)
+}
+
+/// What [`status_all`] found.
+#[derive(Debug, Default)]
+pub struct AllStatus {
+    pub views: Vec<StatusView>,
+    /// Instances whose status cannot be read, with why.
+    pub unreadable: Vec<(String, EngineError)>,
 }
 
 /// One checkpoint of `ddx checkpoint list`.

@@ -124,7 +124,7 @@ pub fn show(repo: &Repo, id: ObjectId) -> Result<EntryDetail, AuditError> {
     let c = reader.commit(id).map_err(|what| StoreError::Corrupt {
         reference: refs::AUDIT.to_owned(),
         commit: id.to_string(),
-        what,
+        what: what.to_string(),
     })?;
     let mut entry = AuditEntry::from_commit(&c);
     let entry_file = audit::read_entry_file(&reader, &c).ok();

@@ -1,13 +1,15 @@
 //! `ddx audit verify`: walks the audit chain and every instance chain and names what is broken.
 //!
 //! Every commit reachable from `refs/ddx/audit` and `refs/ddx/instances/*` is read with git's
-//! replacement refs ignored, through all parents. The checks (docs/audit.md lists them):
-//! objects exist; ddx wrote each commit (author and committer agree; trailers and `entry.yml`
-//! agree with each other and with the commit); the two chains vouch for each other (each event
-//! has the audit entry written with it, which follows the audit head the event names); each
-//! event's `state.yml` is what replaying the event on its parent's state gives; each instance
-//! ref points at the event its last audit entry records; every ref descends from the head ddx
-//! last wrote (`.git/ddx/heads`) and last verified (`.git/ddx/verified`); no ddx commit is
+//! replacement refs ignored, through all parents, and every object read is checked against its
+//! id. The checks (docs/audit.md lists them): objects exist, intact; ddx wrote each commit
+//! (author and committer agree; trailers and `entry.yml` agree with each other and with the
+//! commit); the two chains vouch for each other (each event has the audit entry written with
+//! it, which follows the audit head the event names); each event has exactly one entry of its
+//! operation, with its arguments, and no entry names anything else; each event's `state.yml` is
+//! what replaying the event on its parent's state gives; each instance ref points at the event
+//! its last audit entry records; every ref descends from the head ddx last wrote
+//! (`.git/ddx/heads`) and last verified (`.git/ddx/verified`); nothing a ddx ref reaches is
 //! replaced; checkpoints point into their instance; signatures verify. A clean run remembers
 //! the heads it verified.
 
@@ -15,11 +17,12 @@ use crate::engine::replay::{self, EventInput, ReplayError};
 use crate::engine::state::State;
 use crate::model::{load_workflow, Workflow};
 use crate::store::audit;
-use crate::store::chain::{self, CommitData, Node, Person, Reader, SharedReader, Walk, WalkOf};
+use crate::store::chain::{
+    self, CommitData, CommitView, IdMap as HashMap, IdSet as HashSet, Node, Person, Reader,
+    SharedReader, Walk, WalkOf,
+};
 use crate::store::event::{self, FORMAT, STATE_FILE, WORKFLOW_DIR};
-use crate::store::{heads, refs, verified, Repo, StoreError};
-use gix::hashtable::{HashMap, HashSet};
-use gix::ObjectId;
+use crate::store::{heads, refs, verified, ObjectError, ObjectId, Repo, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,6 +34,8 @@ use std::rc::Rc;
 pub enum BreakKind {
     /// An object a chain needs is missing or unreadable.
     MissingObject,
+    /// An object's bytes do not hash to its id: damaged or rewritten on disk.
+    DamagedObject,
     /// A commit was rewritten or made outside ddx (amended, rebased, re-created).
     Rewritten,
     /// An event no audit entry records.
@@ -49,6 +54,10 @@ pub enum BreakKind {
     Deleted,
     /// A ddx commit is replaced (`refs/replace/*`).
     Replaced,
+    /// An audit entry that records no event of its own: a copy of another entry, an entry of
+    /// an instance naming no event, or one whose operation or arguments are not what the event
+    /// it names did.
+    ForgedEntry,
     /// A checkpoint points outside its instance.
     Checkpoint,
     /// A signature does not verify, or a commit is unsigned where signing is on.
@@ -152,6 +161,26 @@ impl Breaks {
     }
 }
 
+/// A break found while reading: its kind and what is wrong.
+type Found = (BreakKind, String);
+
+/// The kind of break an object that cannot be read is.
+fn read_kind(why: &ObjectError) -> BreakKind {
+    match why.is_damaged() {
+        true => BreakKind::DamagedObject,
+        false => BreakKind::MissingObject,
+    }
+}
+
+/// Why object `id`, named `what` (`its tree`, `its state.yml`, …), is not there intact.
+fn not_intact(what: &str, id: &ObjectId, why: &ObjectError) -> Found {
+    let problem = match why {
+        ObjectError::Missing => format!("{what} ({id}) is missing"),
+        why => format!("{what} ({id}) cannot be read: {why}"),
+    };
+    (read_kind(why), problem)
+}
+
 fn short(id: &ObjectId) -> String {
     id.to_hex_with_len(12).to_string()
 }
@@ -252,14 +281,13 @@ struct AuditNode {
 }
 
 impl AuditNode {
-    fn read(c: &gix::objs::CommitRef<'_>) -> Result<AuditNode, String> {
-        use gix::bstr::ByteSlice;
-        let author = chain::person(c.author())?;
-        let committer = chain::person(c.committer())?;
-        let message = c.message.to_str_lossy();
+    fn read(c: &CommitView<'_, '_>) -> Result<AuditNode, ObjectError> {
+        let author = c.author()?;
+        let committer = c.committer()?;
+        let message = c.message();
         let mut node = AuditNode {
             tree: c.tree(),
-            signed: chain::is_signed(c),
+            signed: c.signed(),
             committer: (committer != author).then_some(committer),
             author,
             operation: String::new(),
@@ -322,8 +350,10 @@ struct ExpectedEntry<'a> {
 }
 
 /// Checks an audit commit's `entry.yml`: `Ok(None)` when it agrees with the commit (found
-/// without parsing it), `Ok(Some(file))` when it must be compared field by field.
-fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, String> {
+/// without parsing it), `Ok(Some(file))` when it must be compared field by field; else the
+/// break it is.
+fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>, Found> {
+    let trailer = |problem: String| (BreakKind::Trailer, problem);
     // The entry ddx would have written for this commit, predicted from its header and trailers:
     // when the tree's id is that entry's, the tree and entry.yml need not be read (reading
     // objects is most of a verification's time). Otherwise they are read and compared.
@@ -340,21 +370,27 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
     if let Ok(yaml) = predicted {
         let blob = reader.blob_id(yaml.as_bytes());
         if reader.tree_id(&audit::entry_tree(blob)) == n.tree {
-            if !reader.has(&n.tree) {
-                return Err(format!("its tree {} is missing", n.tree));
-            }
-            if !reader.has(&blob) {
-                return Err(format!("its {} ({blob}) is missing", audit::ENTRY_FILE));
-            }
+            reader
+                .check(&n.tree)
+                .map_err(|why| not_intact("its tree", &n.tree, &why))?;
+            reader
+                .check(&blob)
+                .map_err(|why| not_intact(&format!("its {}", audit::ENTRY_FILE), &blob, &why))?;
             return Ok(None);
         }
     }
     let [entry] = reader
         .tree_lookup(n.tree, [audit::ENTRY_FILE])
-        .map_err(|e| format!("its tree {} cannot be read: {e}", n.tree))?;
-    let (blob, is_tree) = entry.ok_or_else(|| format!("its tree has no {}", audit::ENTRY_FILE))?;
+        .map_err(|why| {
+            (
+                read_kind(&why),
+                format!("its tree {} cannot be read: {why}", n.tree),
+            )
+        })?;
+    let (blob, is_tree) =
+        entry.ok_or_else(|| trailer(format!("its tree has no {}", audit::ENTRY_FILE)))?;
     if is_tree {
-        return Err(format!("its {} is a folder", audit::ENTRY_FILE));
+        return Err(trailer(format!("its {} is a folder", audit::ENTRY_FILE)));
     }
     let expected = crate::store::encoding::to_string(&ExpectedEntry {
         format: FORMAT,
@@ -378,8 +414,8 @@ fn entry_file(reader: &Reader, n: &AuditNode) -> Result<Option<audit::EntryFile>
                 false => audit::EntryFile::parse(bytes).map(Some),
             }
         })
-        .map_err(|e| format!("its {} ({blob}) cannot be read: {e}", audit::ENTRY_FILE))?;
-    parsed.map_err(|e| format!("its {} is not valid: {e}", audit::ENTRY_FILE))
+        .map_err(|why| not_intact(&format!("its {}", audit::ENTRY_FILE), &blob, &why))?;
+    parsed.map_err(|e| trailer(format!("its {} is not valid: {e}", audit::ENTRY_FILE)))
 }
 
 /// Compares a parsed `entry.yml` with its commit, field by field.
@@ -451,7 +487,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         breaks.push(
             refs::AUDIT,
             Some(m.id),
-            BreakKind::MissingObject,
+            read_kind(&m.why),
             match m.wanted_by {
                 Some(child) => format!(
                     "audit commit {} (a parent of {}) cannot be read: {}",
@@ -464,7 +500,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         );
     }
     // entry.yml is read and checked in parallel: it is most of the work.
-    let files: Vec<(ObjectId, Result<Option<audit::EntryFile>, String>)> = walk
+    let files: Vec<(ObjectId, Result<Option<audit::EntryFile>, Found>)> = walk
         .order
         .par_iter()
         .map_init(
@@ -509,14 +545,7 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
         }
         match file {
             Ok(None) => {}
-            Err(why) => {
-                let kind = if why.contains("missing") || why.contains("cannot be read") {
-                    BreakKind::MissingObject
-                } else {
-                    BreakKind::Trailer
-                };
-                breaks.push(refs::AUDIT, Some(id), kind, why);
-            }
+            Err((kind, why)) => breaks.push(refs::AUDIT, Some(id), kind, why),
             Ok(Some(f)) => {
                 let differ = entry_differences(&f, n);
                 if !differ.is_empty() {
@@ -533,8 +562,17 @@ fn check_audit(shared: &SharedReader, head: Option<ObjectId>) -> AuditSide {
                 }
             }
         }
-        if let Some(ic) = n.instance_commit() {
-            by_instance_commit.entry(ic).or_default().push(id);
+        match (&n.instance, n.instance_commit()) {
+            (_, Some(ic)) => by_instance_commit.entry(ic).or_default().push(id),
+            (Some(instance), None) => breaks.push(
+                refs::AUDIT,
+                Some(id),
+                BreakKind::ForgedEntry,
+                format!(
+                    "it is an entry of instance {instance} that names no event of it (no valid Ddx-Instance-Commit): ddx did not write it"
+                ),
+            ),
+            (None, None) => {}
         }
         if let Some(i) = &n.instance {
             by_instance.entry(i.clone()).or_default().push(id);
@@ -556,6 +594,60 @@ struct EventFact {
     event: String,
     /// `Ddx-Audit-Parent`, as written.
     audit_parent: Option<String>,
+    /// The trailers that carry the operation's arguments (`Ddx-Phase`, `Ddx-Reason`, …).
+    args: Vec<(String, String)>,
+}
+
+/// Trailers of an event that are not arguments of its operation.
+const NOT_ARGS: [&str; 8] = [
+    "Ddx-Event",
+    "Ddx-Instance",
+    "Ddx-Actor",
+    "Ddx-Project-Commit",
+    "Ddx-Format",
+    "Ddx-Audit-Parent",
+    "Ddx-Check",
+    "Ddx-File",
+];
+
+/// Arguments every audit entry of an event records when the event has them.
+const RECORDED_ARGS: [&str; 5] = ["phase", "criterion", "comment", "reason", "forced"];
+
+/// Arguments an audit entry records in another form than the event's trailer (`agent`: the
+/// command, where `Ddx-Agent` adds where it came from).
+const OTHER_FORM_ARGS: [&str; 1] = ["agent"];
+
+/// How an audit entry's arguments disagree with the trailers of the event it records: an
+/// argument the event also carries must say what the event's trailers say (a repeated trailer
+/// is one argument, its values joined with `, ` for `phase` and `; ` otherwise), and the
+/// arguments of [`RECORDED_ARGS`] the event carries must be there.
+fn arg_differences(
+    entry: &BTreeMap<String, String>,
+    event_trailers: &[(String, String)],
+) -> Vec<String> {
+    let mut by_arg: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
+    for (k, v) in event_trailers {
+        by_arg
+            .entry(audit::arg_name(k))
+            .or_insert_with(|| (k.clone(), Vec::new()))
+            .1
+            .push(v);
+    }
+    let mut differ = Vec::new();
+    for (arg, (trailer, values)) in &by_arg {
+        let expected = values.join(if arg == "phase" { ", " } else { "; " });
+        match entry.get(arg) {
+            Some(v) if *v == expected || OTHER_FORM_ARGS.contains(&arg.as_str()) => {}
+            Some(v) => differ.push(format!(
+                "its `{arg}` is `{v}`, but the event's {trailer} says `{expected}`"
+            )),
+            None if RECORDED_ARGS.contains(&arg.as_str()) => differ.push(format!(
+                "it has no `{arg}`, but the event's {trailer} says `{expected}`"
+            )),
+            None => {}
+        }
+    }
+    differ
 }
 
 /// What one instance's verification found.
@@ -585,7 +677,7 @@ fn late_state_blob(
     reader: &Reader,
     c: &CommitData,
     known: &mut Option<ObjectId>,
-) -> Result<ObjectId, (BreakKind, String)> {
+) -> Result<ObjectId, Found> {
     if let Some(blob) = known {
         return Ok(*blob);
     }
@@ -595,15 +687,12 @@ fn late_state_blob(
 }
 
 /// Reads the tree of an event: `state.yml`'s blob and the `workflow/` tree.
-fn event_tree(
-    reader: &Reader,
-    c: &CommitData,
-) -> Result<(ObjectId, ObjectId), (BreakKind, String)> {
+fn event_tree(reader: &Reader, c: &CommitData) -> Result<(ObjectId, ObjectId), Found> {
     let [state, wf] = reader
         .tree_lookup(c.tree, [STATE_FILE, WORKFLOW_DIR])
         .map_err(|why| {
             (
-                BreakKind::MissingObject,
+                read_kind(&why),
                 format!("its tree {} cannot be read: {why}", c.tree),
             )
         })?;
@@ -623,14 +712,10 @@ fn event_tree(
     Ok((state, wf))
 }
 
-fn read_state(
-    reader: &Reader,
-    blob: ObjectId,
-    origin: &Origin<'_>,
-) -> Result<State, (BreakKind, String)> {
+fn read_state(reader: &Reader, blob: ObjectId, origin: &Origin<'_>) -> Result<State, Found> {
     let bytes = reader.blob(blob).map_err(|why| {
         (
-            BreakKind::MissingObject,
+            read_kind(&why),
             format!("its {STATE_FILE} ({blob}) cannot be read: {why}"),
         )
     })?;
@@ -646,7 +731,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
         breaks.push(
             &reference,
             Some(m.id),
-            BreakKind::MissingObject,
+            read_kind(&m.why),
             match m.wanted_by {
                 Some(child) => format!(
                     "event {} (a parent of {}) cannot be read: {}",
@@ -732,6 +817,13 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             seq: seq as u64,
             event: event.clone(),
             audit_parent: c.message.get("Ddx-Audit-Parent").map(str::to_owned),
+            args: c
+                .message
+                .trailers
+                .iter()
+                .filter(|(k, _)| is_ddx_trailer(k) && !NOT_ARGS.contains(&k.as_str()))
+                .cloned()
+                .collect(),
         });
         if c.parents.is_empty() && event != "init" {
             breaks.push(
@@ -767,7 +859,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 breaks.push(
                     &reference,
                     Some(c.id),
-                    BreakKind::MissingObject,
+                    read_kind(&why),
                     format!("its pinned workflow/{path} ({missing}) cannot be read: {why}"),
                 );
             }
@@ -908,7 +1000,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                                     breaks.push(
                                         &reference,
                                         Some(c.id),
-                                        BreakKind::MissingObject,
+                                        read_kind(&why),
                                         format!(
                                             "its pinned workflow/{path} ({missing}) cannot be read: {why}"
                                         ),
@@ -924,21 +1016,14 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
                 }
                 let same = state_blob.is_some_and(|recorded| replayed_blob == Some(recorded));
                 if same {
-                    if !reader.has(&c.tree) {
-                        breaks.push(
-                            &reference,
-                            Some(c.id),
-                            BreakKind::MissingObject,
-                            format!("its tree {} is missing", c.tree),
-                        );
+                    // Predicted, not read: each must still be there, intact.
+                    if let Err(why) = reader.check(&c.tree) {
+                        let (kind, problem) = not_intact("its tree", &c.tree, &why);
+                        breaks.push(&reference, Some(c.id), kind, problem);
                     }
-                    if let Some(state_blob) = state_blob.filter(|b| !reader.has(b)) {
-                        breaks.push(
-                            &reference,
-                            Some(c.id),
-                            BreakKind::MissingObject,
-                            format!("its {STATE_FILE} ({state_blob}) is missing"),
-                        );
+                    if let Some((blob, Err(why))) = state_blob.map(|b| (b, reader.check(&b))) {
+                        let (kind, problem) = not_intact(&format!("its {STATE_FILE}"), &blob, &why);
+                        breaks.push(&reference, Some(c.id), kind, problem);
                     }
                     Some(replayed.state)
                 } else {
@@ -1094,17 +1179,32 @@ fn check_audited(
         }
     }
     let event = fact.event.as_str();
-    let naming: Vec<(&ObjectId, &Node<AuditNode>)> = audit
+    let of_instance: Vec<(&ObjectId, &Node<AuditNode>)> = audit
         .by_instance_commit
         .get(&fact.id)
         .into_iter()
         .flatten()
         .filter_map(|a| audit.node(a).map(|n| (a, n)))
-        .filter(|(_, n)| {
-            n.value.instance.as_deref() == Some(instance)
-                && audit::records_event(&n.value.operation, event)
-        })
+        .filter(|(_, n)| n.value.instance.as_deref() == Some(instance))
         .collect();
+    // A checkpoint's entry names the event it points at, which has its own entry; any other
+    // entry naming this event must be of its operation.
+    let (naming, others): (Vec<_>, Vec<_>) = of_instance
+        .into_iter()
+        .filter(|(_, n)| n.value.operation != "checkpoint")
+        .partition(|(_, n)| audit::records_event(&n.value.operation, event));
+    for (a, n) in others {
+        breaks.push(
+            refs::AUDIT,
+            Some(*a),
+            BreakKind::ForgedEntry,
+            format!(
+                "it records `{}` of event {} of {instance}, but that event is `{event}`: ddx did not write this entry",
+                n.value.operation,
+                short(&fact.id)
+            ),
+        );
+    }
     if naming.is_empty() {
         breaks.push(
             reference,
@@ -1117,11 +1217,13 @@ fn check_audited(
         );
         return;
     }
-    let follows = naming.iter().any(|(_, n)| match parent {
+    // The entry written with the event follows the audit head the event names; the chain
+    // lists entries parents first, so of copies that all follow it, the first is the one.
+    let genuine = naming.iter().position(|(_, n)| match parent {
         Some(p) => n.parents.contains(&p),
         None => n.parents.is_empty(),
     });
-    if !follows {
+    let Some(genuine) = genuine else {
         let (a, n) = naming[0];
         breaks.push(
             refs::AUDIT,
@@ -1134,6 +1236,47 @@ fn check_audited(
                 parent.map_or_else(|| "nothing (the first entry)".to_owned(), |p| short(&p))
             ),
         );
+        return;
+    };
+    let (first, entry) = naming[genuine];
+    let differ = arg_differences(&entry.value.args, &fact.args);
+    if !differ.is_empty() {
+        breaks.push(
+            refs::AUDIT,
+            Some(*first),
+            BreakKind::ForgedEntry,
+            format!(
+                "it records event {} of {instance}, but not as the event was: {}",
+                short(&fact.id),
+                differ.join("; ")
+            ),
+        );
+    }
+    for (i, (a, _)) in naming.iter().enumerate() {
+        if i != genuine {
+            breaks.push(
+                refs::AUDIT,
+                Some(**a),
+                BreakKind::ForgedEntry,
+                format!(
+                    "it records event {} of {instance}, which audit entry {} already records: each event has one entry, so this one was copied outside ddx",
+                    short(&fact.id),
+                    short(first)
+                ),
+            );
+        }
+    }
+}
+
+/// Why commit `named`, which an audit entry of `instance` names, was never an event of that
+/// instance (`None` when it is one, or cannot be read: a dropped event's objects may be gone).
+fn not_an_event(reader: &Reader, named: ObjectId, instance: &str) -> Option<String> {
+    let c = reader.commit(named).ok()?;
+    match (c.message.get("Ddx-Event"), c.message.get("Ddx-Instance")) {
+        (Some(_), Some(i)) if i == instance => None,
+        _ => Some(format!(
+            "it names commit {named} as its event, but that commit is no event of {instance}: ddx did not write this entry"
+        )),
     }
 }
 
@@ -1151,33 +1294,38 @@ fn check_tip(
     let Some(entries) = audit.by_instance.get(id) else {
         return;
     };
-    let Some((last_id, last)) = entries
-        .last()
-        .and_then(|a| audit.node(a).map(|n| (*a, &n.value)))
-    else {
-        return;
-    };
-    let Some(expected) = last.instance_commit() else {
+    // Entries naming commits the chain does not contain: a commit that is no event of this
+    // instance was never recorded by ddx; any other is an event that was dropped.
+    let mut named: Vec<(ObjectId, ObjectId)> = Vec::new();
+    let mut dropped: Vec<(ObjectId, ObjectId)> = Vec::new();
+    for a in entries {
+        let Some(ic) = audit.node(a).and_then(|n| n.value.instance_commit()) else {
+            continue;
+        };
+        if commits.contains(&ic) {
+            named.push((*a, ic));
+        } else if let Some(why) = not_an_event(reader, ic, id) {
+            breaks.push(refs::AUDIT, Some(*a), BreakKind::ForgedEntry, why);
+        } else {
+            named.push((*a, ic));
+            dropped.push((*a, ic));
+        }
+    }
+    let Some(&(last_id, expected)) = named.last() else {
         return;
     };
     if commits.contains(&expected) {
-        // At it, or past it (the events after it are named above as not audited). Entries of
-        // this instance naming commits the chain does not contain: dropped events.
-        for a in entries {
-            let Some(ic) = audit.node(a).and_then(|n| n.value.instance_commit()) else {
-                continue;
-            };
-            if !commits.contains(&ic) {
-                breaks.push(
-                    &reference,
-                    Some(ic),
-                    BreakKind::MovedBackwards,
-                    format!(
-                        "audit entry {} records event {ic}, which the chain of {id} no longer contains: the event was dropped",
-                        short(a)
-                    ),
-                );
-            }
+        // At it, or past it (the events after it are named above as not audited).
+        for (a, ic) in dropped {
+            breaks.push(
+                &reference,
+                Some(ic),
+                BreakKind::MovedBackwards,
+                format!(
+                    "audit entry {} records event {ic}, which the chain of {id} no longer contains: the event was dropped",
+                    short(&a)
+                ),
+            );
         }
         return;
     }
@@ -1378,7 +1526,8 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             }
         }
     }
-    // Replacements of ddx commits.
+    // Replacements of ddx commits, and of the trees and blobs they hold.
+    let mut others: HashMap<ObjectId, ObjectId> = HashMap::default();
     for (old, new) in chain::replacements(repo)? {
         let owner = if audit.walk.contains(&old) {
             Some(refs::AUDIT.to_owned())
@@ -1388,13 +1537,73 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                 .find(|(_, c)| c.contains(&old))
                 .map(|(i, _)| refs::instance_ref(i))
         };
-        if let Some(reference) = owner {
-            rest.push(
+        match owner {
+            Some(reference) => rest.push(
                 &reference,
                 Some(old),
                 BreakKind::Replaced,
                 format!(
                     "commit {old} is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement"
+                ),
+            ),
+            None => {
+                others.insert(old, new);
+            }
+        }
+    }
+    if !others.is_empty() {
+        // Other refs under refs/ddx/ (fetched catalogs): their commits first, then what any
+        // chain holds.
+        let mut other_commits: Vec<(String, ObjectId)> = Vec::new();
+        for (name, tip) in all_refs.iter().filter(|(name, _)| {
+            name != refs::AUDIT
+                && !name.starts_with(refs::INSTANCES)
+                && !name.starts_with(refs::CHECKPOINTS)
+        }) {
+            for c in reader.walk_lean(&[*tip]).order {
+                if let Some(new) = others.remove(&c) {
+                    rest.push(
+                        name,
+                        Some(c),
+                        BreakKind::Replaced,
+                        format!(
+                            "commit {c} is replaced by {new} (refs/replace/{c}): git shows other content than was fetched; `git replace -d {c}` removes the replacement"
+                        ),
+                    );
+                }
+                other_commits.push((name.clone(), c));
+            }
+        }
+        let audit_commits = audit
+            .walk
+            .order
+            .iter()
+            .map(|c| (refs::AUDIT.to_owned(), *c));
+        let instance_commits = instances.iter().flat_map(|(id, tip)| {
+            let reference = refs::instance_ref(id);
+            reader
+                .walk_lean(&[*tip])
+                .order
+                .into_iter()
+                .map(move |c| (reference.clone(), c))
+        });
+        let commits = audit_commits.chain(instance_commits).chain(other_commits);
+        for (reference, commit, old, path) in replaced_contents(&reader, commits, &others) {
+            let new = others[&old];
+            let holder = if reference == refs::AUDIT {
+                "audit entry"
+            } else if reference.starts_with(refs::INSTANCES) {
+                "event"
+            } else {
+                "commit"
+            };
+            rest.push(
+                &reference,
+                Some(commit),
+                BreakKind::Replaced,
+                format!(
+                    "{path} of {holder} {}) is replaced by {new} (refs/replace/{old}): git shows other content than ddx recorded; `git replace -d {old}` removes the replacement",
+                    short(&commit)
                 ),
             );
         }
@@ -1492,6 +1701,64 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
         audit_head: audit_head.map(|h| h.to_string()),
         recorded,
     })
+}
+
+/// The trees and blobs among `replaced` that the commits hold, each with the first commit
+/// (in the order given) that holds it: (ref, commit, replaced id, "<kind> <id> (<path>").
+fn replaced_contents(
+    reader: &Reader,
+    commits: impl Iterator<Item = (String, ObjectId)>,
+    replaced: &HashMap<ObjectId, ObjectId>,
+) -> Vec<(String, ObjectId, ObjectId, String)> {
+    let mut found = Vec::new();
+    let mut named: HashSet<ObjectId> = HashSet::default();
+    let mut seen: HashSet<ObjectId> = HashSet::default();
+    for (reference, commit) in commits {
+        if named.len() == replaced.len() {
+            break;
+        }
+        let Ok(c) = reader.commit(commit) else {
+            continue;
+        };
+        let mut stack = vec![(c.tree, String::new())];
+        while let Some((tree, path)) = stack.pop() {
+            if !seen.insert(tree) {
+                continue;
+            }
+            if replaced.contains_key(&tree) && named.insert(tree) {
+                let what = match path.is_empty() {
+                    true => "the tree".to_owned(),
+                    false => format!("{path}/"),
+                };
+                found.push((
+                    reference.clone(),
+                    commit,
+                    tree,
+                    format!("tree {tree} ({what}"),
+                ));
+            }
+            let Ok(items) = reader.tree(tree) else {
+                continue;
+            };
+            for item in items {
+                let p = match path.is_empty() {
+                    true => item.name.clone(),
+                    false => format!("{path}/{}", item.name),
+                };
+                if item.is_tree {
+                    stack.push((item.id, p));
+                } else if replaced.contains_key(&item.id) && named.insert(item.id) {
+                    found.push((
+                        reference.clone(),
+                        commit,
+                        item.id,
+                        format!("blob {} ({p}", item.id),
+                    ));
+                }
+            }
+        }
+    }
+    found
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -13,7 +13,7 @@
 use super::chain::{CommitData, Reader};
 use super::event::{commit_object, Identity, Message, Sink, FORMAT};
 use super::refs;
-use super::repo::{Repo, StoreError};
+use super::repo::{ObjectError, Repo, StoreError};
 use super::transaction::{self, Decision, Options, Outcome, Plan};
 use gix::objs::tree::{Entry, EntryKind};
 use gix::ObjectId;
@@ -318,19 +318,32 @@ impl AuditEntry {
     }
 }
 
+/// Why an audit commit's `entry.yml` cannot be read (the commit is named by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    #[error("its tree {tree} cannot be read: {why}")]
+    Tree { tree: ObjectId, why: ObjectError },
+    #[error("its tree has no {ENTRY_FILE}")]
+    NoEntry,
+    #[error("its {ENTRY_FILE} ({blob}) cannot be read: {why}")]
+    Blob { blob: ObjectId, why: ObjectError },
+    #[error("its {ENTRY_FILE} is not valid: {0}")]
+    Invalid(String),
+}
+
 /// Reads `entry.yml` of an audit commit.
-pub fn read_entry_file(reader: &Reader, c: &CommitData) -> Result<EntryFile, String> {
+pub fn read_entry_file(reader: &Reader, c: &CommitData) -> Result<EntryFile, EntryError> {
     let items = reader
         .tree(c.tree)
-        .map_err(|e| format!("its tree {} cannot be read: {e}", c.tree))?;
+        .map_err(|why| EntryError::Tree { tree: c.tree, why })?;
     let item = items
         .iter()
         .find(|i| i.name == ENTRY_FILE && i.is_blob)
-        .ok_or_else(|| format!("its tree has no {ENTRY_FILE}"))?;
+        .ok_or(EntryError::NoEntry)?;
     let bytes = reader
         .blob(item.id)
-        .map_err(|e| format!("its {ENTRY_FILE} ({}) cannot be read: {e}", item.id))?;
-    EntryFile::parse(&bytes).map_err(|e| format!("its {ENTRY_FILE} is not valid: {e}"))
+        .map_err(|why| EntryError::Blob { blob: item.id, why })?;
+    EntryFile::parse(&bytes).map_err(EntryError::Invalid)
 }
 
 /// Every entry of the audit chain, oldest first (parents before children), with their
@@ -346,7 +359,7 @@ pub fn entries(repo: &Repo, with_args: bool) -> Result<Vec<AuditEntry>, StoreErr
         return Err(StoreError::Corrupt {
             reference: refs::AUDIT.to_owned(),
             commit: m.id.to_string(),
-            what: m.why.clone(),
+            what: m.why.to_string(),
         });
     }
     let mut out = Vec::with_capacity(walk.order.len());
@@ -357,7 +370,7 @@ pub fn entries(repo: &Repo, with_args: bool) -> Result<Vec<AuditEntry>, StoreErr
             let file = read_entry_file(&reader, c).map_err(|what| StoreError::Corrupt {
                 reference: refs::AUDIT.to_owned(),
                 commit: id.to_string(),
-                what,
+                what: what.to_string(),
             })?;
             entry.args = file.args;
         }

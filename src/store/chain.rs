@@ -1,19 +1,50 @@
 //! Reading whole chains of commits as they really are, for verification, reports and export.
 //!
-//! A [`Reader`] reads objects with git's replacement refs (`refs/replace/*`) ignored, so what
-//! it returns is what the ids name, never a substitute someone slipped in; [`replacements`]
-//! lists the substitutes so a verifier can name them. [`Reader::walk`] follows every parent
+//! A [`Reader`] reads objects with git's replacement refs (`refs/replace/*`) ignored and checks
+//! every object it reads against its id, so what it returns is what the ids name, never a
+//! substitute someone slipped in nor a file damaged on disk; [`replacements`] lists the
+//! substitutes so a verifier can name them. [`Reader::walk`] follows every parent
 //! (chains may fork and be joined by merges) and returns the commits parents-first, with the
 //! objects that could not be read instead of failing on the first one.
 
 use super::event::Message;
 use super::preload::Preloaded;
-use super::repo::{Repo, StoreError};
+use super::repo::{check_id, ObjectError, Repo, StoreError};
 use super::{refs, GitTree};
 use gix::bstr::ByteSlice;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 use std::sync::Arc;
+
+/// Maps and sets keyed by object id, with the fast hasher gix uses for ids.
+pub use gix::hashtable::{HashMap as IdMap, HashSet as IdSet};
+
+/// One commit as a walk reads it, borrowed from the reader's buffer (see [`Reader::walk_map`]).
+pub struct CommitView<'r, 'a>(&'r gix::objs::CommitRef<'a>);
+
+impl CommitView<'_, '_> {
+    pub fn tree(&self) -> ObjectId {
+        self.0.tree()
+    }
+
+    pub fn author(&self) -> Result<Person, ObjectError> {
+        person(self.0.author())
+    }
+
+    pub fn committer(&self) -> Result<Person, ObjectError> {
+        person(self.0.committer())
+    }
+
+    /// Whether it carries a signature.
+    pub fn signed(&self) -> bool {
+        is_signed(self.0)
+    }
+
+    /// The message, invalid UTF-8 replaced.
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
+        self.0.message.to_str_lossy()
+    }
+}
 
 /// Someone in a commit header: author or committer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +98,7 @@ pub struct Unreadable {
     pub id: ObjectId,
     /// The commit that refers to it, when there is one.
     pub wanted_by: Option<ObjectId>,
-    pub why: String,
+    pub why: ObjectError,
 }
 
 /// Every commit reachable from some tips.
@@ -158,12 +189,13 @@ impl Reader {
         }
     }
 
-    /// Reads object `id` into the reused buffer and hands its kind and bytes to `f`.
+    /// Reads object `id` into the reused buffer, checks it against its id, and hands its kind
+    /// and bytes to `f`. (The preload checked the commits it holds when it decoded them.)
     fn read<T>(
         &self,
         id: ObjectId,
-        f: impl FnOnce(gix::object::Kind, &[u8]) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(gix::object::Kind, &[u8]) -> Result<T, ObjectError>,
+    ) -> Result<T, ObjectError> {
         use gix::prelude::Find;
         if let Some(bytes) = self.preload.as_ref().and_then(|p| p.get(&id)) {
             return f(gix::object::Kind::Commit, bytes);
@@ -173,8 +205,9 @@ impl Reader {
             .repo
             .objects
             .try_find(&id, &mut buf)
-            .map_err(|e| format!("it cannot be read: {e}"))?
-            .ok_or_else(|| "the object is missing".to_owned())?;
+            .map_err(|e| ObjectError::unreadable(&e))?
+            .ok_or(ObjectError::Missing)?;
+        check_id(self.repo.object_hash(), &id, data.kind, data.data)?;
         f(data.kind, data.data)
     }
 
@@ -194,33 +227,50 @@ impl Reader {
         GitTree::new(&self.repo, tree, label)
     }
 
-    /// Whether the object exists (without reading it).
+    /// Whether the object exists and is intact. An object a pack index lists (the preload
+    /// knows them all) is taken as there without reading it; any other is read and checked
+    /// against its id, so a damaged loose object is found even where its content was
+    /// predicted rather than read.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.preload.as_ref().is_some_and(|p| p.is_packed(id)) || self.repo.has_object(id)
+        self.check(id).is_ok()
+    }
+
+    /// Like [`Reader::has`], saying why not.
+    pub fn check(&self, id: &ObjectId) -> Result<(), ObjectError> {
+        if self.preload.as_ref().is_some_and(|p| p.is_packed(id)) {
+            return Ok(());
+        }
+        self.read(*id, |_, _| Ok(()))
     }
 
     /// Reads and decodes one commit.
-    pub fn commit(&self, id: ObjectId) -> Result<CommitData, String> {
+    pub fn commit(&self, id: ObjectId) -> Result<CommitData, ObjectError> {
         let hash = self.repo.object_hash();
         self.read(id, |kind, data| {
             if kind != gix::object::Kind::Commit {
-                return Err(format!("it is a {kind}, not a commit"));
+                return Err(ObjectError::Kind {
+                    found: kind,
+                    expected: gix::object::Kind::Commit,
+                });
             }
             let c = gix::objs::CommitRef::from_bytes(data, hash)
-                .map_err(|e| format!("it is not a valid commit: {e}"))?;
+                .map_err(|e| invalid(gix::object::Kind::Commit, &e))?;
             decode(id, &c, hash)
         })
     }
 
     /// The entries of one tree.
-    pub fn tree(&self, id: ObjectId) -> Result<Vec<TreeItem>, String> {
+    pub fn tree(&self, id: ObjectId) -> Result<Vec<TreeItem>, ObjectError> {
         let hash = self.repo.object_hash();
         self.read(id, |kind, data| {
             if kind != gix::object::Kind::Tree {
-                return Err(format!("it is a {kind}, not a tree"));
+                return Err(ObjectError::Kind {
+                    found: kind,
+                    expected: gix::object::Kind::Tree,
+                });
             }
             let tree = gix::objs::TreeRef::from_bytes(data, hash)
-                .map_err(|e| format!("it is not a valid tree: {e}"))?;
+                .map_err(|e| invalid(gix::object::Kind::Tree, &e))?;
             Ok(tree
                 .entries
                 .iter()
@@ -240,15 +290,18 @@ impl Reader {
         &self,
         id: ObjectId,
         names: [&str; N],
-    ) -> Result<[Option<(ObjectId, bool)>; N], String> {
+    ) -> Result<[Option<(ObjectId, bool)>; N], ObjectError> {
         let hash = self.repo.object_hash();
         self.read(id, |kind, data| {
             if kind != gix::object::Kind::Tree {
-                return Err(format!("it is a {kind}, not a tree"));
+                return Err(ObjectError::Kind {
+                    found: kind,
+                    expected: gix::object::Kind::Tree,
+                });
             }
             let mut out = [None; N];
             for e in gix::objs::TreeRefIter::from_bytes(data, hash) {
-                let e = e.map_err(|e| format!("it is not a valid tree: {e}"))?;
+                let e = e.map_err(|e| invalid(gix::object::Kind::Tree, &e))?;
                 if let Some(i) = names.iter().position(|n| e.filename == n.as_bytes()) {
                     out[i] = Some((e.oid.to_owned(), e.mode.is_tree()));
                 }
@@ -258,20 +311,26 @@ impl Reader {
     }
 
     /// The bytes of one blob.
-    pub fn blob(&self, id: ObjectId) -> Result<Vec<u8>, String> {
+    pub fn blob(&self, id: ObjectId) -> Result<Vec<u8>, ObjectError> {
         self.read(id, |kind, data| {
             if kind != gix::object::Kind::Blob {
-                return Err(format!("it is a {kind}, not a blob"));
+                return Err(ObjectError::Kind {
+                    found: kind,
+                    expected: gix::object::Kind::Blob,
+                });
             }
             Ok(data.to_vec())
         })
     }
 
     /// Hands the bytes of one blob to `f` without copying them.
-    pub fn with_blob<T>(&self, id: ObjectId, f: impl FnOnce(&[u8]) -> T) -> Result<T, String> {
+    pub fn with_blob<T>(&self, id: ObjectId, f: impl FnOnce(&[u8]) -> T) -> Result<T, ObjectError> {
         self.read(id, |kind, data| {
             if kind != gix::object::Kind::Blob {
-                return Err(format!("it is a {kind}, not a blob"));
+                return Err(ObjectError::Kind {
+                    found: kind,
+                    expected: gix::object::Kind::Blob,
+                });
             }
             Ok(f(data))
         })
@@ -292,13 +351,13 @@ impl Reader {
             .expect("hashing bytes in memory cannot fail")
     }
 
-    /// Checks that a tree and everything under it exists; `seen` skips trees already checked.
-    /// Returns the first object that is missing, with its path.
+    /// Checks that a tree and everything under it exists and is intact; `seen` skips trees
+    /// already checked. Returns the first object that is not, with its path.
     pub fn tree_complete(
         &self,
         root: ObjectId,
         seen: &mut HashSet<ObjectId>,
-    ) -> Result<(), (ObjectId, String, String)> {
+    ) -> Result<(), (ObjectId, String, ObjectError)> {
         let mut stack = vec![(root, String::new())];
         while let Some((id, path)) = stack.pop() {
             if !seen.insert(id) {
@@ -314,9 +373,7 @@ impl Reader {
                 if item.is_tree {
                     stack.push((item.id, p));
                 } else if item.is_blob && !seen.contains(&item.id) {
-                    if !self.has(&item.id) {
-                        return Err((item.id, p, "the object is missing".to_owned()));
-                    }
+                    self.check(&item.id).map_err(|why| (item.id, p, why))?;
                     seen.insert(item.id);
                 }
             }
@@ -327,13 +384,14 @@ impl Reader {
     /// Every commit reachable from `tips` through all parents, parents first.
     pub fn walk(&self, tips: &[ObjectId]) -> Walk {
         let hash = self.repo.object_hash();
-        Walk::from(self.walk_map(tips, |id, c| decode(id, c, hash)))
+        Walk::from(self.walk_map(tips, |id, c| decode(id, c.0, hash)))
     }
 
     /// Like [`Reader::walk`], for verification: the messages hold their trailers only (no
     /// subject, no body).
     pub fn walk_lean(&self, tips: &[ObjectId]) -> Walk {
-        Walk::from(self.walk_map(tips, |id, c| {
+        Walk::from(self.walk_map(tips, |id, view| {
+            let c = view.0;
             let text = c.message.to_str_lossy();
             Ok(CommitData {
                 id,
@@ -359,7 +417,7 @@ impl Reader {
     pub fn walk_map<T>(
         &self,
         tips: &[ObjectId],
-        mut f: impl FnMut(ObjectId, &gix::objs::CommitRef<'_>) -> Result<T, String>,
+        mut f: impl FnMut(ObjectId, &CommitView<'_, '_>) -> Result<T, ObjectError>,
     ) -> WalkOf<T> {
         let hash = self.repo.object_hash();
         let mut walk = WalkOf {
@@ -380,12 +438,15 @@ impl Reader {
             }
             let read = self.read(id, |kind, data| {
                 if kind != gix::object::Kind::Commit {
-                    return Err(format!("it is a {kind}, not a commit"));
+                    return Err(ObjectError::Kind {
+                        found: kind,
+                        expected: gix::object::Kind::Commit,
+                    });
                 }
                 let c = gix::objs::CommitRef::from_bytes(data, hash)
-                    .map_err(|e| format!("it is not a valid commit: {e}"))?;
+                    .map_err(|e| invalid(gix::object::Kind::Commit, &e))?;
                 let parents: Vec<ObjectId> = c.parents().collect();
-                Ok((parents, f(id, &c)?))
+                Ok((parents, f(id, &CommitView(&c))?))
             });
             match read {
                 Ok((parents, value)) => {
@@ -462,8 +523,10 @@ impl<T> WalkOf<T> {
 }
 
 /// Someone in a commit header, decoded.
-pub fn person(sig: Result<gix::actor::SignatureRef<'_>, gix::Error>) -> Result<Person, String> {
-    let sig = sig.map_err(|e| format!("bad signature line: {e}"))?;
+pub fn person(
+    sig: Result<gix::actor::SignatureRef<'_>, gix::Error>,
+) -> Result<Person, ObjectError> {
+    let sig = sig.map_err(|e| ObjectError::Person(e.to_string()))?;
     let time = sig.time().unwrap_or_default();
     Ok(Person {
         name: sig.name.to_str_lossy().into_owned(),
@@ -477,7 +540,7 @@ fn decode(
     id: ObjectId,
     c: &gix::objs::CommitRef<'_>,
     _hash: gix::hash::Kind,
-) -> Result<CommitData, String> {
+) -> Result<CommitData, ObjectError> {
     let message = Message::parse(&c.message.to_str_lossy());
     Ok(CommitData {
         id,
@@ -488,6 +551,14 @@ fn decode(
         signed: is_signed(c),
         message,
     })
+}
+
+/// An object that does not decode as a `kind`.
+fn invalid(kind: gix::object::Kind, e: &dyn std::error::Error) -> ObjectError {
+    ObjectError::Invalid {
+        kind,
+        why: e.to_string(),
+    }
 }
 
 /// Whether a commit carries a signature.

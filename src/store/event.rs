@@ -397,14 +397,9 @@ pub fn read_event(repo: &Repo, ref_name: &str, commit: ObjectId) -> Result<Tip, 
     })
 }
 
-/// The data of object `id`, which must be a `kind`.
+/// The data of object `id`, which must be a `kind`, checked against its id.
 fn object(repo: &Repo, id: ObjectId, kind: Kind) -> Result<Vec<u8>, String> {
-    let o = repo.gix().find_object(id).map_err(|e| format!("{e:?}"))?;
-    let (found, data) = (o.kind, o.detach().data);
-    if found != kind {
-        return Err(format!("{id} is a {found}, not a {kind}"));
-    }
-    Ok(data)
+    repo.read_object(id, kind).map_err(|e| format!("{id}: {e}"))
 }
 
 /// The message of a commit, parsed.

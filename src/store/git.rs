@@ -3,8 +3,9 @@
 //! what git writes (reftable ref storage, a `reference-transaction` hook, `core.sharedRepository`,
 //! `core.fsync`), writing objects where gix would not honour those settings, and, later, pushing.
 //!
-//! Every call names the repository explicitly, never prompts on a non-terminal, and turns a
-//! failure into a [`GitCommandError`] that carries git's own message.
+//! Every call names the repository explicitly, never prompts on a non-terminal, reads objects
+//! with replacement refs ignored (`GIT_NO_REPLACE_OBJECTS`, as the store's own reads do), and
+//! turns a failure into a [`GitCommandError`] that carries git's own message.
 
 use gix::ObjectId;
 use std::path::Path;
@@ -34,6 +35,7 @@ fn run(dir: &Path, args: &[&str]) -> Result<String, GitCommandError> {
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
         .stdin(Stdio::null())
         .output()
         .map_err(|source| GitCommandError::Spawn {
@@ -278,6 +280,7 @@ pub fn update_refs(
     let spawned = Command::new("git")
         .args(args)
         .current_dir(dir)
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
         .env("GIT_COMMITTER_NAME", name)
         .env("GIT_COMMITTER_EMAIL", email)
         .env("GIT_COMMITTER_DATE", format!("@{seconds} +0000"))
@@ -328,6 +331,7 @@ pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCo
     let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

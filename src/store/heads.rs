@@ -136,14 +136,30 @@ pub(crate) fn heads_path(repo: &Repo) -> PathBuf {
     repo.common_dir().join(HEADS)
 }
 
-/// The file as it is now (no lock: a reader's view).
+/// The file as it is now (no lock: a reader's view). A damaged file (not UTF-8, not the
+/// document) is warned about and read as empty: it is local bookkeeping, never a reason for a
+/// read to fail, and the next write rebuilds it.
 pub fn peek(repo: &Repo) -> Result<HeadsDoc, StoreError> {
     let path = heads_path(repo);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(HeadsDoc::parse(&text).unwrap_or_default()),
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(parse_or_warn(bytes, &path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HeadsDoc::default()),
         Err(e) => Err(StoreError::io(&path, e)),
     }
+}
+
+/// The document in `bytes`; an empty one, with a warning naming `path`, when it is damaged.
+fn parse_or_warn(bytes: Vec<u8>, path: &std::path::Path) -> HeadsDoc {
+    let parsed = String::from_utf8(bytes)
+        .ok()
+        .and_then(|text| HeadsDoc::parse(&text));
+    parsed.unwrap_or_else(|| {
+        tracing::warn!(
+            "{} is damaged; the heads ddx wrote are forgotten, and the next ddx write rebuilds it",
+            path.display()
+        );
+        HeadsDoc::default()
+    })
 }
 
 /// The remembered heads, by ref name.
@@ -257,16 +273,7 @@ impl<'r> Journal<'r> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        let parsed = String::from_utf8(bytes)
-            .ok()
-            .and_then(|text| HeadsDoc::parse(&text));
-        let doc = parsed.unwrap_or_else(|| {
-            tracing::warn!(
-                "{} is damaged; the heads ddx wrote are forgotten",
-                path.display()
-            );
-            HeadsDoc::default()
-        });
+        let doc = parse_or_warn(bytes, &path);
         Ok(Journal {
             repo,
             file: Some(file),

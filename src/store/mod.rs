@@ -47,5 +47,5 @@ pub use event::Identity;
 pub use gix::ObjectId;
 pub use objects::HashKind;
 pub use refs::LookupError;
-pub use repo::{Repo, SharedRepo, StoreError};
+pub use repo::{ObjectError, Repo, SharedRepo, StoreError};
 pub use tree::GitTree;

@@ -144,6 +144,38 @@ fn pack_indices(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Why the preload leaves a pack, or one entry of it, to the normal read path (logged at debug
+/// level with the pack and the entry's offset).
+#[derive(Debug, thiserror::Error)]
+enum Skip {
+    #[error("its index cannot be opened: {0}")]
+    Index(String),
+    #[error("it cannot be opened: {0}")]
+    Pack(String),
+    #[error("the index does not belong to the pack (checksums differ)")]
+    Mismatch,
+    #[error("its header cannot be read: {0}")]
+    Header(String),
+    #[error("it is {0} bytes")]
+    TooLarge(u64),
+    #[error("it cannot be inflated: {0}")]
+    Inflate(String),
+    #[error("its delta cannot be inflated: {0}")]
+    DeltaInflate(String),
+    #[error("its delta has no {0} size")]
+    DeltaSize(&'static str),
+    #[error("its delta is for a base of {expected} bytes, not {actual}")]
+    DeltaBase { expected: u64, actual: usize },
+    #[error("it would be {0} bytes")]
+    ResultTooLarge(u64),
+    #[error("its delta cannot be applied: {0}")]
+    Apply(&'static str),
+    #[error("it cannot be hashed: {0}")]
+    Hash(String),
+    #[error("it is not commit {0}")]
+    NotTheCommit(ObjectId),
+}
+
 /// One pack and its index, with its delta forest.
 struct Pack {
     index: pack::index::File,
@@ -164,12 +196,12 @@ struct Part {
 }
 
 impl Pack {
-    fn open(idx: &Path, hash: gix::hash::Kind) -> Result<Pack, String> {
-        let index = pack::index::File::at(idx, hash).map_err(|e| format!("{e:?}"))?;
-        let data =
-            pack::data::File::at(idx.with_extension("pack"), hash).map_err(|e| format!("{e:?}"))?;
+    fn open(idx: &Path, hash: gix::hash::Kind) -> Result<Pack, Skip> {
+        let index = pack::index::File::at(idx, hash).map_err(|e| Skip::Index(format!("{e:?}")))?;
+        let data = pack::data::File::at(idx.with_extension("pack"), hash)
+            .map_err(|e| Skip::Pack(format!("{e:?}")))?;
         if index.pack_checksum() != data.checksum() {
-            return Err("the index does not belong to the pack (checksums differ)".to_owned());
+            return Err(Skip::Mismatch);
         }
         let mut entries: Vec<(u64, u32)> = (0..index.num_objects())
             .into_par_iter()
@@ -340,7 +372,7 @@ impl Pack {
         &self,
         pos: u32,
         start: usize,
-        decoded: Result<(), String>,
+        decoded: Result<(), Skip>,
         hash: gix::hash::Kind,
         part: &mut Part,
     ) -> Option<usize> {
@@ -348,13 +380,12 @@ impl Pack {
         let outcome = decoded.and_then(|()| {
             let bytes = &part.arena[start..];
             let id = gix::objs::compute_hash(hash, gix::object::Kind::Commit, bytes)
-                .map_err(|e| format!("it cannot be hashed: {e}"))?;
-            let len = u32::try_from(bytes.len()).map_err(|_| "it is too large".to_owned())?;
+                .map_err(|e| Skip::Hash(e.to_string()))?;
+            let len = u32::try_from(bytes.len()).map_err(|_| Skip::TooLarge(bytes.len() as u64))?;
             match self.index.oid_at_index(number) == id.as_ref() {
                 true => Ok((id, len)),
-                false => Err(format!(
-                    "it is not commit {}",
-                    self.index.oid_at_index(number)
+                false => Err(Skip::NotTheCommit(
+                    self.index.oid_at_index(number).to_owned(),
                 )),
             }
         });
@@ -381,13 +412,13 @@ impl Pack {
         pos: u32,
         inflate: &mut gix::zlib::Inflate,
         arena: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Skip> {
         let entry = self.entry(pos)?;
         let start = arena.len();
         arena.resize(start + entry.decompressed_size as usize, 0);
         self.data
             .decompress_entry(&entry, inflate, &mut arena[start..])
-            .map_err(|e| format!("it cannot be inflated: {e:?}"))?;
+            .map_err(|e| Skip::Inflate(format!("{e:?}")))?;
         Ok(())
     }
 
@@ -400,40 +431,39 @@ impl Pack {
         inflate: &mut gix::zlib::Inflate,
         delta: &mut Vec<u8>,
         arena: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Skip> {
         let entry = self.entry(pos)?;
         delta.clear();
         delta.resize(entry.decompressed_size as usize, 0);
         self.data
             .decompress_entry(&entry, inflate, delta)
-            .map_err(|e| format!("its delta cannot be inflated: {e:?}"))?;
+            .map_err(|e| Skip::DeltaInflate(format!("{e:?}")))?;
         let mut at = 0;
-        let base_size = delta_size(delta, &mut at).ok_or("its delta has no base size")?;
-        let result_size = delta_size(delta, &mut at).ok_or("its delta has no result size")?;
+        let base_size = delta_size(delta, &mut at).ok_or(Skip::DeltaSize("base"))?;
+        let result_size = delta_size(delta, &mut at).ok_or(Skip::DeltaSize("result"))?;
         if base_size != base.1 as u64 {
-            return Err(format!(
-                "its delta is for a base of {base_size} bytes, not {}",
-                base.1
-            ));
+            return Err(Skip::DeltaBase {
+                expected: base_size,
+                actual: base.1,
+            });
         }
         if result_size > MAX_OBJECT_SIZE {
-            return Err(format!("it would be {result_size} bytes"));
+            return Err(Skip::ResultTooLarge(result_size));
         }
         let start = arena.len();
         arena.resize(start + result_size as usize, 0);
         let (before, target) = arena.split_at_mut(start);
-        apply_delta(&before[base.0..base.0 + base.1], &delta[at..], target)
-            .map_err(|why| format!("its delta cannot be applied: {why}"))
+        apply_delta(&before[base.0..base.0 + base.1], &delta[at..], target).map_err(Skip::Apply)
     }
 
     /// The pack entry at position `pos`, when its size is one the preload takes.
-    fn entry(&self, pos: u32) -> Result<pack::data::Entry, String> {
+    fn entry(&self, pos: u32) -> Result<pack::data::Entry, Skip> {
         let entry = self
             .data
             .entry(self.entries[pos as usize].0)
-            .map_err(|e| format!("its header cannot be read: {e:?}"))?;
+            .map_err(|e| Skip::Header(format!("{e:?}")))?;
         if entry.decompressed_size > MAX_OBJECT_SIZE {
-            return Err(format!("it is {} bytes", entry.decompressed_size));
+            return Err(Skip::TooLarge(entry.decompressed_size));
         }
         Ok(entry)
     }

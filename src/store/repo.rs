@@ -1,4 +1,8 @@
 //! Opening the project repository, with clear refusals for the ones ddx cannot work in.
+//!
+//! The repository is opened with git's replacement refs (`refs/replace/*`) switched off, as
+//! `git --no-replace-objects` would: what ddx reads of its own objects is what their ids name,
+//! never a substitute someone put in with `git replace`.
 
 use super::event::Identity;
 use gix::ObjectId;
@@ -52,6 +56,64 @@ pub enum StoreError {
     },
 }
 
+/// Why an object could not be read as the object its id names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    #[error("the object is missing")]
+    Missing,
+    #[error("it cannot be read: {0}")]
+    Unreadable(String),
+    #[error("it is damaged: its bytes hash to {actual}, not to its id (`git fsck` names it too)")]
+    Damaged { actual: ObjectId },
+    #[error("it is a {found}, not a {expected}")]
+    Kind {
+        found: gix::object::Kind,
+        expected: gix::object::Kind,
+    },
+    #[error("it is not a valid {kind}: {why}")]
+    Invalid {
+        kind: gix::object::Kind,
+        why: String,
+    },
+    #[error("bad signature line: {0}")]
+    Person(String),
+}
+
+impl ObjectError {
+    /// The object is there but its bytes are not what its id names.
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, ObjectError::Damaged { .. })
+    }
+
+    /// From a gix error, with its whole chain of causes (gix's `Display` shows the top only).
+    pub fn unreadable(e: &dyn std::error::Error) -> Self {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        ObjectError::Unreadable(text)
+    }
+}
+
+/// Checks that `data`, read as an object of `kind`, hashes to `id` in the repository's hash
+/// (SHA-1 or SHA-256): an object file rewritten or damaged on disk is refused, not believed.
+pub fn check_id(
+    hash: gix::hash::Kind,
+    id: &ObjectId,
+    kind: gix::object::Kind,
+    data: &[u8],
+) -> Result<(), ObjectError> {
+    let actual =
+        gix::objs::compute_hash(hash, kind, data).map_err(|e| ObjectError::unreadable(&e))?;
+    match actual == *id {
+        true => Ok(()),
+        false => Err(ObjectError::Damaged { actual }),
+    }
+}
+
 impl StoreError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         StoreError::Io {
@@ -70,6 +132,10 @@ impl StoreError {
         }
     }
 }
+
+/// The configuration that turns replacement refs off when the repository is opened (gix reads
+/// `core.useReplaceRefs` as git does, and `GIT_NO_REPLACE_OBJECTS` sets it false).
+const NO_REPLACE_OBJECTS: &str = "core.useReplaceRefs=false";
 
 /// The project repository ddx works in.
 pub struct Repo {
@@ -94,8 +160,16 @@ impl std::fmt::Debug for Repo {
 impl Repo {
     /// Finds the repository containing `dir`, honouring `GIT_DIR` and friends (as inside hooks).
     pub fn discover(dir: &Path) -> Result<Repo, StoreError> {
-        let repo = match gix::discover_with_environment_overrides(dir) {
-            Ok(r) => r,
+        let mut trust = gix::sec::trust::Mapping::<gix::open::Options>::default();
+        trust.full = trust.full.config_overrides([NO_REPLACE_OBJECTS]);
+        trust.reduced = trust.reduced.config_overrides([NO_REPLACE_OBJECTS]);
+        let found = gix::ThreadSafeRepository::discover_with_environment_overrides_opts(
+            dir,
+            Default::default(),
+            trust,
+        );
+        let repo = match found {
+            Ok(r) => r.to_thread_local(),
             // Searched again only to tell "no repository here" from "a repository that cannot
             // be opened".
             Err(_)
@@ -171,6 +245,30 @@ impl Repo {
         if let Ok(mut last) = self.last_event.lock() {
             *last = Some(tip);
         }
+    }
+
+    /// The bytes of object `id`, which must be a `kind`, checked against its id.
+    pub fn read_object(
+        &self,
+        id: ObjectId,
+        kind: gix::object::Kind,
+    ) -> Result<Vec<u8>, ObjectError> {
+        use gix::prelude::Find;
+        let mut buf = Vec::new();
+        let data = self
+            .repo
+            .objects
+            .try_find(&id, &mut buf)
+            .map_err(|e| ObjectError::unreadable(&e))?
+            .ok_or(ObjectError::Missing)?;
+        check_id(self.repo.object_hash(), &id, data.kind, data.data)?;
+        if data.kind != kind {
+            return Err(ObjectError::Kind {
+                found: data.kind,
+                expected: kind,
+            });
+        }
+        Ok(data.data.to_vec())
     }
 
     /// The gix handle, for the store's own modules only: the layers above reach objects and

@@ -1,5 +1,5 @@
 //! Workflow files read straight from git tree objects: no checkout, and a dirty work tree
-//! cannot change what is read.
+//! cannot change what is read. Every file read is checked against its blob id.
 
 use crate::model::tree::{FileTree, TreeError};
 use gix::ObjectId;
@@ -86,6 +86,14 @@ impl FileTree for GitTree {
         let blob = repo
             .find_blob(entry.oid())
             .map_err(|e| self.other(path, e))?;
+        // A file damaged on disk is refused, never loaded as a definition.
+        super::repo::check_id(
+            repo.object_hash(),
+            &entry.oid().to_owned(),
+            gix::object::Kind::Blob,
+            &blob.data,
+        )
+        .map_err(|e| self.other(path, format!("blob {}: {e}", entry.oid())))?;
         Ok(Some(blob.data.clone()))
     }
 

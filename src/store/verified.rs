@@ -13,23 +13,53 @@ fn path(repo: &Repo) -> std::path::PathBuf {
     repo.ddx_dir().join("verified")
 }
 
-/// The verified heads, by ref name.
+/// The verified heads, by ref name. A line that is not `<id> <ref under refs/ddx/>` (damaged
+/// bytes, an edit) is left out with a warning naming the file and line: the file is local
+/// bookkeeping, never a reason for a read to fail, and the next verification that records
+/// rewrites it whole.
 pub fn read(repo: &Repo) -> Result<BTreeMap<String, ObjectId>, StoreError> {
     let file = path(repo);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(StoreError::io(&file, e)),
     };
-    Ok(text
-        .lines()
-        .filter_map(|line| line.split_once(' '))
-        .filter_map(|(id, name)| {
-            ObjectId::from_hex(id.as_bytes())
-                .ok()
-                .map(|id| (name.to_owned(), id))
-        })
-        .collect())
+    let mut heads = BTreeMap::new();
+    let mut damaged = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match parse_line(line) {
+            Some((name, id)) => {
+                heads.insert(name, id);
+            }
+            None => damaged.push((n + 1).to_string()),
+        }
+    }
+    if !damaged.is_empty() {
+        tracing::warn!(
+            "{} is damaged (line {}): those heads are not compared; a verification that finds nothing broken rewrites the file",
+            file.display(),
+            damaged.join(", ")
+        );
+    }
+    Ok(heads)
+}
+
+/// One `<hex id> <ref>` line, the ref under `refs/ddx/` and of the characters ddx names refs
+/// with.
+fn parse_line(line: &[u8]) -> Option<(String, ObjectId)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (id, name) = text.split_once(' ')?;
+    let plain = name.starts_with("refs/ddx/")
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'-' | b'_' | b'.'));
+    if !plain || !matches!(id.len(), 40 | 64) {
+        return None;
+    }
+    Some((name.to_owned(), ObjectId::from_hex(id.as_bytes()).ok()?))
 }
 
 /// Replaces the verified heads with `heads` (atomically: a temporary file renamed into place).
