@@ -3,6 +3,7 @@
 use super::ExitCode;
 use clap::Args;
 use clap_complete::Shell;
+use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct CompletionArgs {
@@ -13,6 +14,11 @@ pub struct CompletionArgs {
 
 pub fn cmd_completion(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
     let mut cmd = super::command();
-    clap_complete::generate(args.shell, &mut cmd, "ddx", &mut std::io::stdout());
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "ddx", &mut script);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&script)?;
+    stdout.flush()?;
     Ok(ExitCode::Ok)
 }
