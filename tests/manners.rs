@@ -90,3 +90,59 @@ fn dash_c_to_a_missing_folder_is_a_usage_error_naming_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ddx_man_writes_a_page_for_ddx_git_ddx_and_every_subcommand() {
+    let repo = TestRepo::plain();
+    let dir = repo.home.join(".local/share/man/man1");
+    let out = repo.ddx(&["man", dir.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the man folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for page in [
+        "ddx.1",
+        "git-ddx.1",
+        "ddx-workflow.1",
+        "ddx-workflow-apply.1",
+        "ddx-gate-approve.1",
+        "ddx-audit-report.1",
+        "ddx-man.1",
+    ] {
+        assert!(
+            names.iter().any(|n| n == page),
+            "{page} is missing: {names:?}"
+        );
+    }
+    assert!(
+        !names.iter().any(|n| n.ends_with("-help.1")),
+        "a page for clap's help subcommand: {names:?}"
+    );
+    let apply = std::fs::read_to_string(dir.join("ddx-workflow-apply.1")).expect("read page");
+    assert!(apply.contains(".TH ddx-workflow-apply 1"), "{apply}");
+    assert!(apply.contains("ddx workflow apply"), "{apply}");
+    assert!(apply.contains("\\-\\-dry\\-run"), "{apply}");
+    let git = std::fs::read_to_string(dir.join("git-ddx.1")).expect("read page");
+    assert!(git.contains(".TH git-ddx 1"), "{git}");
+    // Where `git ddx --help` looks: `man git-ddx` finds the page in that folder's man path.
+    if std::path::Path::new("/usr/bin/man").exists() {
+        let found = repo
+            .command("/usr/bin/man")
+            .env("MANPATH", repo.home.join(".local/share/man"))
+            .args(["-w", "git-ddx"])
+            .output()
+            .expect("run man");
+        assert_eq!(
+            common::stdout(&found).trim(),
+            dir.join("git-ddx.1").display().to_string(),
+            "{}",
+            stderr(&found)
+        );
+    }
+    // Without a folder, ddx(1) on stdout.
+    let page = repo.ddx(&["man"]);
+    assert!(page.status.success(), "{}", stderr(&page));
+    assert!(common::stdout(&page).contains(".TH ddx 1"));
+}

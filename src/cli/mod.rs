@@ -13,6 +13,7 @@ mod gate;
 mod hooks;
 mod instance;
 mod log;
+mod man;
 mod notes;
 mod output;
 mod phase;
@@ -110,6 +111,8 @@ pub enum Command {
     Agents(agents::AgentsCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
+    /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
+    Man(man::ManArgs),
 }
 
 /// Runs ddx with the process's arguments and returns the exit code.
@@ -246,6 +249,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
+        Command::Man(args) => man::cmd_man(out, args),
     }
 }
 
