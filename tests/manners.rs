@@ -146,3 +146,64 @@ fn ddx_man_writes_a_page_for_ddx_git_ddx_and_every_subcommand() {
     assert!(page.status.success(), "{}", stderr(&page));
     assert!(common::stdout(&page).contains(".TH ddx 1"));
 }
+
+/// The candidates ddx gives for the last of `words`, as the bash registration asks for them.
+fn complete(repo: &TestRepo, words: &[&str]) -> Vec<String> {
+    let out = repo
+        .command(env!("CARGO_BIN_EXE_ddx"))
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+        .env("_CLAP_IFS", "\n")
+        .arg("--")
+        .args(words)
+        .output()
+        .expect("run ddx");
+    assert!(out.status.success(), "{}", stderr(&out));
+    common::stdout(&out).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn completions_name_workflows_instances_phases_criteria_and_checkpoints() {
+    let repo = applied();
+    repo.ddx_ok(&["checkpoint", "create", "before-review"]);
+    assert_eq!(
+        complete(&repo, &["ddx", "workflow", "show", "h"]),
+        ["helix"]
+    );
+    assert_eq!(
+        complete(&repo, &["ddx", "workflow", "apply", "td"]),
+        ["tdd"]
+    );
+    assert_eq!(
+        complete(&repo, &["ddx", "workflow", "status", "--instance", "s"]),
+        ["shop"]
+    );
+    assert_eq!(
+        complete(&repo, &["ddx", "phase", "complete", "fr"]),
+        ["frame"]
+    );
+    assert_eq!(
+        complete(&repo, &["ddx", "workflow", "restore", "be"]),
+        ["before-review"]
+    );
+    // The human criteria of frame still to approve, by number: apply approved its input gate.
+    let status = repo.ddx_json(&["workflow", "status", "--json"]);
+    let criteria = status["phases"][0]["criteria"]
+        .as_array()
+        .expect("criteria");
+    let open: Vec<String> = criteria
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c["kind"] == "human" && c["status"] != "approved")
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    assert!(!open.is_empty(), "{status}");
+    let numbers: Vec<String> = complete(&repo, &["ddx", "gate", "approve", "frame", ""])
+        .into_iter()
+        .filter(|c| !c.starts_with('-'))
+        .collect();
+    assert_eq!(numbers, open);
+    // `ddx completion bash` registers this engine.
+    let script = repo.ddx_ok(&["completion", "bash"]);
+    assert!(script.contains("COMPLETE=\"bash\""), "{script}");
+}

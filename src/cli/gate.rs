@@ -18,10 +18,12 @@ pub enum GateCommand {
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// The phase id.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::phases))]
     pub phase: String,
     /// The criteria: each its text, a unique part of it, or its number in `ddx workflow
     /// status`; several are approved in one event.
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required = true, num_args = 1..,
+          add = clap_complete::engine::ArgValueCandidates::new(super::completion::criteria))]
     pub criteria: Vec<String>,
     #[command(flatten)]
     pub instance: InstanceArg,

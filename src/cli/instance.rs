@@ -15,7 +15,8 @@ use clap::Args;
 pub struct InstanceArg {
     /// The instance: an id or any unique prefix of one (may be left out while exactly one
     /// instance is active).
-    #[arg(short = 'i', long = "instance", value_name = "ID")]
+    #[arg(short = 'i', long = "instance", value_name = "ID",
+          add = clap_complete::engine::ArgValueCandidates::new(super::completion::instances))]
     pub instance: Option<String>,
 }
 

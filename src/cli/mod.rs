@@ -118,6 +118,11 @@ pub enum Command {
 /// Runs ddx with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
     quiet_on_closed_pipe();
+    // `COMPLETE=bash ddx -- ddx workflow show h`: the shell asks for candidates (the
+    // registration script of `ddx completion bash` does); ddx prints them and exits.
+    clap_complete::CompleteEnv::with_factory(command)
+        .var(completion::VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -24,6 +24,7 @@ pub enum PhaseCommand {
 #[derive(Debug, Args)]
 pub struct PhaseArgs {
     /// The phase id (`ddx workflow status` lists them).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::phases))]
     pub phase: String,
     #[command(flatten)]
     pub instance: InstanceArg,

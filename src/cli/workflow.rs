@@ -51,6 +51,7 @@ pub enum WorkflowCommand {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Set a variable (repeat for several): `--var project_name=shop`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -66,6 +67,7 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Set a variable (repeat for several): `--var project_name=shop`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -136,6 +138,7 @@ pub struct PlainChangeArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The checkpoint's name (`ddx checkpoint list` shows them).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::checkpoints))]
     pub checkpoint: String,
     #[command(flatten)]
     pub instance: InstanceArg,
@@ -210,6 +213,7 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Print one JSON document instead of text.
     #[arg(long)]
