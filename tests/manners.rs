@@ -207,3 +207,100 @@ fn completions_name_workflows_instances_phases_criteria_and_checkpoints() {
     let script = repo.ddx_ok(&["completion", "bash"]);
     assert!(script.contains("COMPLETE=\"bash\""), "{script}");
 }
+
+#[test]
+fn mutating_commands_say_in_json_what_changed_and_which_refs_moved() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit_all("initial");
+    let applied = repo.ddx_json(&[
+        "workflow",
+        "apply",
+        "tdd",
+        "--var",
+        "feature_name=login",
+        "--json",
+    ]);
+    let id = applied["instance"]
+        .as_str()
+        .expect("the instance id")
+        .to_owned();
+    let instance_ref = format!("refs/ddx/instances/{id}");
+    let tip = repo.git(&["rev-parse", &instance_ref]).trim().to_owned();
+    assert_eq!(applied["event"], tip.as_str());
+    assert_eq!(applied["changed"], true);
+    assert_eq!(applied["dry_run"], false);
+    assert_eq!(applied["created"], true);
+    assert_eq!(
+        applied["audit"],
+        repo.git(&["rev-parse", "refs/ddx/audit"]).trim()
+    );
+    assert_eq!(applied["refs"][0]["ref"], instance_ref.as_str());
+    assert_eq!(applied["refs"][0]["old"], serde_json::Value::Null);
+    assert_eq!(applied["refs"][0]["new"], tip.as_str());
+    let files = applied["files"].as_array().expect("files");
+    assert!(!files.is_empty(), "{applied}");
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        assert_eq!(f["action"], "new");
+        assert_eq!(
+            f["after"],
+            repo.git(&["hash-object", path]).trim(),
+            "{path}"
+        );
+    }
+
+    // A human criterion of the phase in progress, approved in JSON.
+    let status = repo.ddx_json(&["workflow", "status", "--json"]);
+    let phase = status["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["status"] == "in_progress")
+        .expect("a phase in progress");
+    let phase_id = phase["id"].as_str().unwrap().to_owned();
+    let number = phase["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|c| c["kind"] == "human" && c["status"] != "approved")
+        .map(|i| (i + 1).to_string());
+    assert!(number.is_some(), "no human criterion to approve: {status}");
+    if let Some(number) = number {
+        let before = repo.git(&["rev-parse", &instance_ref]).trim().to_owned();
+        let dry = repo.ddx_json(&["gate", "approve", &phase_id, &number, "--dry-run", "--json"]);
+        assert_eq!(dry["dry_run"], true);
+        assert_eq!(dry["changed"], true);
+        assert_eq!(repo.git(&["rev-parse", &instance_ref]).trim(), before);
+        let approved = repo.ddx_json(&["gate", "approve", &phase_id, &number, "--json"]);
+        assert_eq!(approved["refs"][0]["old"], before.as_str());
+        assert_eq!(
+            approved["refs"][0]["new"],
+            repo.git(&["rev-parse", &instance_ref]).trim()
+        );
+        assert!(approved["changes"][0]
+            .as_str()
+            .unwrap()
+            .contains("approved"));
+    }
+
+    // A forced completion, and one that changes nothing.
+    let completed = repo.ddx_json(&["phase", "complete", &phase_id, "--force", "--json"]);
+    assert_eq!(completed["changed"], true);
+    let now = completed["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == phase_id.as_str())
+        .unwrap();
+    assert_eq!(now["status"], "completed");
+    let checkpoint = repo.ddx_json(&["checkpoint", "create", "done", "--json"]);
+    let name = format!("refs/ddx/checkpoints/{id}/done");
+    let moved = checkpoint["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == name.as_str())
+        .expect("the checkpoint's ref among the refs moved");
+    assert_eq!(moved["new"], repo.git(&["rev-parse", &name]).trim());
+}

@@ -33,6 +33,9 @@ pub struct ApproveArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: what changed, the event and audit commits, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,5 +198,5 @@ fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<Ex
         comment: args.comment.clone(),
     };
     let report = engine.apply(&id, &op, None, args.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.json)
 }

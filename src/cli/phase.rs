@@ -118,12 +118,7 @@ fn cmd_start(cli: &Cli, out: &Output, a: &StartArgs) -> anyhow::Result<ExitCode>
         args.change.reason.as_deref(),
         args.change.dry_run,
     )?;
-    Ok(instance::print_work(
-        out,
-        &work,
-        a.diff,
-        args.change.dry_run,
-    ))
+    instance::print_work(out, &work, a.diff, args.change.dry_run, args.change.json)
 }
 
 fn cmd_op(
@@ -138,5 +133,5 @@ fn cmd_op(
     let mut engine = instance::engine(&repo)?;
     engine.set_trust(trust);
     let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }

@@ -62,6 +62,9 @@ pub struct InitArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: the instance id, the event and audit commits, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +94,10 @@ pub struct ApplyArgs {
     /// Show a unified diff of every file written or that would be.
     #[arg(long)]
     pub diff: bool,
+    /// Print one JSON document: the instance id, the files written with their blob ids, the
+    /// event and audit commits, the refs moved.
+    #[arg(long, conflicts_with = "diff")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -262,11 +269,17 @@ fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode
             out.note(format!(
                 "Initialised instance {id}; next: `ddx workflow next` starts the ready phases."
             ));
-            out.line(&id);
+            if !args.json {
+                out.line(&id);
+            }
         }
+        _ if args.json => {}
         _ => {
-            instance::print_report(out, &report);
+            instance::print_report(out, &report, false)?;
         }
+    }
+    if args.json {
+        instance::print_report(out, &report, true)?;
     }
     Ok(ExitCode::Ok)
 }
@@ -315,7 +328,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
             }
         },
     };
-    let code = instance::print_work(out, &work, args.diff, args.dry_run);
+    let code = instance::print_work(out, &work, args.diff, args.dry_run, args.json)?;
     if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
         (&work.report.state, &work.report.outcome)
     {
@@ -356,12 +369,13 @@ fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode
         args.change.change.reason.as_deref(),
         args.change.change.dry_run,
     )?;
-    Ok(instance::print_work(
+    instance::print_work(
         out,
         &work,
         args.diff,
         args.change.change.dry_run,
-    ))
+        args.change.change.json,
+    )
 }
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
@@ -382,7 +396,7 @@ fn cmd_op(cli: &Cli, out: &Output, args: &PlainChangeArgs, op: Op) -> anyhow::Re
     let id = instance::resolve(&repo, &args.instance)?;
     let engine = instance::engine(&repo)?;
     let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result<ExitCode> {
@@ -427,7 +441,7 @@ fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result
     if recovered > 0 && !report.changed() {
         return Ok(ExitCode::Ok);
     }
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
@@ -440,7 +454,7 @@ fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<Ex
         args.change.reason.as_deref(),
         args.change.dry_run,
     )?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
