@@ -66,6 +66,9 @@ pub struct FetchArgs {
     pub json: bool,
 }
 
+/// At most this many workflow names after `ddx repo add`.
+const SHOWN: usize = 10;
+
 pub fn run(cli: &Cli, out: &Output, cmd: &RepoCommand) -> anyhow::Result<ExitCode> {
     let here = cwd(cli)?;
     let repo = Repo::discover(&here)?;
@@ -130,11 +133,20 @@ fn cmd_add(
              library/workflows/ or at the root",
         );
     } else {
+        // A catalog of thousands is summarised: `ddx workflow list` and `--json` name them all.
+        let n = added.workflows.len();
+        let shown = added.workflows[..n.min(SHOWN)].join(", ");
+        let more = if n > SHOWN {
+            format!(
+                ", … and {} more (`ddx workflow list` shows them all)",
+                n - SHOWN
+            )
+        } else {
+            String::new()
+        };
         out.line(format!(
-            "{} workflow{} in {at}: {}",
-            added.workflows.len(),
-            if added.workflows.len() == 1 { "" } else { "s" },
-            added.workflows.join(", ")
+            "{n} workflow{} in {at}: {shown}{more}",
+            if n == 1 { "" } else { "s" },
         ));
     }
     out.note("Commit .ddx/config.yml to share the repository with your team.");
