@@ -304,3 +304,30 @@ fn mutating_commands_say_in_json_what_changed_and_which_refs_moved() {
         .expect("the checkpoint's ref among the refs moved");
     assert_eq!(moved["new"], repo.git(&["rev-parse", &name]).trim());
 }
+
+#[test]
+fn hooks_install_and_uninstall_say_in_json_what_they_did() {
+    let repo = TestRepo::new();
+    let dry = repo.ddx_json(&["hooks", "install", "--dry-run", "--json"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["changed"], true);
+    assert!(!repo.path(".git/hooks/pre-commit").exists());
+    let installed = repo.ddx_json(&["hooks", "install", "--json"]);
+    let hooks = installed["hooks"].as_array().expect("hooks");
+    let pre_commit = hooks
+        .iter()
+        .find(|h| h["hook"] == "pre-commit")
+        .expect("pre-commit");
+    assert_eq!(pre_commit["change"], "installed");
+    let path = pre_commit["path"].as_str().unwrap();
+    assert!(std::path::Path::new(path).exists(), "{path}");
+    let again = repo.ddx_json(&["hooks", "install", "--json"]);
+    assert_eq!(again["changed"], false);
+    let removed = repo.ddx_json(&["hooks", "uninstall", "--json"]);
+    assert!(removed["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["hook"] == "pre-commit" && h["change"] == "removed"));
+    assert!(!std::path::Path::new(path).exists());
+}
