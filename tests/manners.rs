@@ -331,3 +331,38 @@ fn hooks_install_and_uninstall_say_in_json_what_they_did() {
         .any(|h| h["hook"] == "pre-commit" && h["change"] == "removed"));
     assert!(!std::path::Path::new(path).exists());
 }
+
+#[test]
+fn long_work_shows_a_spinner_on_a_terminal_only() {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: /usr/bin/script (util-linux) is absent, no terminal to test on");
+        return;
+    }
+    let repo = applied();
+    let ddx = env!("CARGO_BIN_EXE_ddx");
+    // On a terminal (script gives ddx one), once the work has taken the delay (0 here).
+    let on_tty = repo
+        .command(script)
+        .env("DDX_PROGRESS_AFTER", "0")
+        .env("TERM", "xterm")
+        .args(["-qec", &format!("{ddx} audit verify"), "/dev/null"])
+        .output()
+        .expect("run script");
+    assert!(on_tty.status.success(), "{}", stderr(&on_tty));
+    let shown = common::stdout(&on_tty);
+    assert!(
+        shown.contains("Verifying every chain of refs/ddx/*"),
+        "{shown:?}"
+    );
+    assert!(shown.contains("every chain is intact"), "{shown:?}");
+    // Not on a terminal: never.
+    let piped = repo
+        .command(ddx)
+        .env("DDX_PROGRESS_AFTER", "0")
+        .env("TERM", "xterm")
+        .args(["audit", "verify"])
+        .output()
+        .expect("run ddx");
+    assert!(!stderr(&piped).contains("Verifying"), "{}", stderr(&piped));
+}

@@ -17,6 +17,7 @@ mod man;
 mod notes;
 mod output;
 mod phase;
+mod progress;
 mod repo;
 mod workflow;
 

@@ -91,6 +91,7 @@ fn cmd_add(
     here: &std::path::Path,
     args: &AddArgs,
 ) -> anyhow::Result<ExitCode> {
+    let spinner = super::progress::Spinner::start(format!("Fetching {}", args.url));
     let added = repos::add(
         repo,
         &args.name,
@@ -99,6 +100,7 @@ fn cmd_add(
         here,
         args.dry_run,
     )?;
+    drop(spinner);
     if args.json {
         out.json(&added)?;
         return Ok(ExitCode::Ok);
@@ -220,7 +222,10 @@ fn cmd_remove(out: &Output, repo: &Repo, args: &RemoveArgs) -> anyhow::Result<Ex
 }
 
 fn cmd_fetch(out: &Output, repo: &Repo, args: &FetchArgs) -> anyhow::Result<ExitCode> {
-    let results = repos::fetch(repo, args.name.as_deref(), args.dry_run)?;
+    let spinner = super::progress::Spinner::start("Fetching the registered repositories");
+    let results = repos::fetch(repo, args.name.as_deref(), args.dry_run);
+    drop(spinner);
+    let results = results?;
     if results.is_empty() {
         out.note("No repositories are registered. Add one with `ddx repo add <name> <url>`.");
     }
