@@ -22,18 +22,19 @@ fn applied() -> TestRepo {
     repo
 }
 
-/// Runs ddx with a stdout whose reader is gone before ddx writes, as `ddx … | head -0`.
+/// Runs ddx with a stdout whose reader is gone before ddx starts, as `ddx … | head -0`.
 #[cfg(unix)]
 fn with_closed_stdout(repo: &TestRepo, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
     let mut child = repo
         .command(env!("CARGO_BIN_EXE_ddx"))
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .expect("run ddx");
-    drop(child.stdout.take());
     let mut err = String::new();
     child
         .stderr

@@ -463,8 +463,8 @@ impl Engine<'_> {
             .collect();
         let action = find(&wf, spec, &current)?;
         let view = ActionView::of(action);
-        let tree = GitTree::new(
-            self.repo.gix(),
+        let tree = GitTree::open(
+            self.repo,
             tip.workflow_tree,
             format!("{}:workflow", refs::instance_ref(instance)),
         );
@@ -666,17 +666,7 @@ impl Engine<'_> {
             message.trailer("Ddx-Agent", format!("{} (from {})", a.command, a.from));
             args.insert("agent".to_owned(), a.command.clone());
         }
-        describe_files(&records, &mut message, &mut lines);
-        if !records.is_empty() {
-            args.insert(
-                "files".to_owned(),
-                records
-                    .iter()
-                    .map(|(p, _)| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-        }
+        describe_files(&records, &mut message, &mut lines, &mut args);
         message.body = lines.join("\n");
         let audit = AuditRecord {
             operation: "action".to_owned(),
@@ -696,6 +686,7 @@ impl Engine<'_> {
             st.metrics.events += 1;
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: st.to_yaml(),
                     workflow_tree: tip.workflow_tree,
                     message: message.clone(),

@@ -8,8 +8,7 @@
 use crate::config::{Config, ConfigError, RepositoryConfig};
 use crate::model::diag::did_you_mean;
 use crate::store::sources::{self, Fetched, SourceError};
-use crate::store::{library, Repo, StoreError};
-use gix::ObjectId;
+use crate::store::{library, ObjectId, Repo, StoreError};
 use serde::Serialize;
 use std::path::Path;
 
@@ -115,10 +114,7 @@ pub fn normalize_url(url: &str, cwd: &Path) -> String {
     }
 }
 
-fn workflows_of(
-    repo: &gix::Repository,
-    commit: ObjectId,
-) -> Result<(String, Vec<String>), StoreError> {
+fn workflows_of(repo: &Repo, commit: ObjectId) -> Result<(String, Vec<String>), StoreError> {
     let root = sources::workflows_root(repo, commit)?;
     let names = library::workflow_folders(repo, root.tree, root.only_with_workflow_yml)?
         .into_iter()
@@ -160,11 +156,10 @@ pub fn add(
     if dry_run {
         return Ok(added);
     }
-    let gix = repo.gix();
-    let old = sources::get(gix, name)?;
+    let old = sources::get(repo, name)?;
     if old != Some(fetched.commit) {
         sources::set(
-            gix,
+            repo,
             name,
             fetched.commit,
             old,
@@ -178,10 +173,10 @@ pub fn add(
         extra: Default::default(),
     });
     if let Err(e) = config.save(repo.work_dir()) {
-        restore_ref(gix, name, old, fetched.commit);
+        restore_ref(repo, name, old, fetched.commit);
         return Err(e.into());
     }
-    let (path, names) = workflows_of(gix, fetched.commit)?;
+    let (path, names) = workflows_of(repo, fetched.commit)?;
     added.workflows = names;
     added.workflows_path = Some(path);
     if !added.dry_run {
@@ -201,7 +196,7 @@ pub fn add(
 }
 
 /// Puts a source ref back to `old` after a later step failed.
-fn restore_ref(repo: &gix::Repository, name: &str, old: Option<ObjectId>, now: ObjectId) {
+fn restore_ref(repo: &Repo, name: &str, old: Option<ObjectId>, now: ObjectId) {
     let result = match old {
         Some(old) if old != now => sources::set(repo, name, old, Some(now), "ddx: undo"),
         Some(_) => Ok(()),
@@ -238,12 +233,11 @@ pub fn fetch(
 fn fetch_one(repo: &Repo, r: &RepositoryConfig, dry_run: bool) -> Result<Fetch, RepoError> {
     sources::validate_name(&r.name)?;
     let Fetched { commit, branch } = sources::fetch(repo, &r.url, r.branch.as_deref(), dry_run)?;
-    let gix = repo.gix();
-    let old = sources::get(gix, &r.name)?;
+    let old = sources::get(repo, &r.name)?;
     let changed = old != Some(commit);
     if changed && !dry_run {
         sources::set(
-            gix,
+            repo,
             &r.name,
             commit,
             old,
@@ -276,7 +270,7 @@ fn fetch_one(repo: &Repo, r: &RepositoryConfig, dry_run: bool) -> Result<Fetch, 
 
 fn not_found(repo: &Repo, config: &Config, name: &str) -> RepoError {
     let mut names: Vec<String> = config.repositories.iter().map(|r| r.name.clone()).collect();
-    if let Ok(refs) = sources::list(repo.gix()) {
+    if let Ok(refs) = sources::list(repo) {
         names.extend(refs.into_iter().map(|(n, _)| n));
     }
     RepoError::NotFound {
@@ -288,9 +282,8 @@ fn not_found(repo: &Repo, config: &Config, name: &str) -> RepoError {
 /// Unregisters `name`: removes it from the config and deletes its source ref.
 pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoError> {
     let mut config = Config::load(repo.work_dir())?;
-    let gix = repo.gix();
     let commit = if sources::validate_name(name).is_ok() {
-        sources::get(gix, name)?
+        sources::get(repo, name)?
     } else {
         None
     };
@@ -309,13 +302,13 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
         return Ok(removed);
     }
     if let Some(id) = commit {
-        sources::delete(gix, name, id)?;
+        sources::delete(repo, name, id)?;
     }
     if let Some(i) = position {
         config.repositories.remove(i);
         if let Err(e) = config.save(repo.work_dir()) {
             if let Some(id) = commit {
-                if let Err(e) = sources::set(gix, name, id, None, "ddx: undo remove") {
+                if let Err(e) = sources::set(repo, name, id, None, "ddx: undo remove") {
                     tracing::error!("could not put {} back: {e}", sources::ref_name(name));
                 }
             }
@@ -337,10 +330,9 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
 /// The registered repositories and fetched sources.
 pub fn list(repo: &Repo) -> Result<Vec<Listed>, RepoError> {
     let config = Config::load(repo.work_dir())?;
-    let gix = repo.gix();
-    let refs = sources::list(gix)?;
+    let refs = sources::list(repo)?;
     let count = |commit: Option<ObjectId>| {
-        commit.and_then(|c| workflows_of(gix, c).ok().map(|(_, n)| n.len()))
+        commit.and_then(|c| workflows_of(repo, c).ok().map(|(_, n)| n.len()))
     };
     let mut out: Vec<Listed> = config
         .repositories

@@ -150,6 +150,15 @@ fn civil(seconds: i64) -> (i64, u32, u32, u32, u32, u32) {
 
 /// Every ref under `prefix`, as (name without the prefix, target id), sorted by name.
 pub fn list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreError> {
+    if repo.reads_refs_through_git() {
+        let mut out: Vec<(String, ObjectId)> = super::git::local_refs(repo.work_dir(), prefix)
+            .map_err(|e| StoreError::git(format!("listing {prefix}"), e))?
+            .into_iter()
+            .filter_map(|r| Some((r.name.strip_prefix(prefix)?.to_owned(), r.id)))
+            .collect();
+        out.sort();
+        return Ok(out);
+    }
     let platform = repo
         .gix()
         .references()
@@ -172,11 +181,61 @@ pub fn list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreE
 
 /// The id a ref points at, `None` when it does not exist.
 pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
+    if repo.reads_refs_through_git() {
+        let found = super::git::local_refs(repo.work_dir(), name)
+            .map_err(|e| StoreError::git(format!("reading {name}"), e))?;
+        return Ok(found.into_iter().find(|r| r.name == name).map(|r| r.id));
+    }
     let r = repo
         .gix()
         .try_find_reference(name)
         .map_err(|e| StoreError::git(format!("reading {name}"), e))?;
     Ok(r.and_then(|r| r.try_id().map(|id| id.detach())))
+}
+
+/// The commit `HEAD` points at (through any symbolic ref), `None` while it is unborn.
+pub fn head_commit(repo: &Repo) -> Option<ObjectId> {
+    if repo.reads_refs_through_git() {
+        return super::git::head(repo.work_dir()).ok().and_then(|(_, c)| c);
+    }
+    repo.gix().head_id().ok().map(|id| id.detach())
+}
+
+/// The commit `HEAD` points at, `None` while it is unborn; a `HEAD` that cannot be read or
+/// does not lead to a commit is an error.
+pub fn head(repo: &Repo) -> Result<Option<ObjectId>, StoreError> {
+    if repo.reads_refs_through_git() {
+        return super::git::head(repo.work_dir())
+            .map(|(_, c)| c)
+            .map_err(|e| StoreError::git("reading HEAD", e));
+    }
+    let mut head = repo
+        .gix()
+        .head()
+        .map_err(|e| StoreError::git("reading HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let commit = head
+        .peel_to_commit()
+        .map_err(|e| StoreError::git("resolving HEAD to a commit", e))?;
+    Ok(Some(commit.id))
+}
+
+/// The branch `HEAD` names, short (`main`), also while it is unborn; `None` when detached.
+pub fn head_branch(repo: &Repo) -> Option<String> {
+    if repo.reads_refs_through_git() {
+        let (branch, _) = super::git::head(repo.work_dir()).ok()?;
+        let branch = branch?;
+        return Some(
+            branch
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&branch)
+                .to_owned(),
+        );
+    }
+    let name = repo.gix().head_name().ok()??;
+    Some(name.shorten().to_string())
 }
 
 /// The ids of every instance.

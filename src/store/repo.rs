@@ -11,8 +11,6 @@ pub enum StoreError {
     NotARepository { path: PathBuf },
     #[error("{} is a bare repository; ddx needs a work tree", path.display())]
     Bare { path: PathBuf },
-    #[error("{} uses the reftable ref storage, which ddx cannot write to safely yet", path.display())]
-    Reftable { path: PathBuf },
     #[error("cannot open the git repository at {}", path.display())]
     Open {
         path: PathBuf,
@@ -29,6 +27,8 @@ pub enum StoreError {
         commit: String,
         what: String,
     },
+    #[error("{reference} {what}")]
+    MovedOutside { reference: String, what: String },
     #[error("an earlier ddx command was interrupted before it finished: {}", steps.join("; "))]
     Interrupted { steps: Vec<String> },
     #[error("{reference} kept changing under ddx: gave up after {attempts} attempts")]
@@ -79,6 +79,8 @@ pub struct Repo {
     last_event: std::sync::Mutex<Option<super::event::Tip>>,
     /// Whether objects and refs are written with git (see [`Repo::writes_through_git`]).
     through_git: std::sync::OnceLock<bool>,
+    /// Refs are kept in reftable, which gix cannot read: ddx reads them with git.
+    reftable: bool,
 }
 
 impl std::fmt::Debug for Repo {
@@ -111,31 +113,31 @@ impl Repo {
                 })
             }
         };
-        Self::from_gix(repo, dir)
+        Self::from_gix(repo)
     }
 
-    /// Wraps an open repository, refusing bare and reftable ones.
-    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+    /// Wraps an open repository, refusing bare ones.
+    pub(in crate::store) fn from_gix(repo: gix::Repository) -> Result<Repo, StoreError> {
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
             });
         };
-        let storage = repo
+        Ok(Repo::wrap(repo, work_dir))
+    }
+
+    fn wrap(repo: gix::Repository, work_dir: PathBuf) -> Repo {
+        let reftable = repo
             .config_snapshot()
             .string("extensions.refStorage")
-            .map(|s| s.to_string().to_ascii_lowercase());
-        if storage.as_deref() == Some("reftable") {
-            return Err(StoreError::Reftable {
-                path: dir.to_owned(),
-            });
-        }
-        Ok(Repo {
+            .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
+        Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
             through_git: std::sync::OnceLock::new(),
-        })
+            reftable,
+        }
     }
 
     /// Whether this repository's objects and refs must be written by git itself: gix writes
@@ -145,13 +147,10 @@ impl Repo {
         *self.through_git.get_or_init(|| {
             let config = self.repo.config_snapshot();
             let set = |key: &str| config.string(key).is_some();
-            let reftable = config
-                .string("extensions.refStorage")
-                .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
             let hook = self
                 .hooks_dir()
                 .is_ok_and(|d| d.join("reference-transaction").is_file());
-            reftable
+            self.reftable
                 || hook
                 || set("core.sharedRepository")
                 || set("core.fsync")
@@ -174,8 +173,18 @@ impl Repo {
         }
     }
 
-    pub fn gix(&self) -> &gix::Repository {
+    /// The gix handle, for the store's own modules only: the layers above reach objects and
+    /// refs through store functions, so that every ref read goes through [`super::refs`].
+    pub(in crate::store) fn gix(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// A handle worker threads each open their own [`Repo`] from (a `Repo` is not `Sync`).
+    pub fn shared(&self) -> SharedRepo {
+        SharedRepo {
+            repo: self.repo.clone().into_sync(),
+            work_dir: self.work_dir.clone(),
+        }
     }
 
     pub fn work_dir(&self) -> &Path {
@@ -250,9 +259,44 @@ impl Repo {
         })
     }
 
+    /// Whether ddx keeps a reflog for the refs it moves: always, as `git update-ref
+    /// --create-reflog` does, unless `core.logAllRefUpdates` is `false`.
+    pub fn logs_ref_updates(&self) -> bool {
+        let config = self.repo.config_snapshot();
+        match config.string("core.logAllRefUpdates") {
+            Some(v) => {
+                let v = v.to_string().to_ascii_lowercase();
+                !matches!(v.as_str(), "false" | "no" | "off" | "0")
+            }
+            None => true,
+        }
+    }
+
+    /// Whether refs are kept in reftable storage, read with git rather than gix.
+    pub fn reads_refs_through_git(&self) -> bool {
+        self.reftable
+    }
+
     /// The commit `HEAD` points at, `None` while it is unborn.
-    pub fn project_commit(&self) -> Option<gix::ObjectId> {
-        self.repo.head_id().ok().map(|id| id.detach())
+    pub fn project_commit(&self) -> Option<ObjectId> {
+        super::refs::head_commit(self)
+    }
+}
+
+/// A repository opened once and shared by worker threads, each of which reads through a
+/// [`Repo`] of its own ([`SharedRepo::to_thread_local`]).
+pub struct SharedRepo {
+    repo: gix::ThreadSafeRepository,
+    work_dir: PathBuf,
+}
+
+impl SharedRepo {
+    /// This thread's own [`Repo`], keeping up to `object_cache` bytes of decoded objects unless
+    /// the repository's config sets a cache size.
+    pub fn to_thread_local(&self, object_cache: usize) -> Repo {
+        let mut repo = self.repo.to_thread_local();
+        repo.object_cache_size_if_unset(object_cache);
+        Repo::wrap(repo, self.work_dir.clone())
     }
 }
 
@@ -300,8 +344,10 @@ mod tests {
             Err(StoreError::Bare { .. })
         ));
         git(dir.path(), &["init", "-q", "--ref-format=reftable", "rt"]);
-        let err = Repo::discover(&dir.path().join("rt")).unwrap_err();
-        assert!(matches!(err, StoreError::Reftable { .. }), "{err:?}");
+        let rt = Repo::discover(&dir.path().join("rt")).unwrap();
+        assert!(rt.reads_refs_through_git());
+        assert_eq!(rt.project_commit(), None);
+        assert!(crate::store::refs::head_branch(&rt).is_some());
         git(dir.path(), &["init", "-q", "ok"]);
         let repo = Repo::discover(&dir.path().join("ok")).unwrap();
         assert!(repo.ddx_dir().ends_with(".git/ddx"));
