@@ -367,3 +367,29 @@ fn long_work_shows_a_spinner_on_a_terminal_only() {
         .expect("run ddx");
     assert!(!stderr(&piped).contains("Verifying"), "{}", stderr(&piped));
 }
+
+#[test]
+fn workflow_init_json_names_the_new_instance_and_nothing_else_on_stdout() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit_all("initial");
+    let out = repo.ddx(&[
+        "workflow",
+        "init",
+        "helix",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "shop",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(&common::stdout(&out)).expect("one JSON document on stdout");
+    assert_eq!(doc["instance"], "shop");
+    assert_eq!(
+        doc["event"],
+        repo.git(&["rev-parse", "refs/ddx/instances/shop"]).trim()
+    );
+    assert_eq!(doc["status"], "pending");
+}
