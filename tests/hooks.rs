@@ -369,6 +369,19 @@ fn notes_rebuild_regenerates_notes_from_trailers() {
     assert_eq!(after, before);
     assert!(stderr(&repo.ddx(&["notes", "rebuild"])).contains("Nothing changed."));
     repo.git(&["fsck", "--strict"]);
+    // In JSON: the notes derived, how many changed, and where the ref moved.
+    let old = repo.git(&["rev-parse", "refs/notes/ddx"]).trim().to_owned();
+    repo.git(&["update-ref", "-d", "refs/notes/ddx"]);
+    let rebuilt = repo.ddx_json(&["notes", "rebuild", "--json"]);
+    assert_eq!(rebuilt["notes"], 1);
+    assert_eq!(rebuilt["changed"], 1);
+    assert_eq!(rebuilt["old"], serde_json::Value::Null);
+    assert_eq!(
+        rebuilt["new"],
+        repo.git(&["rev-parse", "refs/notes/ddx"]).trim()
+    );
+    // Pinned dates: the rebuilt notes commit is the one written before, byte for byte.
+    assert_eq!(rebuilt["new"], old.as_str());
 }
 
 #[test]

@@ -204,3 +204,30 @@ fn ddx_log_filters_by_instance_level_time_text_and_run() {
     let out = repo.ddx(&["log", "-i", "zz"]);
     assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
 }
+
+#[test]
+fn each_written_artifact_is_logged_once() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "helix",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "once",
+    ]);
+    let text = repo.ddx_ok(&["log", "-i", "once"]);
+    let prd: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("wrote docs/helix/01-frame/prd.md"))
+        .collect();
+    assert_eq!(prd.len(), 1, "{text}");
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(": apply helix"))
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+}

@@ -370,6 +370,27 @@ fn a_config_that_does_not_parse_is_reported_and_left_alone() {
 }
 
 #[test]
+fn a_large_catalog_is_summarised_not_listed_name_by_name() {
+    let names: Vec<String> = (0..25).map(|i| format!("flow-{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let team = Upstream::new("workflows/", &refs);
+    let repo = TestRepo::new();
+    let out = repo.ddx_ok(&["repo", "add", "big", team.url()]);
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "25 workflows in workflows/: flow-00, flow-01, flow-02, flow-03, flow-04, flow-05, \
+         flow-06, flow-07, flow-08, flow-09, … and 15 more (`ddx workflow list` shows them all)"
+    );
+    // The JSON keeps every name.
+    let repo2 = TestRepo::new();
+    let added: Value =
+        serde_json::from_str(&repo2.ddx_ok(&["repo", "add", "big", team.url(), "--json"]))
+            .expect("JSON");
+    assert_eq!(added["workflows"].as_array().map(Vec::len), Some(25));
+}
+
+#[test]
 fn a_library_caller_of_add_and_remove_gets_the_same_audit_as_the_cli() {
     let up = Upstream::new("workflows/", &["review"]);
     let repo = TestRepo::new();

@@ -298,7 +298,7 @@ fn markdown_and_html_reports_are_complete_and_self_contained() {
         "{md}"
     );
     assert!(
-        md.contains("| frame | Problem statement clearly documented | Bob <bob@example.com> | 2026-01-14T12:20:00Z | looks right |"),
+        md.contains("| frame | Problem statement clearly documented | Bob \\<bob@example.com\\> | 2026-01-14T12:20:00Z | looks right |"),
         "{md}"
     );
     assert!(
@@ -322,8 +322,9 @@ fn markdown_and_html_reports_are_complete_and_self_contained() {
     assert!(html.trim_end().ends_with("</html>"));
     assert!(html.contains("<style>"));
     assert!(html.contains("<svg "));
-    // One bar per phase run: frame 1, design 2, ship 1.
-    assert_eq!(html.matches("<rect x=\"").count() - 1 - 5, 4, "{html}");
+    // One bar per phase run: frame 1, design 2, ship 1 (besides the background and the
+    // legend's seven).
+    assert_eq!(html.matches("<rect x=\"").count() - 1 - 7, 4, "{html}");
     assert!(html.contains(
         "<title>design: failed from 2026-01-14T12:30:00Z to 2026-01-14T12:40:00Z (10m 00s)</title>"
     ));
@@ -475,4 +476,325 @@ fn exports_carry_a_manifest_that_git_confirms() {
     assert_eq!(stdout(&out), jsonl);
     let m: Value = serde_json::from_str(&stderr(&out)).unwrap();
     assert_eq!(m["entries"], entries);
+}
+
+/// Texts that look like Markdown or HTML, evidence a reviewer should not have to wade through.
+const ROUGH: &str = r#"name: rough
+version: 0.1.0
+description: A workflow whose texts look like Markdown
+phases:
+  - id: frame
+    order: 1
+    name: Frame <the> **problem**
+    exit_criteria:
+      - "<unknown> users are **named**"
+      - criteria: "- no open questions"
+        required: false
+        check: {pattern: "\\[NEEDS CLARIFICATION|<unknown>", path: docs/prd.md, expected: 0}
+      - criteria: "1. tests pass"
+        required: false
+        check: {command: "printf 'thread main panicked at src/lib.rs:1\\n   0: std::backtrace\\n   1: core::panicking\\n   2: a\\n   3: b\\n   4: c\\n   5: d\\n   6: e\\n   7: f\\nerror: test failed, exit 101\\n'; exit 101", timeout: 30}
+  - id: build
+    order: 2
+    name: Build
+    depends_on: [frame]
+    exit_criteria:
+      - criteria: Release notes exist
+        check: {file_exists: RELEASE.md}
+"#;
+
+const PRD: &str =
+    "# PRD\n\n- <unknown> users **bold** [NEEDS CLARIFICATION: who]\n1. a numbered line\n";
+
+/// frame completes with two optional checks failing, build is forced through, then the
+/// instance is restored to the checkpoint taken while frame was in progress.
+fn rough_history() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("wf/workflow.yml", ROUGH);
+    repo.write("docs/prd.md", PRD);
+    repo.commit_all("initial");
+    ddx_at(&repo, 0, "Ann", &["workflow", "init", "./wf", "--id", "h1"]);
+    ddx_at(&repo, 0, "Ann", &["workflow", "next"]);
+    ddx_at(&repo, 5, "Ann", &["checkpoint", "create", "framing"]);
+    ddx_at(
+        &repo,
+        10,
+        "Bob",
+        &["gate", "approve", "frame", "1", "-m", "**ok** <b>by me</b>"],
+    );
+    ddx_at(&repo, 20, "Ann", &["phase", "complete", "frame", "--trust"]);
+    ddx_at(&repo, 20, "Ann", &["workflow", "next"]);
+    ddx_at(
+        &repo,
+        30,
+        "Ann",
+        &[
+            "phase",
+            "complete",
+            "build",
+            "--force",
+            "--reason",
+            "ship <now>",
+        ],
+    );
+    ddx_at(&repo, 40, "Ann", &["workflow", "restore", "framing"]);
+    repo
+}
+
+fn event_of(repo: &TestRepo, grep: &str) -> String {
+    repo.git(&[
+        "log",
+        "--format=%H",
+        &format!("--grep={grep}"),
+        "refs/ddx/instances/h1",
+    ])
+    .trim()
+    .to_owned()
+}
+
+#[test]
+fn the_report_marks_optional_criteria_and_shortens_evidence_to_what_a_reviewer_reads() {
+    let repo = rough_history();
+    let r = report_json(&repo, &[]);
+    let i = &r["instances"][0];
+    let frame_exit = i["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["phase"] == "frame" && g["gate"] == "exit")
+        .unwrap();
+    let complete = event_of(&repo, "complete frame");
+    assert_eq!(frame_exit["commit"], complete.as_str());
+    let pattern = &frame_exit["criteria"][1];
+    assert_eq!(pattern["required"], false);
+    assert_eq!(pattern["status"], "failed");
+    assert_eq!(pattern["summary"], "1 match in docs/prd.md (expected 0)");
+    assert_eq!(
+        pattern["evidence"],
+        serde_json::json!(["docs/prd.md:3: - <unknown> users **bold** [NEEDS CLARIFICATION: who]"])
+    );
+    let command = &frame_exit["criteria"][2];
+    assert_eq!(command["required"], false);
+    assert_eq!(command["summary"], "the command exited with 101");
+    assert_eq!(
+        command["evidence"],
+        serde_json::json!(["   6: e", "   7: f", "error: test failed, exit 101"])
+    );
+    // The full record stays in the event, and the JSON keeps it whole.
+    assert!(command["detail"]
+        .as_str()
+        .unwrap()
+        .contains("thread main panicked at src/lib.rs:1"));
+    let trailers = repo.git(&["log", "-1", "--format=%B", &complete]);
+    assert!(trailers.contains("thread main panicked"), "{trailers}");
+
+    let md = stdout(&repo.ddx(&["audit", "report"]));
+    let line = md
+        .lines()
+        .find(|l| l.contains("tests pass"))
+        .expect("the command criterion in the Markdown");
+    assert!(line.contains("optional"), "{line}");
+    assert!(!line.contains("panicked"), "{line}");
+    assert!(
+        !md.contains("NEEDS CLARIFICATION|"),
+        "the raw regex is shown:\n{md}"
+    );
+    assert!(
+        md.contains(&format!("full record: `git show {}`", &complete[..12])),
+        "{md}"
+    );
+}
+
+#[test]
+fn restores_and_forced_completions_are_drawn_as_the_table_lists_them() {
+    let repo = rough_history();
+    let r = report_json(&repo, &[]);
+    let phases = r["instances"][0]["phases"].as_array().unwrap();
+    let build = phases.iter().find(|p| p["id"] == "build").unwrap();
+    assert_eq!(build["status"], "pending");
+    let run = &build["runs"][0];
+    assert_eq!(run["outcome"], "completed");
+    assert_eq!(run["forced"], true);
+    assert_eq!(run["undone"], "2026-01-14T12:40:00Z");
+    let frame = phases.iter().find(|p| p["id"] == "frame").unwrap();
+    assert_eq!(frame["status"], "in_progress");
+    assert_eq!(frame["runs"][0]["undone"], "2026-01-14T12:40:00Z");
+    assert_eq!(frame["runs"][1]["outcome"], "in_progress");
+
+    let html = stdout(&repo.ddx(&["audit", "report", "--format", "html"]));
+    let bars: Vec<&str> = html
+        .split("<rect ")
+        .filter(|r| r.contains("<title>build"))
+        .collect();
+    assert_eq!(bars.len(), 1, "{html}");
+    assert!(
+        !bars[0].contains("#2da44e"),
+        "a green bar for a pending phase: {}",
+        bars[0]
+    );
+    assert!(bars[0].contains("forced"), "{}", bars[0]);
+    assert!(bars[0].contains("undone by the restore"), "{}", bars[0]);
+    assert!(html.contains("class=\"restore-mark\""), "no restore drawn");
+    let md = stdout(&repo.ddx(&["audit", "report"]));
+    let row = md.lines().find(|l| l.starts_with("| build")).unwrap();
+    assert!(row.contains("pending"), "{row}");
+    assert!(row.contains("forced, then undone by a restore"), "{row}");
+}
+
+/// The text of rendered Markdown, with every HTML event (raw HTML would disappear in a
+/// viewer) and every emphasis reported.
+fn render_markdown(md: &str) -> (String, Vec<String>) {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut text = String::new();
+    let mut odd = Vec::new();
+    let mut lists = 0usize;
+    for ev in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match ev {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(end) => {
+                text.push('\n');
+                if matches!(end, TagEnd::List(_)) {
+                    lists = lists.saturating_sub(1);
+                }
+            }
+            Event::Html(h) | Event::InlineHtml(h) => odd.push(format!("html {h}")),
+            Event::Start(Tag::Emphasis) => odd.push("emphasis".into()),
+            Event::Start(Tag::List(_)) => {
+                lists += 1;
+                if lists > 1 {
+                    odd.push("nested list".into());
+                }
+            }
+            Event::Start(Tag::Strong) => text.push_str("<<strong>>"),
+            _ => {}
+        }
+    }
+    (text, odd)
+}
+
+#[test]
+fn the_markdown_report_renders_workflow_text_literally() {
+    let repo = rough_history();
+    let md = stdout(&repo.ddx(&["audit", "report"]));
+    let (text, odd) = render_markdown(&md);
+    assert_eq!(odd, Vec::<String>::new(), "{md}");
+    for literal in [
+        "Frame <the> **problem**",
+        "<unknown> users are **named**",
+        "- no open questions",
+        "1. tests pass",
+        "**ok** <b>by me</b>",
+        "docs/prd.md:3: - <unknown> users **bold** [NEEDS CLARIFICATION: who]",
+        "ship <now>",
+    ] {
+        assert!(
+            text.contains(literal),
+            "{literal:?} is not in the rendered text:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn the_html_report_parses_in_headless_chromium() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!(
+            "skipped: /usr/bin/chromium is absent (apt-get install chromium to run this test)"
+        );
+        return;
+    }
+    let repo = rough_history();
+    let file = repo.path("report.html");
+    repo.ddx_ok(&[
+        "audit",
+        "report",
+        "--format",
+        "html",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let profile = repo.path("chromium-profile");
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = stdout(&out);
+    // The browser parsed workflow text as text: no element named by it.
+    assert!(!dom.contains("<unknown>"), "{dom}");
+    assert!(!dom.contains("<the>"), "{dom}");
+    assert!(dom.contains("&lt;unknown&gt; users are **named**"), "{dom}");
+    assert!(dom.contains("<svg"), "{dom}");
+    assert!(dom.contains("<title>build: completed, forced"), "{dom}");
+    assert!(!dom.contains("<script"), "{dom}");
+    assert!(dom.contains("</html>"), "{dom}");
+}
+
+#[test]
+fn applied_artifacts_and_the_approvals_apply_gives_are_in_the_report() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "hello\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "helix",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "shop",
+    ]);
+    let init = repo
+        .git(&["rev-parse", "refs/ddx/instances/shop"])
+        .trim()
+        .to_owned();
+    let r = report_json(&repo, &[]);
+    let i = &r["instances"][0];
+    let prd = "docs/helix/01-frame/prd.md";
+    let blob = repo.git(&["hash-object", prd]).trim().to_owned();
+    let artifact = i["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == prd)
+        .expect("the PRD among the artifacts");
+    assert_eq!(artifact["after"], blob.as_str());
+    assert_eq!(artifact["commit"], init.as_str());
+    let approvals = i["approvals"].as_array().unwrap();
+    assert!(!approvals.is_empty(), "{i}");
+    for a in approvals {
+        assert_eq!(a["commit"], init.as_str(), "{a}");
+        assert_eq!(a["by"], "Test User <test@example.com>", "{a}");
+    }
+    let input = i["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["phase"] == "frame" && g["gate"] == "input")
+        .expect("frame's input gate");
+    assert_eq!(input["criteria"].as_array().unwrap().len(), approvals.len());
+    assert!(input["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["status"] == "approved"));
+    let md = repo.ddx_ok(&["audit", "report"]);
+    assert!(
+        md.contains(&format!("| frame | `{prd}` | (new) | `{blob}` |")),
+        "{md}"
+    );
+    assert!(!md.contains("None recorded."), "{md}");
 }

@@ -505,10 +505,13 @@ fn version_and_completions() {
         format!("ddx {}\n", env!("CARGO_PKG_VERSION"))
     );
     for shell in ["bash", "zsh", "fish"] {
+        // The registration of the dynamic engine: the shell asks ddx at each Tab.
         let script = repo.ddx_ok(&["completion", shell]);
         assert!(
-            script.contains("workflow"),
-            "{shell} completion mentions commands"
+            (script.contains(&format!("COMPLETE=\"{shell}\""))
+                || script.contains(&format!("COMPLETE={shell}")))
+                && script.contains("ddx"),
+            "{shell} completion registers ddx: {script}"
         );
     }
 }

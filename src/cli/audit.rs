@@ -242,6 +242,7 @@ fn cmd_show(repo: &Repo, out: &Output, args: &ShowArgs) -> anyhow::Result<ExitCo
 }
 
 fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let spinner = super::progress::Spinner::start("Verifying every chain of refs/ddx/*");
     let v = verify::verify(
         repo,
         VerifyOptions {
@@ -249,6 +250,7 @@ fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<Ex
             all_signatures: args.all_signatures,
         },
     )?;
+    drop(spinner);
     let code = if v.ok {
         ExitCode::Ok
     } else {
@@ -336,12 +338,14 @@ fn cmd_report(repo: &Repo, out: &Output, args: &ReportArgs) -> anyhow::Result<Ex
         ReportFormatArg::Html => ReportFormat::Html,
         ReportFormatArg::Json => ReportFormat::Json,
     };
+    let spinner = super::progress::Spinner::start("Reading and verifying refs/ddx/*");
     let r = report::build(
         repo,
         &ReportOptions {
             instance: args.instance.clone(),
         },
     )?;
+    drop(spinner);
     let bytes = report::render(&r, format)?;
     write_output(out, args.output.as_ref(), &bytes)?;
     Ok(ExitCode::Ok)

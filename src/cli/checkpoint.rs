@@ -26,6 +26,9 @@ pub struct CreateArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: the checkpoint's ref, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +47,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &CheckpointCommand) -> anyhow::Result<E
             let id = instance::resolve(&repo, &args.instance)?;
             let engine = instance::engine(&repo)?;
             let report = engine.checkpoint(&id, &args.name, args.force, args.dry_run)?;
-            Ok(instance::print_report(out, &report))
+            instance::print_report(out, &report, args.json)
         }
         CheckpointCommand::List(args) => {
             let repo = instance::open(cli)?;

@@ -18,10 +18,12 @@ pub enum GateCommand {
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// The phase id.
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::phases))]
     pub phase: String,
     /// The criteria: each its text, a unique part of it, or its number in `ddx workflow
     /// status`; several are approved in one event.
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required = true, num_args = 1..,
+          add = clap_complete::engine::ArgValueCandidates::new(super::completion::criteria))]
     pub criteria: Vec<String>,
     #[command(flatten)]
     pub instance: InstanceArg,
@@ -31,6 +33,9 @@ pub struct ApproveArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: what changed, the event and audit commits, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,5 +206,5 @@ fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<Ex
         comment: args.comment.clone(),
     };
     let report = engine.apply(&id, &op, None, args.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.json)
 }

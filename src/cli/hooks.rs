@@ -24,6 +24,9 @@ pub struct ChangeArgs {
     /// Say what would change, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: each hook's path and what happened to it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -53,12 +56,12 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
                 .map(|p| p.with_file_name("ddx").display().to_string())
                 .unwrap_or_else(|| "ddx".to_owned());
             let changes = hooks::install_recorded(&repo, &dir, &exe, args.dry_run)?;
-            report(out, &dir, &changes, args.dry_run);
+            report(out, &dir, &changes, args)?;
             Ok(ExitCode::Ok)
         }
         HooksCommand::Uninstall(args) => {
             let changes = hooks::uninstall_recorded(&repo, &dir, args.dry_run)?;
-            report(out, &dir, &changes, args.dry_run);
+            report(out, &dir, &changes, args)?;
             Ok(ExitCode::Ok)
         }
         HooksCommand::Status(args) => {
@@ -90,10 +93,34 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
     }
 }
 
-fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], dry_run: bool) {
+fn report(
+    out: &Output,
+    dir: &std::path::Path,
+    changes: &[(&str, HookChange)],
+    args: &ChangeArgs,
+) -> anyhow::Result<()> {
+    let dry_run = args.dry_run;
+    if args.json {
+        let hooks: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|(hook, change)| {
+                serde_json::json!({
+                    "hook": hook,
+                    "path": dir.join(hook).display().to_string(),
+                    "change": change,
+                })
+            })
+            .collect();
+        return out.json(&serde_json::json!({
+            "hooks_dir": dir.display().to_string(),
+            "dry_run": dry_run,
+            "changed": changes.iter().any(|(_, c)| c.changes()),
+            "hooks": hooks,
+        }));
+    }
     if changes.iter().all(|(_, c)| !c.changes()) {
         out.note("Nothing changed.");
-        return;
+        return Ok(());
     }
     let would = if dry_run { "would be " } else { "" };
     for (hook, change) in changes {
@@ -111,6 +138,7 @@ fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], d
         };
         out.line(format!("{}/{hook}: {what}", dir.display()));
     }
+    Ok(())
 }
 
 fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {

@@ -71,6 +71,8 @@ pub fn cmd_log(cli: &Cli, out: &Output, args: &LogArgs) -> anyhow::Result<ExitCo
     let stdout = std::io::stdout();
     let mut lock = std::io::BufWriter::new(stdout.lock());
     let n = query::export(&files, &filter, format, &mut lock)?;
+    // Flushed here, so a closed pipe is seen (dropping a BufWriter ignores its errors).
+    std::io::Write::flush(&mut lock)?;
     drop(lock);
     if n == 0 && format == Format::Text {
         out.note("No log lines match.");

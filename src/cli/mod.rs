@@ -13,9 +13,11 @@ mod gate;
 mod hooks;
 mod instance;
 mod log;
+mod man;
 mod notes;
 mod output;
 mod phase;
+mod progress;
 mod repo;
 mod workflow;
 
@@ -110,10 +112,18 @@ pub enum Command {
     Agents(agents::AgentsCommand),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
+    /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
+    Man(man::ManArgs),
 }
 
 /// Runs ddx with the process's arguments and returns the exit code.
 pub fn main() -> i32 {
+    quiet_on_closed_pipe();
+    // `COMPLETE=bash ddx -- ddx workflow show h`: the shell asks for candidates (the
+    // registration script of `ddx completion bash` does); ddx prints them and exits.
+    clap_complete::CompleteEnv::with_factory(command)
+        .var(completion::VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -130,6 +140,7 @@ pub fn main() -> i32 {
     crate::observe::log::init(cli.verbose as i8 - cli.quiet as i8, out.color_stderr());
     let code = match run(&cli, &out) {
         Ok(code) => code as i32,
+        Err(err) if broken_pipe(&err) => output::reader_gone(),
         Err(err) => {
             let (code, hint) = classify(&err);
             let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
@@ -143,6 +154,33 @@ pub fn main() -> i32 {
     code
 }
 
+/// A panic while printing to a reader that went away (`ddx … | head -1`) ends ddx as git
+/// ends, not with a panic message: whatever printed, the pipe is what failed.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if output::stdout_gone() {
+            output::reader_gone();
+        }
+        default(info)
+    }));
+}
+
+/// Whether `err` is stdout's reader going away.
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A command line ddx cannot act on (exit code 2, as clap's own errors).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("cannot change to '{}': {why}", dir.display())]
+    Directory { dir: PathBuf, why: String },
+}
+
 /// The working directory of this invocation (`-C` or the process's).
 pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
     let here = std::env::current_dir()?;
@@ -152,7 +190,27 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// `-C DIR` must name a directory, as git's `-C` must.
+fn check_directory(cli: &Cli) -> Result<(), UsageError> {
+    let Some(dir) = &cli.directory else {
+        return Ok(());
+    };
+    let why = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "Not a directory".to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "No such file or directory".to_owned()
+        }
+        Err(e) => e.to_string(),
+    };
+    Err(UsageError::Directory {
+        dir: dir.clone(),
+        why,
+    })
+}
+
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
+    check_directory(cli)?;
     dispatch(cli, out)
 }
 
@@ -170,12 +228,19 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Completion(args) => completion::cmd_completion(args),
+        Command::Man(args) => man::cmd_man(out, args),
     }
 }
 
 /// Maps an error to its exit code and a hint, once for the whole CLI.
 pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
     for cause in err.chain() {
+        if let Some(UsageError::Directory { .. }) = cause.downcast_ref::<UsageError>() {
+            return (
+                ExitCode::Usage,
+                Some("-C takes a directory that exists, as `git -C` does".to_owned()),
+            );
+        }
         if let Some(e) = cause.downcast_ref::<EngineError>() {
             return classify_engine(e);
         }

@@ -9,6 +9,50 @@
 use super::ColorChoice;
 use std::io::{IsTerminal, Write};
 
+/// Ends the process as git does when the reader of stdout went away (`ddx log | head -1`):
+/// killed by SIGPIPE, quietly, after the instance log is written. ddx ignores SIGPIPE
+/// otherwise (Rust's default), so a command whose stdin closes early is an error to report,
+/// never a silent death in the middle of a step.
+pub fn reader_gone() -> ! {
+    crate::observe::log::flush();
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal and raising it; nothing else
+    // runs on this thread afterwards.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    // 128 + SIGPIPE: what a shell reports for a process SIGPIPE ended.
+    std::process::exit(141)
+}
+
+/// Whether stdout is a pipe whose reader has gone.
+pub fn stdout_gone() -> bool {
+    #[cfg(unix)]
+    {
+        let mut fd = libc::pollfd {
+            fd: 1,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        let n = unsafe { libc::poll(&mut fd, 1, 0) };
+        n == 1 && fd.revents & libc::POLLERR != 0
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+fn quiet_if_gone(written: std::io::Result<()>) {
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            reader_gone();
+        }
+    }
+}
+
 /// Where and how the CLI prints.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
@@ -124,9 +168,12 @@ impl Output {
         let mut text = serde_json::to_string_pretty(value)?;
         text.push('\n');
         let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(text.as_bytes()) {
+        match stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
             // A reader that stopped reading (`| head`) is not an error of ours.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => reader_gone(),
             other => Ok(other?),
         }
     }
@@ -134,17 +181,19 @@ impl Output {
     /// Prints a line of data on stdout.
     pub fn line(&self, text: impl AsRef<str>) {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", escape_controls(text.as_ref(), self.color_out));
+        let written = writeln!(stdout, "{}", escape_controls(text.as_ref(), self.color_out));
+        quiet_if_gone(written);
     }
 
     /// Prints text on stdout as it is (a newline is added when it has none at its end).
     pub fn raw(&self, text: &str) {
         let text = escape_controls(text, self.color_out);
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes());
+        let mut written = stdout.write_all(text.as_bytes());
         if !text.ends_with('\n') {
-            let _ = stdout.write_all(b"\n");
+            written = written.and_then(|()| stdout.write_all(b"\n"));
         }
+        quiet_if_gone(written);
     }
 
     /// Prints a message (not data) on stderr.

@@ -24,6 +24,7 @@ pub enum PhaseCommand {
 #[derive(Debug, Args)]
 pub struct PhaseArgs {
     /// The phase id (`ddx workflow status` lists them).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::phases))]
     pub phase: String,
     #[command(flatten)]
     pub instance: InstanceArg,
@@ -117,12 +118,7 @@ fn cmd_start(cli: &Cli, out: &Output, a: &StartArgs) -> anyhow::Result<ExitCode>
         args.change.reason.as_deref(),
         args.change.dry_run,
     )?;
-    Ok(instance::print_work(
-        out,
-        &work,
-        a.diff,
-        args.change.dry_run,
-    ))
+    instance::print_work(out, &work, a.diff, args.change.dry_run, args.change.json)
 }
 
 fn cmd_op(
@@ -137,5 +133,5 @@ fn cmd_op(
     let mut engine = instance::engine(&repo)?;
     engine.set_trust(trust);
     let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }

@@ -66,6 +66,9 @@ pub struct FetchArgs {
     pub json: bool,
 }
 
+/// At most this many workflow names after `ddx repo add`.
+const SHOWN: usize = 10;
+
 pub fn run(cli: &Cli, out: &Output, cmd: &RepoCommand) -> anyhow::Result<ExitCode> {
     let here = cwd(cli)?;
     let repo = Repo::discover(&here)?;
@@ -88,6 +91,7 @@ fn cmd_add(
     here: &std::path::Path,
     args: &AddArgs,
 ) -> anyhow::Result<ExitCode> {
+    let spinner = super::progress::Spinner::start(format!("Fetching {}", args.url));
     let added = repos::add(
         repo,
         &args.name,
@@ -96,6 +100,7 @@ fn cmd_add(
         here,
         args.dry_run,
     )?;
+    drop(spinner);
     if args.json {
         out.json(&added)?;
         return Ok(ExitCode::Ok);
@@ -130,11 +135,20 @@ fn cmd_add(
              library/workflows/ or at the root",
         );
     } else {
+        // A catalog of thousands is summarised: `ddx workflow list` and `--json` name them all.
+        let n = added.workflows.len();
+        let shown = added.workflows[..n.min(SHOWN)].join(", ");
+        let more = if n > SHOWN {
+            format!(
+                ", … and {} more (`ddx workflow list` shows them all)",
+                n - SHOWN
+            )
+        } else {
+            String::new()
+        };
         out.line(format!(
-            "{} workflow{} in {at}: {}",
-            added.workflows.len(),
-            if added.workflows.len() == 1 { "" } else { "s" },
-            added.workflows.join(", ")
+            "{n} workflow{} in {at}: {shown}{more}",
+            if n == 1 { "" } else { "s" },
         ));
     }
     out.note("Commit .ddx/config.yml to share the repository with your team.");
@@ -208,7 +222,10 @@ fn cmd_remove(out: &Output, repo: &Repo, args: &RemoveArgs) -> anyhow::Result<Ex
 }
 
 fn cmd_fetch(out: &Output, repo: &Repo, args: &FetchArgs) -> anyhow::Result<ExitCode> {
-    let results = repos::fetch(repo, args.name.as_deref(), args.dry_run)?;
+    let spinner = super::progress::Spinner::start("Fetching the registered repositories");
+    let results = repos::fetch(repo, args.name.as_deref(), args.dry_run);
+    drop(spinner);
+    let results = results?;
     if results.is_empty() {
         out.note("No repositories are registered. Add one with `ddx repo add <name> <url>`.");
     }

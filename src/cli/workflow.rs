@@ -52,6 +52,7 @@ pub enum WorkflowCommand {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Set a variable (repeat for several): `--var project_name=shop`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -62,11 +63,15 @@ pub struct InitArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: the instance id, the event and audit commits, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Set a variable (repeat for several): `--var project_name=shop`.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
@@ -90,6 +95,10 @@ pub struct ApplyArgs {
     /// Show a unified diff of every file written or that would be.
     #[arg(long)]
     pub diff: bool,
+    /// Print one JSON document: the instance id, the files written with their blob ids, the
+    /// event and audit commits, the refs moved.
+    #[arg(long, conflicts_with = "diff")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +146,7 @@ pub struct PlainChangeArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The checkpoint's name (`ddx checkpoint list` shows them).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::checkpoints))]
     pub checkpoint: String,
     #[command(flatten)]
     pub instance: InstanceArg,
@@ -211,6 +221,7 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// A workflow name, or a path to a workflow folder (anything containing `/`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// Print one JSON document instead of text.
     #[arg(long)]
@@ -259,11 +270,17 @@ fn cmd_init(cli: &Cli, out: &Output, args: &InitArgs) -> anyhow::Result<ExitCode
             out.note(format!(
                 "Initialised instance {id}; next: `ddx workflow next` starts the ready phases."
             ));
-            out.line(&id);
+            if !args.json {
+                out.line(&id);
+            }
         }
+        _ if args.json => {}
         _ => {
-            instance::print_report(out, &report);
+            instance::print_report(out, &report, false)?;
         }
+    }
+    if args.json {
+        instance::print_report(out, &report, true)?;
     }
     Ok(ExitCode::Ok)
 }
@@ -308,7 +325,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
             work.report.instance, st.workflow
         ));
     }
-    let code = instance::print_work(out, &work, args.diff, args.dry_run);
+    let code = instance::print_work(out, &work, args.diff, args.dry_run, args.json)?;
     if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
         (&work.report.state, &work.report.outcome)
     {
@@ -349,12 +366,13 @@ fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode
         args.change.change.reason.as_deref(),
         args.change.change.dry_run,
     )?;
-    Ok(instance::print_work(
+    instance::print_work(
         out,
         &work,
         args.diff,
         args.change.change.dry_run,
-    ))
+        args.change.change.json,
+    )
 }
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
@@ -375,7 +393,7 @@ fn cmd_op(cli: &Cli, out: &Output, args: &PlainChangeArgs, op: Op) -> anyhow::Re
     let id = instance::resolve(&repo, &args.instance)?;
     let engine = instance::engine(&repo)?;
     let report = engine.apply(&id, &op, args.change.reason.as_deref(), args.change.dry_run)?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result<ExitCode> {
@@ -420,7 +438,7 @@ fn cmd_resume(cli: &Cli, out: &Output, args: &PlainChangeArgs) -> anyhow::Result
     if recovered > 0 && !report.changed() {
         return Ok(ExitCode::Ok);
     }
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<ExitCode> {
@@ -433,7 +451,7 @@ fn cmd_restore(cli: &Cli, out: &Output, args: &RestoreArgs) -> anyhow::Result<Ex
         args.change.reason.as_deref(),
         args.change.dry_run,
     )?;
-    Ok(instance::print_report(out, &report))
+    instance::print_report(out, &report, args.change.json)
 }
 
 fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {

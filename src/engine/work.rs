@@ -406,9 +406,8 @@ impl Engine<'_> {
         }
         let files: Vec<PlannedFile> = planned.iter().map(|pf| pf.file.clone()).collect();
         let hooks = self.hooks_in_tree();
-        for f in artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())? {
-            tracing::info!(path = %f.path, artifact = %f.artifact, blob = %f.after, "wrote {}", f.path);
-        }
+        // `write_guarded` logs each file it writes, once.
+        artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())?;
         Ok(())
     }
 

@@ -93,6 +93,9 @@ pub struct InstanceReport {
     pub history: Vec<EventRecord>,
     #[serde(skip)]
     first_seconds: i64,
+    /// When restores happened, for the timeline.
+    #[serde(skip)]
+    restores: Vec<(i64, String)>,
     #[serde(skip)]
     last_seconds: i64,
 }
@@ -112,6 +115,9 @@ pub struct PhaseReport {
     pub duration: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the status alone does not say: forced outcomes, outcomes a restore undid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub runs: Vec<PhaseRun>,
 }
 
@@ -125,6 +131,11 @@ pub struct PhaseRun {
     /// completed, failed, skipped, reopened, in_progress, …
     pub outcome: String,
     pub duration_seconds: Option<i64>,
+    /// Whether the run ended with criteria passed over with `--force`.
+    pub forced: bool,
+    /// When a restore brought back a state from before this run's outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undone: Option<String>,
     #[serde(skip)]
     start_seconds: i64,
     #[serde(skip)]
@@ -168,8 +179,15 @@ pub struct CriterionEvidence {
     /// approved, passed, failed, not_evaluated, needs_approval
     pub status: String,
     pub forced: bool,
+    /// The recorded detail in full, as the event's `Ddx-Check` trailer holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What a reviewer reads of it: the result in a few words …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// … and the lines that show it (the matched lines, a command's last lines).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 /// A file an artifact or action wrote.
@@ -331,6 +349,136 @@ fn artifacts_in_trailers(c: &CommitData, at: &str) -> Vec<ArtifactRecord> {
         .collect()
 }
 
+/// What a reviewer reads of a check's recorded detail.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Short {
+    summary: Option<String>,
+    lines: Vec<String>,
+}
+
+/// At most this many evidence lines per criterion in the report; the event holds them all.
+const SHORT_LINES: usize = 3;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Splits evidence items joined by `; ` where the next item starts as `path:line: ` does, so a
+/// `; ` inside a quoted line stays in it.
+fn located_items(rest: &str) -> Vec<String> {
+    let starts_item = |t: &str| {
+        let Some((path, after)) = t.split_once(':') else {
+            return false;
+        };
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        !path.is_empty()
+            && !path.contains(char::is_whitespace)
+            && (digits == 0 || after[digits..].starts_with(": "))
+    };
+    let mut items: Vec<String> = Vec::new();
+    for piece in rest.split("; ") {
+        match items.last_mut() {
+            Some(last) if !starts_item(piece) => {
+                last.push_str("; ");
+                last.push_str(piece);
+            }
+            _ => items.push(piece.to_owned()),
+        }
+    }
+    items
+}
+
+/// Shortens a check's recorded detail (`<summary>[; <evidence>]…`, see `ddx audit report` in
+/// docs/audit.md) to what a reviewer reads: a command's exit status and last lines, a pattern's
+/// count and first matched lines, never the regex or a whole backtrace. Detail in another shape
+/// is kept, cut to one line.
+fn shorten(kind: &str, detail: &str) -> Short {
+    let short = match kind {
+        "command" => shorten_command(detail),
+        "pattern" => shorten_pattern(detail),
+        _ => None,
+    };
+    short.unwrap_or_else(|| {
+        let mut parts = detail.splitn(2, "; ");
+        let summary = parts.next().unwrap_or_default();
+        let items = parts.next().map(located_items).unwrap_or_default();
+        let mut lines: Vec<String> = items
+            .iter()
+            .take(SHORT_LINES)
+            .map(|l| cut(l, 200))
+            .collect();
+        if items.len() > SHORT_LINES {
+            lines.push(format!("… and {} more", items.len() - SHORT_LINES));
+        }
+        Short {
+            summary: Some(cut(summary, 200)),
+            lines,
+        }
+    })
+}
+
+fn shorten_command(detail: &str) -> Option<Short> {
+    let body = detail.strip_prefix('`')?;
+    let end = [
+        "` exited with ",
+        "` ran longer than ",
+        "` was killed by",
+        "` could not start",
+    ]
+    .iter()
+    .filter_map(|m| body.find(m))
+    .min()?;
+    let command = &body[..end];
+    let separator = format!("; $ {command}: ");
+    let mut pieces = body[end + 1..].split(separator.as_str());
+    let outcome = pieces.next().unwrap_or_default();
+    let outcome = outcome.split(" (run as").next().unwrap_or(outcome).trim();
+    let shown = if command.chars().count() <= 60 && !command.contains(['\n', '\\']) {
+        format!("`{command}`")
+    } else {
+        "the command".to_owned()
+    };
+    let output: Vec<&str> = pieces.collect();
+    Some(Short {
+        summary: Some(format!("{shown} {outcome}")),
+        lines: output[output.len().saturating_sub(SHORT_LINES)..]
+            .iter()
+            .map(|l| cut(l.trim_end(), 200))
+            .collect(),
+    })
+}
+
+fn shorten_pattern(detail: &str) -> Option<Short> {
+    let expected = detail.find(" (expected ")?;
+    let close = expected + detail[expected..].find(')')?;
+    let head = &detail[..expected];
+    let (count, _) = head.split_once(" of ")?;
+    let (_, path) = head.rsplit_once(" in ")?;
+    let summary = format!("{count} in {path}{}", &detail[expected..=close]);
+    let items = detail[close + 1..]
+        .strip_prefix("; ")
+        .map(located_items)
+        .unwrap_or_default();
+    let mut lines: Vec<String> = items
+        .iter()
+        .take(SHORT_LINES)
+        .map(|l| cut(l, 200))
+        .collect();
+    if items.len() > SHORT_LINES {
+        lines.push(format!("… and {} more", items.len() - SHORT_LINES));
+    }
+    Some(Short {
+        summary: Some(summary),
+        lines,
+    })
+}
+
 fn instance_report(
     reader: &Reader,
     id: &str,
@@ -354,6 +502,7 @@ fn instance_report(
     let mut history = Vec::new();
     let mut states: HashMap<ObjectId, State> = HashMap::new();
     let mut last_state: Option<State> = None;
+    let mut restores = Vec::new();
     let mut first_seconds = i64::MAX;
     let mut last_seconds = i64::MIN;
     for cid in &walk.order {
@@ -383,6 +532,10 @@ fn instance_report(
         let checks = CheckCall::all_in(&c.message);
         let forced: Vec<&str> = trailers(c, "Ddx-Forced").collect();
         let reason = c.message.get("Ddx-Reason").map(str::to_owned);
+        let restore = event == "restore";
+        if restore {
+            restores.push((secs, at.clone()));
+        }
         for p in &after.phases {
             let old = before.and_then(|b| b.phase(&p.id));
             let old_status = old.map(|o| o.status);
@@ -390,14 +543,31 @@ fn instance_report(
                 continue;
             }
             let phase_runs = runs.entry(p.id.clone()).or_default();
+            // A restore takes a phase back from its outcome: that run's outcome is undone.
+            if restore && old_status != Some(PhaseStatus::InProgress) {
+                if let Some(r) = phase_runs
+                    .last_mut()
+                    .filter(|r| r.end.is_some() && r.undone.is_none())
+                {
+                    r.undone = Some(at.clone());
+                }
+            }
             let open = phase_runs.last_mut().filter(|r| r.end.is_none());
             if old_status == Some(PhaseStatus::InProgress) {
                 if let Some(r) = open {
                     r.end = Some(at.clone());
                     r.end_seconds = Some(secs);
                     r.ended_by = Some(by.clone());
-                    r.outcome = p.status.as_str().to_owned();
+                    r.outcome = if restore {
+                        "restored".to_owned()
+                    } else {
+                        p.status.as_str().to_owned()
+                    };
                     r.duration_seconds = Some(secs - r.start_seconds);
+                    r.forced = p
+                        .criteria
+                        .iter()
+                        .any(|k| forced.contains(&k.criteria.as_str()));
                 }
             }
             if p.status == PhaseStatus::InProgress {
@@ -419,6 +589,8 @@ fn instance_report(
                     ended_by: None,
                     outcome: "in_progress".to_owned(),
                     duration_seconds: None,
+                    forced: false,
+                    undone: None,
                     start_seconds: secs,
                     end_seconds: None,
                 });
@@ -432,6 +604,8 @@ fn instance_report(
                     ended_by: Some(by.clone()),
                     outcome: "skipped".to_owned(),
                     duration_seconds: Some(0),
+                    forced: false,
+                    undone: None,
                     start_seconds: secs,
                     end_seconds: Some(secs),
                 });
@@ -474,6 +648,10 @@ fn instance_report(
                                 None => ("not_evaluated".to_owned(), None),
                             }
                         };
+                        let short = match (&detail, k.is_human()) {
+                            (Some(d), false) => shorten(&k.kind, d),
+                            _ => Short::default(),
+                        };
                         CriterionEvidence {
                             number,
                             criterion: k.criteria.clone(),
@@ -482,6 +660,8 @@ fn instance_report(
                             status,
                             forced: forced.contains(&k.criteria.as_str()),
                             detail,
+                            summary: short.summary,
+                            evidence: short.lines,
                         }
                     })
                     .collect();
@@ -654,7 +834,27 @@ fn instance_report(
                         .sum(),
                 )
             };
+            let notes = r
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.forced || x.undone.is_some())
+                .map(|(n, x)| {
+                    let mut note = format!("run {}: {}", n + 1, x.outcome.replace('_', " "));
+                    if x.forced {
+                        note.push_str(", forced");
+                    }
+                    if let Some(u) = &x.undone {
+                        let _ = write!(
+                            note,
+                            "{} undone by a restore at {u}",
+                            if x.forced { ", then" } else { "," }
+                        );
+                    }
+                    note
+                })
+                .collect();
             PhaseReport {
+                notes,
                 id: p.id.clone(),
                 name: p.name.clone(),
                 status: p.status.as_str().to_owned(),
@@ -687,6 +887,7 @@ fn instance_report(
         history,
         first_seconds,
         last_seconds,
+        restores,
     })
 }
 
@@ -780,8 +981,77 @@ pub fn render(report: &Report, format: ReportFormat) -> Result<Vec<u8>, ReportEr
     })
 }
 
+/// `s` as literal Markdown text on one line, in a paragraph, list item or table cell: every
+/// character CommonMark or its table extension could read as markup (emphasis, code, links,
+/// raw HTML, entities, a cell's end) is backslash-escaped, and so is a leading list or heading
+/// marker (`-`, `+`, `#`, `1.`, `1)`).
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len() + 8);
+    let lead = s.trim_start();
+    let digits = lead.chars().take_while(char::is_ascii_digit).count();
+    let marker = if digits > 0 && lead[digits..].starts_with(['.', ')']) {
+        Some(s.len() - lead.len() + digits)
+    } else {
+        None
+    };
+    for (at, ch) in s.char_indices() {
+        match ch {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '&' | '~' | '#' | '!' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '-' | '+' | '=' if at == s.len() - lead.len() => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '.' | ')' if Some(at) == marker => {
+                out.push('\\');
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// `s` as a Markdown code span, fenced by more backticks than it holds in a row (`|` escaped,
+/// as a table cell needs).
+fn md_code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let mut longest = 0;
+    let mut run = 0;
+    for ch in s.chars() {
+        run = if ch == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// `: <summary>: <line>; <line>` of a criterion's evidence, each part through `text` (the
+/// format's escaping); an approval's detail as it is.
+fn criterion_detail(c: &CriterionEvidence, text: fn(&str) -> String) -> String {
+    let mut out = String::new();
+    match (&c.summary, &c.detail) {
+        (Some(summary), _) => {
+            let _ = write!(out, ": {}", text(summary));
+            if !c.evidence.is_empty() {
+                let lines: Vec<String> = c.evidence.iter().map(|l| text(l)).collect();
+                let _ = write!(out, ": {}", lines.join("; "));
+            }
+        }
+        (None, Some(detail)) => {
+            let _ = write!(out, ": {}", text(detail));
+        }
+        (None, None) => {}
+    }
+    out
 }
 
 fn opt(s: &Option<String>) -> &str {
@@ -833,7 +1103,7 @@ fn markdown(r: &Report) -> String {
         let _ = writeln!(
             o,
             "- workflow: {} {} ({})\n- status: {} ({}% done)\n- created: {} by {}\n- tip: `{}` ({} events)",
-            i.workflow, i.version, i.source, i.status, i.progress, i.created, md_cell(&i.created_by), i.tip, i.events
+            md_cell(&i.workflow), md_cell(&i.version), md_cell(&i.source), i.status, i.progress, i.created, md_cell(&i.created_by), i.tip, i.events
         );
         if !i.variables.is_empty() {
             let _ = writeln!(
@@ -841,7 +1111,7 @@ fn markdown(r: &Report) -> String {
                 "- variables: {}",
                 i.variables
                     .iter()
-                    .map(|(k, v)| format!("`{k}={}`", md_cell(v)))
+                    .map(|(k, v)| md_code(&format!("{k}={v}")))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -850,14 +1120,18 @@ fn markdown(r: &Report) -> String {
         for p in &i.phases {
             let _ = writeln!(
                 o,
-                "| {} ({}) | {}{} | {} | {} | {} | {} |",
-                p.id,
+                "| {} ({}) | {}{}{} | {} | {} | {} | {} |",
+                md_cell(&p.id),
                 md_cell(&p.name),
                 p.status,
                 p.reason
                     .as_deref()
                     .map(|r| format!(": {}", md_cell(r)))
                     .unwrap_or_default(),
+                p.notes
+                    .iter()
+                    .map(|n| format!("; {}", md_cell(n)))
+                    .collect::<String>(),
                 opt(&p.start),
                 opt(&p.end),
                 opt(&p.duration),
@@ -875,7 +1149,7 @@ fn markdown(r: &Report) -> String {
                 let _ = writeln!(
                     o,
                     "| {} | {}{} | {} | {} | {} | `{}` |",
-                    a.phase,
+                    md_cell(&a.phase),
                     md_cell(&a.criterion),
                     a.cleared
                         .as_deref()
@@ -895,27 +1169,25 @@ fn markdown(r: &Report) -> String {
         for g in &i.evidence {
             let _ = writeln!(
                 o,
-                "**{} {} gate**, passed at {} by {} (`{}`, commit `{}`):\n",
-                g.phase,
+                "**{} {} gate**, passed at {} by {} ({}; full record: `git show {}`):\n",
+                md_cell(&g.phase),
                 g.gate,
                 g.at,
                 md_cell(&g.by),
-                g.event,
+                md_cell(&g.event),
                 &g.commit[..g.commit.len().min(12)]
             );
             for c in &g.criteria {
                 let _ = writeln!(
                     o,
-                    "- {}. {} — {} ({}){}{}",
+                    "- {}\\. {} — {} ({}{}){}{}",
                     c.number,
                     md_cell(&c.criterion),
                     c.status,
-                    c.kind,
+                    md_cell(&c.kind),
+                    if c.required { "" } else { ", optional" },
                     if c.forced { ", **forced**" } else { "" },
-                    c.detail
-                        .as_deref()
-                        .map(|d| format!(": {}", md_cell(d)))
-                        .unwrap_or_default()
+                    criterion_detail(c, md_cell)
                 );
             }
             o.push('\n');
@@ -928,9 +1200,9 @@ fn markdown(r: &Report) -> String {
             for a in &i.artifacts {
                 let _ = writeln!(
                     o,
-                    "| {} | `{}` | {} | {} | {} |",
-                    opt(&a.phase),
-                    md_cell(&a.path),
+                    "| {} | {} | {} | {} | {} |",
+                    md_cell(opt(&a.phase)),
+                    md_code(&a.path),
                     a.before
                         .as_deref()
                         .map(|b| format!("`{b}`"))
@@ -953,7 +1225,7 @@ fn markdown(r: &Report) -> String {
                     o,
                     "| {} | {} | {} | {} | {} |",
                     d.kind,
-                    opt(&d.phase),
+                    md_cell(opt(&d.phase)),
                     md_cell(&d.detail),
                     md_cell(&d.by),
                     d.at
@@ -966,7 +1238,7 @@ fn markdown(r: &Report) -> String {
                 o,
                 "| {} | {} | {} | {} | `{}` |",
                 e.at,
-                e.event,
+                md_cell(&e.event),
                 md_cell(&e.by),
                 md_cell(&e.summary),
                 &e.commit[..e.commit.len().min(12)]
@@ -982,7 +1254,7 @@ fn markdown(r: &Report) -> String {
                 o,
                 "| {} | {} | {} | {} | `{}` |",
                 e.time,
-                e.operation,
+                md_cell(&e.operation),
                 md_cell(&e.actor),
                 md_cell(&e.summary),
                 &id[..12]
@@ -1049,6 +1321,20 @@ fn timeline(i: &InstanceReport) -> String {
         w - 20.0,
         esc(&crate::store::refs::rfc3339(t1))
     );
+    // Behind the bars: a mark where a restore brought back an earlier state.
+    let rows_end = top + row_h * i.phases.len() as f64;
+    for (t, at) in &i.restores {
+        let rx = x(*t);
+        let _ = write!(
+            s,
+            "<g class=\"restore-mark\"><line x1=\"{rx:.1}\" y1=\"{}\" x2=\"{rx:.1}\" y2=\"{rows_end}\" stroke=\"#8250df\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8250df\" text-anchor=\"{}\">restore</text><title>restore at {}</title></g>",
+            top - 6.0,
+            if rx > w / 2.0 { rx - 3.0 } else { rx + 3.0 },
+            top - 1.0,
+            if rx > w / 2.0 { "end" } else { "start" },
+            esc(at),
+        );
+    }
     for (row, p) in i.phases.iter().enumerate() {
         let y = top + row_h * row as f64;
         let _ = write!(
@@ -1065,14 +1351,26 @@ fn timeline(i: &InstanceReport) -> String {
             let start = x(r.start_seconds);
             let end = x(r.end_seconds.unwrap_or(t1));
             let width = (end - start).max(4.0);
+            // An outcome a restore undid is not drawn as that outcome: the table no longer
+            // lists it. A forced one is outlined in red.
+            let (fill, undone) = match &r.undone {
+                Some(u) => ("#d0d7de", format!(", undone by the restore at {u}")),
+                None => (status_color(&r.outcome), String::new()),
+            };
+            let stroke = match (r.forced, r.undone.is_some()) {
+                (true, _) => " stroke=\"#cf222e\" stroke-width=\"2\"",
+                (false, true) => " stroke=\"#8c959f\" stroke-dasharray=\"3 2\"",
+                (false, false) => "",
+            };
             let _ = write!(
                 s,
-                "<rect x=\"{start:.1}\" y=\"{}\" width=\"{width:.1}\" height=\"{}\" rx=\"3\" fill=\"{}\"><title>{}: {} from {} to {} ({})</title></rect>",
+                "<rect x=\"{start:.1}\" y=\"{}\" width=\"{width:.1}\" height=\"{}\" rx=\"3\" fill=\"{fill}\"{stroke}><title>{}: {}{}{} from {} to {} ({})</title></rect>",
                 y + 4.0,
                 row_h - 10.0,
-                status_color(&r.outcome),
                 esc(&p.id),
-                esc(&r.outcome),
+                esc(&r.outcome.replace('_', " ")),
+                if r.forced { ", forced" } else { "" },
+                esc(&undone),
                 esc(&r.start),
                 esc(r.end.as_deref().unwrap_or("now")),
                 esc(&r
@@ -1090,15 +1388,21 @@ fn timeline(i: &InstanceReport) -> String {
         ("failed", "failed"),
         ("skipped", "skipped"),
         ("reopened", "restarted"),
+        ("undone by a restore", "undone"),
+        ("forced", "forced"),
     ] {
+        let (fill, stroke) = match outcome {
+            "undone" => ("#d0d7de", ""),
+            "forced" => ("#ffffff", " stroke=\"#cf222e\" stroke-width=\"2\""),
+            o => (status_color(o), ""),
+        };
         let _ = write!(
             s,
-            "<rect x=\"{lx}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{legend_y}\" font-size=\"11\" fill=\"#57606a\">{label}</text>",
+            "<rect x=\"{lx}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{fill}\"{stroke}/><text x=\"{}\" y=\"{legend_y}\" font-size=\"11\" fill=\"#57606a\">{label}</text>",
             legend_y - 9.0,
-            status_color(outcome),
             lx + 14.0
         );
-        lx += 100.0;
+        lx += if label.len() > 12 { 140.0 } else { 100.0 };
     }
     s.push_str("</svg>");
     s
@@ -1183,7 +1487,7 @@ fn html(r: &Report) -> String {
         for p in &i.phases {
             let _ = writeln!(
                 o,
-                "<tr><td>{} <span class=\"muted\">{}</span></td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{} <span class=\"muted\">{}</span></td><td>{}{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&p.id),
                 esc(&p.name),
                 esc(&p.status),
@@ -1191,6 +1495,10 @@ fn html(r: &Report) -> String {
                     .as_deref()
                     .map(|r| format!(": {}", esc(r)))
                     .unwrap_or_default(),
+                p.notes
+                    .iter()
+                    .map(|n| format!("; <span class=\"forced\">{}</span>", esc(n)))
+                    .collect::<String>(),
                 esc(opt(&p.start)),
                 esc(opt(&p.end)),
                 esc(opt(&p.duration)),
@@ -1227,7 +1535,7 @@ fn html(r: &Report) -> String {
         for g in &i.evidence {
             let _ = writeln!(
                 o,
-                "<p><strong>{} {} gate</strong>, passed at {} by {} (<code>{}</code>, commit <code>{}</code>)</p>\n<ul>",
+                "<p><strong>{} {} gate</strong>, passed at {} by {} (<code>{}</code>; full record: <code>git show {}</code>)</p>\n<ul>",
                 esc(&g.phase),
                 esc(&g.gate),
                 esc(&g.at),
@@ -1238,20 +1546,18 @@ fn html(r: &Report) -> String {
             for c in &g.criteria {
                 let _ = writeln!(
                     o,
-                    "<li>{}. {} — {} ({}){}{}</li>",
+                    "<li>{}. {} — {} ({}{}){}{}</li>",
                     c.number,
                     esc(&c.criterion),
                     esc(&c.status),
                     esc(&c.kind),
+                    if c.required { "" } else { ", optional" },
                     if c.forced {
                         ", <span class=\"forced\">forced</span>"
                     } else {
                         ""
                     },
-                    c.detail
-                        .as_deref()
-                        .map(|d| format!(": {}", esc(d)))
-                        .unwrap_or_default()
+                    criterion_detail(c, esc)
                 );
             }
             o.push_str("</ul>\n");
@@ -1366,6 +1672,58 @@ mod tests {
         assert_eq!(
             esc("<script>\"x\" & 'y'</script>"),
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn markdown_text_is_escaped_to_read_literally() {
+        assert_eq!(
+            md_cell("<unknown> **x** a|b"),
+            "\\<unknown\\> \\*\\*x\\*\\* a\\|b"
+        );
+        assert_eq!(md_cell("- item"), "\\- item");
+        assert_eq!(md_cell("12. step 1.5"), "12\\. step 1.5");
+        assert_eq!(md_cell("2026-01-14"), "2026-01-14");
+        assert_eq!(md_code("a`b"), "``a`b``");
+        assert_eq!(md_code("`x"), "`` `x ``");
+    }
+
+    #[test]
+    fn command_evidence_keeps_the_exit_status_and_last_lines() {
+        let detail = "`make; make test` exited with 2 (run as trusted: the embedded library); \
+                      $ make; make test: a; $ make; make test: b; c; $ make; make test: d; \
+                      $ make; make test: e";
+        assert_eq!(
+            shorten("command", detail),
+            Short {
+                summary: Some("`make; make test` exited with 2".into()),
+                lines: vec!["b; c".into(), "d".into(), "e".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn pattern_evidence_drops_the_regex_and_keeps_the_first_lines() {
+        let detail = "5 matches of \\[TODO; x in docs (expected 0); docs/a.md:1: TODO; now; \
+                      docs/a.md:2: b; docs/b.md:7: c; docs/c.md:1: d; docs/c.md:2: e";
+        assert_eq!(
+            shorten("pattern", detail),
+            Short {
+                summary: Some("5 matches in docs (expected 0)".into()),
+                lines: vec![
+                    "docs/a.md:1: TODO; now".into(),
+                    "docs/a.md:2: b".into(),
+                    "docs/b.md:7: c".into(),
+                    "… and 2 more".into()
+                ],
+            }
+        );
+        // Detail of another shape is kept, cut to one line.
+        assert_eq!(
+            shorten("pattern", "the regex ( is invalid")
+                .summary
+                .as_deref(),
+            Some("the regex ( is invalid")
         );
     }
 
