@@ -168,6 +168,8 @@ fn a_prompt_is_piped_to_the_agent_and_the_run_is_recorded() {
     repo.write("size.txt", "old\n");
     repo.commit_all("config");
     let old = hash(&repo, "size.txt");
+    // A committed agent command runs once the user trusted the file (tests/trust.rs).
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "review"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.read("size.txt").trim(), "40");
@@ -321,6 +323,7 @@ fn commands_from_an_untrusted_source_run_only_with_consent_or_config() {
     assert_eq!(trailer(&repo, "Ddx-Trusted"), "repo:team, with --trust");
 
     repo.write(".ddx/config.yml", "trusted_sources: [team]\n");
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -367,6 +370,7 @@ fn a_registered_repository_is_trusted_only_when_the_config_says_so() {
         ".ddx/config.yml",
         format!("{config}trusted_sources: [team]\n"),
     );
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.read("out.txt"), "built shop\n");

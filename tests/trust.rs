@@ -194,3 +194,151 @@ fn a_hostile_name_is_a_validation_error_and_plants_no_trailer() {
         .trim()
         .is_empty());
 }
+
+/// A workflow given by path (trusted) with one prompt action, applied as `c-1`.
+fn prompt_workflow(repo: &TestRepo) {
+    repo.write(
+        "wf/workflow.yml",
+        "name: consent\nversion: 1.0.0\ndescription: Prompts\nphases:\n  - id: a\n    order: 1\n    name: A\n",
+    );
+    repo.write("wf/actions/ask.md", "# Ask\nPlease review.\n");
+}
+
+#[test]
+fn a_committed_agent_command_runs_only_after_the_user_trusted_that_exact_config() {
+    let repo = TestRepo::new();
+    prompt_workflow(&repo);
+    // Anyone's pull request: a committed config whose agent plants a marker.
+    repo.write(".ddx/config.yml", "agent:\n  command: \"touch marker\"\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "c-1"]);
+    let tip = repo.git(&["rev-parse", "refs/ddx/instances/c-1"]);
+
+    let out = repo.ddx(&["action", "run", "ask"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(
+        "error: the agent command `touch marker` comes from .ddx/config.yml, and you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it): refused"
+    ), "{}", stderr(&out));
+    assert!(!repo.path("marker").exists(), "the agent ran untrusted");
+    assert_eq!(repo.git(&["rev-parse", "refs/ddx/instances/c-1"]), tip);
+
+    // `ddx trust --show` says what would run and records nothing.
+    let shown = repo.ddx_json(&["trust", "--show", "--json"]);
+    assert_eq!(shown["status"], "untrusted");
+    assert_eq!(shown["agent_command"], "touch marker");
+    assert_eq!(shown["file"], ".ddx/config.yml");
+    assert!(!repo.path(".git/ddx/trust").exists());
+    let text = repo.ddx_ok(&["trust", "--dry-run"]);
+    assert!(text.contains("agent.command: touch marker"), "{text}");
+    assert!(!repo.path(".git/ddx/trust").exists());
+
+    let out = repo.ddx(&["trust"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(common::stdout(&out).contains("agent.command: touch marker"));
+    let ledger = repo.read(".git/ddx/trust");
+    let hash = shown["hash"].as_str().unwrap();
+    assert!(
+        ledger.contains(&format!("{hash} .ddx/config.yml\n")),
+        "{ledger}"
+    );
+    // The hash is the file's SHA-256 blob id, as git computes it.
+    let sha256 = TestRepo::new();
+    sha256.git(&["init", "-q", "--object-format=sha256", "s"]);
+    let by_git = sha256.git(&[
+        "-C",
+        "s",
+        "hash-object",
+        repo.path(".ddx/config.yml").to_str().unwrap(),
+    ]);
+    assert_eq!(hash, format!("sha256:{}", by_git.trim()));
+
+    repo.ddx_ok(&["action", "run", "ask"]);
+    assert!(repo.path("marker").exists(), "the trusted agent runs");
+    // Consent is local: nothing of it is in a ref ddx shares or in the work tree.
+    assert!(repo.git(&["status", "--porcelain"]).contains("marker"));
+    assert!(!repo.git(&["status", "--porcelain"]).contains("trust"));
+
+    // A changed file needs trust again.
+    std::fs::remove_file(repo.path("marker")).unwrap();
+    repo.write(".ddx/config.yml", "agent:\n  command: \"touch marker2\"\n");
+    let out = repo.ddx(&["action", "run", "ask"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(
+        "the agent command `touch marker2` comes from .ddx/config.yml, and .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again): refused"
+    ), "{}", stderr(&out));
+    assert!(!repo.path("marker2").exists());
+    assert_eq!(
+        repo.ddx_json(&["trust", "--show", "--json"])["status"],
+        "changed"
+    );
+
+    // The user's own consent on the command line and in the environment still counts.
+    repo.ddx_ok(&["action", "run", "ask", "--trust"]);
+    assert!(repo.path("marker2").exists());
+    let mut cmd = repo.command(env!("CARGO_BIN_EXE_ddx"));
+    let out = cmd
+        .env("DDX_AGENT", "touch mine")
+        .args(["action", "run", "ask"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(repo.path("mine").exists());
+
+    // Revoked, the trusted content no longer runs.
+    repo.ddx_ok(&["trust"]);
+    repo.ddx_ok(&["trust", "--revoke"]);
+    std::fs::remove_file(repo.path("marker2")).unwrap();
+    let out = repo.ddx(&["action", "run", "ask"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(!repo.path("marker2").exists());
+}
+
+#[test]
+fn a_committed_trusted_sources_list_trusts_nothing_until_the_user_trusts_it() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    team_catalog(
+        &repo,
+        &[
+            (
+                "workflows/cmd/workflow.yml",
+                "name: cmd\nversion: 1.0.0\ndescription: Commands\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: Built\n        check: {command: \"touch checked\"}\n",
+            ),
+            (
+                "workflows/cmd/phases/01-a/actions/go.md",
+                "---\ncommand: \"touch ran\"\n---\n# Go\n",
+            ),
+        ],
+    );
+    repo.ddx_ok(&["workflow", "apply", "cmd", "--id", "t-1"]);
+    // The pull request: the team's repository trusted by a line in the committed config.
+    let config = repo.read(".ddx/config.yml");
+    repo.write(
+        ".ddx/config.yml",
+        format!("{config}trusted_sources: [team]\n"),
+    );
+    repo.commit_all("trust the team");
+
+    let out = repo.ddx(&["action", "run", "go"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(
+        "action `a/go` runs the command `touch ran`, which comes from repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it): refused"
+    ), "{}", stderr(&out));
+    let out = repo.ddx(&["gate", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert!(json["phases"][0]["criteria"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("not run: `touch checked` comes from repo:team, which .ddx/config.yml trusts, but you have not trusted"));
+    assert!(!repo.path("ran").exists() && !repo.path("checked").exists());
+
+    let shown = repo.ddx_json(&["trust", "--show", "--json"]);
+    assert_eq!(shown["trusted_sources"], serde_json::json!(["team"]));
+    repo.ddx_ok(&["trust"]);
+    repo.ddx_ok(&["action", "run", "go"]);
+    assert!(repo.path("ran").exists());
+    repo.ddx_ok(&["gate", "check"]);
+    assert!(repo.path("checked").exists());
+}

@@ -185,7 +185,11 @@ impl Output {
             }
         }
         if let Some(hint) = hint {
-            eprintln!("{} {hint}", self.paint_err("36", "hint:"));
+            eprintln!(
+                "{} {}",
+                self.paint_err("36", "hint:"),
+                escape_controls(hint, false)
+            );
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::store::event::Message;
 use crate::store::transaction::{Decision, NewEvent, Plan};
 use crate::store::worktree::{FileChange, Snapshot};
 use crate::store::{refs, GitTree};
+use crate::trust as ledger;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,12 @@ pub enum ActionError {
         command: String,
         how: String,
     },
+    #[error("{what} `{command}` comes from {CONFIG_FILE}, and {why}: refused")]
+    NotTrusted {
+        what: String,
+        command: String,
+        why: String,
+    },
     #[error("the {what} of action `{action}` does not render: {message}")]
     Render {
         action: String,
@@ -92,11 +99,12 @@ struct Settings {
     trusted: Vec<String>,
 }
 
-fn read_settings(work_dir: &Path) -> Result<Settings, ActionError> {
+/// The settings of `.ddx/config.yml` and the bytes they were parsed from (`None`: no file).
+fn load_config(work_dir: &Path) -> Result<Option<(Settings, Vec<u8>)>, ActionError> {
     let path = work_dir.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(ActionError::Config {
                 path,
@@ -105,7 +113,67 @@ fn read_settings(work_dir: &Path) -> Result<Settings, ActionError> {
             })
         }
     };
-    parse_settings(&path, &text)
+    let text = std::str::from_utf8(&bytes).map_err(|e| ActionError::Config {
+        path: path.clone(),
+        line: None,
+        message: format!("is not UTF-8 ({e})"),
+    })?;
+    let settings = parse_settings(&path, text)?;
+    Ok(Some((settings, bytes)))
+}
+
+/// The settings of `.ddx/config.yml`, and how the user's trust in the file as it is now stands
+/// (`None`: there is no file). The bytes hashed are the bytes parsed.
+fn read_settings(
+    work_dir: &Path,
+    ddx_dir: &Path,
+) -> Result<(Settings, Option<ledger::Status>), ActionError> {
+    Ok(match load_config(work_dir)? {
+        None => (Settings::default(), None),
+        Some((settings, bytes)) => {
+            let status = ledger::Ledger::read(ddx_dir).status(CONFIG_FILE, &bytes);
+            (settings, Some(status))
+        }
+    })
+}
+
+/// What `.ddx/config.yml` would run or trust, for `ddx trust` to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    /// The file, relative to the work tree.
+    pub file: String,
+    /// Its content hash (docs/security.md), what `ddx trust` records.
+    pub hash: String,
+    pub status: ledger::Status,
+    /// The agent command prompts are piped to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_command: Option<String>,
+    /// Sources whose workflows' commands the file trusts (`trusted_sources`, and repositories
+    /// marked `trusted: true`).
+    pub trusted_sources: Vec<String>,
+}
+
+impl Review {
+    /// Whether the file defines anything that runs.
+    pub fn defines_commands(&self) -> bool {
+        self.agent_command.is_some() || !self.trusted_sources.is_empty()
+    }
+}
+
+/// What `.ddx/config.yml` of `work_dir` would run, and whether it is trusted; `None` when there
+/// is no config file. The ledger is read from `ddx_dir` (`.git/ddx`).
+pub fn review(work_dir: &Path, ddx_dir: &Path) -> Result<Option<(Review, Vec<u8>)>, ActionError> {
+    let Some((settings, bytes)) = load_config(work_dir)? else {
+        return Ok(None);
+    };
+    let review = Review {
+        file: CONFIG_FILE.to_owned(),
+        hash: ledger::content_hash(&bytes),
+        status: ledger::Ledger::read(ddx_dir).status(CONFIG_FILE, &bytes),
+        agent_command: settings.agent_command.filter(|c| !c.trim().is_empty()),
+        trusted_sources: settings.trusted,
+    };
+    Ok(Some((review, bytes)))
 }
 
 fn parse_settings(path: &Path, text: &str) -> Result<Settings, ActionError> {
@@ -204,8 +272,14 @@ pub struct Trust {
 }
 
 /// The trust of a workflow from `source` (as recorded in the instance: `embedded`, `local`,
-/// `project`, `path:<dir>`, `repo:<name>`); `consent` is `--trust`.
-pub fn trust(work_dir: &Path, source: &str, consent: bool) -> Trust {
+/// `project`, `path:<dir>`, `repo:<name>`) in `repo`; `consent` is `--trust`.
+pub fn trust(repo: &crate::store::Repo, source: &str, consent: bool) -> Trust {
+    trust_in(repo.work_dir(), &repo.ddx_dir(), source, consent)
+}
+
+/// [`trust`] for a work tree and its ledger folder (`.git/ddx`). A source that
+/// `.ddx/config.yml` lists is trusted only while the user trusts that file as it is.
+fn trust_in(work_dir: &Path, ddx_dir: &Path, source: &str, consent: bool) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
     let by_source = match kind {
         "embedded" => Some("the embedded library".to_owned()),
@@ -218,27 +292,47 @@ pub fn trust(work_dir: &Path, source: &str, consent: bool) -> Trust {
         return Trust { trusted: true, how };
     }
     let name = if kind == "repo" { rest } else { source };
-    match read_settings(work_dir) {
-        Ok(s) if s.trusted.iter().any(|t| t == name || t == source) => Trust {
-            trusted: true,
-            how: format!("{source}, trusted in {CONFIG_FILE}"),
+    let with_consent = || Trust {
+        trusted: true,
+        how: format!("{source}, with --trust"),
+    };
+    match read_settings(work_dir, ddx_dir) {
+        Ok((s, status)) if s.trusted.iter().any(|t| t == name || t == source) => match status {
+            Some(ledger::Status::Trusted) => Trust {
+                trusted: true,
+                how: format!("{source}, trusted in {CONFIG_FILE}"),
+            },
+            _ if consent => with_consent(),
+            _ => Trust {
+                trusted: false,
+                how: format!(
+                    "{source}, which {CONFIG_FILE} trusts, but {}",
+                    not_trusted(status.unwrap_or(ledger::Status::Untrusted))
+                ),
+            },
         },
-        Ok(_) if consent => Trust {
-            trusted: true,
-            how: format!("{source}, with --trust"),
-        },
+        Ok(_) if consent => with_consent(),
         Ok(_) => Trust {
             trusted: false,
             how: format!("{source}, which {CONFIG_FILE} does not trust"),
         },
-        Err(_) if consent => Trust {
-            trusted: true,
-            how: format!("{source}, with --trust"),
-        },
+        Err(_) if consent => with_consent(),
         Err(e) => Trust {
             trusted: false,
             how: format!("{source}, and {e}"),
         },
+    }
+}
+
+/// Why a config that is not trusted is not, with what to run.
+fn not_trusted(status: ledger::Status) -> String {
+    match status {
+        ledger::Status::Changed => {
+            format!("{CONFIG_FILE} changed since you trusted it (`ddx trust` shows it and trusts it again)")
+        }
+        _ => format!(
+            "you have not trusted {CONFIG_FILE} (`ddx trust` shows what it runs and trusts it)"
+        ),
     }
 }
 
@@ -253,9 +347,10 @@ pub struct Agent {
 }
 
 /// The configured agent: `DDX_AGENT` when set (a personal override), else `agent.command` of
-/// `.ddx/config.yml`; `None` when neither is set.
-pub fn agent(work_dir: &Path) -> Result<Option<Agent>, ActionError> {
-    let settings = read_settings(work_dir)?;
+/// `.ddx/config.yml`, which runs only while the user trusts that file as it is (`ddx trust`) or
+/// with `consent` (`--trust`); `None` when neither is set.
+pub fn agent(work_dir: &Path, ddx_dir: &Path, consent: bool) -> Result<Option<Agent>, ActionError> {
+    let (settings, status) = read_settings(work_dir, ddx_dir)?;
     let timeout = settings.agent_timeout.unwrap_or(DEFAULT_AGENT_TIMEOUT);
     if let Some(c) = std::env::var("DDX_AGENT")
         .ok()
@@ -267,14 +362,26 @@ pub fn agent(work_dir: &Path) -> Result<Option<Agent>, ActionError> {
             timeout,
         }));
     }
-    Ok(settings
-        .agent_command
-        .filter(|c| !c.trim().is_empty())
-        .map(|command| Agent {
-            command,
-            from: CONFIG_FILE.to_owned(),
-            timeout,
-        }))
+    let Some(command) = settings.agent_command.filter(|c| !c.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let status = status.unwrap_or(ledger::Status::Untrusted);
+    let from = match status {
+        ledger::Status::Trusted => CONFIG_FILE.to_owned(),
+        _ if consent => format!("{CONFIG_FILE}, with --trust"),
+        _ => {
+            return Err(ActionError::NotTrusted {
+                what: "the agent command".to_owned(),
+                command,
+                why: not_trusted(status),
+            })
+        }
+    };
+    Ok(Some(Agent {
+        command,
+        from,
+        timeout,
+    }))
 }
 
 /// One action of `ddx action list`.
@@ -496,7 +603,8 @@ impl Engine<'_> {
         let (command, input, timeout, trust, agent) = match &action.kind {
             ActionKind::Prompt => {
                 let prompt = render("prompt", body)?;
-                let Some(agent) = agent(self.repo.work_dir())? else {
+                let Some(agent) = agent(self.repo.work_dir(), &self.repo.ddx_dir(), opts.consent)?
+                else {
                     return Ok(ActionReport {
                         action: view,
                         ran: Ran::Printed { text: prompt },
@@ -514,7 +622,7 @@ impl Engine<'_> {
                 )
             }
             ActionKind::Command { command, timeout } => {
-                let t = trust(self.repo.work_dir(), &st.source, opts.consent);
+                let t = trust(self.repo, &st.source, opts.consent);
                 let rendered = render("command", command)?;
                 if !t.trusted {
                     return Err(ActionError::Untrusted {
@@ -750,20 +858,21 @@ mod tests {
     fn trust_follows_the_source_then_the_config_then_consent() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let ddx = d.join(".git/ddx");
         assert_eq!(
-            trust(d, "embedded", false),
+            trust_in(d, &ddx, "embedded", false),
             Trust {
                 trusted: true,
                 how: "the embedded library".into()
             }
         );
-        assert!(trust(d, "project", false).trusted);
-        assert!(trust(d, "local", false).trusted);
+        assert!(trust_in(d, &ddx, "project", false).trusted);
+        assert!(trust_in(d, &ddx, "local", false).trusted);
         assert_eq!(
-            trust(d, "path:./wf", false).how,
+            trust_in(d, &ddx, "path:./wf", false).how,
             "a path given on the command line (./wf)"
         );
-        let t = trust(d, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", false);
         assert_eq!(
             t,
             Trust {
@@ -771,23 +880,45 @@ mod tests {
                 how: "repo:team, which .ddx/config.yml does not trust".into()
             }
         );
-        assert_eq!(trust(d, "repo:team", true).how, "repo:team, with --trust");
+        assert_eq!(
+            trust_in(d, &ddx, "repo:team", true).how,
+            "repo:team, with --trust"
+        );
         std::fs::create_dir_all(d.join(".ddx")).unwrap();
         std::fs::write(
             d.join(".ddx/config.yml"),
             "repositories:\n  - name: team\n    url: /x\n    trusted: true\n",
         )
         .unwrap();
+        // Listed, but the file is anyone's: it counts once the user trusted it as it is.
         assert_eq!(
-            trust(d, "repo:team", false),
+            trust_in(d, &ddx, "repo:team", false),
+            Trust {
+                trusted: false,
+                how: "repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it)".into()
+            }
+        );
+        let mut ledger = ledger::Ledger::read(&ddx);
+        ledger.trust(CONFIG_FILE, &std::fs::read(d.join(CONFIG_FILE)).unwrap());
+        ledger.write(&ddx).unwrap();
+        assert_eq!(
+            trust_in(d, &ddx, "repo:team", false),
             Trust {
                 trusted: true,
                 how: "repo:team, trusted in .ddx/config.yml".into()
             }
         );
-        assert!(!trust(d, "repo:other", false).trusted);
+        std::fs::write(
+            d.join(".ddx/config.yml"),
+            "repositories:\n  - name: team\n    url: /evil\n    trusted: true\n",
+        )
+        .unwrap();
+        let t = trust_in(d, &ddx, "repo:team", false);
+        assert!(!t.trusted);
+        assert!(t.how.ends_with("but .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again)"), "{}", t.how);
+        assert!(!trust_in(d, &ddx, "repo:other", false).trusted);
         std::fs::write(d.join(".ddx/config.yml"), "agent: [\n").unwrap();
-        let t = trust(d, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", false);
         assert!(!t.trusted);
         assert!(t.how.starts_with("repo:team, and "), "{}", t.how);
     }

@@ -140,13 +140,13 @@ impl<'r> MachineChecks<'r> {
         let (s, t) = self.trust.get_or_init(|| {
             (
                 source.to_owned(),
-                actions::trust(self.repo.work_dir(), source, self.consent),
+                actions::trust(self.repo, source, self.consent),
             )
         });
         if s == source {
             t.clone()
         } else {
-            actions::trust(self.repo.work_dir(), source, self.consent)
+            actions::trust(self.repo, source, self.consent)
         }
     }
 }
