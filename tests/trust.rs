@@ -342,3 +342,105 @@ fn a_committed_trusted_sources_list_trusts_nothing_until_the_user_trusts_it() {
     repo.ddx_ok(&["gate", "check"]);
     assert!(repo.path("checked").exists());
 }
+
+#[test]
+fn hostile_phase_and_artifact_ids_are_validation_errors_with_where() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: ids\nversion: 1.0.0\ndescription: d\nphases:\n  - id: \"a\\nDdx-Forced: yes\"\n    order: 1\n    name: A\n  - id: b\n    order: 2\n    name: B\n",
+    );
+    repo.write("wf/phases/02-b/artifacts/doc/template.md", "# Doc\n");
+    repo.write(
+        "wf/phases/02-b/artifacts/doc/meta.yml",
+        "id: \"../../.git/x\"\n",
+    );
+    repo.commit_all("initial");
+    let out = repo.ddx(&["workflow", "validate", "./wf"]);
+    assert!(!out.status.success());
+    let err = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(
+        err.contains("wf/workflow.yml:5:10: error: phase id \"a\\nDdx-Forced: yes\" may contain only lowercase letters, digits, `-` and `_`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wf/phases/02-b/artifacts/doc/meta.yml:1:6: error: the artifact id \"../../.git/x\" may not start with `.`"),
+        "{err}"
+    );
+    let out = repo.ddx(&["workflow", "apply", "./wf", "--id", "i-1"]);
+    assert!(!out.status.success());
+    assert!(repo
+        .git(&["for-each-ref", "refs/ddx/"])
+        .lines()
+        .all(|l| !l.contains("instances")));
+}
+
+/// Runs git with `input` on its stdin and returns its stdout.
+fn git_stdin(repo: &TestRepo, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = repo
+        .command("git")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn catalog_entries_named_dot_dotdot_or_dotgit_are_not_workflows() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    // A hand-made tree: git itself would never check these names out.
+    let upstream = TestRepo::new();
+    let wf =
+        "name: ok\nversion: 1.0.0\ndescription: d\nphases:\n  - id: a\n    order: 1\n    name: A\n";
+    upstream.write("w.yml", wf);
+    let blob = upstream.git(&["hash-object", "-w", "w.yml"]);
+    let folder = git_stdin(
+        &upstream,
+        &["mktree"],
+        &format!("100644 blob {}\tworkflow.yml\n", blob.trim()),
+    );
+    let folder = folder.trim();
+    let mut entries = String::new();
+    for name in [".", "..", ".git", "ok"] {
+        entries.push_str(&format!("040000 tree {folder}\t{name}\n"));
+    }
+    let workflows = git_stdin(&upstream, &["mktree"], &entries);
+    let root = git_stdin(
+        &upstream,
+        &["mktree"],
+        &format!("040000 tree {}\tworkflows\n", workflows.trim()),
+    );
+    let commit = upstream.git(&["commit-tree", root.trim(), "-m", "hostile names"]);
+    upstream.git(&["update-ref", "refs/heads/main", commit.trim()]);
+    let bare = upstream.home.join("team.git");
+    upstream.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    repo.ddx_ok(&["repo", "add", "team", bare.to_str().unwrap()]);
+
+    let list = repo.ddx_json(&["workflow", "list", "--json"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["source"].as_str().is_some_and(|s| s.contains("team")))
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ok"], "{list}");
+    for name in [".", "..", ".git"] {
+        let out = repo.ddx(&["workflow", "show", name]);
+        assert!(!out.status.success(), "{name}: {}", common::stdout(&out));
+    }
+    std::mem::forget(upstream);
+}
