@@ -444,3 +444,67 @@ fn catalog_entries_named_dot_dotdot_or_dotgit_are_not_workflows() {
     }
     std::mem::forget(upstream);
 }
+
+#[test]
+fn hostile_text_is_escaped_on_every_command_and_exact_in_json() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: ctl\nversion: 1.0.0\ndescription: \"D\\e]0;t\\a\"\nphases:\n  - id: a\n    order: 1\n    name: \"Phase\\e[2J\"\n    description: \"Desc\\r\\e[1A\"\n    exit_criteria:\n      - \"Human\\e]0;x\\a criterion\"\n      - criteria: \"Machine\\e[2J\"\n        check: {pattern: \"TODO\", path: notes.md, expected: 0}\n",
+    );
+    repo.write(
+        "wf/actions/go.md",
+        "---\ndescription: \"Go\\u001b]0;x\\u0007\"\n---\n# Go\u{1b}]0;t\u{7}\nPrompt \u{1b}[2J text\n",
+    );
+    repo.write("notes.md", "TODO \u{1b}]0;evil\u{7}\r\n");
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "x-1"]);
+    let commands: &[&[&str]] = &[
+        &["workflow", "show", "./wf"],
+        &["workflow", "status"],
+        &["workflow", "status", "--all"],
+        &["workflow", "validate", "./wf"],
+        &["workflow", "next"],
+        &["gate", "check"],
+        &["gate", "check", "-v"],
+        &["phase", "complete", "a"],
+        &["action", "list"],
+        &["action", "run", "go"],
+        &["gate", "approve", "a", "Human\u{1b}]0;x\u{7} criterion"],
+        &["audit", "log"],
+        &["audit", "report"],
+        &["log"],
+        &["hooks", "run", "pre-commit"],
+    ];
+    for args in commands {
+        let out = repo.ddx(args);
+        for (stream, text) in [("stdout", common::stdout(&out)), ("stderr", stderr(&out))] {
+            assert!(
+                !text.contains(['\x1b', '\x07', '\r']),
+                "ddx {args:?} printed a raw control character on {stream}: {text:?}"
+            );
+        }
+    }
+    // The text is there, escaped.
+    for (args, escaped) in [
+        (&["gate", "check"][..], "notes.md:1: TODO \\x1b]0;evil\\x07"),
+        (&["gate", "check"][..], "Machine\\x1b[2J"),
+        (&["workflow", "status"][..], "Phase\\x1b[2J"),
+        (
+            &["audit", "log"][..],
+            "approve a: Human\\x1b]0;x\\x07 criterion",
+        ),
+        (&["audit", "report"][..], "a (Phase\\x1b[2J)"),
+        (&["workflow", "show", "./wf"][..], "D\\x1b]0;t\\x07"),
+        (&["action", "run", "go"][..], "Prompt \\x1b[2J text"),
+    ] {
+        let out = repo.ddx(args);
+        let text = format!("{}{}", common::stdout(&out), stderr(&out));
+        assert!(text.contains(escaped), "ddx {args:?}: {text}");
+    }
+    // JSON stays exact.
+    let out = repo.ddx(&["gate", "check", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let text = json.to_string();
+    assert!(text.contains("Machine\\u001b[2J"), "{text}");
+}

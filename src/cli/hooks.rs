@@ -86,7 +86,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
             }
             Ok(ExitCode::Ok)
         }
-        HooksCommand::Run(args) => run_hook(&repo, &dir, args),
+        HooksCommand::Run(args) => run_hook(out, &repo, &dir, args),
     }
 }
 
@@ -113,7 +113,12 @@ fn report(out: &Output, dir: &std::path::Path, changes: &[(&str, HookChange)], d
     }
 }
 
-fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+fn run_hook(
+    out: &Output,
+    repo: &Repo,
+    dir: &std::path::Path,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
     if !hooks::HOOKS.contains(&args.hook.as_str()) {
         return Err(hooks::HookError::Unknown(args.hook.clone()).into());
     }
@@ -122,7 +127,8 @@ fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut stdin)?;
     }
     let run = hooks::run(repo, dir, &args.hook, &args.args, &stdin)?;
-    eprint!("{}", run.message);
+    // The message quotes criteria and evidence: workflow text.
+    out.note_raw(&run.message);
     Ok(if run.passed {
         ExitCode::Ok
     } else {
