@@ -760,6 +760,8 @@ pub fn pre_commit(
                             committed: &committed,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
+                            // Only the summary is used, which quotes no line.
+                            quote: false,
                             // The scratch tree holds only staged files.
                             ignored: &|_, _| false,
                             files: None,

@@ -508,3 +508,55 @@ fn hostile_text_is_escaped_on_every_command_and_exact_in_json() {
     let text = json.to_string();
     assert!(text.contains("Machine\\u001b[2J"), "{text}");
 }
+
+#[test]
+fn an_untrusted_catalogs_check_records_where_and_a_hash_never_the_line() {
+    let repo = TestRepo::new();
+    // Tracked, so checks may read it; but the workflow reading it is nobody the user trusts.
+    repo.write(
+        "deploy/settings.env",
+        "HOST=example.com\nAPI_SECRET=hunter2\n",
+    );
+    repo.commit_all("initial");
+    team_catalog(
+        &repo,
+        &[(
+            "workflows/peek/workflow.yml",
+            "name: peek\nversion: 1.0.0\ndescription: Peeks\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: Secrets\n        check: {pattern: \"API_SECRET\", path: \".\", expected: \">=1\"}\n",
+        )],
+    );
+    repo.ddx_ok(&["workflow", "apply", "peek", "--id", "p-1"]);
+    let json = repo.ddx_json(&["gate", "check", "--json"]);
+    let evidence = &json["phases"][0]["criteria"][0]["evidence"][0];
+    assert_eq!(evidence["path"], "deploy/settings.env", "{json}");
+    assert_eq!(evidence["line"], 2);
+    assert!(evidence.get("text").is_none(), "{json}");
+    // What `sed -n 2p deploy/settings.env | tr -d '\n' | sha256sum` prints.
+    let line = repo.git(&["show", "HEAD:deploy/settings.env"]);
+    let line = line.lines().nth(1).unwrap();
+    assert_eq!(line, "API_SECRET=hunter2");
+    assert_eq!(
+        evidence["hash"],
+        "sha256:bd25baaf12e4febedd5229e42a2658ad9e88bc6ebd292cedd058b06d40784f32"
+    );
+    let shown = repo.ddx_ok(&["gate", "check"]);
+    assert!(
+        shown.contains("deploy/settings.env:2: [line sha256:"),
+        "{shown}"
+    );
+    repo.ddx_ok(&["phase", "complete", "a"]);
+    let report = repo.ddx_ok(&["audit", "report"]);
+    assert!(!report.contains("hunter2"), "{report}");
+    let objects = repo.git(&["rev-list", "--objects", "--glob=refs/ddx/*"]);
+    let mut recorded = false;
+    for line in objects.lines() {
+        let id = line.split(' ').next().unwrap();
+        let body = repo.git(&["cat-file", "-p", id]);
+        recorded |= body.contains("deploy/settings.env:2: [line sha256:");
+        assert!(
+            !body.contains("hunter2"),
+            "{line} holds the secret:\n{body}"
+        );
+    }
+    assert!(recorded, "the evidence is recorded as location and hash");
+}

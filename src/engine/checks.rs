@@ -30,6 +30,10 @@ pub struct Evidence {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// In place of the text, for a check from an untrusted source: `sha256:` and the SHA-256
+    /// of the matching line's bytes, without its line ending (docs/audit.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl Evidence {
@@ -38,7 +42,38 @@ impl Evidence {
             path: path.into(),
             line: None,
             text: None,
+            hash: None,
         }
+    }
+
+    /// A matching line: quoted (trimmed, cut to [`MAX_EVIDENCE_LINE`] characters) when `quote`,
+    /// else only its hash.
+    fn line(path: &str, number: usize, line: &str, quote: bool) -> Self {
+        let (text, hash) = if quote {
+            (
+                Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
+                None,
+            )
+        } else {
+            (None, Some(line_hash(line)))
+        };
+        Evidence {
+            path: path.to_owned(),
+            line: Some(number),
+            text,
+            hash,
+        }
+    }
+}
+
+/// `sha256:` and the SHA-256 of `line`'s bytes: what `printf %s LINE | sha256sum` prints.
+pub fn line_hash(line: &str) -> String {
+    let mut h = gix::hash::hasher(gix::hash::Kind::Sha256);
+    h.update(line.as_bytes());
+    match h.try_finalize() {
+        Ok(id) => format!("sha256:{id}"),
+        // Hashing in memory does not fail; say so rather than quote.
+        Err(_) => "sha256:unavailable".to_owned(),
     }
 }
 
@@ -81,6 +116,9 @@ pub struct CheckContext<'a> {
     pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
     /// May `command` checks run (trusted source or explicit consent)?
     pub allow_commands: bool,
+    /// Quote matching lines as evidence (a trusted source)? Else only their hash is recorded,
+    /// so an untrusted workflow's check never copies file contents into shared refs.
+    pub quote: bool,
     /// Does git ignore this untracked file (or folder, when the flag is set)? Checks never
     /// read such a file.
     pub ignored: &'a dyn Fn(&str, bool) -> bool,
@@ -340,19 +378,8 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                 count += 1;
                 if evidence.len() < MAX_EVIDENCE {
                     let line = text[..m.start()].matches('\n').count() + 1;
-                    evidence.push(Evidence {
-                        path: rel.clone(),
-                        line: Some(line),
-                        text: Some(
-                            text.lines()
-                                .nth(line - 1)
-                                .unwrap_or_default()
-                                .trim()
-                                .chars()
-                                .take(MAX_EVIDENCE_LINE)
-                                .collect(),
-                        ),
-                    });
+                    let body = text.lines().nth(line - 1).unwrap_or_default();
+                    evidence.push(Evidence::line(rel, line, body, cx.quote));
                 }
             }
         } else {
@@ -360,11 +387,7 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                 if re.is_match(line) {
                     count += 1;
                     if evidence.len() < MAX_EVIDENCE {
-                        evidence.push(Evidence {
-                            path: rel.clone(),
-                            line: Some(i + 1),
-                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
-                        });
+                        evidence.push(Evidence::line(rel, i + 1, line, cx.quote));
                     }
                 }
             }
@@ -414,11 +437,7 @@ fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
                 if let Some(m) = re.find(body).filter(|m| m.start() == 0) {
                     seen.entry(m.as_str().to_owned())
                         .or_default()
-                        .push(Evidence {
-                            path: rel.clone(),
-                            line: Some(i + 1),
-                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
-                        });
+                        .push(Evidence::line(rel, i + 1, line, cx.quote));
                 }
             }
         }
@@ -469,6 +488,7 @@ fn run_command(cx: &CheckContext<'_>, command: &str, timeout: u64) -> Outcome {
                     path: format!("$ {rendered}"),
                     line: None,
                     text: Some(l.clone()),
+                    hash: None,
                 })
                 .collect();
             match run.status {
@@ -674,6 +694,7 @@ mod tests {
                 phase_completed: &done,
                 committed: &committed,
                 allow_commands: true,
+                quote: true,
                 ignored: &|p: &str, _| p == ".env" || p.starts_with("secret"),
                 files: None,
             };
@@ -760,6 +781,7 @@ mod tests {
             phase_completed: &done,
             committed: &committed,
             allow_commands: false,
+            quote: true,
             ignored: &|_, _| false,
             files: Some(&cache),
         };
@@ -795,7 +817,8 @@ mod tests {
             Evidence {
                 path: "docs/prd.md".into(),
                 line: Some(2),
-                text: Some("[NEEDS CLARIFICATION] who?".into())
+                text: Some("[NEEDS CLARIFICATION] who?".into()),
+                hash: None,
             }
         );
         let o = f.eval(Check::Pattern {
@@ -974,6 +997,43 @@ mod tests {
             ".env is ignored by git; checks do not read ignored files"
         );
         assert!(o.evidence.is_empty());
+    }
+
+    #[test]
+    fn unquoted_evidence_is_the_location_and_the_hash_of_the_line() {
+        let f = Fixture::new();
+        f.write("a.md", "intro\n  API_SECRET=hunter2\r\n");
+        let done = |_: &str| false;
+        let committed = |_: &str| Ok(Committed::Absent);
+        let cx = CheckContext {
+            work_dir: f.dir.path(),
+            variables: &f.vars,
+            phase_completed: &done,
+            committed: &committed,
+            allow_commands: false,
+            quote: false,
+            ignored: &|_, _| false,
+            files: None,
+        };
+        for regex in ["SECRET", "(?m)SECRET"] {
+            let check = Check::Pattern {
+                regex: regex.into(),
+                path: "a.md".into(),
+                expected: Expected::ABSENT,
+            };
+            let o = evaluate(&check, &cx);
+            assert_eq!(o.evidence.len(), 1, "{regex}");
+            let e = &o.evidence[0];
+            assert_eq!(
+                (e.path.as_str(), e.line, e.text.as_deref()),
+                ("a.md", Some(2), None)
+            );
+            // `printf %s '  API_SECRET=hunter2' | sha256sum`
+            assert_eq!(
+                e.hash.as_deref(),
+                Some("sha256:d632ac52871017367af92c6252ceebb40a6c1e1119fdda40397bba9212dad9ed")
+            );
+        }
     }
 
     #[test]

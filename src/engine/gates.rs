@@ -198,6 +198,8 @@ impl CheckEvaluator for MachineChecks<'_> {
             phase_completed: &done,
             committed: &committed,
             allow_commands: true,
+            // Only a trusted source's checks quote what they match (never with mere --trust).
+            quote: actions::trust(self.repo, &cx.state.source, false).trusted,
             ignored: &ignored,
             files: Some(&self.files),
         };
@@ -285,6 +287,7 @@ fn evidence_of(def: Option<&Criterion>, work_dir: Option<&Path>) -> Vec<Evidence
         path: path.to_owned(),
         line: None,
         text: Some(if exists { "exists" } else { "missing" }.to_owned()),
+        hash: None,
     }]
 }
 
