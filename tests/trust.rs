@@ -6,7 +6,7 @@ mod common;
 use common::{stderr, TestRepo};
 
 /// A registered team catalog (a local bare repository) holding `workflows/<name>/` files.
-fn team_catalog(repo: &TestRepo, files: &[(&str, &str)]) {
+fn team_catalog(repo: &TestRepo, files: &[(&str, &str)]) -> std::path::PathBuf {
     let upstream = TestRepo::new();
     for (path, text) in files {
         upstream.write(path, text);
@@ -17,6 +17,7 @@ fn team_catalog(repo: &TestRepo, files: &[(&str, &str)]) {
     repo.ddx_ok(&["repo", "add", "team", bare.to_str().unwrap()]);
     // The bare repository lives in the upstream's home, removed with it; keep it.
     std::mem::forget(upstream);
+    bare
 }
 
 #[test]
@@ -298,7 +299,7 @@ fn a_committed_trusted_sources_list_trusts_nothing_until_the_user_trusts_it() {
     let repo = TestRepo::new();
     repo.write("README.md", "# project\n");
     repo.commit_all("initial");
-    team_catalog(
+    let bare = team_catalog(
         &repo,
         &[
             (
@@ -341,6 +342,23 @@ fn a_committed_trusted_sources_list_trusts_nothing_until_the_user_trusts_it() {
     assert!(repo.path("ran").exists());
     repo.ddx_ok(&["gate", "check"]);
     assert!(repo.path("checked").exists());
+
+    // The user's own `ddx repo add` keeps their trust in the file it rewrites; a hand edit not.
+    repo.ddx_ok(&["repo", "add", "other", bare.to_str().unwrap()]);
+    assert!(repo.read(".ddx/config.yml").contains("name: other"));
+    assert_eq!(
+        repo.ddx_json(&["trust", "--show", "--json"])["status"],
+        "trusted"
+    );
+    let config = repo.read(".ddx/config.yml");
+    repo.write(
+        ".ddx/config.yml",
+        format!("{config}agent: \"touch pwned\"\n"),
+    );
+    assert_eq!(
+        repo.ddx_json(&["trust", "--show", "--json"])["status"],
+        "changed"
+    );
 }
 
 #[test]
