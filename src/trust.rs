@@ -4,8 +4,9 @@
 //! `.ddx/config.yml`) is anyone's to change, so its commands run only when the user trusted the
 //! file's exact content. The ledger of that consent is `.git/ddx/trust`: local, never shared,
 //! like direnv's and mise's `trust`. A file whose content changed since is not trusted until the
-//! user trusts it again. Each line is `<hash> <file>`; the hash is the file's git blob id in
-//! SHA-256 (`sha256:` and 64 hex digits), whatever the repository's own hash.
+//! user trusts it again. Each line is `<hash> <subject>`: for a file, the file's git blob id in
+//! SHA-256 (`sha256:` and 64 hex digits), whatever the repository's own hash; for a workflow of
+//! a catalog source that is not trusted (`<source>/<name>`), `git:` and its definition's tree id.
 //!
 //! A damaged ledger (unreadable bytes, lines that are not entries) trusts nothing it cannot read
 //! and is never fatal: the damage is reported, and the next `ddx trust` rewrites the file.
@@ -110,11 +111,21 @@ impl Ledger {
 
     /// How `file` (relative to the work tree) with content `data` stands.
     pub fn status(&self, file: &str, data: &[u8]) -> Status {
-        match self.entries.get(file) {
-            Some(h) if *h == content_hash(data) => Status::Trusted,
+        self.status_of(file, &content_hash(data))
+    }
+
+    /// How `subject` stands when its content has `hash`.
+    pub fn status_of(&self, subject: &str, hash: &str) -> Status {
+        match self.entries.get(subject) {
+            Some(h) if h == hash => Status::Trusted,
             Some(_) => Status::Changed,
             None => Status::Untrusted,
         }
+    }
+
+    /// Trusts the content with `hash` for `subject` (replacing what was trusted before).
+    pub fn trust_hash(&mut self, subject: &str, hash: &str) {
+        self.entries.insert(subject.to_owned(), hash.to_owned());
     }
 
     /// The hash trusted for `file`, if any.
@@ -146,9 +157,26 @@ impl Ledger {
     }
 }
 
+/// The ledger's subject for a workflow of a catalog source: `<source>/<name>`.
+pub fn workflow_subject(source: &str, name: &str) -> String {
+    format!("{source}/{name}")
+}
+
+/// The hash a workflow is trusted by: `git:` and the id of its definition's git tree, which is
+/// the tree an instance pins (so the trust holds for exactly what runs).
+pub fn tree_hash(tree: &gix::ObjectId) -> String {
+    format!("git:{tree}")
+}
+
 fn valid_hash(hash: &str) -> bool {
-    hash.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    let hex = |h: &str, lens: &[usize]| {
+        lens.contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    match hash.split_once(':') {
+        Some(("sha256", h)) => hex(h, &[64]),
+        Some(("git", h)) => hex(h, &[40, 64]),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -313,7 +313,7 @@ fn commands_from_an_untrusted_source_run_only_with_consent_or_config() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         json["phases"][0]["criteria"][0]["detail"],
-        "not run: `true` comes from repo:team, which .ddx/config.yml does not trust; pass --trust to run it, or trust the source in .ddx/config.yml"
+        "not run: `true` comes from repo:team, which .ddx/config.yml does not trust; pass --trust to run it once, or `ddx trust acts` to trust the workflow as it is"
     );
     let out = repo.ddx(&["gate", "check", "--trust"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -578,3 +578,90 @@ fn an_untrusted_catalogs_check_records_where_and_a_hash_never_the_line() {
     }
     assert!(recorded, "the evidence is recorded as location and hash");
 }
+
+#[test]
+fn a_workflow_of_an_untrusted_catalog_runs_commands_only_as_the_user_trusted_it() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    let workflow = "name: cmd\nversion: 1.0.0\ndescription: Commands\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - criteria: Built\n        check: {command: \"touch checked\"}\n";
+    let bare = team_catalog(
+        &repo,
+        &[
+            ("workflows/cmd/workflow.yml", workflow),
+            (
+                "workflows/cmd/phases/01-a/actions/go.md",
+                "---\ncommand: \"touch ran\"\n---\n# Go\n",
+            ),
+        ],
+    );
+    repo.ddx_ok(&["workflow", "apply", "cmd", "--id", "w-1"]);
+    let out = repo.ddx(&["action", "run", "go"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains(
+        "error: action `a/go` runs the command `touch ran`, which comes from repo:team, which .ddx/config.yml does not trust: refused (it is in phases/01-a/actions/go.md of workflow cmd; `ddx trust cmd` shows the workflow's commands and trusts it as it is)"
+    ), "{}", stderr(&out));
+    assert!(!repo.path("ran").exists());
+
+    let shown = repo.ddx_json(&["trust", "cmd", "--show", "--json"]);
+    assert_eq!(shown[0]["status"], "untrusted", "{shown}");
+    assert_eq!(shown[0]["source"], "repo:team");
+    assert_eq!(
+        shown[0]["commands"],
+        serde_json::json!([
+            {"place": "phase a, exit criterion \"Built\"", "command": "touch checked"},
+            {"place": "phases/01-a/actions/go.md", "command": "touch ran"},
+        ])
+    );
+    // The hash is the tree the catalog holds and the instance pins.
+    let tree = repo.git(&["rev-parse", "refs/ddx/sources/team:workflows/cmd"]);
+    assert_eq!(shown[0]["hash"], format!("git:{}", tree.trim()));
+    assert!(!repo.path(".git/ddx/trust").exists());
+
+    repo.ddx_ok(&["trust", "cmd"]);
+    let out = repo.ddx(&["action", "run", "go"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(repo.path("ran").exists());
+    assert!(repo
+        .git(&["log", "-1", "--format=%B", "refs/ddx/instances/w-1"])
+        .contains("Ddx-Trusted: repo:team, workflow cmd trusted as it is (`ddx trust cmd`)"));
+    repo.ddx_ok(&["gate", "check"]);
+    assert!(repo.path("checked").exists());
+
+    // The catalog changes: an instance of the new content needs trust again.
+    let clone = TestRepo::plain();
+    clone.git(&["clone", "-q", bare.to_str().unwrap(), "c"]);
+    std::fs::write(
+        clone.path("c/workflows/cmd/phases/01-a/actions/go.md"),
+        "---\ncommand: \"touch pwned\"\n---\n# Go\n",
+    )
+    .unwrap();
+    clone.git(&[
+        "-C",
+        "c",
+        "-c",
+        "user.name=Team",
+        "-c",
+        "user.email=team@example.com",
+        "commit",
+        "-qam",
+        "changed",
+    ]);
+    clone.git(&["-C", "c", "push", "-q"]);
+    repo.ddx_ok(&["repo", "fetch", "team"]);
+    repo.ddx_ok(&["workflow", "apply", "cmd", "--id", "w-2"]);
+    let out = repo.ddx(&["action", "run", "go", "-i", "w-2"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "and its workflow cmd changed since you trusted it (`ddx trust cmd`): refused"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!repo.path("pwned").exists());
+    assert_eq!(
+        repo.ddx_json(&["trust", "cmd", "--show", "--json"])[0]["status"],
+        "changed"
+    );
+}

@@ -1,6 +1,7 @@
-//! `ddx trust`: show what `.ddx/config.yml` would run, and trust (or stop trusting) it as it is.
+//! `ddx trust`: show what `.ddx/config.yml` (or a workflow of a catalog that is not trusted)
+//! would run, and trust (or stop trusting) it as it is.
 
-use super::{instance, Cli, ExitCode, Output};
+use super::{cwd, instance, Cli, ExitCode, Output};
 use crate::engine::actions::{self, CONFIG_FILE};
 use crate::trust::{Ledger, Status};
 use clap::Args;
@@ -8,6 +9,10 @@ use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct TrustArgs {
+    /// Workflows (of a registered repository that is not trusted) to trust as they are now,
+    /// instead of .ddx/config.yml.
+    #[arg(value_name = "WORKFLOW")]
+    pub workflows: Vec<String>,
     /// Show what the file would run and whether it is trusted; record nothing.
     #[arg(long, conflicts_with_all = ["revoke", "dry_run"])]
     pub show: bool,
@@ -44,6 +49,9 @@ pub fn cmd_trust(cli: &Cli, out: &Output, args: &TrustArgs) -> anyhow::Result<Ex
     let mut ledger = Ledger::read(&ddx_dir);
     for damage in &ledger.damage {
         out.warn(format!("{damage}; the next `ddx trust` rewrites the file"));
+    }
+    if !args.workflows.is_empty() {
+        return trust_workflows(cli, out, args, &repo, ledger);
     }
     let found = actions::review(repo.work_dir(), &ddx_dir)?;
     let mut view = View {
@@ -142,4 +150,128 @@ fn print_view(out: &Output, view: &View) {
             "  trusted source: {s}  (the commands of its workflows run)"
         ));
     }
+}
+
+/// What `ddx trust <workflow> --json` prints, one per workflow.
+#[derive(Debug, Serialize)]
+struct WorkflowView {
+    workflow: String,
+    source: String,
+    /// `git:` and the id of the definition's tree, what `ddx trust` records.
+    hash: Option<String>,
+    status: Status,
+    /// Why the workflow needs no trust of its own, when it does not.
+    trusted_by: Option<String>,
+    commands: Vec<actions::Defined>,
+    /// As in [`View`].
+    action: &'static str,
+}
+
+fn trust_workflows(
+    cli: &Cli,
+    out: &Output,
+    args: &TrustArgs,
+    repo: &crate::store::Repo,
+    mut ledger: Ledger,
+) -> anyhow::Result<ExitCode> {
+    let here = cwd(cli)?;
+    let mut views = Vec::new();
+    let mut changed = false;
+    for name in &args.workflows {
+        let located = crate::catalog::locate(name, &here)?;
+        let wf = located.load()?;
+        let source = located.source.to_string();
+        let by_source = actions::trust(repo, &source, None, false);
+        let tree = located.tree.git_tree_id();
+        let subject = crate::trust::workflow_subject(&source, &wf.name);
+        let hash = tree.as_ref().map(crate::trust::tree_hash);
+        let mut view = WorkflowView {
+            workflow: wf.name.clone(),
+            source: source.clone(),
+            status: match &hash {
+                _ if by_source.trusted => Status::Trusted,
+                Some(h) => ledger.status_of(&subject, h),
+                None => Status::Untrusted,
+            },
+            hash,
+            trusted_by: by_source.trusted.then(|| by_source.how.clone()),
+            commands: actions::commands_of(&wf),
+            action: "shown",
+        };
+        let changes = match (&view.hash, args.show, args.revoke) {
+            _ if view.trusted_by.is_some() => false,
+            (_, true, _) => false,
+            (_, _, true) => ledger.hash(&subject).is_some(),
+            (Some(_), _, false) => view.status != Status::Trusted,
+            (None, _, false) => false,
+        };
+        view.action = match (args.show, args.revoke, changes, args.dry_run) {
+            (true, ..) => "shown",
+            (_, _, false, _) => "unchanged",
+            (_, true, true, false) => "revoked",
+            (_, true, true, true) => "would_revoke",
+            (_, false, true, false) => "trusted",
+            (_, false, true, true) => "would_trust",
+        };
+        if changes && !args.dry_run {
+            changed = true;
+            if args.revoke {
+                ledger.revoke(&subject);
+                view.status = Status::Untrusted;
+            } else if let Some(h) = &view.hash {
+                ledger.trust_hash(&subject, h);
+                view.status = Status::Trusted;
+            }
+        }
+        views.push(view);
+    }
+    if changed {
+        ledger.write(&repo.ddx_dir())?;
+    }
+    if args.json {
+        out.json(&views)?;
+        return Ok(ExitCode::Ok);
+    }
+    for v in &views {
+        let status = match v.status {
+            Status::Trusted => out.green(v.status.as_str()),
+            _ => out.yellow(v.status.as_str()),
+        };
+        let hash = v.hash.as_deref().unwrap_or("no git tree");
+        out.line(format!(
+            "{} from {} ({hash}): {status}",
+            out.bold(&v.workflow),
+            v.source
+        ));
+        if v.commands.is_empty() {
+            out.line("  runs no command");
+        }
+        for c in &v.commands {
+            out.line(format!("  {}: {}", c.place, c.command));
+        }
+        let note = match v.action {
+            _ if v.trusted_by.is_some() => format!(
+                "{} comes from {}, which is trusted already: nothing to record.",
+                v.workflow,
+                v.trusted_by.as_deref().unwrap_or_default()
+            ),
+            "trusted" => format!(
+                "Trusted {} as it is now; recorded in .git/ddx/trust, never shared. A fetched change needs `ddx trust {}` again.",
+                v.workflow, v.workflow
+            ),
+            "would_trust" => format!("Dry run: would trust {}; nothing is written.", v.workflow),
+            "revoked" => format!("Revoked your trust in {}.", v.workflow),
+            "would_revoke" => format!("Dry run: would revoke your trust in {}; nothing is written.", v.workflow),
+            "unchanged" if args.revoke => format!("Nothing changed: you had not trusted {}.", v.workflow),
+            "unchanged" if v.hash.is_none() => format!(
+                "{} is not a git tree, so it cannot be trusted by its hash; --trust runs its commands once.",
+                v.workflow
+            ),
+            "unchanged" => format!("Nothing changed: {} is already trusted as it is.", v.workflow),
+            _ if v.status != Status::Trusted => format!("`ddx trust {}` trusts it as it is now.", v.workflow),
+            _ => continue,
+        };
+        out.note(note);
+    }
+    Ok(ExitCode::Ok)
 }

@@ -58,11 +58,14 @@ pub enum ActionError {
         action: String,
         matches: Vec<String>,
     },
-    #[error("action `{action}` runs the command `{command}`, which comes from {how}: refused")]
+    #[error("action `{action}` runs the command `{command}`, which comes from {how}: refused (it is in {file} of workflow {workflow}; `ddx trust {workflow}` shows the workflow's commands and trusts it as it is)")]
     Untrusted {
         action: String,
         command: String,
         how: String,
+        /// The action's file, inside the workflow.
+        file: String,
+        workflow: String,
     },
     #[error("{what} `{command}` comes from {CONFIG_FILE}, and {why}: refused")]
     NotTrusted {
@@ -272,14 +275,27 @@ pub struct Trust {
 }
 
 /// The trust of a workflow from `source` (as recorded in the instance: `embedded`, `local`,
-/// `project`, `path:<dir>`, `repo:<name>`) in `repo`; `consent` is `--trust`.
-pub fn trust(repo: &crate::store::Repo, source: &str, consent: bool) -> Trust {
-    trust_in(repo.work_dir(), &repo.ddx_dir(), source, consent)
+/// `project`, `path:<dir>`, `repo:<name>`) in `repo`; `workflow` is its name and the git tree
+/// its instance pins, when known; `consent` is `--trust`.
+pub fn trust(
+    repo: &crate::store::Repo,
+    source: &str,
+    workflow: Option<(&str, gix::ObjectId)>,
+    consent: bool,
+) -> Trust {
+    trust_in(repo.work_dir(), &repo.ddx_dir(), source, workflow, consent)
 }
 
 /// [`trust`] for a work tree and its ledger folder (`.git/ddx`). A source that
-/// `.ddx/config.yml` lists is trusted only while the user trusts that file as it is.
-fn trust_in(work_dir: &Path, ddx_dir: &Path, source: &str, consent: bool) -> Trust {
+/// `.ddx/config.yml` lists is trusted only while the user trusts that file as it is; a workflow
+/// of another source only while the user trusts its definition's tree (`ddx trust <name>`).
+fn trust_in(
+    work_dir: &Path,
+    ddx_dir: &Path,
+    source: &str,
+    workflow: Option<(&str, gix::ObjectId)>,
+    consent: bool,
+) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
     let by_source = match kind {
         "embedded" => Some("the embedded library".to_owned()),
@@ -292,36 +308,81 @@ fn trust_in(work_dir: &Path, ddx_dir: &Path, source: &str, consent: bool) -> Tru
         return Trust { trusted: true, how };
     }
     let name = if kind == "repo" { rest } else { source };
-    let with_consent = || Trust {
-        trusted: true,
-        how: format!("{source}, with --trust"),
+    let trusted = |how: String| Trust { trusted: true, how };
+    let refused = |how: String| Trust {
+        trusted: false,
+        how,
     };
-    match read_settings(work_dir, ddx_dir) {
+    let why = match read_settings(work_dir, ddx_dir) {
         Ok((s, status)) if s.trusted.iter().any(|t| t == name || t == source) => match status {
-            Some(ledger::Status::Trusted) => Trust {
-                trusted: true,
-                how: format!("{source}, trusted in {CONFIG_FILE}"),
-            },
-            _ if consent => with_consent(),
-            _ => Trust {
-                trusted: false,
-                how: format!(
-                    "{source}, which {CONFIG_FILE} trusts, but {}",
-                    not_trusted(status.unwrap_or(ledger::Status::Untrusted))
-                ),
-            },
+            Some(ledger::Status::Trusted) => {
+                return trusted(format!("{source}, trusted in {CONFIG_FILE}"))
+            }
+            _ => format!(
+                "{source}, which {CONFIG_FILE} trusts, but {}",
+                not_trusted(status.unwrap_or(ledger::Status::Untrusted))
+            ),
         },
-        Ok(_) if consent => with_consent(),
-        Ok(_) => Trust {
-            trusted: false,
-            how: format!("{source}, which {CONFIG_FILE} does not trust"),
-        },
-        Err(_) if consent => with_consent(),
-        Err(e) => Trust {
-            trusted: false,
-            how: format!("{source}, and {e}"),
-        },
+        Ok(_) => format!("{source}, which {CONFIG_FILE} does not trust"),
+        Err(e) => format!("{source}, and {e}"),
+    };
+    let mut why = why;
+    if let Some((wf, tree)) = workflow {
+        let ledger = ledger::Ledger::read(ddx_dir);
+        let subject = ledger::workflow_subject(source, wf);
+        match ledger.status_of(&subject, &ledger::tree_hash(&tree)) {
+            ledger::Status::Trusted => {
+                return trusted(format!(
+                    "{source}, workflow {wf} trusted as it is (`ddx trust {wf}`)"
+                ))
+            }
+            ledger::Status::Changed => why.push_str(&format!(
+                ", and its workflow {wf} changed since you trusted it (`ddx trust {wf}`)"
+            )),
+            ledger::Status::Untrusted => {}
+        }
     }
+    if consent {
+        return trusted(format!("{source}, with --trust"));
+    }
+    refused(why)
+}
+
+/// One command a workflow would run, and where it is defined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Defined {
+    /// `phase a, exit criterion "Built"`, or the action's file.
+    pub place: String,
+    pub command: String,
+}
+
+/// Every command `wf` defines: command checks of its gates, then command actions.
+pub fn commands_of(wf: &Workflow) -> Vec<Defined> {
+    let mut out = Vec::new();
+    for p in &wf.phases {
+        for (what, list) in [
+            ("input gate", &p.input_gates),
+            ("exit criterion", &p.exit_criteria),
+        ] {
+            for c in list {
+                if let Some(crate::model::Check::Command { command, .. }) = &c.check {
+                    out.push(Defined {
+                        place: format!("phase {}, {what} {:?}", p.id, c.criteria),
+                        command: command.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for a in wf.all_actions() {
+        if let ActionKind::Command { command, .. } = &a.kind {
+            out.push(Defined {
+                place: a.path.clone(),
+                command: command.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Why a config that is not trusted is not, with what to run.
@@ -622,13 +683,20 @@ impl Engine<'_> {
                 )
             }
             ActionKind::Command { command, timeout } => {
-                let t = trust(self.repo, &st.source, opts.consent);
+                let t = trust(
+                    self.repo,
+                    &st.source,
+                    Some((&st.workflow, tip.workflow_tree)),
+                    opts.consent,
+                );
                 let rendered = render("command", command)?;
                 if !t.trusted {
                     return Err(ActionError::Untrusted {
                         action: view.name.clone(),
                         command: rendered,
                         how: t.how,
+                        file: action.path.clone(),
+                        workflow: st.workflow.clone(),
                     }
                     .into());
                 }
@@ -860,19 +928,19 @@ mod tests {
         let d = dir.path();
         let ddx = d.join(".git/ddx");
         assert_eq!(
-            trust_in(d, &ddx, "embedded", false),
+            trust_in(d, &ddx, "embedded", None, false),
             Trust {
                 trusted: true,
                 how: "the embedded library".into()
             }
         );
-        assert!(trust_in(d, &ddx, "project", false).trusted);
-        assert!(trust_in(d, &ddx, "local", false).trusted);
+        assert!(trust_in(d, &ddx, "project", None, false).trusted);
+        assert!(trust_in(d, &ddx, "local", None, false).trusted);
         assert_eq!(
-            trust_in(d, &ddx, "path:./wf", false).how,
+            trust_in(d, &ddx, "path:./wf", None, false).how,
             "a path given on the command line (./wf)"
         );
-        let t = trust_in(d, &ddx, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", None, false);
         assert_eq!(
             t,
             Trust {
@@ -881,7 +949,7 @@ mod tests {
             }
         );
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", true).how,
+            trust_in(d, &ddx, "repo:team", None, true).how,
             "repo:team, with --trust"
         );
         std::fs::create_dir_all(d.join(".ddx")).unwrap();
@@ -892,7 +960,7 @@ mod tests {
         .unwrap();
         // Listed, but the file is anyone's: it counts once the user trusted it as it is.
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", false),
+            trust_in(d, &ddx, "repo:team", None, false),
             Trust {
                 trusted: false,
                 how: "repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it)".into()
@@ -902,7 +970,7 @@ mod tests {
         ledger.trust(CONFIG_FILE, &std::fs::read(d.join(CONFIG_FILE)).unwrap());
         ledger.write(&ddx).unwrap();
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", false),
+            trust_in(d, &ddx, "repo:team", None, false),
             Trust {
                 trusted: true,
                 how: "repo:team, trusted in .ddx/config.yml".into()
@@ -913,12 +981,12 @@ mod tests {
             "repositories:\n  - name: team\n    url: /evil\n    trusted: true\n",
         )
         .unwrap();
-        let t = trust_in(d, &ddx, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", None, false);
         assert!(!t.trusted);
         assert!(t.how.ends_with("but .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again)"), "{}", t.how);
-        assert!(!trust_in(d, &ddx, "repo:other", false).trusted);
+        assert!(!trust_in(d, &ddx, "repo:other", None, false).trusted);
         std::fs::write(d.join(".ddx/config.yml"), "agent: [\n").unwrap();
-        let t = trust_in(d, &ddx, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", None, false);
         assert!(!t.trusted);
         assert!(t.how.starts_with("repo:team, and "), "{}", t.how);
     }
