@@ -156,13 +156,6 @@ pub struct Review {
     pub trusted_sources: Vec<String>,
 }
 
-impl Review {
-    /// Whether the file defines anything that runs.
-    pub fn defines_commands(&self) -> bool {
-        self.agent_command.is_some() || !self.trusted_sources.is_empty()
-    }
-}
-
 /// What `.ddx/config.yml` of `work_dir` would run, and whether it is trusted; `None` when there
 /// is no config file. The ledger is read from `ddx_dir` (`.git/ddx`).
 pub fn review(work_dir: &Path, ddx_dir: &Path) -> Result<Option<(Review, Vec<u8>)>, ActionError> {
@@ -313,7 +306,7 @@ fn trust_in(
         trusted: false,
         how,
     };
-    let why = match read_settings(work_dir, ddx_dir) {
+    let mut why = match read_settings(work_dir, ddx_dir) {
         Ok((s, status)) if s.trusted.iter().any(|t| t == name || t == source) => match status {
             Some(ledger::Status::Trusted) => {
                 return trusted(format!("{source}, trusted in {CONFIG_FILE}"))
@@ -326,7 +319,6 @@ fn trust_in(
         Ok(_) => format!("{source}, which {CONFIG_FILE} does not trust"),
         Err(e) => format!("{source}, and {e}"),
     };
-    let mut why = why;
     if let Some((wf, tree)) = workflow {
         let ledger = ledger::Ledger::read(ddx_dir);
         let subject = ledger::workflow_subject(source, wf);

@@ -176,8 +176,6 @@ fn pinned_tree(repo: &Repo, state: &State) -> Option<gix::ObjectId> {
         .flatten()
 }
 
-impl MachineChecks<'_> {}
-
 impl CheckEvaluator for MachineChecks<'_> {
     fn refresh(&self) {
         self.files.clear();
