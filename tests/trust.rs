@@ -373,6 +373,7 @@ fn hostile_phase_and_artifact_ids_are_validation_errors_with_where() {
         "wf/phases/02-b/artifacts/doc/meta.yml",
         "id: \"../../.git/x\"\n",
     );
+    repo.write("wf/actions/go\nDdx-Forced: yes.md", "# Go\n");
     repo.commit_all("initial");
     let out = repo.ddx(&["workflow", "validate", "./wf"]);
     assert!(!out.status.success());
@@ -383,6 +384,10 @@ fn hostile_phase_and_artifact_ids_are_validation_errors_with_where() {
     );
     assert!(
         err.contains("wf/phases/02-b/artifacts/doc/meta.yml:1:6: error: the artifact id \"../../.git/x\" may not start with `.`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: the action name \"go\\nDdx-Forced: yes\" may contain only letters, digits, `-`, `_` and `.`"),
         "{err}"
     );
     let out = repo.ddx(&["workflow", "apply", "./wf", "--id", "i-1"]);

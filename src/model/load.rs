@@ -855,6 +855,16 @@ impl Loader<'_> {
         phase: Option<String>,
         declared: &[String],
     ) -> Option<Action> {
+        if let Some(why) = name_problem(id) {
+            // The id stands in trailers (`Ddx-Action:`) and agents' file names.
+            let d = Diagnostic::error(
+                self.tree.display(path),
+                format!("the action name {id:?} {why}"),
+            )
+            .with_hint("an action is named by its file (`actions/<name>.md`) or folder (`actions/<name>/prompt.md`)");
+            self.diags.push(d);
+            return None;
+        }
         let text = self.read_text(path)?;
         let (front, body, front_text) = match split_front_matter(&text) {
             Some((fm, body)) => match serde_yaml::from_str::<raw::RawActionFront>(fm) {
