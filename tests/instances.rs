@@ -652,11 +652,6 @@ fn refuses_places_it_cannot_work_in() {
     let out = repo.ddx(&["-C", "bare.git", "workflow", "status"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is a bare repository; ddx needs a work tree"));
-
-    repo.git(&["init", "-q", "--ref-format=reftable", "rt"]);
-    let out = repo.ddx(&["-C", "rt", "workflow", "status"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("uses the reftable ref storage"));
 }
 
 #[test]
@@ -770,63 +765,156 @@ fn status_of_the_real_helix_corpus_instance() {
 }
 
 #[test]
-fn an_instance_ref_moved_by_another_program_is_built_on_where_it_is() {
-    // ddx starts a write from the heads its journal says it wrote last; a ref another program
-    // moved since must be seen as it is, for answers that change nothing (a no-op, a refusal)
-    // and for new events alike.
+fn an_instance_ref_moved_back_outside_ddx_is_never_built_over() {
+    // ddx remembers the heads it wrote last; a ref another program moved back (or deleted)
+    // would drop recorded events if ddx built on it: the write is refused, names the ref and
+    // the way out, and writes nothing. A ref moved forward (events from another clone on top of
+    // ddx's) is built on where it is.
     let repo = setup();
     let id = init(&repo, &[]);
     let name = format!("refs/ddx/instances/{id}");
     repo.ddx_ok(&["workflow", "next"]);
     let started = tip(&repo, &id);
     repo.ddx_ok(&["gate", "approve", "frame", "1"]);
-    repo.git(&["update-ref", &name, &started]);
+    let approved = tip(&repo, &id);
+    let audit = repo.git(&["rev-parse", "refs/ddx/audit"]);
 
-    // Not "already approved": the state the ref points at has no approval.
-    let out = repo.ddx(&["gate", "approve", "frame", "1"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Moved back: refused, nothing written.
+    repo.git(&["update-ref", &name, &started]);
+    let out = repo.ddx(&["gate", "approve", "frame", "2"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&name), "{err}");
+    assert!(err.contains("moved outside ddx"), "{err}");
     assert!(
-        !stderr(&out).contains("Nothing changed"),
-        "{}",
-        stderr(&out)
+        err.contains(&format!("git update-ref {name} {approved}")),
+        "{err}"
     );
-    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
-    assert_eq!(parent.trim(), started);
+    assert_eq!(tip(&repo, &id), started);
+    assert_eq!(repo.git(&["rev-parse", "refs/ddx/audit"]), audit);
+    // A read still works, and says what happened.
+    let status = repo.ddx(&["workflow", "status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        stderr(&status).contains("moved outside ddx"),
+        "{}",
+        stderr(&status)
+    );
 
-    // A new event goes on top of where the ref is, not where ddx left it.
-    repo.git(&["update-ref", &name, &started]);
+    // The way out it names puts the ref back, and the next write builds on what ddx wrote.
+    repo.git(&["update-ref", &name, &approved]);
     repo.ddx_ok(&["gate", "approve", "frame", "2"]);
     let parent = repo.git(&["rev-parse", &format!("{name}^")]);
-    assert_eq!(parent.trim(), started);
-    let approved = |rev: &str| -> Vec<bool> {
-        let st = state_yaml(&repo, rev);
-        let frame = st["phases"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"].as_str() == Some("frame"))
-            .unwrap()
-            .clone();
-        let criteria = frame["criteria"].as_sequence().cloned().unwrap_or_default();
-        criteria.iter().map(|c| !c["approval"].is_null()).collect()
-    };
-    let now = approved(&name);
-    assert_eq!(now.iter().filter(|a| **a).count(), 1, "{now:?}");
+    assert_eq!(parent.trim(), approved);
 
-    // A refusal too: paused where the ref is, though ddx last wrote a running instance.
+    // Moved forward by another program (a commit on top of ddx's tip): built on where it is.
+    let now = tip(&repo, &id);
+    let forward = repo.git(&[
+        "commit-tree",
+        &format!("{now}^{{tree}}"),
+        "-p",
+        &now,
+        "-m",
+        &format!("ddx({id}): from another clone\n\nDdx-Instance: {id}"),
+    ]);
+    repo.git(&["update-ref", &name, forward.trim()]);
     repo.ddx_ok(&["workflow", "pause"]);
+    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
+    assert_eq!(parent.trim(), forward.trim());
+
+    // Deleted: refused too, with the value to put back.
     let paused = tip(&repo, &id);
-    repo.ddx_ok(&["workflow", "resume"]);
-    repo.git(&["update-ref", &name, &paused]);
-    let out = repo.ddx(&["workflow", "resume"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    repo.git(&["update-ref", "-d", &name]);
+    let out = repo.ddx(&[
+        "workflow",
+        "init",
+        "./wf",
+        "--id",
+        &id,
+        "--var",
+        "project_name=demo",
+    ]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("was deleted outside ddx"), "{err}");
     assert!(
-        !stderr(&out).contains("Nothing changed"),
+        err.contains(&format!("git update-ref {name} {paused}")),
+        "{err}"
+    );
+    repo.git(&["update-ref", &name, &paused]);
+    repo.ddx_ok(&["workflow", "resume"]);
+
+    // The audit chain is guarded the same way.
+    let audit = repo.git(&["rev-parse", "refs/ddx/audit"]);
+    repo.git(&["update-ref", "refs/ddx/audit", "refs/ddx/audit^"]);
+    let out = repo.ddx(&["workflow", "pause"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("refs/ddx/audit was moved outside ddx"),
         "{}",
         stderr(&out)
     );
-    let parent = repo.git(&["rev-parse", &format!("{name}^")]);
-    assert_eq!(parent.trim(), paused);
-    assert_eq!(state_yaml(&repo, &name)["status"].as_str(), Some("running"));
+    repo.git(&["update-ref", "refs/ddx/audit", audit.trim()]);
+    repo.ddx_ok(&["workflow", "pause"]);
+    assert_fsck_clean(&repo);
+}
+
+#[test]
+fn an_event_can_join_another_history_of_the_instance_with_two_parents() {
+    use ddx::store::event::Message;
+    use ddx::store::transaction::{self, Decision, NewEvent, Options, Outcome, Plan};
+    let repo = setup();
+    let id = init(&repo, &[]);
+    let name = format!("refs/ddx/instances/{id}");
+    let base = tip(&repo, &id);
+    repo.ddx_ok(&["gate", "approve", "frame", "1"]);
+    let ours = tip(&repo, &id);
+    // Another clone's event on the same base (as `ddx sync` would fetch it).
+    let theirs = repo.git(&[
+        "commit-tree",
+        &format!("{ours}^{{tree}}"),
+        "-p",
+        &base,
+        "-m",
+        &format!("ddx({id}): approve elsewhere\n\nDdx-Instance: {id}"),
+    ]);
+    let theirs = gix::ObjectId::from_hex(theirs.trim().as_bytes()).unwrap();
+
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let identity = store.identity().unwrap();
+    let opts = Options {
+        instance: &id,
+        identity: &identity,
+        project_commit: store.project_commit(),
+        dry_run: false,
+    };
+    let outcome = transaction::commit::<ddx::store::StoreError>(&store, &opts, |b| {
+        let tip = b.instance.as_ref().expect("the instance exists");
+        Ok(Decision::Change(Box::new(Plan {
+            event: Some(NewEvent {
+                state: tip.state.clone(),
+                workflow_tree: tip.workflow_tree,
+                message: Message::new(format!("ddx({id}): join")),
+                joins: vec![theirs],
+            }),
+            audit: ddx::store::audit::AuditRecord {
+                operation: "join".to_owned(),
+                summary: "join".to_owned(),
+                args: Default::default(),
+            },
+            extra: Vec::new(),
+        })))
+    })
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Committed(_)));
+    // git sees a merge: ddx's own chain first, the joined history second.
+    let parents = repo.git(&["rev-list", "--parents", "-n", "1", &name]);
+    let parents: Vec<&str> = parents.split_whitespace().skip(1).collect();
+    assert_eq!(parents, [ours.as_str(), &theirs.to_string()]);
+    // Both histories are reachable from the instance ref, and the state reads back.
+    let all = repo.git(&["rev-list", &name]);
+    assert!(all.contains(&theirs.to_string()) && all.contains(&ours));
+    let status = repo.ddx_ok(&["workflow", "status", "--json"]);
+    assert!(status.contains(&id), "{status}");
     assert_fsck_clean(&repo);
 }

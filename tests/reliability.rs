@@ -22,8 +22,22 @@ fn workflow(n: usize) -> String {
     s
 }
 
+/// The repository shapes git makes that every reliability test runs in: the default one,
+/// SHA-256, reftable, both, and a group-shared one.
+const SHAPES: &[&[&str]] = &[
+    &[],
+    &["--object-format=sha256"],
+    &["--ref-format=reftable"],
+    &["--object-format=sha256", "--ref-format=reftable"],
+    &["--shared=group"],
+];
+
 fn setup(n: usize) -> (TestRepo, String) {
-    let repo = TestRepo::new();
+    setup_shaped(n, &[])
+}
+
+fn setup_shaped(n: usize, shape: &[&str]) -> (TestRepo, String) {
+    let repo = TestRepo::shaped(shape);
     repo.write("wf/workflow.yml", workflow(n));
     repo.commit_all("initial");
     let id = repo
@@ -162,9 +176,21 @@ fn assert_no_leftovers(repo: &TestRepo) {
 
 #[test]
 fn four_processes_record_fifty_approvals_each() {
+    four_processes_in(&[]);
+}
+
+#[test]
+fn four_processes_record_fifty_approvals_each_in_every_repository_shape() {
+    for shape in &SHAPES[1..] {
+        eprintln!("shape: {shape:?}");
+        four_processes_in(shape);
+    }
+}
+
+fn four_processes_in(shape: &[&str]) {
     const PROCS: usize = 4;
     const EACH: usize = 50;
-    let (repo, id) = setup(PROCS * EACH);
+    let (repo, id) = setup_shaped(PROCS * EACH, shape);
     let r = format!("refs/ddx/instances/{id}");
     let repo = std::sync::Arc::new(repo);
     let handles: Vec<_> = (0..PROCS)
@@ -251,8 +277,19 @@ impl Rng {
 
 #[test]
 fn processes_killed_at_random_moments_leave_a_consistent_chain() {
-    const KILLS: usize = 50;
-    let (repo, id) = setup(600);
+    killed_in(&[], 50);
+}
+
+#[test]
+fn processes_killed_at_random_moments_in_every_repository_shape() {
+    for shape in &SHAPES[1..] {
+        eprintln!("shape: {shape:?}");
+        killed_in(shape, 15);
+    }
+}
+
+fn killed_in(shape: &[&str], kills_wanted: usize) {
+    let (repo, id) = setup_shaped(600, shape);
     let r = format!("refs/ddx/instances/{id}");
     let mut rng = Rng::new();
     // How long one uninterrupted command takes here.
@@ -263,7 +300,7 @@ fn processes_killed_at_random_moments_leave_a_consistent_chain() {
     let mut finished = 0;
     let mut next = 1;
     let mut iterations = 0;
-    while kills < KILLS {
+    while kills < kills_wanted {
         iterations += 1;
         assert!(iterations < 1000, "only {kills} kills in {iterations} runs");
         let args: Vec<String> = if next % 9 == 0 {
@@ -401,6 +438,33 @@ fn an_interrupted_step_is_finished_by_resume() {
     assert!(stdout(&out).is_empty());
     repo.ddx_ok(&["gate", "approve", "p", "c-2"]);
     assert_fsck_clean(&repo);
+}
+
+#[test]
+fn a_finished_interrupted_step_refreshes_the_agents_files() {
+    let (repo, id) = setup(3);
+    repo.ddx_ok(&["phase", "start", "p"]);
+    let r = format!("refs/ddx/instances/{id}");
+    let (old_tip, old_audit) = (rev(&repo, &r), rev(&repo, "refs/ddx/audit"));
+    repo.ddx_ok(&["gate", "approve", "p", "c-1"]);
+    let (new_tip, new_audit) = (rev(&repo, &r), rev(&repo, "refs/ddx/audit"));
+    repo.git(&["update-ref", &r, &old_tip, &new_tip]);
+    repo.git(&["update-ref", "refs/ddx/audit", &old_audit, &new_audit]);
+    write_journal(
+        &repo,
+        &[
+            (&r, Some(&old_tip), &new_tip),
+            ("refs/ddx/audit", Some(&old_audit), &new_audit),
+        ],
+    );
+    // Installed while the approval is not yet on the refs: c-1 is still open.
+    repo.ddx_ok(&["agents", "install", "--agent", "codex"]);
+    assert!(repo.read("AGENTS.md").contains("- c-1\n"));
+    repo.ddx_ok(&["workflow", "resume"]);
+    assert_eq!(rev(&repo, &r), new_tip);
+    let agents_md = repo.read("AGENTS.md");
+    assert!(!agents_md.contains("- c-1\n"), "{agents_md}");
+    assert!(agents_md.contains("- c-2\n"), "{agents_md}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Repository shapes git makes besides the default one: SHA-256 object ids and shared
-//! (`--shared=group`) repositories. Each journey is checked with the real `git` binary.
+//! Repository shapes git makes besides the default one: SHA-256 object ids, reftable ref
+//! storage (git 3.0's defaults), both, and shared (`--shared=group`) repositories. Each journey
+//! is checked with the real `git` binary.
 
 mod common;
 
@@ -74,6 +75,26 @@ fn journey(repo: &TestRepo) {
     ok(repo, &["workflow", "next"]);
     ok(repo, &["checkpoint", "create", "cp1"]);
     ok(repo, &["gate", "approve", "build", "1"]);
+    // A project commit of the instance gets its note in refs/notes/ddx.
+    repo.write("docs/brief.md", "# shop\n\nThe real problem.\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        "Write the brief\n\nDdx-Instance: s1\nDdx-Phase: build",
+    ]);
+    let rebuilt = ok(repo, &["notes", "rebuild"]);
+    assert!(rebuilt.contains("1 of 1"), "{rebuilt}");
+    let note = repo.git(&["notes", "--ref=ddx", "show", "HEAD"]);
+    assert!(note.contains("\"s1\""), "{note}");
+    let notes_tip = repo.git(&["rev-parse", "refs/notes/ddx"]);
+    let again = ok(repo, &["notes", "rebuild"]);
+    assert!(!again.contains("rewritten"), "{again}");
+    assert_eq!(repo.git(&["rev-parse", "refs/notes/ddx"]), notes_tip);
+    // The instance reads back as written.
+    let status = ok(repo, &["workflow", "status", "--json"]);
+    assert!(status.contains("\"s1\""), "{status}");
     let verify = ok(repo, &["audit", "verify"]);
     assert!(verify.contains("every chain is intact"), "{verify}");
     let fsck = repo
@@ -94,12 +115,52 @@ fn a_sha256_repository_gets_sha256_objects_that_git_reads() {
     let audit = repo.git(&["rev-parse", "refs/ddx/audit"]);
     assert_eq!(audit.trim().len(), 64);
     // The change tracker records the artifact under the id git gives it.
-    let blob = repo.git(&["hash-object", "docs/brief.md"]);
+    // (As rendered, before the journey edited it.)
+    repo.write("rendered.md", "# shop\n\nThe problem.\n");
+    let blob = repo.git(&["hash-object", "rendered.md"]);
     let state = repo.git(&["show", "refs/ddx/instances/s1:state.yml"]);
     assert!(
         state.contains(blob.trim()),
         "state.yml does not record docs/brief.md as {blob}:\n{state}"
     );
+    let log = repo.git(&["log", "--format=%s", "refs/ddx/audit"]);
+    assert_eq!(log.lines().count(), 5, "{log}");
+}
+
+#[test]
+fn a_reftable_repository_keeps_ddx_refs_where_git_reads_them() {
+    let repo = repo_with(&["--ref-format=reftable"]);
+    journey(&repo);
+    // No loose ref files: every ref is in the reftable, and git lists ddx's.
+    assert!(!repo.path(".git/refs/ddx").exists());
+    let refs = repo.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/ddx",
+        "refs/notes",
+    ]);
+    let names: Vec<&str> = refs.lines().collect();
+    assert_eq!(
+        names,
+        [
+            "refs/ddx/audit",
+            "refs/ddx/checkpoints/s1/cp1",
+            "refs/ddx/instances/s1",
+            "refs/notes/ddx"
+        ],
+        "{refs}"
+    );
+    // Every move is in git's reflog of the ref.
+    let log = repo.git(&["reflog", "show", "--format=%gs", "refs/ddx/instances/s1"]);
+    assert_eq!(log.lines().count(), 4, "{log}");
+}
+
+#[test]
+fn a_sha256_reftable_repository_works_as_git_3_makes_them() {
+    let repo = repo_with(&["--object-format=sha256", "--ref-format=reftable"]);
+    journey(&repo);
+    let tip = repo.git(&["rev-parse", "refs/ddx/instances/s1"]);
+    assert_eq!(tip.trim().len(), 64, "not a SHA-256 id: {tip}");
     let log = repo.git(&["log", "--format=%s", "refs/ddx/audit"]);
     assert_eq!(log.lines().count(), 5, "{log}");
 }

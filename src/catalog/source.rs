@@ -130,7 +130,7 @@ pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
             });
         }
         let gix = repo.gix();
-        if let Some(tree) = library::project_library(gix)? {
+        if let Some(tree) = library::project_library(repo)? {
             out.push(Root {
                 source: Source::Project,
                 kind: Kind::Git {
@@ -140,7 +140,7 @@ pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
                 },
             });
         }
-        for (name, commit) in sources::list(gix)? {
+        for (name, commit) in sources::list(repo)? {
             match sources::workflows_root(gix, commit) {
                 Ok(root) => {
                     let at = if root.path.is_empty() {

@@ -3,7 +3,7 @@
 use super::instance::{self, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
 use crate::catalog;
-use crate::engine::agents::{self, Agent, Context};
+use crate::engine::agents::{self, Agent, Context, StaleOutcome};
 use crate::engine::artifacts::FileAction;
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -61,6 +61,10 @@ pub struct InstallArgs {
     /// Overwrite files ddx did not write (never a file the user edited since ddx wrote it).
     #[arg(long)]
     pub force: bool,
+    /// Also merge ddx's hooks into the agents' settings (Claude Code: a `Stop` hook that runs
+    /// `ddx gate check`), keeping every other setting.
+    #[arg(long)]
+    pub hooks: bool,
     /// Show what would be written, per file, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -107,7 +111,7 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
     };
     let record = agents::load_record(&repo)?;
     let plan = agents::plan(repo.work_dir(), &record, &agents, &ctx, args.force)?;
-    for p in &plan {
+    for p in &plan.files {
         let label = match (p.action, args.dry_run) {
             (FileAction::Create, false) => "created",
             (FileAction::Create, true) => "new",
@@ -119,12 +123,60 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
         };
         out.line(format!("{label:<10}  {}", p.path));
     }
+    for s in &plan.stale {
+        let label = match (s.outcome, args.dry_run) {
+            (StaleOutcome::Delete, false) => "removed",
+            (StaleOutcome::Delete, true) => "would remove",
+            (StaleOutcome::Edited, _) => "kept: no longer used, but edited since ddx wrote it",
+            (StaleOutcome::Gone, _) => "gone",
+        };
+        out.line(format!("{label:<10}  {}", s.path));
+    }
+    let hook = match (args.hooks, agents.contains(&Agent::Claude)) {
+        (true, true) => Some(agents::plan_hook(repo.work_dir())?),
+        (true, false) => {
+            out.note(
+                "--hooks: of the chosen agents only Claude Code has hooks ddx uses; none added.",
+            );
+            None
+        }
+        (false, _) => None,
+    };
+    if let Some(h) = &hook {
+        let label = match (h.action, args.dry_run) {
+            (FileAction::Unchanged, _) => "unchanged",
+            (_, false) => "hook added",
+            (_, true) => "would add hook",
+        };
+        out.line(format!(
+            "{label:<10}  {} ({}: {})",
+            h.path, h.event, h.command
+        ));
+    }
     if args.dry_run {
         out.note("Dry run: nothing is written.");
         return Ok(ExitCode::Ok);
     }
-    agents::apply(&repo, &plan, &agents)?;
-    if plan.iter().all(|p| !p.action.writes()) {
+    let before = record.agents.clone();
+    agents::install(&repo, &plan, &agents)?;
+    if let Some(h) = &hook {
+        agents::apply_hook(&repo, h)?;
+    }
+    let added: Vec<&str> = agents
+        .iter()
+        .filter(|a| !before.contains(a))
+        .map(|a| a.name())
+        .collect();
+    if !added.is_empty() {
+        out.note(format!(
+            "{} now lists {} under `{}:`; commit it so every clone keeps the files current.",
+            crate::config::CONFIG_PATH,
+            added.join(", "),
+            agents::CONFIG_KEY
+        ));
+    }
+    let hook_added = hook.as_ref().is_some_and(|h| h.action.writes());
+    if !plan.touches_files() && added.is_empty() && !hook_added {
         out.note("Nothing changed.");
     }
     Ok(ExitCode::Ok)
@@ -132,9 +184,9 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
 
 fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
-    let (record, files) = agents::status(&repo)?;
+    let (record, files, hooks) = agents::status(&repo)?;
     if args.json {
-        out.json(&serde_json::json!({ "agents": record.agents, "files": files }))?;
+        out.json(&serde_json::json!({ "agents": record.agents, "files": files, "hooks": hooks }))?;
         return Ok(ExitCode::Ok);
     }
     if record.agents.is_empty() {
@@ -149,7 +201,24 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
             agents::FileState::Edited => "edited",
             agents::FileState::Missing => "missing",
         };
-        out.line(format!("{state:<8}  {}", f.path));
+        if f.stale {
+            out.line(format!(
+                "{state:<8}  {}  (no longer used; kept because it was edited)",
+                f.path
+            ));
+        } else {
+            out.line(format!("{state:<8}  {}", f.path));
+        }
+    }
+    for h in &hooks {
+        let state = match h.state {
+            agents::FileState::Missing => "missing",
+            _ => "current",
+        };
+        out.line(format!(
+            "{state:<8}  {} (hook {}: {})",
+            h.path, h.event, h.command
+        ));
     }
     Ok(ExitCode::Ok)
 }
@@ -164,26 +233,4 @@ fn cmd_remove(cli: &Cli, out: &Output, args: &RemoveArgs) -> anyhow::Result<Exit
         out.note("Dry run: nothing is removed.");
     }
     Ok(ExitCode::Ok)
-}
-
-/// After a command that may have moved an instance: refreshes the installed agents' files.
-/// Quiet when no agent is installed; a failure is a warning, never the command's failure.
-pub fn refresh_after(cli: &Cli, out: &Output) {
-    let Ok(repo) = instance::open(cli) else {
-        return;
-    };
-    if !agents::load_record(&repo).is_ok_and(|r| !r.agents.is_empty()) {
-        return;
-    }
-    let Ok(id) = crate::engine::resolve_instance(&repo, None) else {
-        return;
-    };
-    match agents::refresh(&repo, &id) {
-        Ok(paths) => {
-            for p in paths {
-                out.note(format!("agents: updated {p}"));
-            }
-        }
-        Err(e) => out.warn(format!("agents: could not refresh: {e}")),
-    }
 }

@@ -156,34 +156,7 @@ pub(crate) fn cwd(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn run(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
-    let code = dispatch(cli, out)?;
-    // A dry run changes nothing, the agents' files included.
-    let dry_run = std::env::args_os().any(|a| a == "--dry-run");
-    if !dry_run && changes_phases(&cli.command) {
-        agents::refresh_after(cli, out);
-    }
-    Ok(code)
-}
-
-/// Whether `command` can change an instance's phases (so the agents' files may need a refresh);
-/// read commands never write them.
-fn changes_phases(command: &Command) -> bool {
-    use workflow::WorkflowCommand as W;
-    match command {
-        Command::Workflow(cmd) => matches!(
-            cmd,
-            W::Init(_)
-                | W::Apply(_)
-                | W::Next(_)
-                | W::Pause(_)
-                | W::Resume(_)
-                | W::Abort(_)
-                | W::Restore(_)
-        ),
-        Command::Phase(_) => true,
-        Command::Gate(cmd) => matches!(cmd, gate::GateCommand::Approve(_)),
-        _ => false,
-    }
+    dispatch(cli, out)
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
@@ -227,6 +200,11 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return classify_config(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::engine::agents::AgentsError>() {
+            if let Some(c) = classify_agents(e) {
+                return c;
+            }
         }
         if let Some(e) = cause.downcast_ref::<crate::observe::audit::AuditError>() {
             use crate::observe::audit::AuditError as A;
@@ -370,6 +348,31 @@ fn classify_config(e: &ConfigError) -> (ExitCode, Option<String>) {
     }
 }
 
+/// The agents' errors that are not a wrapped engine, artifact or config error.
+fn classify_agents(e: &crate::engine::agents::AgentsError) -> Option<(ExitCode, Option<String>)> {
+    use crate::engine::agents::AgentsError as A;
+    match e {
+        A::Config(c) => Some(classify_config(c)),
+        A::Engine(e) => Some(classify_engine(e)),
+        A::Artifact(crate::engine::artifacts::ArtifactError::Unsafe { .. }) => Some((
+            ExitCode::Conflict,
+            Some("agents' files are written only inside the work tree, never through a symbolic link".to_owned()),
+        )),
+        A::Artifact(_) => None,
+        A::BadRecord { path, .. } if path == crate::config::CONFIG_PATH => Some((
+            ExitCode::Invalid,
+            Some(format!(
+                "fix the `agents:` list in {path}; ddx did not change it"
+            )),
+        )),
+        A::BadSettings { path, .. } => Some((
+            ExitCode::Invalid,
+            Some(format!("fix {path} (Claude Code reads it as JSON), then run the install again")),
+        )),
+        A::BadRecord { .. } | A::Record { .. } => None,
+    }
+}
+
 fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
     use crate::engine::actions::ActionError as A;
     use crate::engine::artifacts::ArtifactError as F;
@@ -469,10 +472,6 @@ fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
             ExitCode::Failure,
             Some("run ddx in a clone with a work tree".to_owned()),
         ),
-        StoreError::Reftable { .. } => (
-            ExitCode::Failure,
-            Some("`git refs migrate --ref-format=files` converts the repository".to_owned()),
-        ),
         StoreError::NoIdentity => (ExitCode::Failure, None),
         StoreError::Interrupted { .. } => (
             ExitCode::Conflict,
@@ -482,6 +481,7 @@ fn classify_store(e: &StoreError) -> (ExitCode, Option<String>) {
             ExitCode::Conflict,
             Some("other ddx processes kept writing; run the command again".to_owned()),
         ),
+        StoreError::MovedOutside { .. } => (ExitCode::Conflict, None),
         _ => (ExitCode::Failure, None),
     }
 }

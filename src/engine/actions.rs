@@ -864,6 +864,7 @@ impl Engine<'_> {
             st.metrics.events += 1;
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: st.to_yaml(),
                     workflow_tree: tip.workflow_tree,
                     message: message.clone(),

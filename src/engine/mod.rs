@@ -195,7 +195,7 @@ impl<'r> Engine<'r> {
         dry_run: bool,
         mut decide: impl FnMut(&Tip) -> Result<Decision, EngineError>,
     ) -> Result<Outcome, EngineError> {
-        transaction::commit(self.repo, &self.options(instance, dry_run), |base| {
+        let outcome = transaction::commit(self.repo, &self.options(instance, dry_run), |base| {
             let tip = base
                 .instance
                 .as_ref()
@@ -204,7 +204,19 @@ impl<'r> Engine<'r> {
                     suggestion: None,
                 })?;
             decide(tip)
-        })
+        })?;
+        self.after_commit(instance, &outcome);
+        Ok(outcome)
+    }
+
+    /// What follows every event this engine commits: the installed coding agents' files
+    /// (AGENTS.md's section, the per-phase commands) are brought up to the new state.
+    fn after_commit(&self, instance: &str, outcome: &Outcome) {
+        if let Outcome::Committed(w) = outcome {
+            if w.plan.event.is_some() {
+                agents::after_event(self.repo, instance);
+            }
+        }
     }
 
     /// The transaction of an operation that creates instance `id`: refused when it exists
@@ -215,14 +227,16 @@ impl<'r> Engine<'r> {
         dry_run: bool,
         plan: impl Fn() -> Plan,
     ) -> Result<Outcome, EngineError> {
-        transaction::commit(self.repo, &self.options(id, dry_run), |base| {
+        let outcome = transaction::commit(self.repo, &self.options(id, dry_run), |base| {
             if base.instance.is_some() {
                 return Err(EngineError::from(LookupError::InstanceExists {
                     id: id.to_owned(),
                 }));
             }
             Ok(Decision::Change(Box::new(plan())))
-        })
+        })?;
+        self.after_commit(id, &outcome);
+        Ok(outcome)
     }
 
     /// What a new instance starts from: its variables (defaults, then `variables`; every one
@@ -407,6 +421,7 @@ impl<'r> Engine<'r> {
         };
         let outcome = self.on_new_instance(&id, dry_run, || Plan {
             event: Some(NewEvent {
+                joins: Vec::new(),
                 state: yaml.clone(),
                 workflow_tree,
                 message: message.clone(),
@@ -477,6 +492,7 @@ impl<'r> Engine<'r> {
             );
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: yaml,
                     workflow_tree: tip.workflow_tree,
                     message,
@@ -585,6 +601,7 @@ impl<'r> Engine<'r> {
             }
             let plan = Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: st.to_yaml(),
                     workflow_tree: cp_tip.workflow_tree,
                     message,
@@ -681,6 +698,12 @@ impl<'r> Engine<'r> {
                 ),
                 Recovery::Finished { step, .. } | Recovery::AlreadyDone { step } => {
                     tracing::info!(step = step.as_str(), "finished an interrupted step")
+                }
+            }
+            // A finished step is an event committed now: the agents' files follow it.
+            if let Recovery::Finished { moved, .. } = r {
+                for id in moved.iter().filter_map(|m| m.strip_prefix(refs::INSTANCES)) {
+                    agents::after_event(self.repo, id);
                 }
             }
         }

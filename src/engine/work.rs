@@ -467,6 +467,7 @@ impl Engine<'_> {
                 st.metrics.events = events + 1;
                 let plan = Plan {
                     event: Some(NewEvent {
+                        joins: Vec::new(),
                         state: st.to_yaml(),
                         workflow_tree: tip.workflow_tree,
                         message,
@@ -656,6 +657,7 @@ impl Engine<'_> {
         let outcome = self
             .on_new_instance(&id, dry_run, || Plan {
                 event: Some(NewEvent {
+                    joins: Vec::new(),
                     state: yaml.clone(),
                     workflow_tree,
                     message: message.clone(),

@@ -161,10 +161,10 @@ pub fn add(
         return Ok(added);
     }
     let gix = repo.gix();
-    let old = sources::get(gix, name)?;
+    let old = sources::get(repo, name)?;
     if old != Some(fetched.commit) {
         sources::set(
-            gix,
+            repo,
             name,
             fetched.commit,
             old,
@@ -179,7 +179,7 @@ pub fn add(
     });
     let before = std::fs::read(Config::path(repo.work_dir())).ok();
     if let Err(e) = config.save(repo.work_dir()) {
-        restore_ref(gix, name, old, fetched.commit);
+        restore_ref(repo, name, old, fetched.commit);
         return Err(e.into());
     }
     keep_trust(repo, before);
@@ -203,7 +203,7 @@ pub fn add(
 }
 
 /// Puts a source ref back to `old` after a later step failed.
-fn restore_ref(repo: &gix::Repository, name: &str, old: Option<ObjectId>, now: ObjectId) {
+fn restore_ref(repo: &Repo, name: &str, old: Option<ObjectId>, now: ObjectId) {
     let result = match old {
         Some(old) if old != now => sources::set(repo, name, old, Some(now), "ddx: undo"),
         Some(_) => Ok(()),
@@ -240,12 +240,11 @@ pub fn fetch(
 fn fetch_one(repo: &Repo, r: &RepositoryConfig, dry_run: bool) -> Result<Fetch, RepoError> {
     sources::validate_name(&r.name)?;
     let Fetched { commit, branch } = sources::fetch(repo, &r.url, r.branch.as_deref(), dry_run)?;
-    let gix = repo.gix();
-    let old = sources::get(gix, &r.name)?;
+    let old = sources::get(repo, &r.name)?;
     let changed = old != Some(commit);
     if changed && !dry_run {
         sources::set(
-            gix,
+            repo,
             &r.name,
             commit,
             old,
@@ -278,7 +277,7 @@ fn fetch_one(repo: &Repo, r: &RepositoryConfig, dry_run: bool) -> Result<Fetch, 
 
 fn not_found(repo: &Repo, config: &Config, name: &str) -> RepoError {
     let mut names: Vec<String> = config.repositories.iter().map(|r| r.name.clone()).collect();
-    if let Ok(refs) = sources::list(repo.gix()) {
+    if let Ok(refs) = sources::list(repo) {
         names.extend(refs.into_iter().map(|(n, _)| n));
     }
     RepoError::NotFound {
@@ -308,9 +307,8 @@ fn keep_trust(repo: &Repo, before: Option<Vec<u8>>) {
 /// Unregisters `name`: removes it from the config and deletes its source ref.
 pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoError> {
     let mut config = Config::load(repo.work_dir())?;
-    let gix = repo.gix();
     let commit = if sources::validate_name(name).is_ok() {
-        sources::get(gix, name)?
+        sources::get(repo, name)?
     } else {
         None
     };
@@ -329,14 +327,14 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
         return Ok(removed);
     }
     if let Some(id) = commit {
-        sources::delete(gix, name, id)?;
+        sources::delete(repo, name, id)?;
     }
     if let Some(i) = position {
         config.repositories.remove(i);
         let before = std::fs::read(Config::path(repo.work_dir())).ok();
         if let Err(e) = config.save(repo.work_dir()) {
             if let Some(id) = commit {
-                if let Err(e) = sources::set(gix, name, id, None, "ddx: undo remove") {
+                if let Err(e) = sources::set(repo, name, id, None, "ddx: undo remove") {
                     tracing::error!("could not put {} back: {e}", sources::ref_name(name));
                 }
             }
@@ -360,7 +358,7 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
 pub fn list(repo: &Repo) -> Result<Vec<Listed>, RepoError> {
     let config = Config::load(repo.work_dir())?;
     let gix = repo.gix();
-    let refs = sources::list(gix)?;
+    let refs = sources::list(repo)?;
     let count = |commit: Option<ObjectId>| {
         commit.and_then(|c| workflows_of(gix, c).ok().map(|(_, n)| n.len()))
     };

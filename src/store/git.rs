@@ -54,6 +54,69 @@ fn run(dir: &Path, args: &[&str]) -> Result<String, GitCommandError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A ref of the local repository, as `git for-each-ref` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalRef {
+    pub name: String,
+    /// What the ref points at.
+    pub id: ObjectId,
+    /// For a ref to an annotated tag: the object the tag points at.
+    pub peeled: Option<ObjectId>,
+}
+
+/// Every local ref whose full name starts with `prefix` (a whole ref name reads just that ref),
+/// with `git for-each-ref`: for ref storage gix cannot read (reftable).
+pub fn local_refs(dir: &Path, prefix: &str) -> Result<Vec<LocalRef>, GitCommandError> {
+    // for-each-ref matches a pattern up to a slash; the exact prefix is applied here.
+    let pattern = prefix.trim_end_matches('/');
+    let args = [
+        "for-each-ref",
+        "--format=%(objectname) %(*objectname) %(refname)",
+        "--",
+        pattern,
+    ];
+    let out = run(dir, &args)?;
+    let mut refs = Vec::new();
+    for line in out.lines() {
+        let unexpected = || GitCommandError::Unexpected {
+            args: args.join(" "),
+            line: line.to_owned(),
+        };
+        let mut parts = line.splitn(3, ' ');
+        let (Some(id), Some(peeled), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(unexpected());
+        };
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let parse = |hex: &str| ObjectId::from_hex(hex.as_bytes()).map_err(|_| unexpected());
+        refs.push(LocalRef {
+            name: name.to_owned(),
+            id: parse(id)?,
+            peeled: if peeled.is_empty() {
+                None
+            } else {
+                Some(parse(peeled)?)
+            },
+        });
+    }
+    Ok(refs)
+}
+
+/// Where `HEAD` points: the branch (`None` when detached) and the commit (`None` while unborn),
+/// as git reads them, whatever the ref storage.
+pub fn head(dir: &Path) -> Result<(Option<String>, Option<ObjectId>), GitCommandError> {
+    let branch = run(dir, &["symbolic-ref", "-q", "HEAD"])
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let commit = run(dir, &["rev-parse", "-q", "--verify", "HEAD^{commit}"])
+        .ok()
+        .and_then(|s| ObjectId::from_hex(s.trim().as_bytes()).ok());
+    Ok((branch, commit))
+}
+
 /// A ref advertised by a remote repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRef {
@@ -160,8 +223,10 @@ pub fn authors_of(
 /// One ref of an [`update_refs`] transaction: `old` `None` means the ref must not exist yet.
 pub struct RefUpdate<'a> {
     pub name: &'a str,
+    /// `None`: the ref must not exist.
     pub old: Option<ObjectId>,
-    pub new: ObjectId,
+    /// `None`: the ref is deleted.
+    pub new: Option<ObjectId>,
 }
 
 /// Why [`update_refs`] moved nothing.
@@ -182,29 +247,31 @@ pub fn update_refs(
     committer: (&str, &str, i64),
     updates: &[RefUpdate<'_>],
     message: &str,
+    reflog: bool,
 ) -> Result<(), UpdateError> {
     use std::io::Write;
     let mut script = String::from("start\n");
     for u in updates {
-        // An id of zeros, as long as the new one, means "must not exist".
-        let old = u
-            .old
-            .unwrap_or_else(|| ObjectId::null(u.new.kind()))
-            .to_string();
-        script.push_str(&format!("update {} {} {old}\n", u.name, u.new));
+        match (u.new, u.old) {
+            (Some(new), old) => {
+                // An id of zeros, as long as the new one, means "must not exist".
+                let old = old.unwrap_or_else(|| ObjectId::null(new.kind()));
+                script.push_str(&format!("update {} {new} {old}\n", u.name));
+            }
+            (None, Some(old)) => script.push_str(&format!("delete {} {old}\n", u.name)),
+            (None, None) => {}
+        }
     }
     script.push_str("prepare\ncommit\n");
     let one_line: String = message
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
-    let args = [
-        "update-ref",
-        "--create-reflog",
-        "-m",
-        one_line.trim(),
-        "--stdin",
-    ];
+    let mut args = vec!["update-ref"];
+    if reflog {
+        args.push("--create-reflog");
+    }
+    args.extend(["-m", one_line.trim(), "--stdin"]);
     let shown = args.join(" ");
     tracing::debug!("running git {shown}");
     let (name, email, seconds) = committer;
@@ -247,10 +314,12 @@ pub fn update_refs(
 }
 
 /// Writes one object of `kind` with `git hash-object -w`, so that git's `core.sharedRepository`
-/// modes and `core.fsync` apply; returns its id as git printed it.
+/// modes and `core.fsync` apply; returns its id as git printed it. git checks the object's
+/// format (no `--literally`): should ddx die while writing, git reads a cut-off commit or tree
+/// and refuses it rather than store a bogus object.
 pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCommandError> {
     use std::io::Write;
-    let args = ["hash-object", "-w", "--literally", "-t", kind, "--stdin"];
+    let args = ["hash-object", "-w", "-t", kind, "--stdin"];
     let shown = args.join(" ");
     let spawn_error = |source| GitCommandError::Spawn {
         args: shown.clone(),

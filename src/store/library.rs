@@ -25,16 +25,14 @@ pub fn subtree(
 }
 
 /// The tree of `HEAD:.ddx/library/workflows`; `None` when there is no commit yet or no library.
-pub fn project_library(repo: &gix::Repository) -> Result<Option<ObjectId>, StoreError> {
-    let mut head = repo
-        .head()
-        .map_err(|e| StoreError::git("reading HEAD", e))?;
-    if head.is_unborn() {
+pub fn project_library(store: &super::Repo) -> Result<Option<ObjectId>, StoreError> {
+    let Some(head) = store.project_commit() else {
         return Ok(None);
-    }
-    let commit = head
-        .peel_to_commit()
-        .map_err(|e| StoreError::git("resolving HEAD to a commit", e))?;
+    };
+    let repo = store.gix();
+    let commit = repo
+        .find_commit(head)
+        .map_err(|e| StoreError::git(format!("reading HEAD's commit {head}"), e))?;
     let root = commit
         .tree_id()
         .map_err(|e| StoreError::git("reading the tree of HEAD", e))?

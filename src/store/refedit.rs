@@ -14,6 +14,7 @@ use super::heads::RefMove;
 use super::repo::{Repo, StoreError};
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::Target;
+use gix::ObjectId;
 
 /// Why an edit did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,16 @@ pub enum EditError {
     Failed(#[from] StoreError),
 }
 
+/// One compare-and-swap edit of a ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update<'a> {
+    pub name: &'a str,
+    /// Where the ref must be now; `None`: it must not exist.
+    pub old: Option<ObjectId>,
+    /// Where it goes; `None`: it is deleted (with its reflog, as git does).
+    pub new: Option<ObjectId>,
+}
+
 /// Moves every ref of `moves` from its `old` to its `new` value, or none of them.
 pub fn edit(
     repo: &Repo,
@@ -34,26 +45,58 @@ pub fn edit(
     moves: &[RefMove],
     message: &str,
 ) -> Result<(), EditError> {
-    for m in moves {
-        if !m.name.starts_with("refs/") {
+    let updates: Vec<Update<'_>> = moves
+        .iter()
+        .map(|m| Update {
+            name: &m.name,
+            old: m.old,
+            new: Some(m.new),
+        })
+        .collect();
+    apply(repo, identity, &updates, message)
+}
+
+/// Applies every update of `updates`, or none of them.
+pub fn apply(
+    repo: &Repo,
+    identity: &Identity,
+    updates: &[Update<'_>],
+    message: &str,
+) -> Result<(), EditError> {
+    for u in updates {
+        if !u.name.starts_with("refs/") {
             return Err(StoreError::Corrupt {
-                reference: m.name.clone(),
+                reference: u.name.to_owned(),
                 commit: String::new(),
                 what: "ddx moves only refs under refs/".to_owned(),
             }
             .into());
         }
+        if u.old.is_none() && u.new.is_none() {
+            return Err(StoreError::Corrupt {
+                reference: u.name.to_owned(),
+                commit: String::new(),
+                what: "an edit that deletes must name the value it deletes".to_owned(),
+            }
+            .into());
+        }
     }
-    if moves.is_empty() {
+    if updates.is_empty() {
         return Ok(());
     }
+    let one_line: String = message
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let message = one_line.trim();
+    let reflog = repo.logs_ref_updates();
     if repo.writes_through_git() {
-        let updates: Vec<RefUpdate<'_>> = moves
+        let git_updates: Vec<RefUpdate<'_>> = updates
             .iter()
-            .map(|m| RefUpdate {
-                name: &m.name,
-                old: m.old,
-                new: m.new,
+            .map(|u| RefUpdate {
+                name: u.name,
+                old: u.old,
+                new: u.new,
             })
             .collect();
         let who = (
@@ -61,35 +104,40 @@ pub fn edit(
             identity.email.as_str(),
             identity.seconds,
         );
-        return git::update_refs(repo.work_dir(), who, &updates, message).map_err(|e| match e {
-            UpdateError::Conflict(why) => EditError::Conflict(why),
-            UpdateError::Failed(e) => StoreError::git("moving the refs", e).into(),
-        });
+        return git::update_refs(repo.work_dir(), who, &git_updates, message, reflog).map_err(
+            |e| match e {
+                UpdateError::Conflict(why) => EditError::Conflict(why),
+                UpdateError::Failed(e) => StoreError::git("moving the refs", e).into(),
+            },
+        );
     }
-    let one_line: String = message
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-        .collect();
-    let mut edits = Vec::with_capacity(moves.len());
-    for m in moves {
-        let name = m
+    let mut edits = Vec::with_capacity(updates.len());
+    for u in updates {
+        let name = u
             .name
-            .as_str()
             .try_into()
-            .map_err(|e| StoreError::git(format!("using {} as a ref name", m.name), e))?;
-        edits.push(RefEdit {
-            change: Change::Update {
+            .map_err(|e| StoreError::git(format!("using {} as a ref name", u.name), e))?;
+        let expected = match u.old {
+            Some(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
+            None => PreviousValue::MustNotExist,
+        };
+        let change = match u.new {
+            Some(new) => Change::Update {
                 log: LogChange {
                     mode: RefLog::AndReference,
-                    force_create_reflog: true,
-                    message: one_line.trim().into(),
+                    force_create_reflog: reflog,
+                    message: message.into(),
                 },
-                expected: match m.old {
-                    Some(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
-                    None => PreviousValue::MustNotExist,
-                },
-                new: Target::Object(m.new),
+                expected,
+                new: Target::Object(new),
             },
+            None => Change::Delete {
+                expected,
+                log: RefLog::AndReference,
+            },
+        };
+        edits.push(RefEdit {
+            change,
             name,
             deref: false,
         });

@@ -150,6 +150,15 @@ fn civil(seconds: i64) -> (i64, u32, u32, u32, u32, u32) {
 
 /// Every ref under `prefix`, as (name without the prefix, target id), sorted by name.
 pub fn list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreError> {
+    if repo.reads_refs_through_git() {
+        let mut out: Vec<(String, ObjectId)> = super::git::local_refs(repo.work_dir(), prefix)
+            .map_err(|e| StoreError::git(format!("listing {prefix}"), e))?
+            .into_iter()
+            .filter_map(|r| Some((r.name.strip_prefix(prefix)?.to_owned(), r.id)))
+            .collect();
+        out.sort();
+        return Ok(out);
+    }
     let platform = repo
         .gix()
         .references()
@@ -172,6 +181,11 @@ pub fn list(repo: &Repo, prefix: &str) -> Result<Vec<(String, ObjectId)>, StoreE
 
 /// The id a ref points at, `None` when it does not exist.
 pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
+    if repo.reads_refs_through_git() {
+        let found = super::git::local_refs(repo.work_dir(), name)
+            .map_err(|e| StoreError::git(format!("reading {name}"), e))?;
+        return Ok(found.into_iter().find(|r| r.name == name).map(|r| r.id));
+    }
     let r = repo
         .gix()
         .try_find_reference(name)

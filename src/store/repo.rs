@@ -11,8 +11,6 @@ pub enum StoreError {
     NotARepository { path: PathBuf },
     #[error("{} is a bare repository; ddx needs a work tree", path.display())]
     Bare { path: PathBuf },
-    #[error("{} uses the reftable ref storage, which ddx cannot write to safely yet", path.display())]
-    Reftable { path: PathBuf },
     #[error("cannot open the git repository at {}", path.display())]
     Open {
         path: PathBuf,
@@ -29,6 +27,8 @@ pub enum StoreError {
         commit: String,
         what: String,
     },
+    #[error("{reference} {what}")]
+    MovedOutside { reference: String, what: String },
     #[error("an earlier ddx command was interrupted before it finished: {}", steps.join("; "))]
     Interrupted { steps: Vec<String> },
     #[error("{reference} kept changing under ddx: gave up after {attempts} attempts")]
@@ -79,6 +79,8 @@ pub struct Repo {
     last_event: std::sync::Mutex<Option<super::event::Tip>>,
     /// Whether objects and refs are written with git (see [`Repo::writes_through_git`]).
     through_git: std::sync::OnceLock<bool>,
+    /// Refs are kept in reftable, which gix cannot read: ddx reads them with git.
+    reftable: bool,
 }
 
 impl std::fmt::Debug for Repo {
@@ -111,30 +113,26 @@ impl Repo {
                 })
             }
         };
-        Self::from_gix(repo, dir)
+        Self::from_gix(repo)
     }
 
-    /// Wraps an open repository, refusing bare and reftable ones.
-    pub fn from_gix(repo: gix::Repository, dir: &Path) -> Result<Repo, StoreError> {
+    /// Wraps an open repository, refusing bare ones.
+    pub fn from_gix(repo: gix::Repository) -> Result<Repo, StoreError> {
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
             });
         };
-        let storage = repo
+        let reftable = repo
             .config_snapshot()
             .string("extensions.refStorage")
-            .map(|s| s.to_string().to_ascii_lowercase());
-        if storage.as_deref() == Some("reftable") {
-            return Err(StoreError::Reftable {
-                path: dir.to_owned(),
-            });
-        }
+            .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
         Ok(Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
             through_git: std::sync::OnceLock::new(),
+            reftable,
         })
     }
 
@@ -145,13 +143,10 @@ impl Repo {
         *self.through_git.get_or_init(|| {
             let config = self.repo.config_snapshot();
             let set = |key: &str| config.string(key).is_some();
-            let reftable = config
-                .string("extensions.refStorage")
-                .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
             let hook = self
                 .hooks_dir()
                 .is_ok_and(|d| d.join("reference-transaction").is_file());
-            reftable
+            self.reftable
                 || hook
                 || set("core.sharedRepository")
                 || set("core.fsync")
@@ -250,9 +245,41 @@ impl Repo {
         })
     }
 
+    /// Whether ddx keeps a reflog for the refs it moves: always, as `git update-ref
+    /// --create-reflog` does, unless `core.logAllRefUpdates` is `false`.
+    pub fn logs_ref_updates(&self) -> bool {
+        let config = self.repo.config_snapshot();
+        match config.string("core.logAllRefUpdates") {
+            Some(v) => {
+                let v = v.to_string().to_ascii_lowercase();
+                !matches!(v.as_str(), "false" | "no" | "off" | "0")
+            }
+            None => true,
+        }
+    }
+
+    /// Whether refs are kept in reftable storage, read with git rather than gix.
+    pub fn reads_refs_through_git(&self) -> bool {
+        self.reftable
+    }
+
     /// The commit `HEAD` points at, `None` while it is unborn.
     pub fn project_commit(&self) -> Option<gix::ObjectId> {
+        if self.reftable {
+            return super::git::head(&self.work_dir).ok().and_then(|(_, c)| c);
+        }
         self.repo.head_id().ok().map(|id| id.detach())
+    }
+
+    /// The branch `HEAD` points at (`refs/heads/main`), `None` when detached.
+    pub fn head_branch(&self) -> Option<String> {
+        if self.reftable {
+            return super::git::head(&self.work_dir).ok().and_then(|(b, _)| b);
+        }
+        match self.repo.head_name() {
+            Ok(Some(name)) => Some(name.as_bstr().to_string()),
+            _ => None,
+        }
     }
 }
 
@@ -300,8 +327,12 @@ mod tests {
             Err(StoreError::Bare { .. })
         ));
         git(dir.path(), &["init", "-q", "--ref-format=reftable", "rt"]);
-        let err = Repo::discover(&dir.path().join("rt")).unwrap_err();
-        assert!(matches!(err, StoreError::Reftable { .. }), "{err:?}");
+        let rt = Repo::discover(&dir.path().join("rt")).unwrap();
+        assert!(rt.reads_refs_through_git());
+        assert_eq!(rt.project_commit(), None);
+        assert!(rt
+            .head_branch()
+            .is_some_and(|b| b.starts_with("refs/heads/")));
         git(dir.path(), &["init", "-q", "ok"]);
         let repo = Repo::discover(&dir.path().join("ok")).unwrap();
         assert!(repo.ddx_dir().ends_with(".git/ddx"));

@@ -5,10 +5,10 @@
 //! are fetched; the source ref is then moved here, with compare-and-swap and a reflog entry, so
 //! a concurrent change is noticed instead of overwritten.
 
+use super::event::Identity;
 use super::git::{self, GitCommandError};
+use super::refedit::{self, EditError, Update};
 use super::{Repo, StoreError};
-use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
-use gix::refs::Target;
 use gix::ObjectId;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -99,126 +99,70 @@ pub fn ref_name(name: &str) -> String {
 }
 
 /// Every fetched source: name and commit, sorted by name.
-pub fn list(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>, StoreError> {
-    let platform = repo
-        .references()
-        .map_err(|e| StoreError::git("listing refs", e))?;
-    let iter = platform
-        .prefixed(PREFIX)
-        .map_err(|e| StoreError::git(format!("listing {PREFIX}*"), e))?;
-    let mut out = Vec::new();
-    for r in iter {
-        let mut r = r.map_err(|e| StoreError::git(format!("reading a ref under {PREFIX}"), e))?;
-        let full = r.name().as_bstr().to_string();
-        let Some(name) = full.strip_prefix(PREFIX) else {
-            continue;
-        };
-        let id = r
-            .peel_to_id()
-            .map_err(|e| StoreError::git(format!("resolving {full}"), e))?
-            .detach();
-        out.push((name.to_owned(), id));
-    }
-    out.sort();
-    Ok(out)
+pub fn list(repo: &Repo) -> Result<Vec<(String, ObjectId)>, StoreError> {
+    super::refs::list(repo, PREFIX)
 }
 
 /// The commit source `name` points to, if it was fetched.
-pub fn get(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>, StoreError> {
-    let full = ref_name(name);
-    match repo.try_find_reference(full.as_str()) {
-        Ok(Some(mut r)) => Ok(Some(
-            r.peel_to_id()
-                .map_err(|e| StoreError::git(format!("resolving {full}"), e))?
-                .detach(),
-        )),
-        Ok(None) => Ok(None),
-        Err(e) => Err(StoreError::git(format!("reading {full}"), e)),
-    }
+pub fn get(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
+    super::refs::read(repo, &ref_name(name))
 }
 
-fn previous(expected: Option<ObjectId>) -> PreviousValue {
-    match expected {
-        Some(id) => PreviousValue::MustExistAndMatch(Target::Object(id)),
-        None => PreviousValue::MustNotExist,
-    }
-}
-
-fn edit(repo: &gix::Repository, edit: RefEdit) -> Result<(), SourceError> {
-    let ref_name = edit.name.as_bstr().to_string();
-    let result = match repo.committer() {
-        Some(Ok(_)) => repo.edit_references(Some(edit)),
-        _ => {
-            tracing::warn!(
-                "git has no user.name/user.email; the reflog of {ref_name} names `{FALLBACK_NAME} <{FALLBACK_EMAIL}>`"
-            );
-            let sig = gix::actor::Signature {
-                name: FALLBACK_NAME.into(),
-                email: FALLBACK_EMAIL.into(),
-                time: gix::date::Time::now_local_or_utc(),
-            };
-            let mut buf = gix::date::parse::TimeBuf::default();
-            repo.edit_references_as(Some(edit), Some(sig.to_ref(&mut buf)))
+/// Who the reflog names: git's identity, or ddx's fallback when git has none (fetching a
+/// catalog needs no identity).
+fn reflog_identity(repo: &Repo, ref_name: &str) -> Identity {
+    repo.identity().unwrap_or_else(|_| {
+        tracing::warn!(
+            "git has no user.name/user.email; the reflog of {ref_name} names `{FALLBACK_NAME} <{FALLBACK_EMAIL}>`"
+        );
+        Identity {
+            name: FALLBACK_NAME.to_owned(),
+            email: FALLBACK_EMAIL.to_owned(),
+            seconds: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            offset: 0,
         }
+    })
+}
+
+/// Moves (or deletes) source `name`'s ref from `old` to `new`, through the store's one ref path.
+fn move_ref(
+    repo: &Repo,
+    name: &str,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    message: &str,
+) -> Result<(), SourceError> {
+    validate_name(name)?;
+    let ref_name = ref_name(name);
+    let identity = reflog_identity(repo, &ref_name);
+    let update = Update {
+        name: &ref_name,
+        old,
+        new,
     };
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_conflict() => Err(SourceError::RefMoved { ref_name }),
-        Err(e) => Err(StoreError::git(format!("updating {ref_name}"), e).into()),
+    match refedit::apply(repo, &identity, &[update], message) {
+        Ok(()) => Ok(()),
+        Err(EditError::Conflict(_)) => Err(SourceError::RefMoved { ref_name }),
+        Err(EditError::Failed(e)) => Err(e.into()),
     }
 }
 
 /// Moves source `name` to `new` if it still points to `expected` (`None`: it must not exist).
 pub fn set(
-    repo: &gix::Repository,
+    repo: &Repo,
     name: &str,
     new: ObjectId,
     expected: Option<ObjectId>,
     message: &str,
 ) -> Result<(), SourceError> {
-    validate_name(name)?;
-    let full = ref_name(name);
-    let name_ref = full
-        .as_str()
-        .try_into()
-        .map_err(|e| StoreError::git(format!("naming {full}"), e))?;
-    edit(
-        repo,
-        RefEdit {
-            change: Change::Update {
-                log: LogChange {
-                    mode: RefLog::AndReference,
-                    force_create_reflog: true,
-                    message: message.into(),
-                },
-                expected: previous(expected),
-                new: Target::Object(new),
-            },
-            name: name_ref,
-            deref: false,
-        },
-    )
+    move_ref(repo, name, expected, Some(new), message)
 }
 
 /// Deletes source `name` (and, as git does, its reflog) if it still points to `expected`.
-pub fn delete(repo: &gix::Repository, name: &str, expected: ObjectId) -> Result<(), SourceError> {
-    validate_name(name)?;
-    let full = ref_name(name);
-    let name_ref = full
-        .as_str()
-        .try_into()
-        .map_err(|e| StoreError::git(format!("naming {full}"), e))?;
-    edit(
-        repo,
-        RefEdit {
-            change: Change::Delete {
-                expected: previous(Some(expected)),
-                log: RefLog::AndReference,
-            },
-            name: name_ref,
-            deref: false,
-        },
-    )
+pub fn delete(repo: &Repo, name: &str, expected: ObjectId) -> Result<(), SourceError> {
+    move_ref(repo, name, Some(expected), None, "ddx: remove")
 }
 
 /// What a fetch found (and, unless it was a dry run, brought into the object database).
@@ -563,7 +507,7 @@ mod tests {
         git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "b"]);
         let b =
             ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
-        let repo = gix::open(dir.path()).unwrap();
+        let repo = Repo::discover(dir.path()).unwrap();
 
         set(&repo, "team", a, None, "first").unwrap();
         assert!(matches!(
@@ -649,8 +593,10 @@ mod tests {
         let a =
             ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
         // No user.name/user.email in this repository's config, none global (see `git`).
-        let repo = gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap();
-        assert!(repo.committer().is_none());
+        let repo =
+            Repo::from_gix(gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap())
+                .unwrap();
+        assert!(repo.gix().committer().is_none());
         set(&repo, "team", a, None, "no identity").unwrap();
         let log = git(
             dir.path(),

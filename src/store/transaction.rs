@@ -47,6 +47,9 @@ pub struct NewEvent {
     /// transaction adds `Ddx-Instance`, `Ddx-Actor`, `Ddx-Project-Commit`, `Ddx-Format` and
     /// `Ddx-Audit-Parent`.
     pub message: Message,
+    /// Further parents after the instance's tip: a merge event, which joins another history of
+    /// the instance (another clone's events) into this one. Empty for an ordinary event.
+    pub joins: Vec<ObjectId>,
 }
 
 /// Where an extra ref should point.
@@ -205,6 +208,57 @@ fn refs_at(repo: &Repo, instance: &str, base: &Base) -> Result<bool, StoreError>
         && refs::read(repo, refs::AUDIT)? == base.audit)
 }
 
+/// Refuses to build on `name` when it was moved outside ddx to a place from which the head
+/// ddx last wrote there (`heads`) cannot be reached — deleted, moved back, or set to another
+/// history: building on it would drop recorded events. A ref moved forward (another clone's
+/// events fetched on top of ddx's) is built on.
+fn not_moved_back(
+    repo: &Repo,
+    heads: &std::collections::BTreeMap<String, ObjectId>,
+    name: &str,
+    now: Option<ObjectId>,
+) -> Result<(), StoreError> {
+    let Some(&last) = heads.get(name) else {
+        return Ok(());
+    };
+    if now == Some(last) {
+        return Ok(());
+    }
+    let put_back = format!("`git update-ref {name} {last}` puts it back");
+    let Some(now) = now else {
+        return Err(StoreError::MovedOutside {
+            reference: name.to_owned(),
+            what: format!("was deleted outside ddx; ddx last wrote {last} there and nothing was written. {put_back}"),
+        });
+    };
+    if reaches(repo, now, last)? {
+        return Ok(());
+    }
+    Err(StoreError::MovedOutside {
+        reference: name.to_owned(),
+        what: format!(
+            "was moved outside ddx from {last} to {now}, which does not contain {last}; building on it would drop what was recorded there, so nothing was written. {put_back} (`git reflog {name}` shows the moves)"
+        ),
+    })
+}
+
+/// Whether `ancestor` is `from` or reachable from it.
+fn reaches(repo: &Repo, from: ObjectId, ancestor: ObjectId) -> Result<bool, StoreError> {
+    let walk = repo
+        .gix()
+        .rev_walk([from])
+        .all()
+        .map_err(|e| StoreError::git(format!("walking the history of {from}"), e))?;
+    for info in walk {
+        let info =
+            info.map_err(|e| StoreError::git(format!("walking the history of {from}"), e))?;
+        if info.id == ancestor {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Runs one transaction: see the module documentation.
 pub fn commit<E: From<StoreError>>(
     repo: &Repo,
@@ -233,7 +287,15 @@ pub fn commit<E: From<StoreError>>(
         let from_journal = remembered.is_some();
         let base = match remembered.take() {
             Some(base) => base,
-            None => read_base(repo, opts.instance)?,
+            None => {
+                let base = read_base(repo, opts.instance)?;
+                if let Some(j) = &journal {
+                    let tip = base.instance.as_ref().map(|t| t.commit);
+                    not_moved_back(repo, j.heads(), &instance_ref, tip)?;
+                    not_moved_back(repo, j.heads(), refs::AUDIT, base.audit)?;
+                }
+                base
+            }
         };
         let decided = decide(&base);
         // Nothing to do, or a refusal, is only answered from the refs as they are.
@@ -278,6 +340,7 @@ pub fn commit<E: From<StoreError>>(
                     .as_ref()
                     .map(|t| t.commit)
                     .into_iter()
+                    .chain(ev.joins.iter().copied())
                     .collect();
                 let id = write_commit(sink, opts.identity, &message, tree, &parents)?;
                 moves.push(Move {

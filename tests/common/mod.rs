@@ -20,8 +20,16 @@ pub struct TestRepo {
 impl TestRepo {
     /// A fresh repository on branch `main` with a configured user and no commits.
     pub fn new() -> Self {
+        Self::shaped(&[])
+    }
+
+    /// A repository made by `git init` with `args` (`--object-format=sha256`,
+    /// `--ref-format=reftable`, `--shared=group`), with an identity configured.
+    pub fn shaped(args: &[&str]) -> Self {
         let repo = Self::plain();
-        repo.git(&["init", "-q", "-b", "main"]);
+        let mut init = vec!["init", "-q", "-b", "main"];
+        init.extend_from_slice(args);
+        repo.git(&init);
         repo.git(&["config", "user.name", "Test User"]);
         repo.git(&["config", "user.email", "test@example.com"]);
         repo
