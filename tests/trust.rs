@@ -670,3 +670,44 @@ fn a_workflow_of_an_untrusted_catalog_runs_commands_only_as_the_user_trusted_it(
         "changed"
     );
 }
+
+#[test]
+fn committed_workflows_of_the_project_run_commands_only_once_trusted() {
+    let repo = TestRepo::new();
+    let workflow = |name: &str| {
+        format!("name: {name}\nversion: 1.0.0\ndescription: d\nphases:\n  - id: a\n    order: 1\n    name: A\n")
+    };
+    let action = |marker: &str| format!("---\ncommand: \"touch {marker}\"\n---\n# Go\n");
+    // Anyone's commits: the project library, and a local workflow someone committed.
+    for (dir, name) in [
+        (".ddx/library/workflows", "lib"),
+        (".ddx/local/workflows", "loc"),
+    ] {
+        repo.write(&format!("{dir}/{name}/workflow.yml"), workflow(name));
+        repo.write(&format!("{dir}/{name}/actions/go.md"), action(name));
+    }
+    repo.commit_all("initial");
+    // The user's own local workflow, not committed.
+    repo.write(".ddx/local/workflows/own/workflow.yml", workflow("own"));
+    repo.write(".ddx/local/workflows/own/actions/go.md", action("own"));
+
+    for (name, source) in [("lib", "project"), ("loc", "local")] {
+        repo.ddx_ok(&["workflow", "apply", name, "--id", name]);
+        let out = repo.ddx(&["action", "run", "go", "-i", name]);
+        assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!(
+                "runs the command `touch {name}`, which comes from {source}, which .ddx/config.yml does not trust: refused (it is in actions/go.md of workflow {name}; `ddx trust {name}`"
+            )),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!repo.path(name).exists(), "{name} ran untrusted");
+        repo.ddx_ok(&["trust", name]);
+        repo.ddx_ok(&["action", "run", "go", "-i", name]);
+        assert!(repo.path(name).exists(), "{name} runs once trusted");
+    }
+    repo.ddx_ok(&["workflow", "apply", "own", "--id", "own"]);
+    repo.ddx_ok(&["action", "run", "go", "-i", "own"]);
+    assert!(repo.path("own").exists());
+}

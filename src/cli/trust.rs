@@ -181,8 +181,8 @@ fn trust_workflows(
         let located = crate::catalog::locate(name, &here)?;
         let wf = located.load()?;
         let source = located.source.to_string();
-        let by_source = actions::trust(repo, &source, None, false);
-        let tree = located.tree.git_tree_id();
+        let by_source = actions::trust(repo, &source, &wf.name, None, false);
+        let tree = actions::definition_tree(repo, located.tree.as_ref());
         let subject = crate::trust::workflow_subject(&source, &wf.name);
         let hash = tree.as_ref().map(crate::trust::tree_hash);
         let mut view = WorkflowView {

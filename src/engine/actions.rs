@@ -267,33 +267,64 @@ pub struct Trust {
     pub how: String,
 }
 
-/// The trust of a workflow from `source` (as recorded in the instance: `embedded`, `local`,
-/// `project`, `path:<dir>`, `repo:<name>`) in `repo`; `workflow` is its name and the git tree
-/// its instance pins, when known; `consent` is `--trust`.
+/// The trust of the workflow `name` from `source` (as recorded in the instance: `embedded`,
+/// `local`, `project`, `path:<dir>`, `repo:<name>`) in `repo`; `tree` is the git tree its
+/// instance pins, when known; `consent` is `--trust`.
 pub fn trust(
     repo: &crate::store::Repo,
     source: &str,
-    workflow: Option<(&str, gix::ObjectId)>,
+    name: &str,
+    tree: Option<gix::ObjectId>,
     consent: bool,
 ) -> Trust {
-    trust_in(repo.work_dir(), &repo.ddx_dir(), source, workflow, consent)
+    // A local workflow is the user's own while it is not committed: a commit is anyone's.
+    let local_committed = source == "local"
+        && crate::store::worktree::committed(repo, &format!("{LOCAL_WORKFLOWS}/{name}"))
+            .map_or(true, |c| c != crate::store::worktree::Committed::Absent);
+    let workflow = tree.map(|t| (name, t));
+    trust_in(
+        repo.work_dir(),
+        &repo.ddx_dir(),
+        source,
+        local_committed,
+        workflow,
+        consent,
+    )
 }
 
-/// [`trust`] for a work tree and its ledger folder (`.git/ddx`). A source that
-/// `.ddx/config.yml` lists is trusted only while the user trusts that file as it is; a workflow
-/// of another source only while the user trusts its definition's tree (`ddx trust <name>`).
+/// The git tree an instance of the workflow in `tree` pins: the catalog's own tree, or the tree
+/// of its files (computed, not written).
+pub fn definition_tree(repo: &crate::store::Repo, tree: &dyn FileTree) -> Option<gix::ObjectId> {
+    tree.git_tree_id().or_else(|| {
+        crate::store::event::write_file_tree(crate::store::event::Sink::HashOnly(repo), tree)
+            .ok()
+            .map(|(t, _)| t)
+    })
+}
+
+/// Where local workflows live in the work tree.
+const LOCAL_WORKFLOWS: &str = ".ddx/local/workflows";
+
+/// [`trust`] for a work tree and its ledger folder (`.git/ddx`). The embedded library, a path
+/// the user named and uncommitted local workflows are trusted; the project library, a committed
+/// local workflow and a registered repository are anyone's commit. A source that
+/// `.ddx/config.yml` lists (`project`, `local`, a repository's name) is trusted only while the
+/// user trusts that file as it is; any other workflow only while the user trusts its
+/// definition's tree (`ddx trust <name>`).
 fn trust_in(
     work_dir: &Path,
     ddx_dir: &Path,
     source: &str,
+    local_committed: bool,
     workflow: Option<(&str, gix::ObjectId)>,
     consent: bool,
 ) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
     let by_source = match kind {
         "embedded" => Some("the embedded library".to_owned()),
-        "local" => Some("local workflows (.ddx/local/workflows)".to_owned()),
-        "project" => Some("the project library (.ddx/library)".to_owned()),
+        "local" if !local_committed => {
+            Some("your own local workflows (.ddx/local/workflows, not committed)".to_owned())
+        }
         "path" => Some(format!("a path given on the command line ({rest})")),
         _ => None,
     };
@@ -678,7 +709,8 @@ impl Engine<'_> {
                 let t = trust(
                     self.repo,
                     &st.source,
-                    Some((&st.workflow, tip.workflow_tree)),
+                    &st.workflow,
+                    Some(tip.workflow_tree),
                     opts.consent,
                 );
                 let rendered = render("command", command)?;
@@ -921,19 +953,24 @@ mod tests {
         let d = dir.path();
         let ddx = d.join(".git/ddx");
         assert_eq!(
-            trust_in(d, &ddx, "embedded", None, false),
+            trust_in(d, &ddx, "embedded", false, None, false),
             Trust {
                 trusted: true,
                 how: "the embedded library".into()
             }
         );
-        assert!(trust_in(d, &ddx, "project", None, false).trusted);
-        assert!(trust_in(d, &ddx, "local", None, false).trusted);
+        // The project library and a committed local workflow are anyone's commit.
         assert_eq!(
-            trust_in(d, &ddx, "path:./wf", None, false).how,
+            trust_in(d, &ddx, "project", false, None, false).how,
+            "project, which .ddx/config.yml does not trust"
+        );
+        assert!(trust_in(d, &ddx, "local", false, None, false).trusted);
+        assert!(!trust_in(d, &ddx, "local", true, None, false).trusted);
+        assert_eq!(
+            trust_in(d, &ddx, "path:./wf", false, None, false).how,
             "a path given on the command line (./wf)"
         );
-        let t = trust_in(d, &ddx, "repo:team", None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
         assert_eq!(
             t,
             Trust {
@@ -942,7 +979,7 @@ mod tests {
             }
         );
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", None, true).how,
+            trust_in(d, &ddx, "repo:team", false, None, true).how,
             "repo:team, with --trust"
         );
         std::fs::create_dir_all(d.join(".ddx")).unwrap();
@@ -953,7 +990,7 @@ mod tests {
         .unwrap();
         // Listed, but the file is anyone's: it counts once the user trusted it as it is.
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", None, false),
+            trust_in(d, &ddx, "repo:team", false, None, false),
             Trust {
                 trusted: false,
                 how: "repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it)".into()
@@ -963,7 +1000,7 @@ mod tests {
         ledger.trust(CONFIG_FILE, &std::fs::read(d.join(CONFIG_FILE)).unwrap());
         ledger.write(&ddx).unwrap();
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", None, false),
+            trust_in(d, &ddx, "repo:team", false, None, false),
             Trust {
                 trusted: true,
                 how: "repo:team, trusted in .ddx/config.yml".into()
@@ -974,12 +1011,12 @@ mod tests {
             "repositories:\n  - name: team\n    url: /evil\n    trusted: true\n",
         )
         .unwrap();
-        let t = trust_in(d, &ddx, "repo:team", None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
         assert!(!t.trusted);
         assert!(t.how.ends_with("but .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again)"), "{}", t.how);
-        assert!(!trust_in(d, &ddx, "repo:other", None, false).trusted);
+        assert!(!trust_in(d, &ddx, "repo:other", false, None, false).trusted);
         std::fs::write(d.join(".ddx/config.yml"), "agent: [\n").unwrap();
-        let t = trust_in(d, &ddx, "repo:team", None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
         assert!(!t.trusted);
         assert!(t.how.starts_with("repo:team, and "), "{}", t.how);
     }

@@ -150,17 +150,12 @@ impl<'r> MachineChecks<'r> {
     }
 
     fn trust_of(&self, state: &State) -> Trust {
-        let by_source = actions::trust(self.repo, &state.source, None, false);
+        let by_source = actions::trust(self.repo, &state.source, &state.workflow, None, false);
         if by_source.trusted {
             return by_source;
         }
         let pinned = pinned_tree(self.repo, state);
-        actions::trust(
-            self.repo,
-            &state.source,
-            pinned.as_ref().map(|t| (state.workflow.as_str(), *t)),
-            false,
-        )
+        actions::trust(self.repo, &state.source, &state.workflow, pinned, false)
     }
 }
 
@@ -171,9 +166,10 @@ fn pinned_tree(repo: &Repo, state: &State) -> Option<gix::ObjectId> {
         return Some(tip.workflow_tree);
     }
     let located = crate::catalog::locate(&state.workflow, repo.work_dir()).ok()?;
-    (located.source.to_string() == state.source)
-        .then(|| located.tree.git_tree_id())
-        .flatten()
+    if located.source.to_string() != state.source {
+        return None;
+    }
+    actions::definition_tree(repo, located.tree.as_ref())
 }
 
 impl CheckEvaluator for MachineChecks<'_> {
@@ -227,8 +223,9 @@ impl CheckEvaluator for MachineChecks<'_> {
             phase_completed: &done,
             committed: &committed,
             allow_commands: true,
-            // Only a trusted workflow's checks quote what they match (never with mere --trust).
-            quote: self.trust(cx.state).trusted,
+            // Only the project's own and trusted workflows' checks quote what they match; a
+            // registered repository's do not, unless trusted (never with mere --trust).
+            quote: !cx.state.source.starts_with("repo:") || self.trust(cx.state).trusted,
             ignored: &ignored,
             files: Some(&self.files),
         };
