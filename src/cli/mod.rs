@@ -106,7 +106,7 @@ pub enum Command {
     /// The audit chain: list, show, verify, report, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// Show the commands .ddx/config.yml would run, and trust it as it is (local, never shared).
+    /// Show what .ddx/config.yml (or a workflow) would run, and trust it as it is (kept locally).
     Trust(trust::TrustArgs),
     /// Write and keep current the coding agents' command files and AGENTS.md section.
     #[command(subcommand)]

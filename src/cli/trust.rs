@@ -9,8 +9,8 @@ use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Workflows (of a registered repository that is not trusted) to trust as they are now,
-    /// instead of .ddx/config.yml.
+    /// Workflows to trust as they are now, instead of .ddx/config.yml (of a registered
+    /// repository, the project library, or committed under .ddx/local/workflows).
     #[arg(value_name = "WORKFLOW")]
     pub workflows: Vec<String>,
     /// Show what the file would run and whether it is trusted; record nothing.
