@@ -19,8 +19,7 @@ use ddx::engine::{gates, graph};
 use ddx::model::{load_workflow, DirTree};
 use ddx::store::audit::{self, AuditRecord};
 use ddx::store::event::{self, Message, Sink, FORMAT};
-use ddx::store::Identity;
-use gix::ObjectId;
+use ddx::store::{HashKind, Identity, ObjectId};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,8 +120,7 @@ fn event_message(
 fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, ObjectId)> {
     new_repo(dir);
     let store = ddx::store::Repo::discover(dir).expect("open the repository");
-    let repo = store.gix();
-    let project = repo.head_id().ok().map(|id| id.detach());
+    let project = store.project_commit();
     let tree = DirTree::new(dir.join("wf"));
     let wf = load_workflow(&tree).expect("the workflow is valid");
     let mut heads = Vec::new();
@@ -178,7 +176,7 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
                             ("source".to_owned(), "path:./wf".to_owned()),
                         ]),
                     };
-                    chains.push((id, st.clone(), ObjectId::null(gix::hash::Kind::Sha1)));
+                    chains.push((id, st.clone(), ObjectId::null(HashKind::Sha1)));
                     (st, message, record, Vec::new())
                 } else {
                     let (id, before, tip) = &chains[i];

@@ -411,7 +411,7 @@ pub fn run(
         }
     }
     let mut message = String::new();
-    let head = || repo.gix().head_id().ok().map(|id| id.detach());
+    let head = || repo.project_commit();
     match hook {
         "pre-commit" => {
             let active = active_instances(repo)?;
@@ -460,12 +460,9 @@ pub fn run(
             let Some(head) = head() else {
                 return Ok(HookRun::pass(message));
             };
-            let commit = repo
-                .gix()
-                .find_commit(head)
-                .map_err(|e| crate::store::StoreError::git(format!("reading commit {head}"), e))?;
-            let text = commit.message_raw_sloppy().to_string();
-            let parent = commit.parent_ids().next().map(|p| p.detach());
+            let commit = repo.read_commit(head)?;
+            let text = commit.message;
+            let parent = commit.parents.first().copied();
             let passed = take_passed(repo, parent);
             let mut pairs = trailers(&text);
             let active = active_instances(repo)?;
@@ -741,7 +738,8 @@ pub fn pre_commit(
                             Check::FileExists { path }
                             | Check::Pattern { path, .. }
                             | Check::UniqueIds { path, .. }
-                            | Check::Committed { path } => literal_prefix(path),
+                            | Check::Committed { path }
+                            | Check::Filled { path } => literal_prefix(path),
                             Check::GlobCount { glob, .. } => literal_prefix(glob),
                             _ => String::new(),
                         };
@@ -753,11 +751,20 @@ pub fn pre_commit(
                             })
                         };
                         let committed = |_: &str| Ok(Committed::Clean);
+                        // A staged file that is still what ddx rendered for an artifact.
+                        let as_rendered = |rel: &str| {
+                            let r = a.state.files.get(rel)?;
+                            let data = std::fs::read(scratch.path().join(rel)).ok()?;
+                            let now = crate::store::worktree::blob_id(repo, &data).to_string();
+                            (r.by.starts_with("artifact ") && r.after.as_deref() == Some(&now))
+                                .then(|| r.by.clone())
+                        };
                         let cx = CheckContext {
                             work_dir: scratch.path(),
                             variables: &vars,
                             phase_completed: &done,
                             committed: &committed,
+                            as_rendered: &as_rendered,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
                             // Only the summary is used, which quotes no line.
@@ -832,7 +839,7 @@ pub fn pass_marker(repo: &crate::store::Repo) -> PathBuf {
 /// Records that pre-commit passed for a commit on top of `head` (`none` before the first).
 pub fn mark_passed(
     repo: &crate::store::Repo,
-    head: Option<gix::ObjectId>,
+    head: Option<crate::store::ObjectId>,
 ) -> Result<(), HookRunError> {
     let path = pass_marker(repo);
     let io = |source| HookRunError::Io {
@@ -850,7 +857,7 @@ pub fn mark_passed(
 }
 
 /// Did pre-commit pass for the commit whose first parent is `parent`? Consumes the marker.
-pub fn take_passed(repo: &crate::store::Repo, parent: Option<gix::ObjectId>) -> bool {
+pub fn take_passed(repo: &crate::store::Repo, parent: Option<crate::store::ObjectId>) -> bool {
     let path = pass_marker(repo);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return false;

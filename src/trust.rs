@@ -28,10 +28,10 @@ pub struct TrustError {
 
 /// The content hash ddx trusts by: `sha256:` and the SHA-256 git blob id of `data`.
 pub fn content_hash(data: &[u8]) -> String {
-    match gix::objs::compute_hash(gix::hash::Kind::Sha256, gix::objs::Kind::Blob, data) {
-        Ok(id) => format!("sha256:{id}"),
+    match crate::store::objects::blob_id(crate::store::HashKind::Sha256, data) {
+        Some(id) => format!("sha256:{id}"),
         // Hashing in memory does not fail; an empty hash matches no entry.
-        Err(_) => String::new(),
+        None => String::new(),
     }
 }
 
@@ -164,7 +164,7 @@ pub fn workflow_subject(source: &str, name: &str) -> String {
 
 /// The hash a workflow is trusted by: `git:` and the id of its definition's git tree, which is
 /// the tree an instance pins (so the trust holds for exactly what runs).
-pub fn tree_hash(tree: &gix::ObjectId) -> String {
+pub fn tree_hash(tree: &crate::store::ObjectId) -> String {
     format!("git:{tree}")
 }
 

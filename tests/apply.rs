@@ -731,3 +731,48 @@ fn a_library_caller_gets_applys_choice_of_instance() {
         Some("--var x=1 is ignored: instance m1 was started without it")
     );
 }
+
+#[test]
+fn a_library_caller_of_apply_workflow_creates_then_continues() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: mini\nversion: 1.0.0\nphases:\n  - id: one\n    name: One\n    exit_criteria: [Done]\n",
+    );
+    repo.commit_all("initial");
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    let catalog = ddx::catalog::Catalog::open(&repo.path("")).unwrap();
+    let located = catalog.locate("./wf", &repo.path("")).unwrap();
+    let wf = located.load().unwrap();
+    let engine = ddx::engine::Engine::new(&store).unwrap();
+    let opts = ddx::engine::work::ApplyOptions {
+        id: Some("m1"),
+        ..Default::default()
+    };
+    // No instance yet: one is made, its ready phase started, in one event.
+    let made = engine.apply_workflow(&located, &wf, &opts).unwrap();
+    assert!(made.created);
+    assert_eq!(made.report.instance, "m1");
+    assert_eq!(
+        repo.git(&[
+            "log",
+            "--format=%(trailers:key=Ddx-Event,valueonly)",
+            "refs/ddx/instances/m1"
+        ])
+        .trim(),
+        "init"
+    );
+    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
+    assert!(entry.contains("operation: apply\n"), "{entry}");
+    // Now the one active instance of `mini` is continued, whatever id is not asked for.
+    let again = engine
+        .apply_workflow(&located, &wf, &Default::default())
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.report.instance, "m1");
+    assert_eq!(
+        repo.git(&["for-each-ref", "--format=%(refname)", "refs/ddx/instances"])
+            .trim(),
+        "refs/ddx/instances/m1"
+    );
+}

@@ -210,7 +210,7 @@ fn gate_check_lists_every_criterion_with_its_evidence_and_exits_3() {
     assert_eq!(json["phases"][0]["id"], "build");
     assert_eq!(
         criterion(&json["phases"][0], "Two stories")["detail"],
-        "0 files match docs/stories/*.md (expected >=2)"
+        "0 files match docs/stories/*.md (expected >=2); add files named *.md in docs/stories/"
     );
 }
 
@@ -332,7 +332,7 @@ fn status_folds_finished_phases_unless_verbose() {
     let text = repo.ddx_ok(&["workflow", "status"]);
     assert!(
         text.contains(
-            "spec   completed    Specify  [8 criteria, 1 approved; --verbose lists them]"
+            "spec   completed    Specify  [8 criteria, 6 checks passed, 1 optional check failed, 1 approved; --verbose lists them]"
         ),
         "{text}"
     );

@@ -878,7 +878,7 @@ fn an_event_can_join_another_history_of_the_instance_with_two_parents() {
         "-m",
         &format!("ddx({id}): approve elsewhere\n\nDdx-Instance: {id}"),
     ]);
-    let theirs = gix::ObjectId::from_hex(theirs.trim().as_bytes()).unwrap();
+    let theirs = ddx::store::ObjectId::from_hex(theirs.trim().as_bytes()).unwrap();
 
     let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
     let identity = store.identity().unwrap();

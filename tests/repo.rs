@@ -368,3 +368,35 @@ fn a_config_that_does_not_parse_is_reported_and_left_alone() {
         "nothing was fetched into a ref"
     );
 }
+
+#[test]
+fn a_library_caller_of_add_and_remove_gets_the_same_audit_as_the_cli() {
+    let up = Upstream::new("workflows/", &["review"]);
+    let repo = TestRepo::new();
+    repo.write("README.md", "# project\n");
+    repo.commit_all("initial");
+    let store = ddx::store::Repo::discover(&repo.path("")).unwrap();
+    // A dry run fetches and writes nothing, the audit chain included.
+    ddx::share::repos::add(&store, "team", up.url(), None, &repo.path(""), true).unwrap();
+    assert!(repo.git(&["for-each-ref", "refs/ddx"]).is_empty());
+    let added =
+        ddx::share::repos::add(&store, "team", up.url(), None, &repo.path(""), false).unwrap();
+    assert_eq!(added.workflows, ["review"]);
+    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
+    assert!(entry.contains("operation: repo-add\n"), "{entry}");
+    assert!(entry.contains(&added.commit.to_string()), "{entry}");
+    let subject = repo.git(&["log", "-1", "--format=%s", "refs/ddx/audit"]);
+    assert_eq!(
+        subject.trim(),
+        format!("ddx(audit): repo add team {}", up.url())
+    );
+    ddx::share::repos::remove(&store, "team", false).unwrap();
+    let entry = repo.git(&["show", "refs/ddx/audit:entry.yml"]);
+    assert!(entry.contains("operation: repo-remove\n"), "{entry}");
+    assert_eq!(
+        repo.git(&["rev-list", "--count", "refs/ddx/audit"]).trim(),
+        "2"
+    );
+    assert!(repo.git(&["for-each-ref", "refs/ddx/sources"]).is_empty());
+    repo.git(&["fsck", "--strict"]);
+}

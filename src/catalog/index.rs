@@ -181,7 +181,7 @@ enum Loaded {
     Broken(BrokenEntry),
 }
 
-fn load_member(root: &Root, repo: Option<&gix::Repository>, member: &Member) -> Loaded {
+fn load_member(root: &Root, repo: Option<&Repo>, member: &Member) -> Loaded {
     let broken = |diagnostics| {
         Loaded::Broken(BrokenEntry {
             name: member.name.clone(),
@@ -211,7 +211,7 @@ fn load_member(root: &Root, repo: Option<&gix::Repository>, member: &Member) -> 
 /// Returns the segment and how many workflows had to be read.
 fn build_segment(
     root: &Root,
-    repo: Option<&gix::Repository>,
+    repo: Option<&Repo>,
     key: &str,
     previous: Option<Segment>,
 ) -> Result<(Segment, usize), CatalogError> {
@@ -240,17 +240,11 @@ fn build_segment(
     let todo: Vec<usize> = (0..members.len())
         .filter(|&i| loaded[i].is_none())
         .collect();
-    let sync = repo.map(|r| r.clone().into_sync());
+    let shared = repo.map(Repo::shared);
     let fresh: Vec<(usize, Loaded)> = todo
         .par_iter()
         .map_init(
-            || {
-                sync.as_ref().map(|s| {
-                    let mut r = s.to_thread_local();
-                    r.object_cache_size_if_unset(4 * 1024 * 1024);
-                    r
-                })
-            },
+            || shared.as_ref().map(|s| s.to_thread_local(4 * 1024 * 1024)),
             |r, &i| (i, load_member(root, r.as_ref(), &members[i])),
         )
         .collect();
@@ -275,7 +269,7 @@ fn short(key: &str) -> &str {
 /// Builds the index of `catalog`, from the cache where it is current.
 pub(crate) fn build(catalog: &Catalog) -> Result<Index, CatalogError> {
     let roots = catalog.roots()?;
-    let repo = catalog.repo().map(Repo::gix);
+    let repo = catalog.repo();
     let cache = catalog
         .repo()
         .map(|r| Cache::new(r.ddx_dir().join("cache")));

@@ -235,15 +235,15 @@ impl Catalog {
             return locate_path(spec, cwd);
         }
         let roots = self.roots()?;
-        let gix = self.repo.as_ref().map(Repo::gix);
+        let repo = self.repo.as_ref();
         for root in &roots {
-            if let Some(found) = root.find(gix, spec)? {
+            if let Some(found) = root.find(repo, spec)? {
                 return Ok(found);
             }
         }
         let mut names = Vec::new();
         for root in &roots {
-            names.extend(root.names(gix)?);
+            names.extend(root.names(repo)?);
         }
         Err(CatalogError::NotFound {
             name: spec.to_owned(),

@@ -3,8 +3,7 @@
 
 use super::{embedded, CatalogError, Located, Source};
 use crate::model::{DirTree, FileTree, SubTree};
-use crate::store::{library, sources, GitTree, Repo};
-use gix::ObjectId;
+use crate::store::{library, objects, sources, GitTree, ObjectId, Repo};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -41,16 +40,8 @@ pub(crate) struct Member {
 
 /// A hex digest of `parts`, each length-prefixed so that boundaries count.
 pub(crate) fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut h = gix::hash::hasher(gix::hash::Kind::Sha1);
-    for p in parts {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    match h.try_finalize() {
-        Ok(id) => id.to_string(),
-        // A detected SHA-1 collision: a key nothing else can have, so nothing is reused.
-        Err(_) => format!("uncacheable-{}", std::process::id()),
-    }
+    // `None` is a detected SHA-1 collision: a key nothing else can have, so nothing is reused.
+    objects::digest(parts).unwrap_or_else(|| format!("uncacheable-{}", std::process::id()))
 }
 
 /// The digest of one embedded workflow's files.
@@ -129,7 +120,6 @@ pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
                 kind: Kind::Dir(local),
             });
         }
-        let gix = repo.gix();
         if let Some(tree) = library::project_library(repo)? {
             out.push(Root {
                 source: Source::Project,
@@ -141,7 +131,7 @@ pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
             });
         }
         for (name, commit) in sources::list(repo)? {
-            match sources::workflows_root(gix, commit) {
+            match sources::workflows_root(repo, commit) {
                 Ok(root) => {
                     let at = if root.path.is_empty() {
                         String::new()
@@ -209,16 +199,13 @@ impl Root {
 
     /// The workflow folders of this source, sorted by name. A folder whose name no workflow
     /// may have (`.`, `..`, `.git`, control characters: docs/workflow-format.md) is no member.
-    pub(crate) fn members(
-        &self,
-        repo: Option<&gix::Repository>,
-    ) -> Result<Vec<Member>, CatalogError> {
+    pub(crate) fn members(&self, repo: Option<&Repo>) -> Result<Vec<Member>, CatalogError> {
         let mut members = self.all_members(repo)?;
         members.retain(|m| crate::model::load::name_problem(&m.name).is_none());
         Ok(members)
     }
 
-    fn all_members(&self, repo: Option<&gix::Repository>) -> Result<Vec<Member>, CatalogError> {
+    fn all_members(&self, repo: Option<&Repo>) -> Result<Vec<Member>, CatalogError> {
         match &self.kind {
             Kind::Git {
                 tree,
@@ -267,17 +254,14 @@ impl Root {
     }
 
     /// The names of this source's workflows.
-    pub(crate) fn names(
-        &self,
-        repo: Option<&gix::Repository>,
-    ) -> Result<Vec<String>, CatalogError> {
+    pub(crate) fn names(&self, repo: Option<&Repo>) -> Result<Vec<String>, CatalogError> {
         Ok(self.members(repo)?.into_iter().map(|m| m.name).collect())
     }
 
     /// The files of one member, for the index: git trees are read in one pass into memory.
     pub(crate) fn member_tree(
         &self,
-        repo: Option<&gix::Repository>,
+        repo: Option<&Repo>,
         member: &Member,
     ) -> Result<Box<dyn FileTree>, CatalogError> {
         match &self.kind {
@@ -306,7 +290,7 @@ impl Root {
     /// The workflow called `name` in this source, if it has one.
     pub(crate) fn find(
         &self,
-        repo: Option<&gix::Repository>,
+        repo: Option<&Repo>,
         name: &str,
     ) -> Result<Option<Located>, CatalogError> {
         if crate::model::load::name_problem(name).is_some() {
@@ -329,7 +313,7 @@ impl Root {
                 else {
                     return Ok(None);
                 };
-                Ok(Some(located(Box::new(GitTree::new(
+                Ok(Some(located(Box::new(GitTree::open(
                     repo,
                     id,
                     format!("{prefix}{name}"),

@@ -183,7 +183,15 @@ fn cmd_approve(cli: &Cli, out: &Output, args: &ApproveArgs) -> anyhow::Result<Ex
         anyhow::bail!(
             "{refused}\nhint: ask someone who did not write them to run `ddx gate approve {} {}`",
             args.phase,
-            args.criteria.join(" ")
+            args.criteria
+                .iter()
+                .map(|c| if c.contains([' ', '"', '\'', '`', '$']) {
+                    format!("\"{}\"", c.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    c.clone()
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     let engine = instance::engine(&repo)?;

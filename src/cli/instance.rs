@@ -39,7 +39,7 @@ pub fn resolve(repo: &Repo, arg: &InstanceArg) -> anyhow::Result<String> {
     Ok(engine::resolve_instance(repo, arg.instance.as_deref())?)
 }
 
-fn short(id: &gix::ObjectId) -> String {
+fn short(id: &crate::store::ObjectId) -> String {
     id.to_hex_with_len(7).to_string()
 }
 

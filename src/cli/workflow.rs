@@ -7,9 +7,10 @@ use crate::catalog::search::{self, Filter, Match};
 use crate::catalog::{
     self, BrokenWorkflow, Catalog, CatalogError, IndexedWorkflow, Located, Summary,
 };
+use crate::engine::gates::{self, CriterionStatus};
 use crate::engine::machine::Op;
 use crate::engine::state::PhaseStatus;
-use crate::engine::work::{FileOptions, Render, Step};
+use crate::engine::work::{ApplyOptions, FileOptions, Render, Step};
 use crate::engine::{self, EngineError, StatusView};
 use crate::model::{Action, Criterion, Diagnostic, Phase, Variable, Workflow};
 use crate::store::pending::Recovery;
@@ -283,34 +284,30 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         Some(_) => Some(instance::resolve(repo, &args.instance)?),
         None => None,
     };
-    let existing = engine.apply_target(&wf.name, instance.as_deref(), args.id.as_deref())?;
-    let mut vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    let work = match existing {
-        Some((id, workflow)) => {
-            out.note(format!("Continuing instance {id} of {workflow}."));
-            engine.apply_continue(&id, &vars, files, args.dry_run)?
-        }
-        None => loop {
-            match engine.apply_new(
-                &located,
-                &wf,
-                vars.clone(),
-                args.id.as_deref(),
-                files,
-                args.dry_run,
-            ) {
-                Err(EngineError::MissingVariables { missing })
-                    if std::io::stdin().is_terminal() =>
-                {
-                    for (name, prompt) in missing {
-                        let value = prompt_for(&name, prompt.as_deref())?;
-                        vars.insert(name, value);
-                    }
-                }
-                other => break other?,
-            }
-        },
+    let mut opts = ApplyOptions {
+        instance: instance.as_deref(),
+        id: args.id.as_deref(),
+        variables: args.vars.iter().cloned().collect(),
+        files,
+        dry_run: args.dry_run,
     };
+    let work = loop {
+        match engine.apply_workflow(&located, &wf, &opts) {
+            Err(EngineError::MissingVariables { missing }) if std::io::stdin().is_terminal() => {
+                for (name, prompt) in missing {
+                    let value = prompt_for(&name, prompt.as_deref())?;
+                    opts.variables.insert(name, value);
+                }
+            }
+            other => break other?,
+        }
+    };
+    if let (false, Some(st)) = (work.created, &work.report.state) {
+        out.note(format!(
+            "Continuing instance {} of {}.",
+            work.report.instance, st.workflow
+        ));
+    }
     let code = instance::print_work(out, &work, args.diff, args.dry_run);
     if let (Some(st), crate::store::transaction::Outcome::Committed(_)) =
         (&work.report.state, &work.report.outcome)
@@ -550,6 +547,12 @@ fn print_status(out: &Output, v: &StatusView, verbose: bool) {
                 if let Some(a) = &c.approval {
                     text.push_str(&format!(" by {} at {}", a.by, a.at));
                 }
+                if let Some(commit) = &c.recorded_in {
+                    text.push_str(&format!(
+                        " recorded in event {}",
+                        &commit[..commit.len().min(12)]
+                    ));
+                }
                 out.line(text);
             }
             for f in &p.forced {
@@ -605,6 +608,35 @@ fn folded_summary(p: &engine::PhaseView) -> String {
         p.criteria.len(),
         if p.criteria.len() == 1 { "on" } else { "a" }
     )];
+    let recorded: Vec<&gates::Evaluation> = p
+        .criteria
+        .iter()
+        .filter(|c| c.recorded_in.is_some())
+        .collect();
+    let passed = recorded
+        .iter()
+        .filter(|c| c.status == CriterionStatus::Passed)
+        .count();
+    if passed > 0 {
+        parts.push(format!(
+            "{passed} check{} passed",
+            if passed == 1 { "" } else { "s" }
+        ));
+    }
+    let failed = |required: bool| {
+        recorded
+            .iter()
+            .filter(|c| c.status != CriterionStatus::Passed && c.required == required)
+            .count()
+    };
+    for (n, what) in [(failed(true), ""), (failed(false), "optional ")] {
+        if n > 0 {
+            parts.push(format!(
+                "{n} {what}check{} failed",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
     if approved > 0 {
         parts.push(format!("{approved} approved"));
     }

@@ -274,7 +274,7 @@ pub fn trust(
     repo: &crate::store::Repo,
     source: &str,
     name: &str,
-    tree: Option<gix::ObjectId>,
+    tree: Option<crate::store::ObjectId>,
     consent: bool,
 ) -> Trust {
     // A local workflow is the user's own while it is not committed: a commit is anyone's.
@@ -294,7 +294,10 @@ pub fn trust(
 
 /// The git tree an instance of the workflow in `tree` pins: the catalog's own tree, or the tree
 /// of its files (computed, not written).
-pub fn definition_tree(repo: &crate::store::Repo, tree: &dyn FileTree) -> Option<gix::ObjectId> {
+pub fn definition_tree(
+    repo: &crate::store::Repo,
+    tree: &dyn FileTree,
+) -> Option<crate::store::ObjectId> {
     tree.git_tree_id().or_else(|| {
         crate::store::event::write_file_tree(crate::store::event::Sink::HashOnly(repo), tree)
             .ok()
@@ -316,7 +319,7 @@ fn trust_in(
     ddx_dir: &Path,
     source: &str,
     local_committed: bool,
-    workflow: Option<(&str, gix::ObjectId)>,
+    workflow: Option<(&str, crate::store::ObjectId)>,
     consent: bool,
 ) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
@@ -654,8 +657,8 @@ impl Engine<'_> {
             .collect();
         let action = find(&wf, spec, &current)?;
         let view = ActionView::of(action);
-        let tree = GitTree::new(
-            self.repo.gix(),
+        let tree = GitTree::open(
+            self.repo,
             tip.workflow_tree,
             format!("{}:workflow", refs::instance_ref(instance)),
         );
@@ -866,17 +869,7 @@ impl Engine<'_> {
             message.trailer("Ddx-Agent", format!("{} (from {})", a.command, a.from));
             args.insert("agent".to_owned(), a.command.clone());
         }
-        describe_files(&records, &mut message, &mut lines);
-        if !records.is_empty() {
-            args.insert(
-                "files".to_owned(),
-                records
-                    .iter()
-                    .map(|(p, _)| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-        }
+        describe_files(&records, &mut message, &mut lines, &mut args);
         message.body = lines.join("\n");
         let audit = AuditRecord {
             operation: "action".to_owned(),

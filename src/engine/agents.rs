@@ -705,7 +705,7 @@ fn read_current(work_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, ArtifactE
 /// SHA-1 blob id of the content in every repository, compared only with ids of the same kind
 /// in that record, never with the repository's objects.
 fn blob_id(data: &[u8]) -> String {
-    artifacts::blob_id(gix::hash::Kind::Sha1, data)
+    artifacts::blob_id(crate::store::HashKind::Sha1, data)
 }
 
 /// The blob ddx's record is compared with: the section of AGENTS.md, the whole file otherwise.

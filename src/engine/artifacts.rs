@@ -7,6 +7,7 @@
 //! is recorded with its blob id before and after (the change tracker).
 
 use crate::model::{template, Artifact, FileTree, OutputLocation, Phase, Workflow};
+use crate::store::{objects, HashKind};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -104,8 +105,8 @@ impl PlannedFile {
 }
 
 /// The git blob id of `data` (what `git hash-object` prints).
-pub fn blob_id(hash: gix::hash::Kind, data: &[u8]) -> String {
-    gix::objs::compute_hash(hash, gix::objs::Kind::Blob, data)
+pub fn blob_id(hash: HashKind, data: &[u8]) -> String {
+    objects::blob_id(hash, data)
         .map(|id| id.to_string())
         .unwrap_or_default()
 }
@@ -407,7 +408,7 @@ pub fn plan(
     recorded: &dyn Fn(&str) -> Option<String>,
     force: bool,
 ) -> Result<Vec<PlannedFile>, ArtifactError> {
-    let hash = gix::hash::Kind::Sha1;
+    let hash = HashKind::Sha1;
     plan_guarded(
         tree, w, phase, context, work_dir, None, recorded, force, hash,
     )
@@ -424,7 +425,7 @@ pub fn plan_guarded(
     hooks: Option<&str>,
     recorded: &dyn Fn(&str) -> Option<String>,
     force: bool,
-    hash: gix::hash::Kind,
+    hash: HashKind,
 ) -> Result<Vec<PlannedFile>, ArtifactError> {
     let mut out = Vec::new();
     for a in &phase.artifacts {
@@ -596,7 +597,7 @@ mod tests {
     #[test]
     fn blob_ids_match_git() {
         assert_eq!(
-            blob_id(gix::hash::Kind::Sha1, b"hello\n"),
+            blob_id(HashKind::Sha1, b"hello\n"),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
     }
@@ -632,7 +633,7 @@ mod tests {
             path: path.into(),
             action: FileAction::Create,
             before: None,
-            after: blob_id(gix::hash::Kind::Sha1, b"planted\n"),
+            after: blob_id(HashKind::Sha1, b"planted\n"),
             current: None,
             content: b"planted\n".to_vec(),
         }

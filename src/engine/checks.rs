@@ -5,7 +5,7 @@
 //! a command's output). Files are read without following symbolic links, and nothing outside the
 //! work tree is read.
 
-use crate::model::{template, Check, Expected};
+use crate::model::{template, Check, CountOp, Expected};
 use globset::{GlobBuilder, GlobMatcher};
 use regex::Regex;
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// In place of the text, for a check from an untrusted source: `sha256:` and the SHA-256
-    /// of the matching line's bytes, without its line ending (docs/audit.md).
+    /// git blob id of the matching line's bytes, without its line ending (docs/audit.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
 }
@@ -66,15 +66,10 @@ impl Evidence {
     }
 }
 
-/// `sha256:` and the SHA-256 of `line`'s bytes: what `printf %s LINE | sha256sum` prints.
+/// `sha256:` and the SHA-256 git blob id of `line`'s bytes (what `git hash-object` prints for
+/// the line in a SHA-256 repository), the same hash `ddx trust` keeps files by.
 pub fn line_hash(line: &str) -> String {
-    let mut h = gix::hash::hasher(gix::hash::Kind::Sha256);
-    h.update(line.as_bytes());
-    match h.try_finalize() {
-        Ok(id) => format!("sha256:{id}"),
-        // Hashing in memory does not fail; say so rather than quote.
-        Err(_) => "sha256:unavailable".to_owned(),
-    }
+    crate::trust::content_hash(line.as_bytes())
 }
 
 /// The result of one check.
@@ -122,6 +117,9 @@ pub struct CheckContext<'a> {
     /// Does git ignore this untracked file (or folder, when the flag is set)? Checks never
     /// read such a file.
     pub ignored: &'a dyn Fn(&str, bool) -> bool,
+    /// Is this file, byte for byte, what ddx rendered for an artifact (the change tracker's
+    /// blob)? Gives what rendered it (`artifact prd`).
+    pub as_rendered: &'a dyn Fn(&str) -> Option<String>,
     /// Files already read by earlier checks of the same evaluation (several pattern checks
     /// over one folder read each file once).
     pub files: Option<&'a FileCache>,
@@ -176,6 +174,7 @@ pub fn evaluate(check: &Check, cx: &CheckContext<'_>) -> Outcome {
                 vec![],
             ),
         },
+        Check::Filled { path } => filled(cx, path),
         Check::VariableSet { name } => {
             let set = cx.variables.get(name).is_some_and(|v| match v {
                 serde_json::Value::Null => false,
@@ -256,25 +255,38 @@ fn glob_matcher(glob: &str) -> Result<GlobMatcher, String> {
         .map_err(|e| e.to_string())
 }
 
-fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome {
-    let matcher = match glob_matcher(glob) {
-        Ok(m) => m,
-        Err(e) => return Outcome::fail(format!("the glob {glob} is invalid: {e}"), vec![]),
-    };
-    // Walk only below the deepest directory the glob names literally.
+/// The folder a glob names literally (`docs/stories` of `docs/stories/US-*.md`).
+fn glob_base(glob: &str) -> String {
     let parts: Vec<&str> = glob.split('/').collect();
     let literal = parts
         .iter()
         .take_while(|p| !p.contains(['*', '?', '[', '{']))
         .count();
-    let base = parts[..literal.min(parts.len() - 1)].join("/");
-    let Some(start) = inside(cx, &base) else {
-        return Outcome::fail(format!("{glob} is outside the work tree"), vec![]);
+    parts[..literal.min(parts.len() - 1)].join("/")
+}
+
+/// The files `glob` matches, sorted.
+fn glob_files(cx: &CheckContext<'_>, glob: &str) -> Result<Vec<String>, Outcome> {
+    let matcher = glob_matcher(glob)
+        .map_err(|e| Outcome::fail(format!("the glob {glob} is invalid: {e}"), vec![]))?;
+    // Walk only below the deepest directory the glob names literally.
+    let Some(start) = inside(cx, &glob_base(glob)) else {
+        return Err(Outcome::fail(
+            format!("{glob} is outside the work tree"),
+            vec![],
+        ));
     };
     let mut files = Vec::new();
     files_under(cx, &start, &mut files);
     files.sort();
-    let matched: Vec<String> = files.into_iter().filter(|f| matcher.is_match(f)).collect();
+    Ok(files.into_iter().filter(|f| matcher.is_match(f)).collect())
+}
+
+fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome {
+    let matched = match glob_files(cx, glob) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
     let n = matched.len() as u64;
     let evidence = matched
         .iter()
@@ -287,8 +299,21 @@ fn glob_count(cx: &CheckContext<'_>, glob: &str, expected: Expected) -> Outcome 
     );
     if expected.holds(n) {
         Outcome::pass(summary, evidence)
-    } else {
+    } else if !matches!(expected.op, CountOp::Eq | CountOp::Gt | CountOp::Ge) || n > expected.n {
         Outcome::fail(summary, evidence)
+    } else {
+        // Too few: say what to name the files and where.
+        let base = glob_base(glob);
+        let name = glob.strip_prefix(&format!("{base}/")).unwrap_or(glob);
+        let place = if base.is_empty() {
+            String::new()
+        } else {
+            format!(" in {base}/")
+        };
+        Outcome::fail(
+            format!("{summary}; add files named {name}{place}"),
+            evidence,
+        )
     }
 }
 
@@ -402,6 +427,255 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
     } else {
         Outcome::fail(summary, evidence)
     }
+}
+
+/// One placeholder or clarification marker left in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    /// 1-based line number.
+    pub line: usize,
+    /// The marker as written (`[Product owner]`, `[NEEDS CLARIFICATION: who?]`, `TODO`).
+    pub marker: String,
+}
+
+/// The placeholders of `text`: bracketed template text (`[Product owner]`, `FEAT-[NNN]`,
+/// `[...]`), `[NEEDS CLARIFICATION …]`, and the words `TODO`, `TBD` and `FIXME`. Not
+/// counted: task boxes (`[ ]`, `[x]`), links (`[text](url)`, `[text][ref]`, `[ref]: url`), a
+/// bracket written as `\[`, code (fenced blocks and `inline` spans) and HTML comments.
+pub fn placeholders(text: &str) -> Vec<Placeholder> {
+    let words = Regex::new(r"\b(TODO|TBD|FIXME)\b").expect("a valid regex");
+    let plains = plain_lines(text);
+    let mut out = Vec::new();
+    for (i, plain) in plains.iter().enumerate() {
+        let mut found: Vec<(usize, String)> = Vec::new();
+        let bytes = plain.as_bytes();
+        let mut at = 0;
+        while let Some(open) = plain[at..].find('[').map(|o| o + at) {
+            // The closing bracket: on this line, or on one of the next few (a placeholder
+            // sentence wrapped over lines).
+            let (inner, next) = match plain[open + 1..].find(']').map(|c| c + open + 1) {
+                Some(close) => {
+                    at = close + 1;
+                    (
+                        plain[open + 1..close].to_owned(),
+                        bytes.get(close + 1).copied(),
+                    )
+                }
+                None => {
+                    at = plain.len();
+                    let mut inner = plain[open + 1..].to_owned();
+                    let mut closed = None;
+                    for later in plains.iter().skip(i + 1).take(4) {
+                        match later.find(['[', ']']) {
+                            Some(c) if later.as_bytes()[c] == b']' => {
+                                inner.push(' ');
+                                inner.push_str(later[..c].trim());
+                                closed = Some(later.as_bytes().get(c + 1).copied());
+                                break;
+                            }
+                            Some(_) => break,
+                            None => {
+                                inner.push(' ');
+                                inner.push_str(later.trim());
+                            }
+                        }
+                    }
+                    match closed {
+                        Some(next) => (inner, next),
+                        None => break,
+                    }
+                }
+            };
+            if inner.contains('[') {
+                at = open + 1;
+                continue;
+            }
+            let escaped = open > 0 && bytes[open - 1] == b'\\';
+            let after_link = open > 0 && bytes[open - 1] == b']';
+            let link = matches!(next, Some(b'(') | Some(b'['))
+                || (next == Some(b':') && plain[..open].trim().is_empty());
+            let task_box = inner.trim().chars().count() <= 1;
+            if escaped || after_link || link || task_box {
+                continue;
+            }
+            found.push((open, format!("[{inner}]")));
+        }
+        for m in words.find_iter(plain) {
+            if !found
+                .iter()
+                .any(|(s, f)| *s <= m.start() && m.end() <= s + f.len())
+            {
+                found.push((m.start(), m.as_str().to_owned()));
+            }
+        }
+        found.sort();
+        out.extend(found.into_iter().map(|(_, marker)| Placeholder {
+            line: i + 1,
+            marker,
+        }));
+    }
+    out
+}
+
+/// Each line of `text` as placeholders are looked for in it: fenced code blocks empty, HTML
+/// comments and `inline code` blanked out.
+fn plain_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fence: Option<&str> = None;
+    let mut in_comment = false;
+    for raw in text.lines() {
+        let trimmed = raw.trim_start();
+        if let Some(f) = fence {
+            if trimmed.starts_with(f) {
+                fence = None;
+            }
+            out.push(String::new());
+            continue;
+        }
+        if let Some(f) = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f)) {
+            fence = Some(f);
+            out.push(String::new());
+            continue;
+        }
+        // What is left of the line outside comments.
+        let mut line = String::new();
+        let mut rest = raw;
+        while !rest.is_empty() {
+            if in_comment {
+                match rest.find("-->") {
+                    Some(end) => {
+                        rest = &rest[end + 3..];
+                        in_comment = false;
+                    }
+                    None => rest = "",
+                }
+            } else {
+                match rest.find("<!--") {
+                    Some(start) => {
+                        line.push_str(&rest[..start]);
+                        rest = &rest[start + 4..];
+                        in_comment = true;
+                    }
+                    None => {
+                        line.push_str(rest);
+                        rest = "";
+                    }
+                }
+            }
+        }
+        let mut plain = String::new();
+        for (n, part) in line.split('`').enumerate() {
+            if n % 2 == 0 {
+                plain.push_str(part);
+            } else {
+                plain.push_str(&" ".repeat(part.len() + 2));
+            }
+        }
+        out.push(plain);
+    }
+    out
+}
+
+fn filled(cx: &CheckContext<'_>, path: &str) -> Outcome {
+    // The path may name variables (`docs/adr/{{ adr_id }}.md`).
+    let path = match template::render(path, cx.variables) {
+        Ok(p) => p,
+        Err(e) => return Outcome::fail(format!("the path {path} does not render: {e}"), vec![]),
+    };
+    let path = path.as_str();
+    let files = if path.contains(['*', '?', '[', '{']) {
+        glob_files(cx, path)
+    } else {
+        target_files(cx, path)
+    };
+    let files = match files {
+        Ok(f) => f,
+        Err(o) => return o,
+    };
+    if files.is_empty() {
+        return Outcome::fail(format!("no file to fill in matches {path}"), vec![]);
+    }
+    // A folder or glob holds items of their own: the rendered file is a model to copy.
+    let many = files.len() > 1 || files.first().is_some_and(|f| f != path);
+    let mut untouched = Vec::new();
+    let mut left = Vec::new();
+    for rel in &files {
+        if let Some(by) = (cx.as_rendered)(rel) {
+            untouched.push((rel.clone(), by));
+            continue;
+        }
+        let Some(text) = read_small(cx, rel) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        for p in placeholders(&text) {
+            let line = lines[p.line - 1].to_owned();
+            left.push((rel.clone(), p, line));
+        }
+    }
+    if !untouched.is_empty() {
+        let names: Vec<String> = untouched
+            .iter()
+            .map(|(rel, by)| format!("{rel} ({by})"))
+            .collect();
+        let (one, verb) = if untouched.len() == 1 {
+            ("it", "is")
+        } else {
+            ("them", "are")
+        };
+        return Outcome::fail(
+            format!(
+                "{} {verb} still the template as ddx rendered {one}: write the content it asks for{}",
+                names.join(", "),
+                if many {
+                    format!(", under the name it asks for (or remove {one})")
+                } else {
+                    String::new()
+                }
+            ),
+            untouched
+                .iter()
+                .map(|(rel, _)| Evidence::file(rel))
+                .collect(),
+        );
+    }
+    if left.is_empty() {
+        let n = files.len();
+        return Outcome::pass(
+            format!(
+                "{path}: {n} file{} changed from the template, no placeholder left",
+                if n == 1 { "" } else { "s" }
+            ),
+            files
+                .iter()
+                .take(MAX_EVIDENCE)
+                .map(Evidence::file)
+                .collect(),
+        );
+    }
+    let first: Vec<String> = left
+        .iter()
+        .take(3)
+        .map(|(rel, p, _)| format!("{} ({rel}:{})", p.marker, p.line))
+        .collect();
+    let more = left.len().saturating_sub(3);
+    Outcome::fail(
+        format!(
+            "{} placeholder{} left in {path}; replace {}{}",
+            left.len(),
+            if left.len() == 1 { "" } else { "s" },
+            first.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+        left.iter()
+            .take(MAX_EVIDENCE)
+            .map(|(rel, p, line)| Evidence::line(rel, p.line, line, cx.quote))
+            .collect(),
+    )
 }
 
 fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
@@ -659,7 +933,6 @@ fn kill_group(child: &mut std::process::Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CountOp;
     use serde_json::json;
 
     struct Fixture {
@@ -693,6 +966,9 @@ mod tests {
                 variables: &self.vars,
                 phase_completed: &done,
                 committed: &committed,
+                as_rendered: &|p: &str| {
+                    (p == "docs/rendered.md").then(|| "artifact spec".to_owned())
+                },
                 allow_commands: true,
                 quote: true,
                 ignored: &|p: &str, _| p == ".env" || p.starts_with("secret"),
@@ -780,6 +1056,7 @@ mod tests {
             variables: &f.vars,
             phase_completed: &done,
             committed: &committed,
+            as_rendered: &|_| None,
             allow_commands: false,
             quote: true,
             ignored: &|_, _| false,
@@ -1014,6 +1291,7 @@ mod tests {
             quote: false,
             ignored: &|_, _| false,
             files: None,
+            as_rendered: &|_| None,
         };
         for regex in ["SECRET", "(?m)SECRET"] {
             let check = Check::Pattern {
@@ -1028,10 +1306,10 @@ mod tests {
                 (e.path.as_str(), e.line, e.text.as_deref()),
                 ("a.md", Some(2), None)
             );
-            // `printf %s '  API_SECRET=hunter2' | sha256sum`
+            // The SHA-256 blob id of `  API_SECRET=hunter2`.
             assert_eq!(
                 e.hash.as_deref(),
-                Some("sha256:d632ac52871017367af92c6252ceebb40a6c1e1119fdda40397bba9212dad9ed")
+                Some("sha256:cea0dad6aa27e599e51b5b42a11b21d09990ef21316af686ee1a4e443a9ff847")
             );
         }
     }
@@ -1049,5 +1327,94 @@ mod tests {
             let text = o.evidence[0].text.as_deref().unwrap();
             assert_eq!(text.chars().count(), MAX_EVIDENCE_LINE, "{regex}");
         }
+    }
+
+    #[test]
+    fn placeholders_are_template_brackets_and_markers_not_links_boxes_or_code() {
+        let text = "# US-[NNN]: [Short title]\n\
+            As a [persona from the PRD], I want it.\n\
+            - [ ] open task\n\
+            - [x] done task\n\
+            See [the guide](https://x) and [ref][1], not \\[literal].\n\
+            [1]: https://example.com\n\
+            Pros: [...] and TODO later, TBD.\n\
+            `[in code]` stays\n\
+            <!-- Save as [NAME].md -->\n\
+            ```\n\
+            let v = [1, 2];\n\
+            ```\n\
+            [NEEDS CLARIFICATION: who signs?]\n\
+            [Three sentences, written\n\
+            last.] and [an open bracket\n";
+        let found: Vec<(usize, String)> = placeholders(text)
+            .into_iter()
+            .map(|p| (p.line, p.marker))
+            .collect();
+        let want: Vec<(usize, String)> = [
+            (1, "[NNN]"),
+            (1, "[Short title]"),
+            (2, "[persona from the PRD]"),
+            (7, "[...]"),
+            (7, "TODO"),
+            (7, "TBD"),
+            (13, "[NEEDS CLARIFICATION: who signs?]"),
+            (14, "[Three sentences, written last.]"),
+        ]
+        .into_iter()
+        .map(|(l, m)| (l, m.to_owned()))
+        .collect();
+        assert_eq!(found, want);
+    }
+
+    #[test]
+    fn filled_fails_on_the_rendered_template_and_on_placeholders_left() {
+        let f = Fixture::new();
+        f.write("docs/rendered.md", "# Spec\n\n[Describe it]\n");
+        let o = f.eval(Check::Filled {
+            path: "docs/rendered.md".into(),
+        });
+        assert!(!o.passed);
+        assert_eq!(
+            o.summary,
+            "docs/rendered.md (artifact spec) is still the template as ddx rendered it: write the content it asks for"
+        );
+        f.write("docs/other.md", "# Spec\n\nOwner: [Product owner]\nDone.\n");
+        let o = f.eval(Check::Filled {
+            path: "docs/other.md".into(),
+        });
+        assert!(!o.passed);
+        assert_eq!(
+            o.summary,
+            "1 placeholder left in docs/other.md; replace [Product owner] (docs/other.md:3)"
+        );
+        assert_eq!(
+            o.evidence[0],
+            Evidence {
+                path: "docs/other.md".into(),
+                line: Some(3),
+                text: Some("Owner: [Product owner]".into()),
+                hash: None,
+            }
+        );
+        f.write("docs/other.md", "# Spec\n\nOwner: Ann\n");
+        let o = f.eval(Check::Filled {
+            path: "docs/other.md".into(),
+        });
+        assert!(o.passed, "{o:?}");
+        // A folder: every file beneath it; the rendered one holds the gate shut.
+        let o = f.eval(Check::Filled {
+            path: "docs/".into(),
+        });
+        assert!(!o.passed);
+        assert!(
+            o.summary.starts_with("docs/rendered.md (artifact spec)"),
+            "{}",
+            o.summary
+        );
+        let o = f.eval(Check::Filled {
+            path: "none.md".into(),
+        });
+        assert!(!o.passed);
+        assert_eq!(o.summary, "none.md does not exist");
     }
 }

@@ -161,7 +161,7 @@ impl<'r> MachineChecks<'r> {
 
 /// The git tree `state`'s instance pins its definition as: its tip's, or, while the instance is
 /// being applied, the catalog's tree it is about to pin.
-fn pinned_tree(repo: &Repo, state: &State) -> Option<gix::ObjectId> {
+fn pinned_tree(repo: &Repo, state: &State) -> Option<crate::store::ObjectId> {
     if let Ok((tip, _)) = super::load(repo, &state.instance) {
         return Some(tip.workflow_tree);
     }
@@ -217,11 +217,20 @@ impl CheckEvaluator for MachineChecks<'_> {
             |path: &str| worktree::committed(self.repo, path).map_err(|e| error_chain(&e));
         let ignore = crate::store::ignore::Ignored::new(self.repo).ok();
         let ignored = |p: &str, dir: bool| ignore.as_ref().is_none_or(|i| i.is_ignored(p, dir));
+        let as_rendered = |rel: &str| {
+            let r = cx.state.files.get(rel)?;
+            if !r.by.starts_with("artifact ") {
+                return None;
+            }
+            let now = worktree::file_blob(self.repo, rel)?;
+            (Some(now.to_string().as_str()) == r.after.as_deref()).then(|| r.by.clone())
+        };
         let ccx = CheckContext {
             work_dir: self.repo.work_dir(),
             variables: &variables,
             phase_completed: &done,
             committed: &committed,
+            as_rendered: &as_rendered,
             allow_commands: true,
             // Only the project's own and trusted workflows' checks quote what they match; a
             // registered repository's do not, unless trusted (never with mere --trust).
@@ -266,6 +275,10 @@ pub struct Evaluation {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// For a finished phase: the event commit that recorded this check's result, when the
+    /// phase started (input gates) or completed (exit criteria).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_in: Option<String>,
 }
 
 /// A gate of a phase, evaluated.
@@ -355,6 +368,7 @@ pub fn evaluate_one(
         approval: c.approval.clone(),
         detail,
         evidence,
+        recorded_in: None,
     }
 }
 

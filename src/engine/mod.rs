@@ -14,6 +14,7 @@ pub mod gate_check;
 pub mod gates;
 pub mod graph;
 pub mod machine;
+pub mod recorded;
 pub mod replay;
 pub mod state;
 pub mod work;
@@ -26,9 +27,8 @@ use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Message, Sink, Tip};
 use crate::store::pending::{self, Recovery};
 use crate::store::transaction::{self, Decision, ExtraRef, ExtraTarget, NewEvent, Outcome, Plan};
-use crate::store::{heads, refs, GitTree, Identity, LookupError, Repo, StoreError};
+use crate::store::{heads, refs, GitTree, Identity, LookupError, ObjectId, Repo, StoreError};
 use gates::{CheckEvaluator, CriterionStatus, Evaluation, GateContext};
-use gix::ObjectId;
 use machine::{Applied, EventContext, Op, TransitionError};
 use serde::Serialize;
 use state::{GateKind, InstanceStatus, PhaseStatus, State, StateError, TransitionRecord};
@@ -94,6 +94,35 @@ pub enum EngineError {
         /// (name, prompt or description)
         missing: Vec<(String, Option<String>)>,
     },
+}
+
+/// The time and actor of an event ([`Engine::stamp`]).
+struct Stamp {
+    at: String,
+    actor: String,
+}
+
+impl Stamp {
+    /// What the state machine is told about the event, run in `work_dir`.
+    fn context<'a>(
+        &'a self,
+        reason: Option<&'a str>,
+        work_dir: &'a std::path::Path,
+    ) -> EventContext<'a> {
+        EventContext {
+            actor: &self.actor,
+            at: &self.at,
+            reason,
+            work_dir: Some(work_dir),
+        }
+    }
+}
+
+/// A new instance before its first event ([`Engine::new_instance`]).
+struct NewInstance {
+    id: String,
+    state: State,
+    lines: Vec<String>,
 }
 
 /// What a mutating operation did (or, in a dry run, would do).
@@ -187,6 +216,14 @@ impl<'r> Engine<'r> {
         }
     }
 
+    /// Who makes an event now, and when.
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            at: self.identity.time(),
+            actor: self.identity.actor(),
+        }
+    }
+
     /// The one transaction prologue of an operation on an existing instance: `decide` gets its
     /// tip (a missing instance is [`LookupError::NotFound`]) and runs again after a lost race.
     fn on_instance(
@@ -219,13 +256,14 @@ impl<'r> Engine<'r> {
         }
     }
 
-    /// The transaction of an operation that creates instance `id`: refused when it exists
-    /// (also when another writer made it meanwhile).
+    /// The transaction of an operation that creates instance `id` with its first event:
+    /// refused when it exists (also when another writer made it meanwhile).
     fn on_new_instance(
         &self,
         id: &str,
         dry_run: bool,
-        plan: impl Fn() -> Plan,
+        event: NewEvent,
+        audit: AuditRecord,
     ) -> Result<Outcome, EngineError> {
         let outcome = transaction::commit(self.repo, &self.options(id, dry_run), |base| {
             if base.instance.is_some() {
@@ -233,10 +271,86 @@ impl<'r> Engine<'r> {
                     id: id.to_owned(),
                 }));
             }
-            Ok(Decision::Change(Box::new(plan())))
+            Ok(Decision::Change(Box::new(Plan {
+                event: Some(event.clone()),
+                audit: audit.clone(),
+                extra: Vec::new(),
+            })))
         })?;
         self.after_commit(id, &outcome);
         Ok(outcome)
+    }
+
+    /// The first state of a new instance of `located` (`wf`, loaded), before its first event:
+    /// its variables and id ([`Engine::new_instance_values`]; an id in use is refused), the
+    /// facts of init, and its phases made ready. `lines` say what it is (workflow, variables)
+    /// and which phases became ready.
+    fn new_instance(
+        &self,
+        located: &Located,
+        wf: &Workflow,
+        variables: BTreeMap<String, String>,
+        id: Option<&str>,
+        dry_run: bool,
+    ) -> Result<NewInstance, EngineError> {
+        let (values, id) = self.new_instance_values(wf, variables, id)?;
+        self.attach_log(&id, dry_run);
+        if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
+            return Err(LookupError::InstanceExists { id }.into());
+        }
+        let at = self.identity.time();
+        let mut state = self.new_state(wf, &id, located, values, &at);
+        let mut lines = vec![format!(
+            "workflow: {} {} ({}), {} phases",
+            wf.name,
+            wf.version,
+            located.source,
+            wf.phases.len()
+        )];
+        if !state.variables.is_empty() {
+            lines.push(format!(
+                "variables: {}",
+                state
+                    .variables
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for c in graph::refresh(&mut state, wf).map_err(TransitionError::from)? {
+            let mut line = format!("{}: {} -> {}", c.phase, c.from, c.to);
+            if let Some(r) = &c.reason {
+                line.push_str(&format!(" ({r})"));
+            }
+            lines.push(line);
+        }
+        machine::derive_status(&mut state);
+        Ok(NewInstance { id, state, lines })
+    }
+
+    /// The tree a new instance pins its definition in: the catalog's own tree when it is in
+    /// this repository, else `located`'s files written as a tree (hashed only, in a dry run),
+    /// with how many files that wrote.
+    fn pin_definition(
+        &self,
+        located: &Located,
+        dry_run: bool,
+    ) -> Result<(ObjectId, Option<usize>), EngineError> {
+        let reused = located
+            .tree
+            .git_tree_id()
+            .filter(|t| self.repo.has_object(t));
+        if let Some(t) = reused {
+            return Ok((t, None));
+        }
+        let sink = if dry_run {
+            Sink::HashOnly(self.repo)
+        } else {
+            Sink::Write(self.repo)
+        };
+        let (t, n) = event::write_file_tree(sink, located.tree.as_ref())?;
+        Ok((t, Some(n)))
     }
 
     /// What a new instance starts from: its variables (defaults, then `variables`; every one
@@ -297,9 +411,8 @@ impl<'r> Engine<'r> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        if let Ok(Some(head)) = self.repo.gix().head_name() {
-            st.context
-                .insert("branch".to_owned(), head.shorten().to_string());
+        if let Some(branch) = refs::head_branch(self.repo) {
+            st.context.insert("branch".to_owned(), branch);
         }
         st
     }
@@ -346,63 +459,20 @@ impl<'r> Engine<'r> {
         dry_run: bool,
     ) -> Result<Report, EngineError> {
         let wf = located.load()?;
-        let (values, id) = self.new_instance_values(&wf, variables, id)?;
-        self.attach_log(&id, dry_run);
-        if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
-            return Err(LookupError::InstanceExists { id }.into());
-        }
-        let sink = if dry_run {
-            Sink::HashOnly(self.repo)
-        } else {
-            Sink::Write(self.repo)
-        };
-        let reused = located
-            .tree
-            .git_tree_id()
-            .filter(|t| self.repo.gix().has_object(t));
-        let (workflow_tree, files) = match reused {
-            Some(t) => (t, None),
-            None => {
-                let (t, n) = event::write_file_tree(sink, located.tree.as_ref())?;
-                (t, Some(n))
-            }
-        };
-        let at = self.identity.time();
-        let mut st = self.new_state(&wf, &id, located, values, &at);
-        let mut lines = vec![format!(
-            "workflow: {} {} ({}), {} phases",
-            wf.name,
-            wf.version,
-            located.source,
-            wf.phases.len()
-        )];
-        match files {
-            Some(n) => lines.push(format!(
+        let NewInstance {
+            id,
+            state: mut st,
+            mut lines,
+        } = self.new_instance(located, &wf, variables, id, dry_run)?;
+        let (workflow_tree, files) = self.pin_definition(located, dry_run)?;
+        let pinned = match files {
+            Some(n) => format!(
                 "pinned definition: tree {workflow_tree} ({n} file{} written)",
                 if n == 1 { "" } else { "s" }
-            )),
-            None => lines.push(format!(
-                "pinned definition: tree {workflow_tree} (reused from the catalog)"
-            )),
-        }
-        if !st.variables.is_empty() {
-            lines.push(format!(
-                "variables: {}",
-                st.variables
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for c in graph::refresh(&mut st, &wf).map_err(TransitionError::from)? {
-            let mut line = format!("{}: {} -> {}", c.phase, c.from, c.to);
-            if let Some(r) = &c.reason {
-                line.push_str(&format!(" ({r})"));
-            }
-            lines.push(line);
-        }
-        machine::derive_status(&mut st);
+            ),
+            None => format!("pinned definition: tree {workflow_tree} (reused from the catalog)"),
+        };
+        lines.insert(1, pinned);
         st.metrics.events = 1;
         let mut message = Message::new(format!("ddx({id}): init {} {}", wf.name, wf.version));
         message.body = lines.join("\n");
@@ -419,16 +489,13 @@ impl<'r> Engine<'r> {
             .into_iter()
             .collect(),
         };
-        let outcome = self.on_new_instance(&id, dry_run, || Plan {
-            event: Some(NewEvent {
-                joins: Vec::new(),
-                state: yaml.clone(),
-                workflow_tree,
-                message: message.clone(),
-            }),
-            audit: audit.clone(),
-            extra: Vec::new(),
-        })?;
+        let event = NewEvent {
+            joins: Vec::new(),
+            state: yaml,
+            workflow_tree,
+            message,
+        };
+        let outcome = self.on_new_instance(&id, dry_run, event, audit)?;
         let report = Report {
             instance: id,
             outcome,
@@ -463,14 +530,8 @@ impl<'r> Engine<'r> {
             } else {
                 None
             };
-            let at = self.identity.time();
-            let actor = self.identity.actor();
-            let cx = EventContext {
-                actor: &actor,
-                at: &at,
-                reason,
-                work_dir: Some(self.repo.work_dir()),
-            };
+            let stamp = self.stamp();
+            let cx = stamp.context(reason, self.repo.work_dir());
             let effect = match machine::apply(&mut st, wf.as_deref(), op, &cx, &recorder)? {
                 Applied::Nothing(why) => {
                     result = Some((Vec::new(), st));
@@ -771,8 +832,8 @@ fn checkpoint_not_found(
 
 /// Loads the definition pinned in an event's `workflow/` tree.
 pub fn load_pinned(repo: &Repo, instance: &str, tip: &Tip) -> Result<Workflow, EngineError> {
-    let tree = GitTree::new(
-        repo.gix(),
+    let tree = GitTree::open(
+        repo,
         tip.workflow_tree,
         format!("{}:workflow", refs::instance_ref(instance)),
     );
@@ -893,6 +954,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         workflow: wf.as_ref(),
     };
     let machine = gates::MachineChecks::new(repo, false, gates::Commands::Skip);
+    let recorded = recorded::recorded_checks(repo, tip.commit, &st);
     let phases: Vec<PhaseView> = st
         .phases
         .iter()
@@ -912,7 +974,15 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
                     } else {
                         &gates::NotEvaluatedHere
                     };
-                    gates::evaluate_one(p, n, &cx, evaluator)
+                    let mut e = gates::evaluate_one(p, n, &cx, evaluator);
+                    if let Some((call, commit)) = recorded.get(&(p.id.clone(), n)) {
+                        if e.status == CriterionStatus::NotEvaluated {
+                            e.status = call.status;
+                            e.detail = call.detail.clone();
+                            e.recorded_in = Some(commit.to_string());
+                        }
+                    }
+                    e
                 })
                 .collect(),
         })
@@ -989,6 +1059,15 @@ fn suggestions(
             .filter(|e| e.gate == gate && e.required && !e.status.is_satisfied())
             .collect();
         if blocking.is_empty() {
+            advance = true;
+            continue;
+        }
+        // Status runs no command: a gate held shut only by command checks is decided by
+        // `ddx workflow next`, which runs them.
+        if blocking
+            .iter()
+            .all(|e| e.kind == "command" && e.status == CriterionStatus::NotEvaluated)
+        {
             advance = true;
             continue;
         }

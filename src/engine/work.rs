@@ -13,11 +13,11 @@ use super::gates::{self, GateContext};
 use super::machine::{self, Applied, Effect, EventContext, Op};
 use super::replay::{CheckCall, Recorder};
 use super::state::{FileRecord, GateKind, PhaseStatus, State};
-use super::{graph, Engine, EngineError, Report};
+use super::{Engine, EngineError, Report};
 use crate::catalog::Located;
 use crate::model::{FileTree, Phase, Workflow};
 use crate::store::audit::AuditRecord;
-use crate::store::event::{self, Identity, Message, Sink};
+use crate::store::event::{Identity, Message};
 use crate::store::transaction::{Decision, NewEvent, Outcome, Plan};
 use crate::store::{refs, worktree, GitTree, LookupError, Repo};
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +62,19 @@ pub struct PhaseFile {
     pub phase: String,
     #[serde(flatten)]
     pub file: PlannedFile,
+}
+
+/// What `workflow apply` is asked for ([`Engine::apply_workflow`]).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions<'a> {
+    /// The instance to continue (an exact id), when one was named.
+    pub instance: Option<&'a str>,
+    /// The id of the new instance, when a new one is asked for.
+    pub id: Option<&'a str>,
+    /// Values for the workflow's variables (a new instance only; an existing one keeps its own).
+    pub variables: BTreeMap<String, String>,
+    pub files: FileOptions,
+    pub dry_run: bool,
 }
 
 /// What a command that renders artifacts did (or, in a dry run, would do).
@@ -116,12 +129,24 @@ pub fn render_context(
     Value::Object(map)
 }
 
-/// Adds the `Ddx-File:` trailers and body lines of `records` to an event.
+/// Adds the `Ddx-File:` trailers, body lines and audit argument (`files`) of `records` to an
+/// event.
 pub(crate) fn describe_files(
     records: &[(String, FileRecord)],
     message: &mut Message,
     lines: &mut Vec<String>,
+    args: &mut BTreeMap<String, String>,
 ) {
+    if !records.is_empty() {
+        args.insert(
+            "files".to_owned(),
+            records
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     for (path, r) in records {
         let short = |id: &Option<String>| {
             id.as_deref()
@@ -278,14 +303,8 @@ impl Engine<'_> {
         reason: Option<&str>,
         notes: &mut Vec<String>,
     ) -> Result<(Applied, Vec<CheckCall>), EngineError> {
-        let at = self.identity.time();
-        let actor = self.identity.actor();
-        let cx = EventContext {
-            actor: &actor,
-            at: &at,
-            reason,
-            work_dir: Some(self.repo.work_dir()),
-        };
+        let stamp = self.stamp();
+        let cx = stamp.context(reason, self.repo.work_dir());
         let recorder = Recorder::new(self.evaluator.as_ref());
         let applied = match step {
             Step::Op(op) => machine::apply(st, Some(wf), op, &cx, &recorder)?,
@@ -328,7 +347,7 @@ impl Engine<'_> {
                 hooks.as_deref(),
                 &recorded,
                 files.force,
-                self.repo.gix().object_hash(),
+                self.repo.object_hash(),
             )?;
             for f in planned {
                 if let Some(first) = out.iter().find(|o| o.file.path == f.path) {
@@ -407,8 +426,8 @@ impl Engine<'_> {
         self.attach_log(instance, dry_run);
         let (tip, st0) = super::load(self.repo, instance)?;
         let wf = self.definition(instance, &tip)?;
-        let tree = GitTree::new(
-            self.repo.gix(),
+        let tree = GitTree::open(
+            self.repo,
             tip.workflow_tree,
             format!("{}:workflow", refs::instance_ref(instance)),
         );
@@ -495,6 +514,28 @@ impl Engine<'_> {
         })
     }
 
+    /// `ddx workflow apply` of `located` (`wf`, loaded): continues the instance
+    /// [`Engine::apply_target`] chooses ([`Engine::apply_continue`]), or creates one
+    /// ([`Engine::apply_new`]). [`WorkReport::created`] says which.
+    pub fn apply_workflow(
+        &self,
+        located: &Located,
+        wf: &Workflow,
+        opts: &ApplyOptions<'_>,
+    ) -> Result<WorkReport, EngineError> {
+        match self.apply_target(&wf.name, opts.instance, opts.id)? {
+            Some((id, _)) => self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run),
+            None => self.apply_new(
+                located,
+                wf,
+                opts.variables.clone(),
+                opts.id,
+                opts.files,
+                opts.dry_run,
+            ),
+        }
+    }
+
     /// Which instance `workflow apply` of `workflow` continues: `instance` when given, none
     /// when a new `id` is asked for, else the one active instance of that workflow (none: a new
     /// one; several: [`LookupError::SeveralActive`]). Returns the id and its workflow's name.
@@ -572,38 +613,11 @@ impl Engine<'_> {
         files: FileOptions,
         dry_run: bool,
     ) -> Result<WorkReport, EngineError> {
-        let (values, id) = self.new_instance_values(wf, variables, id)?;
-        if refs::read(self.repo, &refs::instance_ref(&id))?.is_some() {
-            return Err(LookupError::InstanceExists { id }.into());
-        }
-        self.attach_log(&id, dry_run);
-        let at = self.identity.time();
-        let mut st = self.new_state(wf, &id, located, values, &at);
-        let mut lines = vec![format!(
-            "workflow: {} {} ({}), {} phases",
-            wf.name,
-            wf.version,
-            located.source,
-            wf.phases.len()
-        )];
-        if !st.variables.is_empty() {
-            lines.push(format!(
-                "variables: {}",
-                st.variables
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for c in graph::refresh(&mut st, wf).map_err(machine::TransitionError::from)? {
-            let mut line = format!("{}: {} -> {}", c.phase, c.from, c.to);
-            if let Some(r) = &c.reason {
-                line.push_str(&format!(" ({r})"));
-            }
-            lines.push(line);
-        }
-        machine::derive_status(&mut st);
+        let super::NewInstance {
+            id,
+            state: mut st,
+            mut lines,
+        } = self.new_instance(located, wf, variables, id, dry_run)?;
         let fresh = st.clone();
         let mut notes = Vec::new();
         let (applied, calls) = self.step(&mut st, wf, &Step::StartReady, None, &mut notes)?;
@@ -611,20 +625,7 @@ impl Engine<'_> {
         let planned =
             self.plan_files(located.tree.as_ref(), wf, &st, &phases, files, &mut notes)?;
         let records = self.records(&fresh, &planned);
-        // The pinned definition: the catalog's own tree when it is in this repository.
-        let sink = if dry_run {
-            Sink::HashOnly(self.repo)
-        } else {
-            Sink::Write(self.repo)
-        };
-        let reused = located
-            .tree
-            .git_tree_id()
-            .filter(|t| self.repo.gix().has_object(t));
-        let workflow_tree = match reused {
-            Some(t) => t,
-            None => event::write_file_tree(sink, located.tree.as_ref())?.0,
-        };
+        let (workflow_tree, _) = self.pin_definition(located, dry_run)?;
         if !dry_run {
             self.write_files(&planned)?;
         }
@@ -653,18 +654,14 @@ impl Engine<'_> {
         audit
             .args
             .insert("source".to_owned(), located.source.to_string());
-        let yaml = st.to_yaml();
+        let event = NewEvent {
+            joins: Vec::new(),
+            state: st.to_yaml(),
+            workflow_tree,
+            message,
+        };
         let outcome = self
-            .on_new_instance(&id, dry_run, || Plan {
-                event: Some(NewEvent {
-                    joins: Vec::new(),
-                    state: yaml.clone(),
-                    workflow_tree,
-                    message: message.clone(),
-                }),
-                audit: audit.clone(),
-                extra: Vec::new(),
-            })
+            .on_new_instance(&id, dry_run, event, audit)
             .map_err(|e| unrecorded(e, &records, dry_run))?;
         let report = Report {
             instance: id,
@@ -710,17 +707,7 @@ fn event_of(
     let mut message = Message::new(format!("ddx({instance}): {subject}"));
     let mut args = effect.write_trailers(&mut message, checks.iter().map(CheckCall::trailer));
     let mut body = lines.clone();
-    describe_files(records, &mut message, &mut body);
-    if !records.is_empty() {
-        args.insert(
-            "files".to_owned(),
-            records
-                .iter()
-                .map(|(p, _)| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-    }
+    describe_files(records, &mut message, &mut body, &mut args);
     for (path, r) in records {
         st.files.insert(path.clone(), r.clone());
     }

@@ -1021,6 +1021,7 @@ impl Loader<'_> {
             ("phase_completed", rc.phase_completed.is_some()),
             ("committed", rc.committed.is_some()),
             ("variable_set", rc.variable_set.is_some()),
+            ("filled", rc.filled.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -1040,7 +1041,7 @@ impl Loader<'_> {
                 return fail(
                     self,
                     format!("the check of `{criterion}` names no check kind"),
-                    Some("use one of file_exists, glob_count, pattern, unique_ids, command, phase_completed, committed, variable_set"),
+                    Some("use one of file_exists, glob_count, pattern, unique_ids, command, phase_completed, committed, variable_set, filled"),
                 )
             }
             many => {
@@ -1185,6 +1186,9 @@ impl Loader<'_> {
             }),
             "variable_set" => Some(Check::VariableSet {
                 name: rc.variable_set.clone()?,
+            }),
+            "filled" => Some(Check::Filled {
+                path: path_of(self, rc.filled.as_deref()?)?,
             }),
             _ => None,
         }

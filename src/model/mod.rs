@@ -215,6 +215,11 @@ pub enum Check {
     VariableSet {
         name: String,
     },
+    /// The file, or every file of the folder, is changed from what ddx rendered and holds no
+    /// placeholder or clarification marker.
+    Filled {
+        path: String,
+    },
 }
 
 impl Check {
@@ -229,6 +234,7 @@ impl Check {
             Check::PhaseCompleted { .. } => "phase_completed",
             Check::Committed { .. } => "committed",
             Check::VariableSet { .. } => "variable_set",
+            Check::Filled { .. } => "filled",
         }
     }
 }

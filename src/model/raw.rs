@@ -271,6 +271,8 @@ pub struct RawCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variable_set: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Scalar>,
@@ -290,6 +292,7 @@ impl KnownFields for RawCheck {
         "phase_completed",
         "committed",
         "variable_set",
+        "filled",
         "path",
         "expected",
         "timeout",

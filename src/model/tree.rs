@@ -42,7 +42,7 @@ pub trait FileTree: Send + Sync {
 
     /// The id of the git tree object this tree is, when it is one: an instance then pins the
     /// workflow by reusing that tree instead of writing its files again.
-    fn git_tree_id(&self) -> Option<gix::ObjectId> {
+    fn git_tree_id(&self) -> Option<crate::store::ObjectId> {
         None
     }
 }

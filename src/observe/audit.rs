@@ -3,8 +3,8 @@
 
 use crate::store::audit::{self, AuditEntry, EntryFile};
 use crate::store::chain::{self, Reader};
+use crate::store::ObjectId;
 use crate::store::{refs, LookupError, Repo, StoreError};
-use gix::ObjectId;
 use serde::Serialize;
 
 /// Why an audit query failed.

@@ -8,8 +8,7 @@
 use crate::config::{Config, ConfigError, RepositoryConfig};
 use crate::model::diag::did_you_mean;
 use crate::store::sources::{self, Fetched, SourceError};
-use crate::store::{library, Repo, StoreError};
-use gix::ObjectId;
+use crate::store::{library, ObjectId, Repo, StoreError};
 use serde::Serialize;
 use std::path::Path;
 
@@ -115,10 +114,7 @@ pub fn normalize_url(url: &str, cwd: &Path) -> String {
     }
 }
 
-fn workflows_of(
-    repo: &gix::Repository,
-    commit: ObjectId,
-) -> Result<(String, Vec<String>), StoreError> {
+fn workflows_of(repo: &Repo, commit: ObjectId) -> Result<(String, Vec<String>), StoreError> {
     let root = sources::workflows_root(repo, commit)?;
     let names = library::workflow_folders(repo, root.tree, root.only_with_workflow_yml)?
         .into_iter()
@@ -160,7 +156,6 @@ pub fn add(
     if dry_run {
         return Ok(added);
     }
-    let gix = repo.gix();
     let old = sources::get(repo, name)?;
     if old != Some(fetched.commit) {
         sources::set(
@@ -183,7 +178,7 @@ pub fn add(
         return Err(e.into());
     }
     keep_trust(repo, before);
-    let (path, names) = workflows_of(gix, fetched.commit)?;
+    let (path, names) = workflows_of(repo, fetched.commit)?;
     added.workflows = names;
     added.workflows_path = Some(path);
     if !added.dry_run {
@@ -357,10 +352,9 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
 /// The registered repositories and fetched sources.
 pub fn list(repo: &Repo) -> Result<Vec<Listed>, RepoError> {
     let config = Config::load(repo.work_dir())?;
-    let gix = repo.gix();
     let refs = sources::list(repo)?;
     let count = |commit: Option<ObjectId>| {
-        commit.and_then(|c| workflows_of(gix, c).ok().map(|(_, n)| n.len()))
+        commit.and_then(|c| workflows_of(repo, c).ok().map(|(_, n)| n.len()))
     };
     let mut out: Vec<Listed> = config
         .repositories

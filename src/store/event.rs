@@ -59,7 +59,7 @@ impl Sink<'_> {
     }
 
     /// The repository objects go to (or are hashed for).
-    pub fn repo(&self) -> &gix::Repository {
+    pub(in crate::store) fn repo(&self) -> &gix::Repository {
         self.store().gix()
     }
 

@@ -2,7 +2,7 @@
 //! `HEAD:.ddx/library/workflows`, the folders of a library tree, and whole-workflow snapshots
 //! read in one pass for the catalog index.
 
-use super::StoreError;
+use super::{refs, Repo, StoreError};
 use crate::model::tree::{MemFile, MemTree, MAX_FILE_SIZE};
 use gix::ObjectId;
 
@@ -10,12 +10,9 @@ use gix::ObjectId;
 pub const PROJECT_LIBRARY: &str = ".ddx/library/workflows";
 
 /// The tree id at `path` inside `root`, if it is a tree.
-pub fn subtree(
-    repo: &gix::Repository,
-    root: ObjectId,
-    path: &str,
-) -> Result<Option<ObjectId>, StoreError> {
+pub fn subtree(repo: &Repo, root: ObjectId, path: &str) -> Result<Option<ObjectId>, StoreError> {
     let tree = repo
+        .gix()
         .find_tree(root)
         .map_err(|e| StoreError::git(format!("reading tree {root}"), e))?;
     let entry = tree
@@ -25,15 +22,14 @@ pub fn subtree(
 }
 
 /// The tree of `HEAD:.ddx/library/workflows`; `None` when there is no commit yet or no library.
-pub fn project_library(store: &super::Repo) -> Result<Option<ObjectId>, StoreError> {
-    let Some(head) = store.project_commit() else {
+pub fn project_library(repo: &Repo) -> Result<Option<ObjectId>, StoreError> {
+    let Some(head) = refs::head(repo)? else {
         return Ok(None);
     };
-    let repo = store.gix();
-    let commit = repo
+    let root = repo
+        .gix()
         .find_commit(head)
-        .map_err(|e| StoreError::git(format!("reading HEAD's commit {head}"), e))?;
-    let root = commit
+        .map_err(|e| StoreError::git("reading the commit of HEAD", e))?
         .tree_id()
         .map_err(|e| StoreError::git("reading the tree of HEAD", e))?
         .detach();
@@ -43,11 +39,12 @@ pub fn project_library(store: &super::Repo) -> Result<Option<ObjectId>, StoreErr
 /// The folders of a library tree, as `(name, tree id)` sorted by name. With
 /// `only_with_workflow_yml`, folders without a `workflow.yml` are left out.
 pub fn workflow_folders(
-    repo: &gix::Repository,
+    repo: &Repo,
     tree: ObjectId,
     only_with_workflow_yml: bool,
 ) -> Result<Vec<(String, ObjectId)>, StoreError> {
     let t = repo
+        .gix()
         .find_tree(tree)
         .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
     let mut out = Vec::new();
@@ -71,7 +68,7 @@ pub fn workflow_folders(
 
 /// The tree of folder `name` of a library tree.
 pub fn workflow_folder(
-    repo: &gix::Repository,
+    repo: &Repo,
     tree: ObjectId,
     name: &str,
     only_with_workflow_yml: bool,
@@ -88,8 +85,9 @@ pub fn workflow_folder(
     Ok(Some(id))
 }
 
-fn has_workflow_yml(repo: &gix::Repository, tree: ObjectId) -> Result<bool, StoreError> {
+fn has_workflow_yml(repo: &Repo, tree: ObjectId) -> Result<bool, StoreError> {
     let t = repo
+        .gix()
         .find_tree(tree)
         .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
     for entry in t.iter() {
@@ -103,11 +101,12 @@ fn has_workflow_yml(repo: &gix::Repository, tree: ObjectId) -> Result<bool, Stor
 
 /// Reads every file of `tree` into memory (files over the loader's limit only by size).
 pub fn snapshot(
-    repo: &gix::Repository,
+    repo: &Repo,
     tree: ObjectId,
     label: impl Into<String>,
 ) -> Result<MemTree, StoreError> {
     let t = repo
+        .gix()
         .find_tree(tree)
         .map_err(|e| StoreError::git(format!("reading tree {tree}"), e))?;
     let entries = t
@@ -124,6 +123,7 @@ pub fn snapshot(
             continue;
         };
         let header = repo
+            .gix()
             .find_header(e.oid)
             .map_err(|err| StoreError::git(format!("reading {path}"), err))?;
         if header.size() > MAX_FILE_SIZE {
@@ -131,6 +131,7 @@ pub fn snapshot(
             continue;
         }
         let mut blob = repo
+            .gix()
             .find_blob(e.oid)
             .map_err(|err| StoreError::git(format!("reading {path}"), err))?;
         files.push((path, MemFile::Data(blob.take_data())));

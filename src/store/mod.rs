@@ -11,7 +11,10 @@
 //! index (committed checks, the change tracker of actions); [`pack`] writes many objects at once
 //! as one pack; [`chain`] reads whole chains as they
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
-//! verification that reads them all; [`verified`] remembers the heads verification found intact.
+//! verification that reads them all; [`verified`] remembers the heads verification found intact;
+//! [`objects`] answers the plain object questions of the layers above (an object's presence, the
+//! hash, blob ids, a project commit). The gix handle stays inside this module: above it, ids are
+//! [`ObjectId`] values and every ref is read through [`refs`].
 
 pub mod audit;
 pub mod chain;
@@ -22,6 +25,7 @@ pub mod heads;
 pub mod ignore;
 pub mod library;
 pub mod notes;
+pub mod objects;
 pub mod pack;
 pub mod pending;
 pub mod preload;
@@ -39,6 +43,9 @@ pub mod verified;
 pub mod worktree;
 
 pub use event::Identity;
+/// Object ids, as plain values: the one gix type the layers above the store name.
+pub use gix::ObjectId;
+pub use objects::HashKind;
 pub use refs::LookupError;
-pub use repo::{Repo, StoreError};
+pub use repo::{Repo, SharedRepo, StoreError};
 pub use tree::GitTree;

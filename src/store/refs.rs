@@ -193,6 +193,51 @@ pub fn read(repo: &Repo, name: &str) -> Result<Option<ObjectId>, StoreError> {
     Ok(r.and_then(|r| r.try_id().map(|id| id.detach())))
 }
 
+/// The commit `HEAD` points at (through any symbolic ref), `None` while it is unborn.
+pub fn head_commit(repo: &Repo) -> Option<ObjectId> {
+    if repo.reads_refs_through_git() {
+        return super::git::head(repo.work_dir()).ok().and_then(|(_, c)| c);
+    }
+    repo.gix().head_id().ok().map(|id| id.detach())
+}
+
+/// The commit `HEAD` points at, `None` while it is unborn; a `HEAD` that cannot be read or
+/// does not lead to a commit is an error.
+pub fn head(repo: &Repo) -> Result<Option<ObjectId>, StoreError> {
+    if repo.reads_refs_through_git() {
+        return super::git::head(repo.work_dir())
+            .map(|(_, c)| c)
+            .map_err(|e| StoreError::git("reading HEAD", e));
+    }
+    let mut head = repo
+        .gix()
+        .head()
+        .map_err(|e| StoreError::git("reading HEAD", e))?;
+    if head.is_unborn() {
+        return Ok(None);
+    }
+    let commit = head
+        .peel_to_commit()
+        .map_err(|e| StoreError::git("resolving HEAD to a commit", e))?;
+    Ok(Some(commit.id))
+}
+
+/// The branch `HEAD` names, short (`main`), also while it is unborn; `None` when detached.
+pub fn head_branch(repo: &Repo) -> Option<String> {
+    if repo.reads_refs_through_git() {
+        let (branch, _) = super::git::head(repo.work_dir()).ok()?;
+        let branch = branch?;
+        return Some(
+            branch
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&branch)
+                .to_owned(),
+        );
+    }
+    let name = repo.gix().head_name().ok()??;
+    Some(name.shorten().to_string())
+}
+
 /// The ids of every instance.
 pub fn instance_ids(repo: &Repo) -> Result<Vec<String>, StoreError> {
     Ok(list(repo, INSTANCES)?

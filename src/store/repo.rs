@@ -117,23 +117,27 @@ impl Repo {
     }
 
     /// Wraps an open repository, refusing bare ones.
-    pub fn from_gix(repo: gix::Repository) -> Result<Repo, StoreError> {
+    pub(in crate::store) fn from_gix(repo: gix::Repository) -> Result<Repo, StoreError> {
         let Some(work_dir) = repo.workdir().map(Path::to_owned) else {
             return Err(StoreError::Bare {
                 path: repo.git_dir().to_owned(),
             });
         };
+        Ok(Repo::wrap(repo, work_dir))
+    }
+
+    fn wrap(repo: gix::Repository, work_dir: PathBuf) -> Repo {
         let reftable = repo
             .config_snapshot()
             .string("extensions.refStorage")
             .is_some_and(|s| s.to_string().eq_ignore_ascii_case("reftable"));
-        Ok(Repo {
+        Repo {
             repo,
             work_dir,
             last_event: std::sync::Mutex::new(None),
             through_git: std::sync::OnceLock::new(),
             reftable,
-        })
+        }
     }
 
     /// Whether this repository's objects and refs must be written by git itself: gix writes
@@ -169,8 +173,18 @@ impl Repo {
         }
     }
 
-    pub fn gix(&self) -> &gix::Repository {
+    /// The gix handle, for the store's own modules only: the layers above reach objects and
+    /// refs through store functions, so that every ref read goes through [`super::refs`].
+    pub(in crate::store) fn gix(&self) -> &gix::Repository {
         &self.repo
+    }
+
+    /// A handle worker threads each open their own [`Repo`] from (a `Repo` is not `Sync`).
+    pub fn shared(&self) -> SharedRepo {
+        SharedRepo {
+            repo: self.repo.clone().into_sync(),
+            work_dir: self.work_dir.clone(),
+        }
     }
 
     pub fn work_dir(&self) -> &Path {
@@ -264,22 +278,25 @@ impl Repo {
     }
 
     /// The commit `HEAD` points at, `None` while it is unborn.
-    pub fn project_commit(&self) -> Option<gix::ObjectId> {
-        if self.reftable {
-            return super::git::head(&self.work_dir).ok().and_then(|(_, c)| c);
-        }
-        self.repo.head_id().ok().map(|id| id.detach())
+    pub fn project_commit(&self) -> Option<ObjectId> {
+        super::refs::head_commit(self)
     }
+}
 
-    /// The branch `HEAD` points at (`refs/heads/main`), `None` when detached.
-    pub fn head_branch(&self) -> Option<String> {
-        if self.reftable {
-            return super::git::head(&self.work_dir).ok().and_then(|(b, _)| b);
-        }
-        match self.repo.head_name() {
-            Ok(Some(name)) => Some(name.as_bstr().to_string()),
-            _ => None,
-        }
+/// A repository opened once and shared by worker threads, each of which reads through a
+/// [`Repo`] of its own ([`SharedRepo::to_thread_local`]).
+pub struct SharedRepo {
+    repo: gix::ThreadSafeRepository,
+    work_dir: PathBuf,
+}
+
+impl SharedRepo {
+    /// This thread's own [`Repo`], keeping up to `object_cache` bytes of decoded objects unless
+    /// the repository's config sets a cache size.
+    pub fn to_thread_local(&self, object_cache: usize) -> Repo {
+        let mut repo = self.repo.to_thread_local();
+        repo.object_cache_size_if_unset(object_cache);
+        Repo::wrap(repo, self.work_dir.clone())
     }
 }
 
@@ -330,9 +347,7 @@ mod tests {
         let rt = Repo::discover(&dir.path().join("rt")).unwrap();
         assert!(rt.reads_refs_through_git());
         assert_eq!(rt.project_commit(), None);
-        assert!(rt
-            .head_branch()
-            .is_some_and(|b| b.starts_with("refs/heads/")));
+        assert!(crate::store::refs::head_branch(&rt).is_some());
         git(dir.path(), &["init", "-q", "ok"]);
         let repo = Repo::discover(&dir.path().join("ok")).unwrap();
         assert!(repo.ddx_dir().ends_with(".git/ddx"));

@@ -462,11 +462,9 @@ pub struct WorkflowsRoot {
 }
 
 /// Finds the workflows folder of `commit`'s tree.
-pub fn workflows_root(
-    repo: &gix::Repository,
-    commit: ObjectId,
-) -> Result<WorkflowsRoot, StoreError> {
+pub fn workflows_root(repo: &Repo, commit: ObjectId) -> Result<WorkflowsRoot, StoreError> {
     let commit_obj = repo
+        .gix()
         .find_commit(commit)
         .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?;
     let root = commit_obj
@@ -562,7 +560,7 @@ mod tests {
                 "{transport:?}"
             );
             assert!(
-                !repo.gix().has_object(tip),
+                !repo.has_object(&tip),
                 "{transport:?}: a dry run fetches nothing"
             );
 
@@ -593,10 +591,9 @@ mod tests {
         let a =
             ObjectId::from_hex(git(dir.path(), &["rev-parse", "HEAD"]).trim().as_bytes()).unwrap();
         // No user.name/user.email in this repository's config, none global (see `git`).
-        let repo =
-            Repo::from_gix(gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap())
-                .unwrap();
-        assert!(repo.gix().committer().is_none());
+        let isolated = gix::open_opts(dir.path(), gix::open::Options::isolated()).unwrap();
+        assert!(isolated.committer().is_none());
+        let repo = Repo::from_gix(isolated).unwrap();
         set(&repo, "team", a, None, "no identity").unwrap();
         let log = git(
             dir.path(),

@@ -12,8 +12,18 @@ pub struct GitTree {
 }
 
 impl GitTree {
-    /// `label` prefixes displayed paths, e.g. `HEAD:.ddx/library/workflows/helix`.
-    pub fn new(repo: &gix::Repository, tree: ObjectId, label: impl Into<String>) -> Self {
+    /// Tree `tree` of `repo`; `label` prefixes displayed paths, e.g.
+    /// `HEAD:.ddx/library/workflows/helix`.
+    pub fn open(repo: &super::Repo, tree: ObjectId, label: impl Into<String>) -> Self {
+        GitTree::new(repo.gix(), tree, label)
+    }
+
+    /// [`GitTree::open`] for the store's own readers, which hold a gix handle.
+    pub(in crate::store) fn new(
+        repo: &gix::Repository,
+        tree: ObjectId,
+        label: impl Into<String>,
+    ) -> Self {
         GitTree {
             repo: repo.clone().into_sync(),
             tree,

@@ -62,13 +62,13 @@ pub fn committed(repo: &Repo, path: &str) -> Result<Committed, StoreError> {
         .unwrap_or(path)
         .trim_start_matches("./")
         .trim_end_matches('/');
-    let head = match g.head() {
-        Ok(h) if h.is_unborn() => return Ok(Committed::Absent),
-        Ok(_) => g
-            .head_tree()
-            .map_err(|e| StoreError::git("reading the tree of HEAD", e))?,
-        Err(e) => return Err(StoreError::git("reading HEAD", e)),
+    let Some(head) = super::refs::head(repo)? else {
+        return Ok(Committed::Absent);
     };
+    let head = g
+        .find_commit(head)
+        .and_then(|c| c.tree())
+        .map_err(|e| StoreError::git("reading the tree of HEAD", e))?;
     let Some(entry) = head
         .lookup_entry_by_path(rel)
         .map_err(|e| StoreError::git(format!("looking up {rel} in HEAD"), e))?
