@@ -1,6 +1,8 @@
 //! Phases that do work: a whole `ddx workflow apply` process into a fresh repository (the
 //! embedded HELIX and the real corpus by path), and `ddx gate check` over a project of 1,000
-//! markdown files with 5 pattern checks. Run with `cargo bench --bench apply`.
+//! markdown files with 5 pattern checks. Run with `cargo bench --bench apply`;
+//! `DDX_BENCH_BASELINE=<path to an older ddx binary>` times that binary's `apply helix` too, in
+//! the same run.
 
 mod util;
 
@@ -104,6 +106,13 @@ fn main() {
         "process  ddx workflow apply helix (embedded), fresh repo   {}   (target: < 100 ms)",
         describe(&t)
     );
+    if let Some(old) = std::env::var_os("DDX_BENCH_BASELINE") {
+        let t = apply_into_fresh_repos(tmp.path(), Path::new(&old), "baseline", "helix", 30);
+        println!(
+            "process  baseline ddx workflow apply helix, fresh repo     {}",
+            describe(&t)
+        );
+    }
     match corpus() {
         Some(helix) => {
             let helix = helix.to_str().expect("UTF-8 path").to_owned();

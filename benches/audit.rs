@@ -1,6 +1,7 @@
 //! Observability: `ddx audit verify` over 100,000 audit entries (target < 5 s), a `ddx log`
 //! query over 100,000 lines (target < 300 ms), and what logging adds to a transition (target
 //! < 1 ms). Run with `cargo bench --bench audit`; figures in docs/benchmarks.md.
+//! `DDX_BENCH_BASELINE=<path to an older ddx binary>` times that binary's verify too.
 //!
 //! The audit history is generated with the library's own pieces (the state machine, the check
 //! recorder, the event and audit commit writers), exactly as `ddx` writes its objects, then
@@ -326,6 +327,19 @@ fn bench_verify(ddx: &Path) {
         "             its CPU time (user + system, all threads)  {}",
         describe(&cpu)
     );
+    if let Some(old) = std::env::var_os("DDX_BENCH_BASELINE") {
+        let (wall, cpu) = sample_process_cpu(
+            7,
+            &dir,
+            Path::new(&old),
+            &["audit", "verify", "--json", "--no-record"],
+        );
+        println!(
+            "process      baseline ddx audit verify ({count} entries) {}, CPU {}",
+            describe(&wall),
+            describe(&cpu)
+        );
+    }
     println!(
         "             load average after measuring: {}",
         load_average()

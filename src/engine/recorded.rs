@@ -4,14 +4,20 @@
 //! found is in the `Ddx-Check` trailers of the events that started and completed the phase.
 //! [`recorded_checks`] walks the instance's chain back from its tip to those events: for each
 //! completed phase, the newest event whose body says `<phase>: … -> completed` (and, for its
-//! input gates, `<phase>: … -> in_progress`) at the time the state records.
+//! input gates, `<phase>: … -> in_progress`) at the time the state records. The walk reads at
+//! most [`MAX_EVENTS`] events, so that a status stays fast on a chain of any length; checks
+//! recorded further back are shown as not evaluated here (`ddx log` and `ddx audit report` still
+//! show them).
 
 use super::replay::CheckCall;
 use super::state::{PhaseStatus, State};
 use crate::store::chain::Reader;
+use crate::store::ObjectId;
 use crate::store::Repo;
-use gix::ObjectId;
 use std::collections::{HashMap, HashSet, VecDeque};
+
+/// How many events back the walk reads at most.
+pub const MAX_EVENTS: usize = 500;
 
 /// Recorded results by phase and criterion number, with the event commit that recorded each.
 pub type Recorded = HashMap<(String, usize), (CheckCall, ObjectId)>;
@@ -62,10 +68,12 @@ pub fn recorded_checks(repo: &Repo, tip: ObjectId, st: &State) -> Recorded {
     let reader = Reader::new(repo);
     let mut queue = VecDeque::from([tip]);
     let mut seen = HashSet::from([tip]);
+    let mut read = 0;
     while let Some(commit) = queue.pop_front() {
-        if wanted.is_empty() {
+        if wanted.is_empty() || read == MAX_EVENTS {
             break;
         }
+        read += 1;
         let c = match reader.commit(commit) {
             Ok(c) => c,
             Err(why) => {
