@@ -767,6 +767,8 @@ pub fn pre_commit(
                             as_rendered: &as_rendered,
                             // Commands are not run from a hook: a commit must stay quick.
                             allow_commands: false,
+                            // Only the summary is used, which quotes no line.
+                            quote: false,
                             // The scratch tree holds only staged files.
                             ignored: &|_, _| false,
                             files: None,

@@ -14,3 +14,4 @@ pub mod model;
 pub mod observe;
 pub mod share;
 pub mod store;
+pub mod trust;

@@ -168,6 +168,8 @@ fn a_prompt_is_piped_to_the_agent_and_the_run_is_recorded() {
     repo.write("size.txt", "old\n");
     repo.commit_all("config");
     let old = hash(&repo, "size.txt");
+    // A committed agent command runs once the user trusted the file (tests/trust.rs).
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "review"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.read("size.txt").trim(), "40");
@@ -311,7 +313,7 @@ fn commands_from_an_untrusted_source_run_only_with_consent_or_config() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         json["phases"][0]["criteria"][0]["detail"],
-        "not run: `true` comes from repo:team, which .ddx/config.yml does not trust; pass --trust to run it, or trust the source in .ddx/config.yml"
+        "not run: `true` comes from repo:team, which .ddx/config.yml does not trust; pass --trust to run it once, or `ddx trust acts` to trust the workflow as it is"
     );
     let out = repo.ddx(&["gate", "check", "--trust"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -321,6 +323,7 @@ fn commands_from_an_untrusted_source_run_only_with_consent_or_config() {
     assert_eq!(trailer(&repo, "Ddx-Trusted"), "repo:team, with --trust");
 
     repo.write(".ddx/config.yml", "trusted_sources: [team]\n");
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -367,6 +370,7 @@ fn a_registered_repository_is_trusted_only_when_the_config_says_so() {
         ".ddx/config.yml",
         format!("{config}trusted_sources: [team]\n"),
     );
+    repo.ddx_ok(&["trust"]);
     let out = repo.ddx(&["action", "run", "build"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.read("out.txt"), "built shop\n");

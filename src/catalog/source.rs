@@ -197,8 +197,15 @@ impl Root {
         }
     }
 
-    /// The workflow folders of this source, sorted by name.
+    /// The workflow folders of this source, sorted by name. A folder whose name no workflow
+    /// may have (`.`, `..`, `.git`, control characters: docs/workflow-format.md) is no member.
     pub(crate) fn members(&self, repo: Option<&Repo>) -> Result<Vec<Member>, CatalogError> {
+        let mut members = self.all_members(repo)?;
+        members.retain(|m| crate::model::load::name_problem(&m.name).is_none());
+        Ok(members)
+    }
+
+    fn all_members(&self, repo: Option<&Repo>) -> Result<Vec<Member>, CatalogError> {
         match &self.kind {
             Kind::Git {
                 tree,
@@ -286,7 +293,7 @@ impl Root {
         repo: Option<&Repo>,
         name: &str,
     ) -> Result<Option<Located>, CatalogError> {
-        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        if crate::model::load::name_problem(name).is_some() {
             return Ok(None);
         }
         let located = |tree: Box<dyn FileTree>| Located {

@@ -172,8 +172,7 @@ fn cmd_log(repo: &Repo, out: &Output, args: &LogArgs) -> anyhow::Result<ExitCode
     let mut w = std::io::BufWriter::new(stdout.lock());
     for e in &entries {
         let id = e.id.to_string();
-        writeln!(
-            w,
+        let line = format!(
             "{} {} {:<10} {} {}  {}",
             out.yellow(short(&id)),
             e.time,
@@ -181,7 +180,8 @@ fn cmd_log(repo: &Repo, out: &Output, args: &LogArgs) -> anyhow::Result<ExitCode
             e.instance.as_deref().unwrap_or("-"),
             e.summary,
             out.dim(&e.actor)
-        )?;
+        );
+        writeln!(w, "{}", out.escape(&line))?;
     }
     w.flush()?;
     Ok(ExitCode::Ok)
@@ -315,19 +315,20 @@ fn cmd_verify(repo: &Repo, out: &Output, args: &VerifyArgs) -> anyhow::Result<Ex
     Ok(code)
 }
 
-fn write_output(out: &Output, path: Option<&PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes a report or an export to `path`, exactly, or to stdout (escaped unless `exact`).
+fn write_output(
+    out: &Output,
+    path: Option<&PathBuf>,
+    bytes: &[u8],
+    exact: bool,
+) -> anyhow::Result<()> {
     match path {
         Some(p) => {
             std::fs::write(p, bytes)
                 .map_err(|e| anyhow::anyhow!(e).context(format!("cannot write {}", p.display())))?;
             out.note(format!("Wrote {} ({} bytes).", p.display(), bytes.len()));
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            lock.write_all(bytes)?;
-            lock.flush()?;
-        }
+        None => out.data(bytes, exact)?,
     }
     Ok(())
 }
@@ -347,7 +348,12 @@ fn cmd_report(repo: &Repo, out: &Output, args: &ReportArgs) -> anyhow::Result<Ex
     )?;
     drop(spinner);
     let bytes = report::render(&r, format)?;
-    write_output(out, args.output.as_ref(), &bytes)?;
+    write_output(
+        out,
+        args.output.as_ref(),
+        &bytes,
+        format == ReportFormat::Json,
+    )?;
     Ok(ExitCode::Ok)
 }
 
@@ -372,7 +378,8 @@ fn cmd_export(repo: &Repo, out: &Output, args: &ExportArgs) -> anyhow::Result<Ex
                 .map(|n| n.to_string_lossy().into_owned()),
         },
     )?;
-    write_output(out, args.output.as_ref(), &result.bytes)?;
+    // Every export format is data (JSON or CSV), exact unless it reaches a terminal.
+    write_output(out, args.output.as_ref(), &result.bytes, true)?;
     let manifest = serde_json::to_string_pretty(&result.manifest)? + "\n";
     let manifest_path = args.manifest.clone().or_else(|| {
         args.output.as_ref().map(|p| {
@@ -382,7 +389,7 @@ fn cmd_export(repo: &Repo, out: &Output, args: &ExportArgs) -> anyhow::Result<Ex
         })
     });
     match manifest_path {
-        Some(p) => write_output(out, Some(&p), manifest.as_bytes())?,
+        Some(p) => write_output(out, Some(&p), manifest.as_bytes(), true)?,
         None => eprint!("{manifest}"),
     }
     Ok(ExitCode::Ok)

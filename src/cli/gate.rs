@@ -135,11 +135,11 @@ fn print_check(out: &Output, view: &GateCheckView) {
                     Some(l) => format!("{}:{l}", e.path),
                     None => e.path.clone(),
                 };
-                let text = e
-                    .text
-                    .as_deref()
-                    .map(|t| format!(": {t}"))
-                    .unwrap_or_default();
+                let text = match (&e.text, &e.hash) {
+                    (Some(t), _) => format!(": {t}"),
+                    (None, Some(h)) => format!(": [line {h}]"),
+                    (None, None) => String::new(),
+                };
                 out.line(out.dim(&format!("  {:14}   {at}{text}", "")));
             }
             if c.required && c.status != Verdict::Pass {

@@ -89,7 +89,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &HooksCommand) -> anyhow::Result<ExitCo
             }
             Ok(ExitCode::Ok)
         }
-        HooksCommand::Run(args) => run_hook(&repo, &dir, args),
+        HooksCommand::Run(args) => run_hook(out, &repo, &dir, args),
     }
 }
 
@@ -141,13 +141,19 @@ fn report(
     Ok(())
 }
 
-fn run_hook(repo: &Repo, dir: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+fn run_hook(
+    out: &Output,
+    repo: &Repo,
+    dir: &std::path::Path,
+    args: &RunArgs,
+) -> anyhow::Result<ExitCode> {
     let mut stdin = Vec::new();
     if args.hook == "pre-push" {
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut stdin)?;
     }
     let run = hooks::run(repo, dir, &args.hook, &args.args, &stdin)?;
-    eprint!("{}", run.message);
+    // The message quotes criteria and evidence: workflow text.
+    out.note_raw(&run.message);
     Ok(if run.passed {
         ExitCode::Ok
     } else {

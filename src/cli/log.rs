@@ -68,12 +68,10 @@ pub fn cmd_log(cli: &Cli, out: &Output, args: &LogArgs) -> anyhow::Result<ExitCo
         LogFormat::Json => Format::Json,
         LogFormat::Csv => Format::Csv,
     };
-    let stdout = std::io::stdout();
-    let mut lock = std::io::BufWriter::new(stdout.lock());
-    let n = query::export(&files, &filter, format, &mut lock)?;
-    // Flushed here, so a closed pipe is seen (dropping a BufWriter ignores its errors).
-    std::io::Write::flush(&mut lock)?;
-    drop(lock);
+    // Log lines quote workflow text: text is escaped, JSON Lines and CSV are exact data.
+    let mut buf = Vec::new();
+    let n = query::export(&files, &filter, format, &mut buf)?;
+    out.data(&buf, format != Format::Text)?;
     if n == 0 && format == Format::Text {
         out.note("No log lines match.");
     }

@@ -19,6 +19,7 @@ mod output;
 mod phase;
 mod progress;
 mod repo;
+mod trust;
 mod workflow;
 
 pub use output::Output;
@@ -107,6 +108,8 @@ pub enum Command {
     /// The audit chain: list, show, verify, report, export.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Show what .ddx/config.yml (or a workflow) would run, and trust it as it is (kept locally).
+    Trust(trust::TrustArgs),
     /// Write and keep current the coding agents' command files and AGENTS.md section.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
@@ -227,6 +230,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Repo(cmd) => repo::run(cli, out, cmd),
         Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Agents(cmd) => agents::run(cli, out, cmd),
+        Command::Trust(args) => trust::cmd_trust(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
@@ -465,7 +469,11 @@ fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
             ),
             A::Untrusted { .. } => (
                 ExitCode::Conflict,
-                Some("run it anyway with --trust, or trust the source in .ddx/config.yml (`trusted_sources: [...]`)".to_owned()),
+                Some("run it anyway with --trust, or trust the source in .ddx/config.yml (`trusted_sources: [...]`) and then the file with `ddx trust`".to_owned()),
+            ),
+            A::NotTrusted { .. } => (
+                ExitCode::Conflict,
+                Some("`ddx trust --show` lists what .ddx/config.yml would run; `ddx trust` trusts it as it is now; DDX_AGENT or --trust runs your own choice once".to_owned()),
             ),
             A::Render { .. } => (ExitCode::Invalid, None),
             A::Read { .. } | A::Spawn { .. } => (ExitCode::Failure, None),

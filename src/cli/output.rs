@@ -196,6 +196,33 @@ impl Output {
         quiet_if_gone(written);
     }
 
+    /// `text` as it may reach stdout: control characters escaped, colour kept when it is on.
+    pub fn escape<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        escape_controls(text, self.color_out)
+    }
+
+    /// Writes data on stdout. Human text (`exact` false) has its control characters escaped;
+    /// exact data (JSON, CSV) is written as it is, unless stdout is a terminal.
+    pub fn data(&self, bytes: &[u8], exact: bool) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        let result = if exact && !std::io::stdout().is_terminal() {
+            stdout.write_all(bytes)
+        } else {
+            let text = String::from_utf8_lossy(bytes);
+            stdout.write_all(escape_controls(&text, false).as_bytes())
+        };
+        match result.and_then(|()| stdout.flush()) {
+            // A reader that stopped reading (`| head`): end quietly, as git does.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => reader_gone(),
+            other => other,
+        }
+    }
+
+    /// Prints a message on stderr as it is, escaped (no newline added).
+    pub fn note_raw(&self, text: &str) {
+        eprint!("{}", escape_controls(text, self.color_err));
+    }
+
     /// Prints a message (not data) on stderr.
     pub fn note(&self, text: impl AsRef<str>) {
         eprintln!("{}", escape_controls(text.as_ref(), self.color_err));
@@ -234,7 +261,11 @@ impl Output {
             }
         }
         if let Some(hint) = hint {
-            eprintln!("{} {hint}", self.paint_err("36", "hint:"));
+            eprintln!(
+                "{} {}",
+                self.paint_err("36", "hint:"),
+                escape_controls(hint, false)
+            );
         }
     }
 }

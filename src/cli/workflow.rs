@@ -377,7 +377,13 @@ fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode
 
 fn prompt_for(name: &str, prompt: Option<&str>) -> anyhow::Result<String> {
     let mut stderr = std::io::stderr().lock();
-    write!(stderr, "{} [{name}]: ", prompt.unwrap_or(name))?;
+    // The prompt is workflow text.
+    let question = format!("{} [{name}]: ", prompt.unwrap_or(name));
+    write!(
+        stderr,
+        "{}",
+        super::output::escape_controls(&question, false)
+    )?;
     stderr.flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;

@@ -24,6 +24,7 @@ use crate::store::event::Message;
 use crate::store::transaction::{Decision, NewEvent, Plan};
 use crate::store::worktree::{FileChange, Snapshot};
 use crate::store::{refs, GitTree};
+use crate::trust as ledger;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,11 +58,20 @@ pub enum ActionError {
         action: String,
         matches: Vec<String>,
     },
-    #[error("action `{action}` runs the command `{command}`, which comes from {how}: refused")]
+    #[error("action `{action}` runs the command `{command}`, which comes from {how}: refused (it is in {file} of workflow {workflow}; `ddx trust {workflow}` shows the workflow's commands and trusts it as it is)")]
     Untrusted {
         action: String,
         command: String,
         how: String,
+        /// The action's file, inside the workflow.
+        file: String,
+        workflow: String,
+    },
+    #[error("{what} `{command}` comes from {CONFIG_FILE}, and {why}: refused")]
+    NotTrusted {
+        what: String,
+        command: String,
+        why: String,
     },
     #[error("the {what} of action `{action}` does not render: {message}")]
     Render {
@@ -92,11 +102,12 @@ struct Settings {
     trusted: Vec<String>,
 }
 
-fn read_settings(work_dir: &Path) -> Result<Settings, ActionError> {
+/// The settings of `.ddx/config.yml` and the bytes they were parsed from (`None`: no file).
+fn load_config(work_dir: &Path) -> Result<Option<(Settings, Vec<u8>)>, ActionError> {
     let path = work_dir.join(CONFIG_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(ActionError::Config {
                 path,
@@ -105,7 +116,60 @@ fn read_settings(work_dir: &Path) -> Result<Settings, ActionError> {
             })
         }
     };
-    parse_settings(&path, &text)
+    let text = std::str::from_utf8(&bytes).map_err(|e| ActionError::Config {
+        path: path.clone(),
+        line: None,
+        message: format!("is not UTF-8 ({e})"),
+    })?;
+    let settings = parse_settings(&path, text)?;
+    Ok(Some((settings, bytes)))
+}
+
+/// The settings of `.ddx/config.yml`, and how the user's trust in the file as it is now stands
+/// (`None`: there is no file). The bytes hashed are the bytes parsed.
+fn read_settings(
+    work_dir: &Path,
+    ddx_dir: &Path,
+) -> Result<(Settings, Option<ledger::Status>), ActionError> {
+    Ok(match load_config(work_dir)? {
+        None => (Settings::default(), None),
+        Some((settings, bytes)) => {
+            let status = ledger::Ledger::read(ddx_dir).status(CONFIG_FILE, &bytes);
+            (settings, Some(status))
+        }
+    })
+}
+
+/// What `.ddx/config.yml` would run or trust, for `ddx trust` to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    /// The file, relative to the work tree.
+    pub file: String,
+    /// Its content hash (docs/security.md), what `ddx trust` records.
+    pub hash: String,
+    pub status: ledger::Status,
+    /// The agent command prompts are piped to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_command: Option<String>,
+    /// Sources whose workflows' commands the file trusts (`trusted_sources`, and repositories
+    /// marked `trusted: true`).
+    pub trusted_sources: Vec<String>,
+}
+
+/// What `.ddx/config.yml` of `work_dir` would run, and whether it is trusted; `None` when there
+/// is no config file. The ledger is read from `ddx_dir` (`.git/ddx`).
+pub fn review(work_dir: &Path, ddx_dir: &Path) -> Result<Option<(Review, Vec<u8>)>, ActionError> {
+    let Some((settings, bytes)) = load_config(work_dir)? else {
+        return Ok(None);
+    };
+    let review = Review {
+        file: CONFIG_FILE.to_owned(),
+        hash: ledger::content_hash(&bytes),
+        status: ledger::Ledger::read(ddx_dir).status(CONFIG_FILE, &bytes),
+        agent_command: settings.agent_command.filter(|c| !c.trim().is_empty()),
+        trusted_sources: settings.trusted,
+    };
+    Ok(Some((review, bytes)))
 }
 
 fn parse_settings(path: &Path, text: &str) -> Result<Settings, ActionError> {
@@ -203,14 +267,67 @@ pub struct Trust {
     pub how: String,
 }
 
-/// The trust of a workflow from `source` (as recorded in the instance: `embedded`, `local`,
-/// `project`, `path:<dir>`, `repo:<name>`); `consent` is `--trust`.
-pub fn trust(work_dir: &Path, source: &str, consent: bool) -> Trust {
+/// The trust of the workflow `name` from `source` (as recorded in the instance: `embedded`,
+/// `local`, `project`, `path:<dir>`, `repo:<name>`) in `repo`; `tree` is the git tree its
+/// instance pins, when known; `consent` is `--trust`.
+pub fn trust(
+    repo: &crate::store::Repo,
+    source: &str,
+    name: &str,
+    tree: Option<crate::store::ObjectId>,
+    consent: bool,
+) -> Trust {
+    // A local workflow is the user's own while it is not committed: a commit is anyone's.
+    let local_committed = source == "local"
+        && crate::store::worktree::committed(repo, &format!("{LOCAL_WORKFLOWS}/{name}"))
+            .map_or(true, |c| c != crate::store::worktree::Committed::Absent);
+    let workflow = tree.map(|t| (name, t));
+    trust_in(
+        repo.work_dir(),
+        &repo.ddx_dir(),
+        source,
+        local_committed,
+        workflow,
+        consent,
+    )
+}
+
+/// The git tree an instance of the workflow in `tree` pins: the catalog's own tree, or the tree
+/// of its files (computed, not written).
+pub fn definition_tree(
+    repo: &crate::store::Repo,
+    tree: &dyn FileTree,
+) -> Option<crate::store::ObjectId> {
+    tree.git_tree_id().or_else(|| {
+        crate::store::event::write_file_tree(crate::store::event::Sink::HashOnly(repo), tree)
+            .ok()
+            .map(|(t, _)| t)
+    })
+}
+
+/// Where local workflows live in the work tree.
+const LOCAL_WORKFLOWS: &str = ".ddx/local/workflows";
+
+/// [`trust`] for a work tree and its ledger folder (`.git/ddx`). The embedded library, a path
+/// the user named and uncommitted local workflows are trusted; the project library, a committed
+/// local workflow and a registered repository are anyone's commit. A source that
+/// `.ddx/config.yml` lists (`project`, `local`, a repository's name) is trusted only while the
+/// user trusts that file as it is; any other workflow only while the user trusts its
+/// definition's tree (`ddx trust <name>`).
+fn trust_in(
+    work_dir: &Path,
+    ddx_dir: &Path,
+    source: &str,
+    local_committed: bool,
+    workflow: Option<(&str, crate::store::ObjectId)>,
+    consent: bool,
+) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
     let by_source = match kind {
         "embedded" => Some("the embedded library".to_owned()),
-        "local" => Some("local workflows (.ddx/local/workflows)".to_owned()),
-        "project" => Some("the project library (.ddx/library)".to_owned()),
+        "local" if !local_committed => {
+            Some("your own local workflows (.ddx/local/workflows, not committed)".to_owned())
+        }
         "path" => Some(format!("a path given on the command line ({rest})")),
         _ => None,
     };
@@ -218,27 +335,91 @@ pub fn trust(work_dir: &Path, source: &str, consent: bool) -> Trust {
         return Trust { trusted: true, how };
     }
     let name = if kind == "repo" { rest } else { source };
-    match read_settings(work_dir) {
-        Ok(s) if s.trusted.iter().any(|t| t == name || t == source) => Trust {
-            trusted: true,
-            how: format!("{source}, trusted in {CONFIG_FILE}"),
+    let trusted = |how: String| Trust { trusted: true, how };
+    let refused = |how: String| Trust {
+        trusted: false,
+        how,
+    };
+    let mut why = match read_settings(work_dir, ddx_dir) {
+        Ok((s, status)) if s.trusted.iter().any(|t| t == name || t == source) => match status {
+            Some(ledger::Status::Trusted) => {
+                return trusted(format!("{source}, trusted in {CONFIG_FILE}"))
+            }
+            _ => format!(
+                "{source}, which {CONFIG_FILE} trusts, but {}",
+                not_trusted(status.unwrap_or(ledger::Status::Untrusted))
+            ),
         },
-        Ok(_) if consent => Trust {
-            trusted: true,
-            how: format!("{source}, with --trust"),
-        },
-        Ok(_) => Trust {
-            trusted: false,
-            how: format!("{source}, which {CONFIG_FILE} does not trust"),
-        },
-        Err(_) if consent => Trust {
-            trusted: true,
-            how: format!("{source}, with --trust"),
-        },
-        Err(e) => Trust {
-            trusted: false,
-            how: format!("{source}, and {e}"),
-        },
+        Ok(_) => format!("{source}, which {CONFIG_FILE} does not trust"),
+        Err(e) => format!("{source}, and {e}"),
+    };
+    if let Some((wf, tree)) = workflow {
+        let ledger = ledger::Ledger::read(ddx_dir);
+        let subject = ledger::workflow_subject(source, wf);
+        match ledger.status_of(&subject, &ledger::tree_hash(&tree)) {
+            ledger::Status::Trusted => {
+                return trusted(format!(
+                    "{source}, workflow {wf} trusted as it is (`ddx trust {wf}`)"
+                ))
+            }
+            ledger::Status::Changed => why.push_str(&format!(
+                ", and its workflow {wf} changed since you trusted it (`ddx trust {wf}`)"
+            )),
+            ledger::Status::Untrusted => {}
+        }
+    }
+    if consent {
+        return trusted(format!("{source}, with --trust"));
+    }
+    refused(why)
+}
+
+/// One command a workflow would run, and where it is defined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Defined {
+    /// `phase a, exit criterion "Built"`, or the action's file.
+    pub place: String,
+    pub command: String,
+}
+
+/// Every command `wf` defines: command checks of its gates, then command actions.
+pub fn commands_of(wf: &Workflow) -> Vec<Defined> {
+    let mut out = Vec::new();
+    for p in &wf.phases {
+        for (what, list) in [
+            ("input gate", &p.input_gates),
+            ("exit criterion", &p.exit_criteria),
+        ] {
+            for c in list {
+                if let Some(crate::model::Check::Command { command, .. }) = &c.check {
+                    out.push(Defined {
+                        place: format!("phase {}, {what} {:?}", p.id, c.criteria),
+                        command: command.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for a in wf.all_actions() {
+        if let ActionKind::Command { command, .. } = &a.kind {
+            out.push(Defined {
+                place: a.path.clone(),
+                command: command.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Why a config that is not trusted is not, with what to run.
+fn not_trusted(status: ledger::Status) -> String {
+    match status {
+        ledger::Status::Changed => {
+            format!("{CONFIG_FILE} changed since you trusted it (`ddx trust` shows it and trusts it again)")
+        }
+        _ => format!(
+            "you have not trusted {CONFIG_FILE} (`ddx trust` shows what it runs and trusts it)"
+        ),
     }
 }
 
@@ -253,9 +434,10 @@ pub struct Agent {
 }
 
 /// The configured agent: `DDX_AGENT` when set (a personal override), else `agent.command` of
-/// `.ddx/config.yml`; `None` when neither is set.
-pub fn agent(work_dir: &Path) -> Result<Option<Agent>, ActionError> {
-    let settings = read_settings(work_dir)?;
+/// `.ddx/config.yml`, which runs only while the user trusts that file as it is (`ddx trust`) or
+/// with `consent` (`--trust`); `None` when neither is set.
+pub fn agent(work_dir: &Path, ddx_dir: &Path, consent: bool) -> Result<Option<Agent>, ActionError> {
+    let (settings, status) = read_settings(work_dir, ddx_dir)?;
     let timeout = settings.agent_timeout.unwrap_or(DEFAULT_AGENT_TIMEOUT);
     if let Some(c) = std::env::var("DDX_AGENT")
         .ok()
@@ -267,14 +449,26 @@ pub fn agent(work_dir: &Path) -> Result<Option<Agent>, ActionError> {
             timeout,
         }));
     }
-    Ok(settings
-        .agent_command
-        .filter(|c| !c.trim().is_empty())
-        .map(|command| Agent {
-            command,
-            from: CONFIG_FILE.to_owned(),
-            timeout,
-        }))
+    let Some(command) = settings.agent_command.filter(|c| !c.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let status = status.unwrap_or(ledger::Status::Untrusted);
+    let from = match status {
+        ledger::Status::Trusted => CONFIG_FILE.to_owned(),
+        _ if consent => format!("{CONFIG_FILE}, with --trust"),
+        _ => {
+            return Err(ActionError::NotTrusted {
+                what: "the agent command".to_owned(),
+                command,
+                why: not_trusted(status),
+            })
+        }
+    };
+    Ok(Some(Agent {
+        command,
+        from,
+        timeout,
+    }))
 }
 
 /// One action of `ddx action list`.
@@ -496,7 +690,8 @@ impl Engine<'_> {
         let (command, input, timeout, trust, agent) = match &action.kind {
             ActionKind::Prompt => {
                 let prompt = render("prompt", body)?;
-                let Some(agent) = agent(self.repo.work_dir())? else {
+                let Some(agent) = agent(self.repo.work_dir(), &self.repo.ddx_dir(), opts.consent)?
+                else {
                     return Ok(ActionReport {
                         action: view,
                         ran: Ran::Printed { text: prompt },
@@ -514,13 +709,21 @@ impl Engine<'_> {
                 )
             }
             ActionKind::Command { command, timeout } => {
-                let t = trust(self.repo.work_dir(), &st.source, opts.consent);
+                let t = trust(
+                    self.repo,
+                    &st.source,
+                    &st.workflow,
+                    Some(tip.workflow_tree),
+                    opts.consent,
+                );
                 let rendered = render("command", command)?;
                 if !t.trusted {
                     return Err(ActionError::Untrusted {
                         action: view.name.clone(),
                         command: rendered,
                         how: t.how,
+                        file: action.path.clone(),
+                        workflow: st.workflow.clone(),
                     }
                     .into());
                 }
@@ -741,20 +944,26 @@ mod tests {
     fn trust_follows_the_source_then_the_config_then_consent() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let ddx = d.join(".git/ddx");
         assert_eq!(
-            trust(d, "embedded", false),
+            trust_in(d, &ddx, "embedded", false, None, false),
             Trust {
                 trusted: true,
                 how: "the embedded library".into()
             }
         );
-        assert!(trust(d, "project", false).trusted);
-        assert!(trust(d, "local", false).trusted);
+        // The project library and a committed local workflow are anyone's commit.
         assert_eq!(
-            trust(d, "path:./wf", false).how,
+            trust_in(d, &ddx, "project", false, None, false).how,
+            "project, which .ddx/config.yml does not trust"
+        );
+        assert!(trust_in(d, &ddx, "local", false, None, false).trusted);
+        assert!(!trust_in(d, &ddx, "local", true, None, false).trusted);
+        assert_eq!(
+            trust_in(d, &ddx, "path:./wf", false, None, false).how,
             "a path given on the command line (./wf)"
         );
-        let t = trust(d, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
         assert_eq!(
             t,
             Trust {
@@ -762,23 +971,45 @@ mod tests {
                 how: "repo:team, which .ddx/config.yml does not trust".into()
             }
         );
-        assert_eq!(trust(d, "repo:team", true).how, "repo:team, with --trust");
+        assert_eq!(
+            trust_in(d, &ddx, "repo:team", false, None, true).how,
+            "repo:team, with --trust"
+        );
         std::fs::create_dir_all(d.join(".ddx")).unwrap();
         std::fs::write(
             d.join(".ddx/config.yml"),
             "repositories:\n  - name: team\n    url: /x\n    trusted: true\n",
         )
         .unwrap();
+        // Listed, but the file is anyone's: it counts once the user trusted it as it is.
         assert_eq!(
-            trust(d, "repo:team", false),
+            trust_in(d, &ddx, "repo:team", false, None, false),
+            Trust {
+                trusted: false,
+                how: "repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it)".into()
+            }
+        );
+        let mut ledger = ledger::Ledger::read(&ddx);
+        ledger.trust(CONFIG_FILE, &std::fs::read(d.join(CONFIG_FILE)).unwrap());
+        ledger.write(&ddx).unwrap();
+        assert_eq!(
+            trust_in(d, &ddx, "repo:team", false, None, false),
             Trust {
                 trusted: true,
                 how: "repo:team, trusted in .ddx/config.yml".into()
             }
         );
-        assert!(!trust(d, "repo:other", false).trusted);
+        std::fs::write(
+            d.join(".ddx/config.yml"),
+            "repositories:\n  - name: team\n    url: /evil\n    trusted: true\n",
+        )
+        .unwrap();
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
+        assert!(!t.trusted);
+        assert!(t.how.ends_with("but .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again)"), "{}", t.how);
+        assert!(!trust_in(d, &ddx, "repo:other", false, None, false).trusted);
         std::fs::write(d.join(".ddx/config.yml"), "agent: [\n").unwrap();
-        let t = trust(d, "repo:team", false);
+        let t = trust_in(d, &ddx, "repo:team", false, None, false);
         assert!(!t.trusted);
         assert!(t.how.starts_with("repo:team, and "), "{}", t.how);
     }

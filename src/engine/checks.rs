@@ -30,6 +30,10 @@ pub struct Evidence {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// In place of the text, for a check from an untrusted source: `sha256:` and the SHA-256
+    /// git blob id of the matching line's bytes, without its line ending (docs/audit.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 impl Evidence {
@@ -38,8 +42,34 @@ impl Evidence {
             path: path.into(),
             line: None,
             text: None,
+            hash: None,
         }
     }
+
+    /// A matching line: quoted (trimmed, cut to [`MAX_EVIDENCE_LINE`] characters) when `quote`,
+    /// else only its hash.
+    fn line(path: &str, number: usize, line: &str, quote: bool) -> Self {
+        let (text, hash) = if quote {
+            (
+                Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
+                None,
+            )
+        } else {
+            (None, Some(line_hash(line)))
+        };
+        Evidence {
+            path: path.to_owned(),
+            line: Some(number),
+            text,
+            hash,
+        }
+    }
+}
+
+/// `sha256:` and the SHA-256 git blob id of `line`'s bytes (what `git hash-object` prints for
+/// the line in a SHA-256 repository), the same hash `ddx trust` keeps files by.
+pub fn line_hash(line: &str) -> String {
+    crate::trust::content_hash(line.as_bytes())
 }
 
 /// The result of one check.
@@ -81,6 +111,9 @@ pub struct CheckContext<'a> {
     pub committed: &'a dyn Fn(&str) -> Result<Committed, String>,
     /// May `command` checks run (trusted source or explicit consent)?
     pub allow_commands: bool,
+    /// Quote matching lines as evidence (a trusted source)? Else only their hash is recorded,
+    /// so an untrusted workflow's check never copies file contents into shared refs.
+    pub quote: bool,
     /// Does git ignore this untracked file (or folder, when the flag is set)? Checks never
     /// read such a file.
     pub ignored: &'a dyn Fn(&str, bool) -> bool,
@@ -370,19 +403,8 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                 count += 1;
                 if evidence.len() < MAX_EVIDENCE {
                     let line = text[..m.start()].matches('\n').count() + 1;
-                    evidence.push(Evidence {
-                        path: rel.clone(),
-                        line: Some(line),
-                        text: Some(
-                            text.lines()
-                                .nth(line - 1)
-                                .unwrap_or_default()
-                                .trim()
-                                .chars()
-                                .take(MAX_EVIDENCE_LINE)
-                                .collect(),
-                        ),
-                    });
+                    let body = text.lines().nth(line - 1).unwrap_or_default();
+                    evidence.push(Evidence::line(rel, line, body, cx.quote));
                 }
             }
         } else {
@@ -390,11 +412,7 @@ fn pattern(cx: &CheckContext<'_>, regex: &str, path: &str, expected: Expected) -
                 if re.is_match(line) {
                     count += 1;
                     if evidence.len() < MAX_EVIDENCE {
-                        evidence.push(Evidence {
-                            path: rel.clone(),
-                            line: Some(i + 1),
-                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
-                        });
+                        evidence.push(Evidence::line(rel, i + 1, line, cx.quote));
                     }
                 }
             }
@@ -655,11 +673,7 @@ fn filled(cx: &CheckContext<'_>, path: &str) -> Outcome {
         ),
         left.iter()
             .take(MAX_EVIDENCE)
-            .map(|(rel, p, line)| Evidence {
-                path: rel.clone(),
-                line: Some(p.line),
-                text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
-            })
+            .map(|(rel, p, line)| Evidence::line(rel, p.line, line, cx.quote))
             .collect(),
     )
 }
@@ -697,11 +711,7 @@ fn unique_ids(cx: &CheckContext<'_>, regex: &str, path: &str) -> Outcome {
                 if let Some(m) = re.find(body).filter(|m| m.start() == 0) {
                     seen.entry(m.as_str().to_owned())
                         .or_default()
-                        .push(Evidence {
-                            path: rel.clone(),
-                            line: Some(i + 1),
-                            text: Some(line.trim().chars().take(MAX_EVIDENCE_LINE).collect()),
-                        });
+                        .push(Evidence::line(rel, i + 1, line, cx.quote));
                 }
             }
         }
@@ -752,6 +762,7 @@ fn run_command(cx: &CheckContext<'_>, command: &str, timeout: u64) -> Outcome {
                     path: format!("$ {rendered}"),
                     line: None,
                     text: Some(l.clone()),
+                    hash: None,
                 })
                 .collect();
             match run.status {
@@ -959,6 +970,7 @@ mod tests {
                     (p == "docs/rendered.md").then(|| "artifact spec".to_owned())
                 },
                 allow_commands: true,
+                quote: true,
                 ignored: &|p: &str, _| p == ".env" || p.starts_with("secret"),
                 files: None,
             };
@@ -1046,6 +1058,7 @@ mod tests {
             committed: &committed,
             as_rendered: &|_| None,
             allow_commands: false,
+            quote: true,
             ignored: &|_, _| false,
             files: Some(&cache),
         };
@@ -1081,7 +1094,8 @@ mod tests {
             Evidence {
                 path: "docs/prd.md".into(),
                 line: Some(2),
-                text: Some("[NEEDS CLARIFICATION] who?".into())
+                text: Some("[NEEDS CLARIFICATION] who?".into()),
+                hash: None,
             }
         );
         let o = f.eval(Check::Pattern {
@@ -1263,6 +1277,44 @@ mod tests {
     }
 
     #[test]
+    fn unquoted_evidence_is_the_location_and_the_hash_of_the_line() {
+        let f = Fixture::new();
+        f.write("a.md", "intro\n  API_SECRET=hunter2\r\n");
+        let done = |_: &str| false;
+        let committed = |_: &str| Ok(Committed::Absent);
+        let cx = CheckContext {
+            work_dir: f.dir.path(),
+            variables: &f.vars,
+            phase_completed: &done,
+            committed: &committed,
+            allow_commands: false,
+            quote: false,
+            ignored: &|_, _| false,
+            files: None,
+            as_rendered: &|_| None,
+        };
+        for regex in ["SECRET", "(?m)SECRET"] {
+            let check = Check::Pattern {
+                regex: regex.into(),
+                path: "a.md".into(),
+                expected: Expected::ABSENT,
+            };
+            let o = evaluate(&check, &cx);
+            assert_eq!(o.evidence.len(), 1, "{regex}");
+            let e = &o.evidence[0];
+            assert_eq!(
+                (e.path.as_str(), e.line, e.text.as_deref()),
+                ("a.md", Some(2), None)
+            );
+            // The SHA-256 blob id of `  API_SECRET=hunter2`.
+            assert_eq!(
+                e.hash.as_deref(),
+                Some("sha256:cea0dad6aa27e599e51b5b42a11b21d09990ef21316af686ee1a4e443a9ff847")
+            );
+        }
+    }
+
+    #[test]
     fn evidence_lines_are_cut_to_the_documented_length() {
         let f = Fixture::new();
         f.write("docs/long.md", &format!("KEY={}\n", "x".repeat(5000)));
@@ -1340,7 +1392,8 @@ mod tests {
             Evidence {
                 path: "docs/other.md".into(),
                 line: Some(3),
-                text: Some("Owner: [Product owner]".into())
+                text: Some("Owner: [Product owner]".into()),
+                hash: None,
             }
         );
         f.write("docs/other.md", "# Spec\n\nOwner: Ann\n");

@@ -136,19 +136,40 @@ impl<'r> MachineChecks<'r> {
         }
     }
 
-    fn trust(&self, source: &str) -> Trust {
-        let (s, t) = self.trust.get_or_init(|| {
-            (
-                source.to_owned(),
-                actions::trust(self.repo.work_dir(), source, self.consent),
-            )
-        });
-        if s == source {
+    /// How `state`'s workflow is trusted, without `--trust` (which only lets commands run).
+    fn trust(&self, state: &State) -> Trust {
+        let key = format!("{}\n{}", state.source, state.instance);
+        let (k, t) = self
+            .trust
+            .get_or_init(|| (key.clone(), self.trust_of(state)));
+        if *k == key {
             t.clone()
         } else {
-            actions::trust(self.repo.work_dir(), source, self.consent)
+            self.trust_of(state)
         }
     }
+
+    fn trust_of(&self, state: &State) -> Trust {
+        let by_source = actions::trust(self.repo, &state.source, &state.workflow, None, false);
+        if by_source.trusted {
+            return by_source;
+        }
+        let pinned = pinned_tree(self.repo, state);
+        actions::trust(self.repo, &state.source, &state.workflow, pinned, false)
+    }
+}
+
+/// The git tree `state`'s instance pins its definition as: its tip's, or, while the instance is
+/// being applied, the catalog's tree it is about to pin.
+fn pinned_tree(repo: &Repo, state: &State) -> Option<crate::store::ObjectId> {
+    if let Ok((tip, _)) = super::load(repo, &state.instance) {
+        return Some(tip.workflow_tree);
+    }
+    let located = crate::catalog::locate(&state.workflow, repo.work_dir()).ok()?;
+    if located.source.to_string() != state.source {
+        return None;
+    }
+    actions::definition_tree(repo, located.tree.as_ref())
 }
 
 impl CheckEvaluator for MachineChecks<'_> {
@@ -169,18 +190,22 @@ impl CheckEvaluator for MachineChecks<'_> {
                     evidence: Vec::new(),
                 };
             }
-            let trust = self.trust(&cx.state.source);
-            if !trust.trusted {
+            let trust = self.trust(cx.state);
+            if !trust.trusted && !self.consent {
                 return CheckResult {
                     status: CriterionStatus::Failed,
                     detail: Some(format!(
-                        "not run: `{command}` comes from {}; pass --trust to run it, or trust the source in .ddx/config.yml",
-                        trust.how
+                        "not run: `{command}` comes from {}; pass --trust to run it once, or `ddx trust {}` to trust the workflow as it is",
+                        trust.how, cx.state.workflow
                     )),
                     evidence: Vec::new(),
                 };
             }
-            trusted = Some(trust.how);
+            trusted = Some(if trust.trusted {
+                trust.how
+            } else {
+                format!("{}, with --trust", cx.state.source)
+            });
         }
         let variables = cx.state.template_context();
         let done = |id: &str| {
@@ -207,6 +232,9 @@ impl CheckEvaluator for MachineChecks<'_> {
             committed: &committed,
             as_rendered: &as_rendered,
             allow_commands: true,
+            // Only the project's own and trusted workflows' checks quote what they match; a
+            // registered repository's do not, unless trusted (never with mere --trust).
+            quote: !cx.state.source.starts_with("repo:") || self.trust(cx.state).trusted,
             ignored: &ignored,
             files: Some(&self.files),
         };
@@ -298,6 +326,7 @@ fn evidence_of(def: Option<&Criterion>, work_dir: Option<&Path>) -> Vec<Evidence
         path: path.to_owned(),
         line: None,
         text: Some(if exists { "exists" } else { "missing" }.to_owned()),
+        hash: None,
     }]
 }
 

@@ -106,10 +106,16 @@ fn locate(check: &Check, wf: &Workflow) -> Option<(String, usize)> {
 
 fn detail_of(r: &CheckResult) -> Option<String> {
     let mut parts: Vec<String> = r.detail.iter().cloned().collect();
-    parts.extend(r.evidence.iter().map(|e| match (&e.line, &e.text) {
-        (Some(l), Some(t)) => format!("{}:{l}: {t}", e.path),
-        (_, Some(t)) => format!("{}: {t}", e.path),
-        _ => e.path.clone(),
+    parts.extend(r.evidence.iter().map(|e| {
+        let text = e
+            .text
+            .clone()
+            .or_else(|| e.hash.as_ref().map(|h| format!("[line {h}]")));
+        match (&e.line, text) {
+            (Some(l), Some(t)) => format!("{}:{l}: {t}", e.path),
+            (_, Some(t)) => format!("{}: {t}", e.path),
+            _ => e.path.clone(),
+        }
     }));
     let text = one_line(&parts.join("; "));
     (!text.is_empty()).then_some(text)
@@ -590,6 +596,7 @@ phases:
                     path: "make".into(),
                     line: None,
                     text: None,
+                    hash: None,
                 }],
             }
         }

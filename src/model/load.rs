@@ -285,13 +285,19 @@ impl Loader<'_> {
                 continue;
             }
             if !is_id(&rp.id) {
-                let (line, column) = value_position(&text, "id", &rp.id);
+                let first = rp.id.lines().next().unwrap_or_default();
+                let (line, column) = value_position(&text, "id", first);
                 let d = Diagnostic::error(
                     self.tree.display("workflow.yml"),
-                    format!("phase id `{}` is not a valid id", rp.id),
+                    format!(
+                        "phase id {:?} may contain only lowercase letters, digits, `-` and `_`",
+                        rp.id
+                    ),
                 )
                 .at(line, column)
-                .with_hint("use lowercase letters, digits, `-` and `_`");
+                .with_hint(
+                    "a phase id stands in folder names (`NN-<id>`), refs and commit trailers",
+                );
                 self.diags.push(d);
             }
             let mut phase = empty_phase(&rp.id, rp.order.unwrap_or(i as u32 + 1));
@@ -708,6 +714,14 @@ impl Loader<'_> {
         files: &[String],
         declared: &[String],
     ) -> Artifact {
+        if let Some(why) = name_problem(id) {
+            let d = Diagnostic::error(
+                self.tree.display(folder),
+                format!("the artifact folder name {id:?} {why}"),
+            )
+            .with_hint(ARTIFACT_ID_HINT);
+            self.diags.push(d);
+        }
         let file = |name: &str| {
             let p = format!("{folder}/{name}");
             files.contains(&p).then_some(p)
@@ -737,6 +751,17 @@ impl Loader<'_> {
             {
                 let header = m.artifact.as_ref();
                 if let Some(mid) = header.and_then(|h| h.id.clone()).or_else(|| m.id.clone()) {
+                    if let Some(why) = name_problem(&mid) {
+                        let first = mid.lines().next().unwrap_or_default();
+                        let (line, column) = value_position(&text, "id", first);
+                        let d = Diagnostic::error(
+                            self.tree.display(&meta_path),
+                            format!("the artifact id {mid:?} {why}"),
+                        )
+                        .at(line, column)
+                        .with_hint(ARTIFACT_ID_HINT);
+                        self.diags.push(d);
+                    }
                     a.id = mid;
                 }
                 if let Some(name) = header
@@ -830,6 +855,16 @@ impl Loader<'_> {
         phase: Option<String>,
         declared: &[String],
     ) -> Option<Action> {
+        if let Some(why) = name_problem(id) {
+            // The id stands in trailers (`Ddx-Action:`) and agents' file names.
+            let d = Diagnostic::error(
+                self.tree.display(path),
+                format!("the action name {id:?} {why}"),
+            )
+            .with_hint("an action is named by its file (`actions/<name>.md`) or folder (`actions/<name>/prompt.md`)");
+            self.diags.push(d);
+            return None;
+        }
         let text = self.read_text(path)?;
         let (front, body, front_text) = match split_front_matter(&text) {
             Some((fm, body)) => match serde_yaml::from_str::<raw::RawActionFront>(fm) {
@@ -1247,6 +1282,9 @@ fn folder_phase_id(folder: &str) -> &str {
         _ => folder,
     }
 }
+
+const ARTIFACT_ID_HINT: &str =
+    "an artifact id (its folder name, or `id` in meta.yml) is letters, digits, `-`, `_` and `.`";
 
 fn is_id(s: &str) -> bool {
     !s.is_empty()

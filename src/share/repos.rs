@@ -172,10 +172,12 @@ pub fn add(
         branch: branch.map(str::to_owned),
         extra: Default::default(),
     });
+    let before = std::fs::read(Config::path(repo.work_dir())).ok();
     if let Err(e) = config.save(repo.work_dir()) {
         restore_ref(repo, name, old, fetched.commit);
         return Err(e.into());
     }
+    keep_trust(repo, before);
     let (path, names) = workflows_of(repo, fetched.commit)?;
     added.workflows = names;
     added.workflows_path = Some(path);
@@ -279,6 +281,24 @@ fn not_found(repo: &Repo, config: &Config, name: &str) -> RepoError {
     }
 }
 
+/// The user's own `ddx repo` command rewrote the config: if they trusted it as it was (`ddx
+/// trust`), they trust what their command made of it. A config they had not trusted stays so.
+fn keep_trust(repo: &Repo, before: Option<Vec<u8>>) {
+    let file = crate::engine::actions::CONFIG_FILE;
+    let dir = repo.ddx_dir();
+    let mut ledger = crate::trust::Ledger::read(&dir);
+    let Some(before) = before else { return };
+    if ledger.status(file, &before) != crate::trust::Status::Trusted {
+        return;
+    }
+    if let Ok(after) = std::fs::read(Config::path(repo.work_dir())) {
+        ledger.trust(file, &after);
+        if let Err(e) = ledger.write(&dir) {
+            tracing::warn!("could not keep your trust in {file}: {e}");
+        }
+    }
+}
+
 /// Unregisters `name`: removes it from the config and deletes its source ref.
 pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoError> {
     let mut config = Config::load(repo.work_dir())?;
@@ -306,6 +326,7 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
     }
     if let Some(i) = position {
         config.repositories.remove(i);
+        let before = std::fs::read(Config::path(repo.work_dir())).ok();
         if let Err(e) = config.save(repo.work_dir()) {
             if let Some(id) = commit {
                 if let Err(e) = sources::set(repo, name, id, None, "ddx: undo remove") {
@@ -314,6 +335,7 @@ pub fn remove(repo: &Repo, name: &str, dry_run: bool) -> Result<Removed, RepoErr
             }
             return Err(e.into());
         }
+        keep_trust(repo, before);
     }
     let mut what = vec![("name", removed.name.clone())];
     what.extend(removed.url.clone().map(|u| ("url", u)));
