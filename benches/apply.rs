@@ -106,6 +106,15 @@ fn main() {
         "process  ddx workflow apply helix (embedded), fresh repo   {}   (target: < 100 ms)",
         describe(&t)
     );
+    // The same with the pinned definition written as loose objects instead of one pack, to
+    // weigh the pack writer in the same run.
+    std::env::set_var("DDX_BENCH_LOOSE_ONLY", "1");
+    let t = apply_into_fresh_repos(tmp.path(), ddx, "loose", "helix", 30);
+    std::env::remove_var("DDX_BENCH_LOOSE_ONLY");
+    println!(
+        "process  ... the same, definition as loose objects        {}",
+        describe(&t)
+    );
     if let Some(old) = std::env::var_os("DDX_BENCH_BASELINE") {
         let t = apply_into_fresh_repos(tmp.path(), Path::new(&old), "baseline", "helix", 30);
         println!(

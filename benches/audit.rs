@@ -327,6 +327,16 @@ fn bench_verify(ddx: &Path) {
         "             its CPU time (user + system, all threads)  {}",
         describe(&cpu)
     );
+    // Without the commit preload, to weigh it in the same run.
+    std::env::set_var("DDX_BENCH_NO_PRELOAD", "1");
+    let (wall, cpu) =
+        sample_process_cpu(7, &dir, ddx, &["audit", "verify", "--json", "--no-record"]);
+    std::env::remove_var("DDX_BENCH_NO_PRELOAD");
+    println!(
+        "process      ... the same without the commit preload {}, CPU {}",
+        describe(&wall),
+        describe(&cpu)
+    );
     if let Some(old) = std::env::var_os("DDX_BENCH_BASELINE") {
         let (wall, cpu) = sample_process_cpu(
             7,

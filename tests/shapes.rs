@@ -207,3 +207,59 @@ fn a_group_shared_repository_gets_the_modes_git_gives_its_own_files() {
         mode(&object)
     );
 }
+
+/// The modes of every pack and index in the repository, by file name.
+#[cfg(unix)]
+fn pack_modes(repo: &TestRepo) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out: Vec<(String, u32)> = std::fs::read_dir(repo.path(".git/objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.ends_with(".pack") || n.ends_with(".idx")
+        })
+        .map(|e| {
+            let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+            (e.file_name().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pinned_definition_is_packed_with_the_modes_git_gives_its_packs() {
+    for shape in [&[][..], &["--shared=group"][..]] {
+        let repo = repo_with(shape);
+        // The embedded HELIX is pinned as one pack (about a hundred objects).
+        ok(
+            &repo,
+            &["workflow", "apply", "helix", "--var", "project_name=shop"],
+        );
+        let ours = pack_modes(&repo);
+        assert!(!ours.is_empty(), "{shape:?}: no pack was written");
+        // git's own pack of the same repository, made next to it.
+        repo.git(&["repack", "-q"]);
+        let theirs: Vec<u32> = pack_modes(&repo)
+            .into_iter()
+            .filter(|(n, _)| !ours.iter().any(|(o, _)| o == n))
+            .map(|(_, m)| m)
+            .collect();
+        assert!(!theirs.is_empty(), "{shape:?}: git wrote no pack");
+        for (name, mode) in &ours {
+            assert_eq!(
+                *mode, theirs[0],
+                "{shape:?}: {name} is {mode:o}, git's {:o}",
+                theirs[0]
+            );
+        }
+        let fsck = repo
+            .command("git")
+            .args(["fsck", "--strict"])
+            .output()
+            .unwrap();
+        assert!(fsck.status.success(), "git fsck: {}", stderr(&fsck));
+    }
+}

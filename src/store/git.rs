@@ -119,6 +119,44 @@ pub fn head(dir: &Path) -> Result<(Option<String>, Option<ObjectId>), GitCommand
     Ok((branch, commit))
 }
 
+/// Stores the pack `bytes` (with its index) in the repository with `git index-pack --stdin`,
+/// so that git's modes and fsync apply; git checks every object of it.
+pub fn index_pack(dir: &Path, bytes: &[u8]) -> Result<(), GitCommandError> {
+    use std::io::Write;
+    let args = ["index-pack", "--stdin"];
+    let shown = args.join(" ");
+    let spawn_error = |source| GitCommandError::Spawn {
+        args: shown.clone(),
+        source,
+    };
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // git may stop reading early (a bad pack); its message says why.
+        let _ = stdin.write_all(bytes);
+    }
+    let out = child.wait_with_output().map_err(spawn_error)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    Err(GitCommandError::Failed {
+        args: shown,
+        stderr: if stderr.is_empty() {
+            format!("exit status {}", out.status)
+        } else {
+            stderr
+        },
+    })
+}
+
 /// A ref advertised by a remote repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRef {

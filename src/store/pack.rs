@@ -102,7 +102,10 @@ fn pack_bytes(repo: &gix::Repository, objects: &[&Object]) -> Result<Vec<u8>, St
 }
 
 /// Writes the objects the repository does not have yet: as one pack when there are many, as
-/// loose objects when there are few.
+/// loose objects when there are few (or always, with `DDX_BENCH_LOOSE_ONLY`, for a benchmark to
+/// weigh the pack in the same run). The pack and its index get git's modes: written by
+/// `git index-pack` where git must write (see [`Repo::writes_through_git`]), else by gix and
+/// then made read-only, as git makes its packs.
 pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> {
     let g = repo.gix();
     let mut seen = BTreeSet::new();
@@ -110,13 +113,17 @@ pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> 
         .iter()
         .filter(|o| seen.insert(o.id) && !g.has_object(o.id))
         .collect();
-    if missing.len() < PACK_THRESHOLD {
+    if missing.len() < PACK_THRESHOLD || std::env::var_os("DDX_BENCH_LOOSE_ONLY").is_some() {
         for o in missing {
             super::event::write_raw(repo, o.kind, &o.data)?;
         }
         return Ok(());
     }
     let bytes = pack_bytes(g, &missing)?;
+    if repo.writes_through_git() {
+        return super::git::index_pack(repo.work_dir(), &bytes)
+            .map_err(|e| StoreError::git("writing a pack", e));
+    }
     let dir = g.common_dir().join("objects").join("pack");
     std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
     let outcome = gix::odb::pack::Bundle::write_to_directory(
@@ -135,6 +142,15 @@ pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> 
     // The refs that will reach these objects are written next, in this same command.
     if let Some(keep) = outcome.keep_path {
         std::fs::remove_file(&keep).map_err(|e| StoreError::io(&keep, e))?;
+    }
+    #[cfg(unix)]
+    for path in [outcome.data_path, outcome.index_path]
+        .into_iter()
+        .flatten()
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))
+            .map_err(|e| StoreError::io(&path, e))?;
     }
     Ok(())
 }

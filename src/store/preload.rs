@@ -74,7 +74,11 @@ impl std::fmt::Debug for Preloaded {
 impl Preloaded {
     /// Decodes the commits of every pack of `repo`'s object database (alternates are left out),
     /// up to [`BUDGET`] bytes of them.
+    /// `DDX_BENCH_NO_PRELOAD` turns it off, for a benchmark to weigh it in the same run.
     pub fn for_repo(repo: &gix::Repository) -> Preloaded {
+        if std::env::var_os("DDX_BENCH_NO_PRELOAD").is_some() {
+            return Preloaded::default();
+        }
         Preloaded::load(repo.objects.store_ref().path(), repo.object_hash(), BUDGET)
     }
 
