@@ -567,3 +567,34 @@ fn a_clone_without_the_local_record_adopts_ddxs_files_and_names_the_others() {
     assert_eq!(state("AGENTS.md"), Some(Value::from("current")));
     assert_eq!(state(".claude/commands/ddx/status.md"), None);
 }
+
+#[test]
+fn install_and_remove_say_in_json_what_they_did_to_each_file() {
+    let repo = applied();
+    let dry = repo.ddx_json(&[
+        "agents",
+        "install",
+        "--agent",
+        "claude",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(dry["dry_run"], true);
+    assert!(!repo.path(".claude").exists(), "a dry run wrote files");
+    let done = repo.ddx_json(&["agents", "install", "--agent", "claude", "--json"]);
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(done["agents"], serde_json::json!(["claude"]));
+    let files = done["files"].as_array().expect("files");
+    assert!(!files.is_empty(), "{done}");
+    for f in files {
+        let path = f["path"].as_str().expect("a path");
+        assert!(repo.path(path).is_file(), "{path} was not written");
+    }
+    let removed = repo.ddx_json(&["agents", "remove", "--json"]);
+    let removed = removed["files"].as_array().expect("files");
+    assert!(
+        removed.iter().any(|r| r["outcome"] == "removed"),
+        "{removed:?}"
+    );
+    assert!(!repo.path(".claude/commands/ddx").exists());
+}

@@ -68,6 +68,9 @@ pub struct InstallArgs {
     /// Show what would be written, per file, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: the agents, and what happened to each file.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +88,9 @@ pub struct RemoveArgs {
     /// Show what would be removed and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: what happened to each file.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, out: &Output, cmd: &AgentsCommand) -> anyhow::Result<ExitCode> {
@@ -111,6 +117,12 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
     };
     let record = agents::load_record(&repo)?;
     let plan = agents::plan(repo.work_dir(), &record, &agents, &ctx, args.force)?;
+    // With --json, one document at the end says it all.
+    let line = |text: String| {
+        if !args.json {
+            out.line(text);
+        }
+    };
     for p in &plan.files {
         let label = match (p.action, args.dry_run) {
             (FileAction::Create, false) => "created",
@@ -121,7 +133,7 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
             (FileAction::WouldOverwrite, _) => "skipped: exists and ddx did not write it (--force)",
             (FileAction::UserEdited, _) => "kept: edited since ddx wrote it",
         };
-        out.line(format!("{label:<10}  {}", p.path));
+        line(format!("{label:<10}  {}", p.path));
     }
     for s in &plan.stale {
         let label = match (s.outcome, args.dry_run) {
@@ -130,7 +142,7 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
             (StaleOutcome::Edited, _) => "kept: no longer used, but edited since ddx wrote it",
             (StaleOutcome::Gone, _) => "gone",
         };
-        out.line(format!("{label:<10}  {}", s.path));
+        line(format!("{label:<10}  {}", s.path));
     }
     let hook = match (args.hooks, agents.contains(&Agent::Claude)) {
         (true, true) => Some(agents::plan_hook(repo.work_dir())?),
@@ -148,12 +160,26 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
             (_, false) => "hook added",
             (_, true) => "would add hook",
         };
-        out.line(format!(
+        line(format!(
             "{label:<10}  {} ({}: {})",
             h.path, h.event, h.command
         ));
     }
+    let json = || {
+        let names: Vec<&str> = agents.iter().map(|a| a.name()).collect();
+        serde_json::json!({
+            "dry_run": args.dry_run,
+            "agents": names,
+            "files": plan.files,
+            "stale": plan.stale,
+            "hook": hook,
+        })
+    };
     if args.dry_run {
+        if args.json {
+            out.json(&json())?;
+            return Ok(ExitCode::Ok);
+        }
         out.note("Dry run: nothing is written.");
         return Ok(ExitCode::Ok);
     }
@@ -161,6 +187,10 @@ fn cmd_install(cli: &Cli, out: &Output, args: &InstallArgs) -> anyhow::Result<Ex
     agents::install(&repo, &plan, &agents)?;
     if let Some(h) = &hook {
         agents::apply_hook(&repo, h)?;
+    }
+    if args.json {
+        out.json(&json())?;
+        return Ok(ExitCode::Ok);
     }
     let added: Vec<&str> = agents
         .iter()
@@ -226,6 +256,10 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
 fn cmd_remove(cli: &Cli, out: &Output, args: &RemoveArgs) -> anyhow::Result<ExitCode> {
     let repo = instance::open(cli)?;
     let removed = agents::remove(&repo, &chosen(&args.agents), args.dry_run)?;
+    if args.json {
+        out.json(&serde_json::json!({ "dry_run": args.dry_run, "files": removed }))?;
+        return Ok(ExitCode::Ok);
+    }
     for r in &removed {
         out.line(format!("{}  {}", r.outcome, r.path));
     }
