@@ -122,9 +122,15 @@ pub fn head(dir: &Path) -> Result<(Option<String>, Option<ObjectId>), GitCommand
 /// Stores the pack `bytes` (with its index) in the repository with `git index-pack --stdin`,
 /// so that git's modes and fsync apply; git checks every object of it.
 pub fn index_pack(dir: &Path, bytes: &[u8]) -> Result<(), GitCommandError> {
+    run_with_input(dir, &["index-pack", "--stdin"], bytes).map(|_| ())
+}
+
+/// Runs git in `dir` with `args`, `input` on its stdin and replacement objects ignored; returns
+/// its stdout, trimmed.
+fn run_with_input(dir: &Path, args: &[&str], input: &[u8]) -> Result<String, GitCommandError> {
     use std::io::Write;
-    let args = ["index-pack", "--stdin"];
     let shown = args.join(" ");
+    tracing::debug!("running git {shown}");
     let spawn_error = |source| GitCommandError::Spawn {
         args: shown.clone(),
         source,
@@ -134,27 +140,27 @@ pub fn index_pack(dir: &Path, bytes: &[u8]) -> Result<(), GitCommandError> {
         .current_dir(dir)
         .env("GIT_NO_REPLACE_OBJECTS", "1")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(spawn_error)?;
     if let Some(mut stdin) = child.stdin.take() {
-        // git may stop reading early (a bad pack); its message says why.
-        let _ = stdin.write_all(bytes);
+        // git may stop reading early (a bad object or pack); its message says why.
+        let _ = stdin.write_all(input);
     }
     let out = child.wait_with_output().map_err(spawn_error)?;
-    if out.status.success() {
-        return Ok(());
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(GitCommandError::Failed {
+            args: shown,
+            stderr: if stderr.is_empty() {
+                format!("exit status {}", out.status)
+            } else {
+                stderr
+            },
+        });
     }
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    Err(GitCommandError::Failed {
-        args: shown,
-        stderr: if stderr.is_empty() {
-            format!("exit status {}", out.status)
-        } else {
-            stderr
-        },
-    })
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// A ref advertised by a remote repository.
@@ -359,33 +365,7 @@ pub fn update_refs(
 /// format (no `--literally`): should ddx die while writing, git reads a cut-off commit or tree
 /// and refuses it rather than store a bogus object.
 pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCommandError> {
-    use std::io::Write;
-    let args = ["hash-object", "-w", "-t", kind, "--stdin"];
-    let shown = args.join(" ");
-    let spawn_error = |source| GitCommandError::Spawn {
-        args: shown.clone(),
-        source,
-    };
-    let mut child = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_NO_REPLACE_OBJECTS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(data);
-    }
-    let out = child.wait_with_output().map_err(spawn_error)?;
-    if !out.status.success() {
-        return Err(GitCommandError::Failed {
-            args: shown,
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    run_with_input(dir, &["hash-object", "-w", "-t", kind, "--stdin"], data)
 }
 
 #[cfg(test)]
