@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use util::{describe, load_average, median, ms, sample, sample_process, sample_process_cpu};
 
 /// Bump when what the generator writes changes, so a cached repository is rebuilt.
-const GENERATOR: u32 = 2;
+const GENERATOR: u32 = 3;
 const INSTANCES: usize = 200;
 const EVENTS_PER_INSTANCE: usize = 500;
 /// 2026-01-14T12:00:00Z.
@@ -172,7 +172,7 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
                         operation: "init".into(),
                         summary: "init cycle 1.0.0".into(),
                         args: BTreeMap::from([
-                            ("workflow".to_owned(), "cycle".to_owned()),
+                            ("workflow".to_owned(), "cycle 1.0.0".to_owned()),
                             ("version".to_owned(), "1.0.0".to_owned()),
                             ("source".to_owned(), "path:./wf".to_owned()),
                         ]),
