@@ -153,6 +153,10 @@ fn a_reftable_repository_keeps_ddx_refs_where_git_reads_them() {
     // Every move is in git's reflog of the ref.
     let log = repo.git(&["reflog", "show", "--format=%gs", "refs/ddx/instances/s1"]);
     assert_eq!(log.lines().count(), 4, "{log}");
+    // Revisions of the audit chain resolve as git resolves them.
+    let second = repo.git(&["rev-parse", "refs/ddx/audit~1"]);
+    let shown = ok(&repo, &["audit", "show", "audit~1", "--json"]);
+    assert!(shown.contains(second.trim()), "{shown}");
 }
 
 #[test]

@@ -614,6 +614,10 @@ pub fn ddx_refs(repo: &Repo) -> Result<Vec<(String, ObjectId)>, StoreError> {
 
 /// Resolves a revision (`refs/ddx/audit~2`, an id or a prefix of one) to a commit id.
 pub fn rev_parse(repo: &Repo, spec: &str) -> Result<Option<ObjectId>, StoreError> {
+    if repo.reads_refs_through_git() {
+        // gix cannot read reftable refs; git resolves the same revision syntax.
+        return Ok(super::git::rev_parse_commit(repo.work_dir(), spec));
+    }
     match repo.gix().rev_parse_single(spec) {
         Ok(id) => match id.object() {
             Ok(o) if o.kind == gix::object::Kind::Commit => Ok(Some(id.detach())),

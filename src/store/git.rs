@@ -119,6 +119,19 @@ pub fn head(dir: &Path) -> Result<(Option<String>, Option<ObjectId>), GitCommand
     Ok((branch, commit))
 }
 
+/// The commit revision `spec` names, as `git rev-parse` resolves it; `None` when it names
+/// nothing, or something that is not a commit.
+pub fn rev_parse_commit(dir: &Path, spec: &str) -> Option<ObjectId> {
+    let out = run(
+        dir,
+        &["rev-parse", "-q", "--verify", "--end-of-options", spec],
+    )
+    .ok()?;
+    let id = ObjectId::from_hex(out.trim().as_bytes()).ok()?;
+    let kind = run(dir, &["cat-file", "-t", &id.to_string()]).ok()?;
+    (kind.trim() == "commit").then_some(id)
+}
+
 /// Stores the pack `bytes` (with its index) in the repository with `git index-pack --stdin`,
 /// so that git's modes and fsync apply; git checks every object of it.
 pub fn index_pack(dir: &Path, bytes: &[u8]) -> Result<(), GitCommandError> {
