@@ -379,3 +379,42 @@ fn a_registered_repository_is_trusted_only_when_the_config_says_so() {
         "repo:team, trusted in .ddx/config.yml"
     );
 }
+
+#[test]
+fn action_run_json_says_what_ran_what_changed_and_which_refs_moved() {
+    let repo = setup();
+    let before = repo.git(&["rev-parse", REF]).trim().to_owned();
+    let out = repo.ddx(&["action", "run", "build", "fast", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One JSON document; the command's own output ("ok") is not mixed in.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["ran"]["kind"], "ran");
+    assert_eq!(v["ran"]["status"], 0);
+    assert_eq!(v["succeeded"], true);
+    assert_eq!(v["ran"]["output_bytes"], 3);
+    let changes = v["ran"]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{v}");
+    assert_eq!(changes[0]["path"], "out.txt");
+    assert_eq!(changes[0]["after"], hash(&repo, "out.txt"));
+    let tip = repo.git(&["rev-parse", REF]).trim().to_owned();
+    assert_eq!(v["recorded"]["event"], tip);
+    let refs = v["recorded"]["refs"].as_array().unwrap();
+    let moved = refs
+        .iter()
+        .find(|r| r["ref"] == REF)
+        .unwrap_or_else(|| panic!("the instance ref moved: {refs:?}"));
+    assert_eq!(moved["old"], before);
+    assert_eq!(moved["new"], tip);
+
+    // A prompt without an agent: the prompt is in the document, nothing is recorded.
+    let out = repo.ddx(&["action", "run", "review", "--json", "--", "US-001"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ran"]["kind"], "printed");
+    assert!(
+        v["ran"]["prompt"].as_str().unwrap().contains("US-001"),
+        "{v}"
+    );
+    assert!(v["recorded"].is_null());
+    assert_eq!(repo.git(&["rev-parse", REF]).trim(), tip);
+}

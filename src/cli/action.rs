@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Show what would run and be recorded, and run and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print one JSON document: what ran, its exit status, the files it changed, the event and
+    /// the refs moved. The action's own output is not passed through (its size is given).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(cli: &Cli, out: &Output, cmd: &ActionCommand) -> anyhow::Result<ExitCode> {
@@ -130,9 +134,17 @@ fn cmd_run(cli: &Cli, out: &Output, args: &RunArgs) -> anyhow::Result<ExitCode> 
         args: args.args.clone(),
         consent: args.trust,
         dry_run: args.dry_run,
-        echo: true,
+        echo: !args.json,
     };
     let report = engine.run_action(&id, &args.action, &opts)?;
+    if args.json {
+        out.json(&run_json(&report))?;
+        return Ok(if report.succeeded() {
+            ExitCode::Ok
+        } else {
+            ExitCode::Failure
+        });
+    }
     let name = &report.action.name;
     if args.dry_run {
         out.note("Dry run: nothing is written.");
@@ -216,5 +228,44 @@ fn cmd_run(cli: &Cli, out: &Output, args: &RunArgs) -> anyhow::Result<ExitCode> 
         ExitCode::Ok
     } else {
         ExitCode::Failure
+    })
+}
+
+/// `ddx action run --json`.
+fn run_json(report: &crate::engine::actions::ActionReport) -> serde_json::Value {
+    let ran = match &report.ran {
+        Ran::Printed { text } => serde_json::json!({ "kind": "printed", "prompt": text }),
+        Ran::WouldRun { command, input } => {
+            serde_json::json!({ "kind": "would_run", "command": command, "input": input })
+        }
+        Ran::Ran {
+            command,
+            status,
+            timed_out,
+            output_bytes,
+            changes,
+        } => serde_json::json!({
+            "kind": "ran",
+            "command": command,
+            "status": status,
+            "timed_out": timed_out,
+            "output_bytes": output_bytes,
+            "changes": changes
+                .iter()
+                .map(|c| serde_json::json!({
+                    "path": c.path,
+                    "before": c.before.map(|b| b.to_string()),
+                    "after": c.after.map(|a| a.to_string()),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+    };
+    serde_json::json!({
+        "action": report.action,
+        "ran": ran,
+        "succeeded": report.succeeded(),
+        "trust": report.trust,
+        "agent": report.agent,
+        "recorded": report.report.as_ref().map(|r| instance::change_json(r, None)),
     })
 }
