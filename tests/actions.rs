@@ -418,3 +418,39 @@ fn action_run_json_says_what_ran_what_changed_and_which_refs_moved() {
     assert!(v["recorded"].is_null());
     assert_eq!(repo.git(&["rev-parse", REF]).trim(), tip);
 }
+
+#[test]
+fn an_action_that_says_so_is_refused_outside_its_phase() {
+    let repo = TestRepo::new();
+    repo.write(
+        "wf/workflow.yml",
+        "name: two\nversion: 1.0.0\ndescription: Two phases\nphases:\n  - id: a\n    order: 1\n    name: A\n  - id: b\n    order: 2\n    name: B\n    dependencies: [a]\n",
+    );
+    repo.write(
+        "wf/phases/02-b/actions/ship.md",
+        "---\ndescription: Ships\ncommand: \"touch shipped\"\nin_phase_only: true\n---\n# Ship\n",
+    );
+    repo.write(
+        "wf/phases/02-b/actions/note.md",
+        "---\ndescription: Notes\ncommand: \"touch noted\"\n---\n# Note\n",
+    );
+    repo.commit_all("initial");
+    repo.ddx_ok(&["workflow", "apply", "./wf", "--id", "t-1"]);
+    let before = repo.git(&["rev-parse", "refs/ddx/instances/t-1"]);
+    // Phase b has not started: `ship` says it runs only in b, and is refused.
+    let out = repo.ddx(&["action", "run", "ship"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("runs only while phase b is in progress, and it is pending"),
+        "{err}"
+    );
+    assert!(err.contains("ddx phase start b"), "{err}");
+    assert!(!repo.path("shipped").exists(), "the command ran");
+    assert_eq!(repo.git(&["rev-parse", "refs/ddx/instances/t-1"]), before);
+    // An action that does not say so runs, with a warning.
+    let out = repo.ddx(&["action", "run", "note"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not in progress"), "{}", stderr(&out));
+    assert!(repo.path("noted").exists());
+}

@@ -475,6 +475,12 @@ fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
                 ExitCode::Conflict,
                 Some("`ddx trust --show` lists what .ddx/config.yml would run; `ddx trust` trusts it as it is now; DDX_AGENT or --trust runs your own choice once".to_owned()),
             ),
+            A::OutOfPhase { phase, .. } => (
+                ExitCode::Conflict,
+                Some(format!(
+                    "`ddx workflow status` shows where the instance is; `ddx phase start {phase}` starts the phase"
+                )),
+            ),
             A::Render { .. } => (ExitCode::Invalid, None),
             A::Read { .. } | A::Spawn { .. } => (ExitCode::Failure, None),
         },

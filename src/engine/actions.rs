@@ -39,6 +39,12 @@ pub const DEFAULT_AGENT_TIMEOUT: u64 = 3600;
 /// Why an action cannot be found or run, or the settings cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
+    #[error("action `{action}` runs only while phase {phase} is in progress, and it is {status}")]
+    OutOfPhase {
+        action: String,
+        phase: String,
+        status: String,
+    },
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Config {
         path: PathBuf,
@@ -657,6 +663,21 @@ impl Engine<'_> {
             .collect();
         let action = find(&wf, spec, &current)?;
         let view = ActionView::of(action);
+        if let Some(phase) = action
+            .phase
+            .as_deref()
+            .filter(|p| action.in_phase_only && !current.iter().any(|c| c == p))
+        {
+            return Err(ActionError::OutOfPhase {
+                action: view.name.clone(),
+                phase: phase.to_owned(),
+                status: st
+                    .phase(phase)
+                    .map_or("unknown", |p| p.status.as_str())
+                    .to_owned(),
+            }
+            .into());
+        }
         let tree = GitTree::open(
             self.repo,
             tip.workflow_tree,

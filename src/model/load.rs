@@ -920,6 +920,7 @@ impl Loader<'_> {
             path: path.to_owned(),
             phase,
             kind,
+            in_phase_only: front.in_phase_only.unwrap_or(false),
             extra: front.extra,
         })
     }

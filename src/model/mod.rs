@@ -413,6 +413,10 @@ pub struct Action {
     pub phase: Option<String>,
     #[serde(flatten)]
     pub kind: ActionKind,
+    /// Runs only while its phase is in progress (`in_phase_only: true` in its front matter);
+    /// otherwise an action of a phase not in progress runs with a warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub in_phase_only: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: Extra,
 }

@@ -486,12 +486,16 @@ pub struct RawActionFront {
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// The action runs only while its phase is in progress (else it only warns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_phase_only: Option<bool>,
     #[serde(flatten)]
     pub extra: Extra,
 }
 
 impl KnownFields for RawActionFront {
-    const FIELDS: &'static [&'static str] = &["name", "description", "command", "timeout"];
+    const FIELDS: &'static [&'static str] =
+        &["name", "description", "command", "timeout", "in_phase_only"];
 }
 
 /// `metadata.yml` beside `workflow.yml`: catalog metadata (our extension).
