@@ -421,3 +421,31 @@ fn a_library_caller_of_add_and_remove_gets_the_same_audit_as_the_cli() {
     assert!(repo.git(&["for-each-ref", "refs/ddx/sources"]).is_empty());
     repo.git(&["fsck", "--strict"]);
 }
+
+#[test]
+fn a_catalog_is_added_fetched_and_removed_in_a_reftable_repository() {
+    let up = Upstream::new("workflows/", &["teamflow"]);
+    let repo = TestRepo::shaped(&["--ref-format=reftable"]);
+    repo.commit_all("initial");
+    repo.ddx_ok(&["repo", "add", "team", up.url()]);
+    // The source ref is in the reftable (no loose file), and ddx reads it back.
+    assert!(!repo.path(".git/refs/ddx").exists());
+    assert_eq!(source_ref(&repo, "team"), up.head());
+    assert_eq!(names_from(&repo, "repo:team"), ["teamflow"]);
+    // A fetch moves it with compare-and-swap; its reflog says so.
+    let new = up.publish("second");
+    repo.ddx_ok(&["repo", "fetch", "team"]);
+    assert_eq!(source_ref(&repo, "team"), new);
+    let log = repo.git(&["reflog", "show", "--format=%gs", "refs/ddx/sources/team"]);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert_eq!(names_from(&repo, "repo:team"), ["second", "teamflow"]);
+    // Removing deletes the ref.
+    repo.ddx_ok(&["repo", "remove", "team"]);
+    assert_eq!(source_ref(&repo, "team"), "");
+    let fsck = repo
+        .command("git")
+        .args(["fsck", "--strict"])
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "git fsck: {}", stderr(&fsck));
+}

@@ -227,6 +227,11 @@ pub fn fetch_via(
             });
         }
     }
+    // gix negotiates with the local refs, which it cannot read in a reftable repository.
+    let transport = match transport {
+        Transport::Gix if repo.reads_refs_through_git() => Transport::GitBinary,
+        t => t,
+    };
     let fetched = match transport {
         Transport::Gix => fetch_with_gix(repo.gix(), url, branch, dry_run)?,
         Transport::GitBinary => fetch_with_git(repo.work_dir(), url, branch, dry_run)?,
