@@ -267,3 +267,81 @@ fn a_pinned_definition_is_packed_with_the_modes_git_gives_its_packs() {
         assert!(fsck.status.success(), "git fsck: {}", stderr(&fsck));
     }
 }
+
+#[test]
+fn a_linked_worktree_shares_instances_with_the_main_one_in_every_ref_format() {
+    for shape in [&[][..], &["--ref-format=reftable"][..]] {
+        let repo = repo_with(shape);
+        let linked = repo.path("../linked");
+        repo.git(&[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "side",
+            linked.to_str().unwrap(),
+        ]);
+        let run = |dir: &std::path::Path, args: &[&str]| {
+            let out = repo
+                .command(env!("CARGO_BIN_EXE_ddx"))
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{shape:?}: ddx {args:?} in {}: {}",
+                dir.display(),
+                stderr(&out)
+            );
+            stdout(&out)
+        };
+        // Applied in the linked worktree, its artifact lands there; the instance is the
+        // repository's, seen and moved from the main worktree too.
+        run(
+            &linked,
+            &[
+                "workflow",
+                "apply",
+                "./wf",
+                "--var",
+                "project_name=shop",
+                "--id",
+                "w1",
+            ],
+        );
+        assert!(linked.join("docs/brief.md").is_file(), "{shape:?}");
+        assert!(!repo.path("docs/brief.md").exists(), "{shape:?}");
+        run(
+            &repo.path(""),
+            &["gate", "approve", "frame", "1", "-i", "w1"],
+        );
+        let status = run(&linked, &["workflow", "status", "--json", "-i", "w1"]);
+        let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(
+            v["phases"][0]["criteria"][0]["status"], "approved",
+            "{status}"
+        );
+        // The event records the linked worktree's own HEAD as its project commit.
+        let side = repo.git(&["rev-parse", "side"]);
+        let trailers = repo.git(&[
+            "log",
+            "--format=%(trailers:key=Ddx-Project-Commit,valueonly)",
+            "refs/ddx/instances/w1",
+        ]);
+        assert!(trailers.contains(side.trim()), "{shape:?}: {trailers}");
+        // One journal for both, in the common git folder.
+        assert!(repo.path(".git/ddx/heads").is_file(), "{shape:?}");
+        assert!(run(&linked, &["audit", "verify"]).contains("every chain is intact"));
+        let fsck = repo
+            .command("git")
+            .args(["fsck", "--strict"])
+            .output()
+            .unwrap();
+        assert!(
+            fsck.status.success(),
+            "{shape:?}: git fsck: {}",
+            stderr(&fsck)
+        );
+    }
+}
