@@ -449,3 +449,28 @@ fn a_catalog_is_added_fetched_and_removed_in_a_reftable_repository() {
         .unwrap();
     assert!(fsck.status.success(), "git fsck: {}", stderr(&fsck));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_catalog_fetched_into_a_group_shared_repository_gets_gits_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let up = Upstream::new("workflows/", &["teamflow"]);
+    let repo = TestRepo::shaped(&["--shared=group"]);
+    repo.commit_all("initial");
+    repo.ddx_ok(&["repo", "add", "team", up.url()]);
+    assert_eq!(names_from(&repo, "repo:team"), ["teamflow"]);
+    // Every pack folder entry and object folder the fetch made is group-readable (and the
+    // folders group-writable), as git makes them in such a repository.
+    for entry in std::fs::read_dir(repo.path(".git/objects")).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o7777;
+        if entry.file_type().unwrap().is_dir() {
+            assert_eq!(mode & 0o2070, 0o2070, "{:?} is {mode:o}", entry.path());
+        }
+    }
+    for entry in std::fs::read_dir(repo.path(".git/objects/pack")).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode & 0o040, 0o040, "{:?} is {mode:o}", entry.path());
+    }
+}

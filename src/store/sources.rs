@@ -227,9 +227,11 @@ pub fn fetch_via(
             });
         }
     }
-    // gix negotiates with the local refs, which it cannot read in a reftable repository.
+    // Where git must write (see `Repo::writes_through_git`), git fetches too: gix would write
+    // the pack without the repository's modes or fsync, and negotiates with local refs it cannot
+    // read in a reftable repository.
     let transport = match transport {
-        Transport::Gix if repo.reads_refs_through_git() => Transport::GitBinary,
+        Transport::Gix if repo.writes_through_git() => Transport::GitBinary,
         t => t,
     };
     let fetched = match transport {
