@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// Write ddx.1, git-ddx.1 and one page per subcommand (ddx-workflow-apply.1, …) into
-    /// this folder, made if missing (say ~/.local/share/man/man1); without it, print ddx.1.
+    /// this folder, made if missing (say ~/.cargo/share/man/man1); without it, print ddx.1.
     pub dir: Option<PathBuf>,
 }
 
