@@ -149,10 +149,25 @@ pub fn write_objects(repo: &Repo, objects: &[Object]) -> Result<(), StoreError> 
         .flatten()
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444 & !umask()))
             .map_err(|e| StoreError::io(&path, e))?;
     }
     Ok(())
+}
+
+/// The process's umask, as git applies it to the read-only files it creates: read from
+/// `/proc/self/status` (setting the umask to learn it would race with other threads); the
+/// usual 022 where that cannot be read.
+#[cfg(unix)]
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 #[cfg(test)]
