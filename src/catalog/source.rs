@@ -94,21 +94,6 @@ fn dir_key(dir: &Path) -> Result<String, CatalogError> {
     Ok(digest(parts.iter().map(Vec::as_slice)))
 }
 
-/// An error with its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let t = c.to_string();
-        if !text.ends_with(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        cause = c.source();
-    }
-    text
-}
-
 /// The sources of the catalog around `repo`, highest precedence first.
 pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
     let mut out = Vec::new();
@@ -150,7 +135,7 @@ pub(crate) fn roots(repo: Option<&Repo>) -> Result<Vec<Root>, CatalogError> {
                 Err(e) => tracing::warn!(
                     "{} is left out of the catalog: {}",
                     sources::ref_name(&name),
-                    chain(&e)
+                    crate::store::repo::error_chain(&e)
                 ),
             }
         }

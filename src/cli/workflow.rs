@@ -468,7 +468,10 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
             unreadable,
         } = engine::status_all(&repo)?;
         for (id, e) in &unreadable {
-            out.warn(format!("instance {id} cannot be shown: {}", causes(e)));
+            out.warn(format!(
+                "instance {id} cannot be shown: {}",
+                crate::store::repo::error_chain(e)
+            ));
         }
         if args.json {
             out.json(&all)?;
@@ -508,21 +511,6 @@ fn cmd_status(cli: &Cli, out: &Output, args: &StatusArgs) -> anyhow::Result<Exit
         print_status(out, &view, cli.verbose > 0);
     }
     Ok(ExitCode::Ok)
-}
-
-/// An error and its causes on one line (a cause its wrapper already quotes is left out).
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let t = c.to_string();
-        if !text.ends_with(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        cause = c.source();
-    }
-    text
 }
 
 fn status_word(out: &Output, status: &str) -> String {

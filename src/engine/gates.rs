@@ -91,21 +91,6 @@ impl CheckEvaluator for NotEvaluatedHere {
     }
 }
 
-/// An error and its causes, on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let t = c.to_string();
-        if !text.ends_with(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        cause = c.source();
-    }
-    text
-}
-
 /// Whether `command` checks run at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commands {
@@ -213,8 +198,9 @@ impl CheckEvaluator for MachineChecks<'_> {
                 .phase(id)
                 .is_some_and(|p| p.status == PhaseStatus::Completed)
         };
-        let committed =
-            |path: &str| worktree::committed(self.repo, path).map_err(|e| error_chain(&e));
+        let committed = |path: &str| {
+            worktree::committed(self.repo, path).map_err(|e| crate::store::repo::error_chain(&e))
+        };
         let ignore = crate::store::ignore::Ignored::new(self.repo).ok();
         let ignored = |p: &str, dir: bool| ignore.as_ref().is_none_or(|i| i.is_ignored(p, dir));
         let as_rendered = |rel: &str| {

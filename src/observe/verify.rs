@@ -1663,7 +1663,10 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
                     refs::AUDIT,
                     Some(*id),
                     BreakKind::Signature,
-                    format!("its signature cannot be checked: {}", error_chain(&e)),
+                    format!(
+                        "its signature cannot be checked: {}",
+                        crate::store::repo::error_chain(&e)
+                    ),
                 ),
             }
         } else if signing && after_signed {
@@ -1759,17 +1762,6 @@ fn replaced_contents(
         }
     }
     found
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

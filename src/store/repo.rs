@@ -87,14 +87,7 @@ impl ObjectError {
 
     /// From a gix error, with its whole chain of causes (gix's `Display` shows the top only).
     pub fn unreadable(e: &dyn std::error::Error) -> Self {
-        let mut text = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        ObjectError::Unreadable(text)
+        ObjectError::Unreadable(error_chain(e))
     }
 }
 
@@ -136,6 +129,21 @@ impl StoreError {
 /// The configuration that turns replacement refs off when the repository is opened (gix reads
 /// `core.useReplaceRefs` as git does, and `GIT_NO_REPLACE_OBJECTS` sets it false).
 const NO_REPLACE_OBJECTS: &str = "core.useReplaceRefs=false";
+
+/// An error and its causes, on one line (a cause its wrapper already quotes is left out).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !text.ends_with(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        cause = c.source();
+    }
+    text
+}
 
 /// The project repository ddx works in.
 pub struct Repo {
