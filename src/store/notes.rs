@@ -169,7 +169,7 @@ fn commit_notes(
 /// are written the way the store writes objects (see [`super::event::write_raw`]).
 struct Collected<'r> {
     repo: &'r Repo,
-    objects: std::cell::RefCell<Vec<(ObjectId, gix::objs::Kind, Vec<u8>)>>,
+    objects: std::cell::RefCell<std::collections::HashMap<ObjectId, (gix::objs::Kind, Vec<u8>)>>,
 }
 
 impl<'r> Collected<'r> {
@@ -183,19 +183,12 @@ impl<'r> Collected<'r> {
     fn put(&self, kind: gix::objs::Kind, data: Vec<u8>) -> Result<ObjectId, StoreError> {
         let id = gix::objs::compute_hash(self.repo.gix().object_hash(), kind, &data)
             .map_err(|e| StoreError::git("hashing an object", e))?;
-        let mut objects = self.objects.borrow_mut();
-        if !objects.iter().any(|(i, _, _)| *i == id) {
-            objects.push((id, kind, data));
-        }
+        self.objects.borrow_mut().entry(id).or_insert((kind, data));
         Ok(id)
     }
 
     fn take(self) -> Vec<(gix::objs::Kind, Vec<u8>)> {
-        self.objects
-            .into_inner()
-            .into_iter()
-            .map(|(_, kind, data)| (kind, data))
-            .collect()
+        self.objects.into_inner().into_values().collect()
     }
 }
 
@@ -205,12 +198,7 @@ impl gix::objs::Find for Collected<'_> {
         id: &gix::oid,
         buffer: &'a mut Vec<u8>,
     ) -> gix::Result<Option<gix::objs::Data<'a>>> {
-        let found = self
-            .objects
-            .borrow()
-            .iter()
-            .find(|(i, _, _)| i.as_ref() == id)
-            .map(|(_, kind, data)| (*kind, data.clone()));
+        let found = self.objects.borrow().get(id).cloned();
         match found {
             Some((kind, data)) => {
                 *buffer = data;
