@@ -2,3 +2,4 @@
 //! later layers library updates, upstream contributions and `refs/ddx/*` sync.
 
 pub mod repos;
+pub mod sync;

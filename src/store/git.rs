@@ -417,3 +417,100 @@ mod tests {
         assert!(matches!(err, GitCommandError::Failed { .. }), "{err:?}");
     }
 }
+
+/// Fetches `refspecs` (`+<src>:<dst>`, `<dst>` in a staging namespace ddx owns) from `remote`,
+/// writing those refs and no tags. A ref the remote lacks is simply not fetched.
+pub fn fetch_refs(dir: &Path, remote: &str, refspecs: &[String]) -> Result<(), GitCommandError> {
+    let mut args = vec![
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "--prune",
+        "--",
+        remote,
+    ];
+    args.extend(refspecs.iter().map(String::as_str));
+    run(dir, &args).map(|_| ())
+}
+
+/// Whether `ancestor` is reachable from `descendant` (`git merge-base --is-ancestor`).
+pub fn is_ancestor(
+    dir: &Path,
+    ancestor: ObjectId,
+    descendant: ObjectId,
+) -> Result<bool, GitCommandError> {
+    let (a, d) = (ancestor.to_string(), descendant.to_string());
+    let args = ["merge-base", "--is-ancestor", a.as_str(), d.as_str()];
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| GitCommandError::Spawn {
+            args: args.join(" "),
+            source,
+        })?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(GitCommandError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }),
+    }
+}
+
+/// One ref a [`push_refs`] moves on the remote: `expected` is the value it was fetched at
+/// (`None`: the remote must not have it), so a remote that moved meanwhile refuses the push.
+pub struct Push<'a> {
+    pub name: &'a str,
+    pub new: ObjectId,
+    pub expected: Option<ObjectId>,
+}
+
+/// Pushes every ref of `pushes` to `remote` atomically, each with its expected old value
+/// (`--force-with-lease=<ref>:<old>`: git refuses the push of a ref the remote moved since;
+/// callers push only descendants of what they fetched, so no history is ever dropped).
+pub fn push_refs(dir: &Path, remote: &str, pushes: &[Push<'_>]) -> Result<(), GitCommandError> {
+    if pushes.is_empty() {
+        return Ok(());
+    }
+    let mut owned: Vec<String> = vec![
+        "push".into(),
+        "--quiet".into(),
+        "--atomic".into(),
+        "--no-verify".into(),
+    ];
+    for p in pushes {
+        let old = p.expected.map(|o| o.to_string()).unwrap_or_default();
+        owned.push(format!("--force-with-lease={}:{old}", p.name));
+    }
+    owned.push("--".into());
+    owned.push(remote.into());
+    for p in pushes {
+        owned.push(format!("{}:{}", p.new, p.name));
+    }
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+    run(dir, &args).map(|_| ())
+}
+
+/// Merges the notes of `other` (a notes ref) into `refs/notes/ddx` with git's own
+/// `cat_sort_uniq` strategy: every note becomes the sorted unique union of its lines.
+pub fn merge_notes(dir: &Path, other: &str) -> Result<(), GitCommandError> {
+    run(
+        dir,
+        &[
+            "notes",
+            "--ref=refs/notes/ddx",
+            "merge",
+            "--quiet",
+            "-s",
+            "cat_sort_uniq",
+            other,
+        ],
+    )
+    .map(|_| ())
+}
