@@ -381,43 +381,6 @@ pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCo
     run_with_input(dir, &["hash-object", "-w", "-t", kind, "--stdin"], data)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::store::testing::git;
-
-    #[test]
-    fn lists_and_fetches_without_writing_refs() {
-        let tmp = tempfile::tempdir().unwrap();
-        let up = tmp.path().join("up");
-        std::fs::create_dir(&up).unwrap();
-        git(&up, &["init", "-q", "-b", "trunk"]);
-        std::fs::write(up.join("f"), "x").unwrap();
-        git(&up, &["add", "f"]);
-        git(&up, &["commit", "-q", "-m", "one"]);
-        let tip = git(&up, &["rev-parse", "HEAD"]).trim().to_owned();
-        let here = tmp.path().join("here");
-        std::fs::create_dir(&here).unwrap();
-        git(&here, &["init", "-q"]);
-
-        let refs = ls_remote(&here, up.to_str().unwrap()).unwrap();
-        let head = refs.iter().find(|r| r.name == "HEAD").unwrap();
-        assert_eq!(head.symref_target.as_deref(), Some("refs/heads/trunk"));
-        assert_eq!(head.id.to_string(), tip);
-        assert!(refs.iter().any(|r| r.name == "refs/heads/trunk"));
-
-        let before = git(&here, &["for-each-ref"]);
-        fetch_objects(&here, up.to_str().unwrap(), "refs/heads/trunk").unwrap();
-        assert_eq!(git(&here, &["cat-file", "-t", &tip]).trim(), "commit");
-        assert_eq!(git(&here, &["for-each-ref"]), before, "no ref was written");
-        assert!(!here.join(".git/FETCH_HEAD").exists());
-
-        let err = ls_remote(&here, tmp.path().join("nowhere").to_str().unwrap()).unwrap_err();
-        assert!(matches!(err, GitCommandError::Failed { .. }), "{err:?}");
-    }
-}
-
 /// Fetches `refspecs` (`+<src>:<dst>`, `<dst>` in a staging namespace ddx owns) from `remote`,
 /// writing those refs and no tags. A ref the remote lacks is simply not fetched.
 pub fn fetch_refs(dir: &Path, remote: &str, refspecs: &[String]) -> Result<(), GitCommandError> {
@@ -513,4 +476,41 @@ pub fn merge_notes(dir: &Path, other: &str) -> Result<(), GitCommandError> {
         ],
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::store::testing::git;
+
+    #[test]
+    fn lists_and_fetches_without_writing_refs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let up = tmp.path().join("up");
+        std::fs::create_dir(&up).unwrap();
+        git(&up, &["init", "-q", "-b", "trunk"]);
+        std::fs::write(up.join("f"), "x").unwrap();
+        git(&up, &["add", "f"]);
+        git(&up, &["commit", "-q", "-m", "one"]);
+        let tip = git(&up, &["rev-parse", "HEAD"]).trim().to_owned();
+        let here = tmp.path().join("here");
+        std::fs::create_dir(&here).unwrap();
+        git(&here, &["init", "-q"]);
+
+        let refs = ls_remote(&here, up.to_str().unwrap()).unwrap();
+        let head = refs.iter().find(|r| r.name == "HEAD").unwrap();
+        assert_eq!(head.symref_target.as_deref(), Some("refs/heads/trunk"));
+        assert_eq!(head.id.to_string(), tip);
+        assert!(refs.iter().any(|r| r.name == "refs/heads/trunk"));
+
+        let before = git(&here, &["for-each-ref"]);
+        fetch_objects(&here, up.to_str().unwrap(), "refs/heads/trunk").unwrap();
+        assert_eq!(git(&here, &["cat-file", "-t", &tip]).trim(), "commit");
+        assert_eq!(git(&here, &["for-each-ref"]), before, "no ref was written");
+        assert!(!here.join(".git/FETCH_HEAD").exists());
+
+        let err = ls_remote(&here, tmp.path().join("nowhere").to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, GitCommandError::Failed { .. }), "{err:?}");
+    }
 }
