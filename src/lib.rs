@@ -5,6 +5,7 @@
 //! layers add the engine). The [`cli`] module parses arguments, calls the library and prints;
 //! the `ddx` and `git-ddx` binaries only call [`cli::main`].
 
+pub mod analyze;
 pub mod catalog;
 pub mod cli;
 pub mod config;

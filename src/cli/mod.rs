@@ -6,6 +6,7 @@
 
 mod action;
 mod agents;
+mod analyze;
 mod audit;
 mod checkpoint;
 mod completion;
@@ -113,6 +114,8 @@ pub enum Command {
     /// Write and keep current the coding agents' command files and AGENTS.md section.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
+    /// Detect the project's languages, tests and history; report findings and workflows.
+    Analyze(analyze::AnalyzeArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -231,6 +234,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(cli, out, cmd),
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Trust(args) => trust::cmd_trust(cli, out, args),
+        Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }

@@ -514,3 +514,72 @@ mod tests {
         assert!(matches!(err, GitCommandError::Failed { .. }), "{err:?}");
     }
 }
+
+/// One commit of the project's history, as [`history`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCommit {
+    pub id: String,
+    pub author: String,
+    pub time: i64,
+    pub subject: String,
+    /// The paths the commit changed against its first parent.
+    pub paths: Vec<String>,
+}
+
+/// The commits reachable from HEAD, newest first, with the paths each changed; empty when
+/// HEAD does not exist yet. Merges are left out: their changes are their parents'.
+pub fn history(dir: &Path) -> Result<Vec<HistoryCommit>, GitCommandError> {
+    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+        return Ok(Vec::new());
+    }
+    let text = run(
+        dir,
+        &[
+            "log",
+            "--no-merges",
+            "--no-renames",
+            "--format=%x00%H%x1f%aE%x1f%at%x1f%s",
+            "--name-only",
+            "HEAD",
+        ],
+    )?;
+    let mut out = Vec::new();
+    for record in text.split('\0').filter(|r| !r.trim().is_empty()) {
+        let mut lines = record.lines();
+        let head = lines.next().unwrap_or_default();
+        let mut fields = head.splitn(4, '\x1f');
+        let (Some(id), Some(author), Some(time), Some(subject)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(GitCommandError::Unexpected {
+                args: "log --name-only HEAD".to_owned(),
+                line: head.to_owned(),
+            });
+        };
+        out.push(HistoryCommit {
+            id: id.to_owned(),
+            author: author.to_owned(),
+            time: time.parse().unwrap_or(0),
+            subject: subject.to_owned(),
+            paths: lines
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The paths of HEAD's tree (files only, recursively); empty when HEAD does not exist yet.
+pub fn head_files(dir: &Path) -> Result<Vec<String>, GitCommandError> {
+    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+        return Ok(Vec::new());
+    }
+    let text = run(dir, &["ls-tree", "-r", "-z", "--name-only", "HEAD"])?;
+    Ok(text
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect())
+}

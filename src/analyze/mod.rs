@@ -1,0 +1,209 @@
+//! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree, the work
+//! tree and the history, and the findings it reports, each with its evidence and the workflows
+//! that address it.
+
+use crate::store::git::{self, GitCommandError, HistoryCommit};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What the project is made of.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Project {
+    pub languages: Vec<String>,
+    pub build_systems: Vec<String>,
+    pub test_command: Option<String>,
+    pub source_files: usize,
+    pub test_files: usize,
+    pub ci: Vec<String>,
+    pub commits: usize,
+    pub authors: usize,
+    pub fix_commits: usize,
+    pub hot_files: Vec<(String, usize)>,
+}
+
+/// One thing analysis noticed, with its evidence and the workflows that address it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub id: String,
+    pub title: String,
+    pub evidence: Vec<String>,
+    pub workflows: Vec<String>,
+}
+
+/// The result of [`analyze`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub project: Project,
+    pub findings: Vec<Finding>,
+}
+
+/// The build files ddx recognises: (file name, language, build system, test command).
+const BUILDS: &[(&str, &str, &str, &str)] = &[
+    ("Cargo.toml", "Rust", "cargo", "cargo test"),
+    ("package.json", "JavaScript", "npm", "npm test"),
+    ("go.mod", "Go", "go", "go test ./..."),
+    ("pyproject.toml", "Python", "pyproject", "pytest"),
+    ("setup.py", "Python", "setuptools", "pytest"),
+    ("pom.xml", "Java", "maven", "mvn test"),
+    ("build.gradle", "Java", "gradle", "gradle test"),
+];
+
+/// Source extensions and their language.
+const SOURCES: &[(&str, &str)] = &[
+    ("rs", "Rust"),
+    ("js", "JavaScript"),
+    ("ts", "TypeScript"),
+    ("go", "Go"),
+    ("py", "Python"),
+    ("java", "Java"),
+    ("c", "C"),
+    ("cpp", "C++"),
+    ("rb", "Ruby"),
+];
+
+/// Whether a path is a test file: under a test folder, or named as tests are.
+fn is_test(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    lower
+        .split('/')
+        .any(|c| c == "tests" || c == "test" || c == "__tests__" || c == "spec")
+        || name.starts_with("test_")
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+}
+
+/// Whether a commit subject describes a fix.
+fn is_fix(subject: &str) -> bool {
+    let lower = subject.to_ascii_lowercase();
+    let fix = crate::catalog::search::tokens(&lower).any(|w| {
+        matches!(
+            w.as_str(),
+            "fix" | "fixes" | "fixed" | "bug" | "bugfix" | "hotfix" | "crash" | "regression"
+        )
+    });
+    fix
+}
+
+/// Analyses the project whose work tree is `dir`: HEAD's files and the history are read at
+/// the same time.
+pub fn analyze(dir: &Path) -> Result<Analysis, GitCommandError> {
+    let (files, history) = std::thread::scope(|s| {
+        let files = s.spawn(|| git::head_files(dir));
+        let history = git::history(dir);
+        (files.join().unwrap_or_else(|_| Ok(Vec::new())), history)
+    });
+    Ok(from_parts(&files?, &history?))
+}
+
+/// The analysis of a project with these files (HEAD's tree) and this history (newest first).
+pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
+    let mut languages = BTreeSet::new();
+    let mut builds = BTreeSet::new();
+    let mut test_command = None;
+    let mut build_paths = Vec::new();
+    for f in files {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        for (file, lang, build, cmd) in BUILDS {
+            if name == *file {
+                languages.insert((*lang).to_owned());
+                builds.insert((*build).to_owned());
+                build_paths.push(f.clone());
+                if test_command.is_none() || !f.contains('/') {
+                    test_command = Some((*cmd).to_owned());
+                }
+            }
+        }
+    }
+    let (mut sources, mut tests) = (Vec::new(), Vec::new());
+    for f in files {
+        let ext = f.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        if let Some((_, lang)) = SOURCES.iter().find(|(e, _)| *e == ext) {
+            languages.insert((*lang).to_owned());
+            if is_test(f) {
+                tests.push(f.clone());
+            } else {
+                sources.push(f.clone());
+            }
+        }
+    }
+    let ci: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            f.starts_with(".github/workflows/")
+                || f.as_str() == ".gitlab-ci.yml"
+                || f.starts_with(".circleci/")
+                || f.as_str() == "Jenkinsfile"
+        })
+        .cloned()
+        .collect();
+    let authors: BTreeSet<&str> = history.iter().map(|c| c.author.as_str()).collect();
+    let fixes: Vec<&HistoryCommit> = history.iter().filter(|c| is_fix(&c.subject)).collect();
+    let mut churn: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in history {
+        for p in &c.paths {
+            *churn.entry(p.as_str()).or_default() += 1;
+        }
+    }
+    let mut hot: Vec<(String, usize)> = churn.into_iter().map(|(p, n)| (p.to_owned(), n)).collect();
+    hot.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    hot.truncate(10);
+
+    let mut findings = Vec::new();
+    if !sources.is_empty() && tests.is_empty() {
+        let mut evidence = vec![format!("{} source files, 0 test files", sources.len())];
+        evidence.extend(sources.iter().take(5).cloned());
+        findings.push(Finding {
+            id: "no-tests".to_owned(),
+            title: "The code has no tests".to_owned(),
+            evidence,
+            workflows: vec!["tdd".to_owned()],
+        });
+    }
+    let recent: Vec<&HistoryCommit> = history.iter().take(10).collect();
+    let recent_fixes: Vec<&&HistoryCommit> = recent.iter().filter(|c| is_fix(&c.subject)).collect();
+    if !recent.is_empty() && recent_fixes.len() * 2 > recent.len() {
+        let mut evidence = vec![format!(
+            "{} of the last {} commits are fixes",
+            recent_fixes.len(),
+            recent.len()
+        )];
+        evidence.extend(
+            recent_fixes
+                .iter()
+                .take(5)
+                .map(|c| format!("{} {}", &c.id[..c.id.len().min(12)], c.subject)),
+        );
+        findings.push(Finding {
+            id: "mostly-fixes".to_owned(),
+            title: "Most recent commits are fixes".to_owned(),
+            evidence,
+            workflows: vec!["bugfix".to_owned()],
+        });
+    }
+    if let Some(cmd) = &test_command {
+        findings.push(Finding {
+            id: "test-command".to_owned(),
+            title: format!("The tests run with `{cmd}`"),
+            evidence: build_paths.clone(),
+            workflows: Vec::new(),
+        });
+    }
+    Analysis {
+        project: Project {
+            languages: languages.into_iter().collect(),
+            build_systems: builds.into_iter().collect(),
+            test_command,
+            source_files: sources.len(),
+            test_files: tests.len(),
+            ci,
+            commits: history.len(),
+            authors: authors.len(),
+            fix_commits: fixes.len(),
+            hot_files: hot,
+        },
+        findings,
+    }
+}
