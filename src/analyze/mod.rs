@@ -1,6 +1,6 @@
-//! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree, the work
-//! tree and the history, and the findings it reports, each with its evidence and the workflows
-//! that address it.
+//! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree and the
+//! history, and the findings it reports, each with its evidence and the workflows that address
+//! it. The work tree, methodology documents and instances are not read yet.
 
 use crate::store::git::{self, GitCommandError, HistoryCommit};
 use serde::Serialize;
