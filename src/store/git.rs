@@ -244,7 +244,7 @@ pub fn authors_of(
     dir: &Path,
     paths: &[String],
 ) -> Result<Vec<(String, Vec<String>)>, GitCommandError> {
-    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+    if rev_parse_commit(dir, "HEAD").is_none() {
         return Ok(Vec::new());
     }
     let mut args = vec![
@@ -529,7 +529,7 @@ pub struct HistoryCommit {
 /// The commits reachable from HEAD, newest first, with the paths each changed; empty when
 /// HEAD does not exist yet. Merges are left out: their changes are their parents'.
 pub fn history(dir: &Path) -> Result<Vec<HistoryCommit>, GitCommandError> {
-    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+    if rev_parse_commit(dir, "HEAD").is_none() {
         return Ok(Vec::new());
     }
     let text = run(
@@ -573,7 +573,7 @@ pub fn history(dir: &Path) -> Result<Vec<HistoryCommit>, GitCommandError> {
 
 /// The paths of HEAD's tree (files only, recursively); empty when HEAD does not exist yet.
 pub fn head_files(dir: &Path) -> Result<Vec<String>, GitCommandError> {
-    if run(dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+    if rev_parse_commit(dir, "HEAD").is_none() {
         return Ok(Vec::new());
     }
     let text = run(dir, &["ls-tree", "-r", "-z", "--name-only", "HEAD"])?;
