@@ -232,6 +232,45 @@ pub struct FileRecord {
     pub at: String,
 }
 
+/// Two clones changed the same thing differently: what `ddx sync`'s merge kept and what it set
+/// aside. It stays in the state, shown by `workflow status`, `gate check` and `audit report`,
+/// until an ordinary command settles it (any transition of its phase; for the instance's own
+/// fields, any change of the instance's status).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The phase it concerns; absent for the instance's own fields (status, variables, files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// What differs: `status`, `variable NAME`, `file PATH`, …
+    pub field: String,
+    /// The value the merge kept (the later side's).
+    pub kept: String,
+    /// The event commit the kept value came from.
+    pub kept_from: String,
+    /// The value set aside.
+    pub other: String,
+    /// The event commit the set-aside value came from.
+    pub other_from: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = |id: &str| id.chars().take(12).collect::<String>();
+        if let Some(p) = &self.phase {
+            write!(f, "phase {p}: ")?;
+        }
+        write!(
+            f,
+            "{} is `{}` (from {}), the other side had `{}` (from {})",
+            self.field,
+            self.kept,
+            short(&self.kept_from),
+            self.other,
+            short(&self.other_from)
+        )
+    }
+}
+
 /// The state of an instance: `state.yml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -260,6 +299,9 @@ pub struct State {
     /// Every file artifacts and actions wrote, by path: the last write of each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, FileRecord>,
+    /// What merges of forked histories could not decide, until settled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 impl State {
@@ -311,6 +353,7 @@ impl State {
             metrics: Metrics::default(),
             transitions: Vec::new(),
             files: BTreeMap::new(),
+            conflicts: Vec::new(),
         }
     }
 
@@ -426,6 +469,7 @@ mod tests {
             },
             transitions: vec![],
             files: BTreeMap::new(),
+            conflicts: vec![],
         }
     }
 

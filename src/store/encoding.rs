@@ -695,7 +695,7 @@ impl ser::SerializeMap for MapCompound<'_> {
 mod tests {
     use super::*;
     use crate::engine::state::{
-        Approval, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics, PhaseState,
+        Approval, Conflict, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics, PhaseState,
         PhaseStatus, State, TransitionRecord,
     };
     use std::collections::BTreeMap;
@@ -795,6 +795,14 @@ mod tests {
                     },
                 ),
             ]),
+            conflicts: vec![Conflict {
+                phase: Some("frame".into()),
+                field: "status".into(),
+                kept: "completed".into(),
+                kept_from: "0123456789abcdef0123456789abcdef01234567".into(),
+                other: format!("failed: {reason}"),
+                other_from: "1234567890123456789012345678901234567890".into(),
+            }],
         }
     }
 
