@@ -7,7 +7,9 @@
 
 use super::gates::{self, CheckEvaluator, GateContext};
 use super::graph::{self, ConditionError};
-use super::state::{Approval, GateKind, InstanceStatus, PhaseStatus, State, TransitionRecord};
+use super::state::{
+    Approval, Conflict, GateKind, InstanceStatus, PhaseStatus, State, TransitionRecord,
+};
 use crate::model::diag::did_you_mean;
 use crate::model::Workflow;
 use std::path::Path;
@@ -445,7 +447,99 @@ fn gate_hint(phase: &str, report: &gates::GateReport, action: &str) -> Option<St
 }
 
 /// Applies `op` to `state`. See the module documentation.
+///
+/// Conflicts left by a merge of forked histories ([`State::conflicts`]) are settled here: one
+/// on a phase by any event that changes that phase's status, one on the instance by any change
+/// of the instance's status; and an operation that would change nothing because its phase is
+/// already where it would put it (`phase complete` of a completed phase) confirms that status
+/// and settles the phase's conflicts, as its own event.
 pub fn apply(
+    state: &mut State,
+    wf: Option<&Workflow>,
+    op: &Op,
+    cx: &EventContext<'_>,
+    evaluator: &dyn CheckEvaluator,
+) -> Result<Applied, TransitionError> {
+    if state.conflicts.is_empty() {
+        return apply_op(state, wf, op, cx, evaluator);
+    }
+    let phases: Vec<(String, PhaseStatus)> = state
+        .phases
+        .iter()
+        .map(|p| (p.id.clone(), p.status))
+        .collect();
+    let status = state.status;
+    match apply_op(state, wf, op, cx, evaluator)? {
+        Applied::Changed(mut effect) => {
+            let now: Vec<(String, PhaseStatus)> = state
+                .phases
+                .iter()
+                .map(|p| (p.id.clone(), p.status))
+                .collect();
+            let instance_moved = state.status != status;
+            let of = |list: &[(String, PhaseStatus)], id: &str| {
+                list.iter().find(|(p, _)| p == id).map(|(_, s)| *s)
+            };
+            let moved = |c: &Conflict| match &c.phase {
+                Some(id) => of(&phases, id) != of(&now, id),
+                None => instance_moved,
+            };
+            let (settled, kept): (Vec<Conflict>, Vec<Conflict>) =
+                std::mem::take(&mut state.conflicts)
+                    .into_iter()
+                    .partition(moved);
+            state.conflicts = kept;
+            for c in settled {
+                effect.lines.push(format!("conflict settled: {c}"));
+            }
+            Ok(Applied::Changed(effect))
+        }
+        Applied::Nothing(why) => {
+            Ok(confirm(state, op, cx).map_or(Applied::Nothing(why), Applied::Changed))
+        }
+    }
+}
+
+/// `op` names a phase that is already in the status `op` would give it, and that phase has
+/// conflicts: the person confirms the status the merge kept, and the conflicts are settled.
+fn confirm(state: &mut State, op: &Op, cx: &EventContext<'_>) -> Option<Effect> {
+    let (phase, wanted) = match op {
+        Op::Start { phase, .. } => (phase, PhaseStatus::InProgress),
+        Op::Complete { phase, .. } => (phase, PhaseStatus::Completed),
+        Op::Skip { phase } => (phase, PhaseStatus::Skipped),
+        Op::Fail { phase } => (phase, PhaseStatus::Failed),
+        _ => return None,
+    };
+    if state.phase(phase).map(|p| p.status) != Some(wanted)
+        || !state
+            .conflicts
+            .iter()
+            .any(|c| c.phase.as_ref() == Some(phase))
+    {
+        return None;
+    }
+    let (settled, kept): (Vec<Conflict>, Vec<Conflict>) = std::mem::take(&mut state.conflicts)
+        .into_iter()
+        .partition(|c| c.phase.as_ref() == Some(phase));
+    state.conflicts = kept;
+    let mut effect = Effect {
+        event: op.name().to_owned(),
+        subject: format!("{phase}: {wanted} confirmed"),
+        phases: vec![phase.clone()],
+        ..Effect::default()
+    };
+    effect.lines = settled
+        .iter()
+        .map(|c| format!("conflict settled: {c}"))
+        .collect();
+    if let Some(r) = reason_of(cx) {
+        effect.trailers.push(("Ddx-Reason".to_owned(), r));
+    }
+    state.metrics.events += 1;
+    Some(effect)
+}
+
+fn apply_op(
     state: &mut State,
     wf: Option<&Workflow>,
     op: &Op,

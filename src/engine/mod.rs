@@ -14,6 +14,7 @@ pub mod gate_check;
 pub mod gates;
 pub mod graph;
 pub mod machine;
+pub mod merge;
 pub mod recorded;
 pub mod replay;
 pub mod state;

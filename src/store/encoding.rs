@@ -695,8 +695,8 @@ impl ser::SerializeMap for MapCompound<'_> {
 mod tests {
     use super::*;
     use crate::engine::state::{
-        Approval, Conflict, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics, PhaseState,
-        PhaseStatus, State, TransitionRecord,
+        Approval, Conflict, CriterionState, FileRecord, GateKind, InstanceStatus, Metrics,
+        PhaseState, PhaseStatus, State, TransitionRecord,
     };
     use std::collections::BTreeMap;
 
