@@ -221,6 +221,7 @@ fn generate(dir: &Path, instances: usize, per_instance: usize) -> Vec<(String, O
                     sink,
                     &identity,
                     audit_head,
+                    &[],
                     &id,
                     Some(commit),
                     project,

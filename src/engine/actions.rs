@@ -917,6 +917,7 @@ impl Engine<'_> {
                 }),
                 audit: audit.clone(),
                 extra: Vec::new(),
+                audit_joins: Vec::new(),
             };
             result = Some(st);
             Ok(Decision::Change(Box::new(plan)))

@@ -276,6 +276,7 @@ impl<'r> Engine<'r> {
                 event: Some(event.clone()),
                 audit: audit.clone(),
                 extra: Vec::new(),
+                audit_joins: Vec::new(),
             })))
         })?;
         self.after_commit(id, &outcome);
@@ -565,6 +566,7 @@ impl<'r> Engine<'r> {
                     args,
                 },
                 extra: Vec::new(),
+                audit_joins: Vec::new(),
             };
             result = Some((effect.lines, st));
             Ok(Decision::Change(Box::new(plan)))
@@ -674,6 +676,7 @@ impl<'r> Engine<'r> {
                     args: args.into_iter().collect(),
                 },
                 extra: Vec::new(),
+                audit_joins: Vec::new(),
             };
             result = Some((lines, st));
             Ok(Decision::Change(Box::new(plan)))
@@ -736,6 +739,7 @@ impl<'r> Engine<'r> {
                     expected: existing,
                     target: ExtraTarget::Commit(tip.commit),
                 }],
+                audit_joins: Vec::new(),
             })))
         })?;
         let report = Report {

@@ -492,6 +492,7 @@ impl Engine<'_> {
                     }),
                     audit,
                     extra: Vec::new(),
+                    audit_joins: Vec::new(),
                 };
                 result = Some((lines, st));
                 Ok(Decision::Change(Box::new(plan)))

@@ -77,13 +77,15 @@ pub fn arg_name(trailer: &str) -> String {
         .replace('-', "_")
 }
 
-/// Writes the audit commit for `record` on top of `parent` (signed when the user signs
-/// commits and the objects are really written). An empty `instance` is an operation that
+/// Writes the audit commit for `record` on top of `parent` and `joins` (signed when the user
+/// signs commits and the objects are really written). An empty `instance` is an operation that
 /// touches no instance.
+#[allow(clippy::too_many_arguments)]
 pub fn write_entry(
     sink: Sink<'_>,
     identity: &Identity,
     parent: Option<ObjectId>,
+    joins: &[ObjectId],
     instance: &str,
     instance_commit: Option<ObjectId>,
     project_commit: Option<ObjectId>,
@@ -124,7 +126,7 @@ pub fn write_entry(
         message.trailer(&trailer_key(k), v);
     }
     message.trailer("Ddx-Format", FORMAT.to_string());
-    let parents: Vec<ObjectId> = parent.into_iter().collect();
+    let parents: Vec<ObjectId> = parent.into_iter().chain(joins.iter().copied()).collect();
     let commit = commit_object(identity, &message, tree, &parents);
     match sink {
         Sink::Write(repo) => match signing_options(repo.gix())? {
@@ -192,6 +194,7 @@ pub fn record_operation(
             event: None,
             audit: record.clone(),
             extra: Vec::new(),
+            audit_joins: Vec::new(),
         })))
     })
 }

@@ -76,6 +76,9 @@ pub struct Plan {
     pub event: Option<NewEvent>,
     pub audit: AuditRecord,
     pub extra: Vec<ExtraRef>,
+    /// Further parents of the audit commit after the audit head: a merge of the audit chain,
+    /// which joins another clone's audit history into this one. Empty for an ordinary entry.
+    pub audit_joins: Vec<ObjectId>,
 }
 
 /// The caller's answer to a base.
@@ -373,6 +376,7 @@ pub fn commit<E: From<StoreError>>(
             sink,
             opts.identity,
             base.audit,
+            &plan.audit_joins,
             opts.instance,
             recorded,
             opts.project_commit,
