@@ -903,6 +903,7 @@ fn an_event_can_join_another_history_of_the_instance_with_two_parents() {
                 args: Default::default(),
             },
             extra: Vec::new(),
+            audit_joins: Vec::new(),
         })))
     })
     .unwrap();
