@@ -455,6 +455,10 @@ fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
             Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
         ),
         EngineError::Artifact(F::Io { .. }) => (ExitCode::Failure, None),
+        EngineError::Unrelated { .. } => (
+            ExitCode::Conflict,
+            Some("one of them was made by hand or restored from elsewhere: `git log --graph` on both shows them; keep one with `git update-ref`".to_owned()),
+        ),
         EngineError::Action(a) => match a {
             A::Config { .. } => (
                 ExitCode::Invalid,

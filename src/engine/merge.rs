@@ -179,15 +179,36 @@ impl Merger<'_> {
     }
 }
 
+/// The three-way rule for one value that has no conflict of its own (the pinned definition
+/// tree): one side's change is taken, changes on both take the later side's.
+pub fn later_value<T: PartialEq + Clone>(base: T, a: (Side<'_>, T), b: (Side<'_>, T)) -> T {
+    let ((_, early), (_, late)) = if (a.0.time, a.0.commit) <= (b.0.time, b.0.commit) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    match pick(&base, &early, &late) {
+        Pick::Agreed(v) | Pick::Clash(v, _) => v,
+    }
+}
+
 /// The state of the merge event joining `a` and `b` over `base`: see the module documentation.
-/// The result counts the merge event itself (`metrics.events`).
-pub fn merge(base: &State, a: Side<'_>, b: Side<'_>) -> State {
+/// `events` is the number of events the merge event's chain holds, itself included (the
+/// commits both sides reach, plus one).
+pub fn merge(base: &State, a: Side<'_>, b: Side<'_>, events: u64) -> State {
     let (early, late) = if (a.time, a.commit) <= (b.time, b.commit) {
         (a, b)
     } else {
         (b, a)
     };
     let (e, l) = (early.state, late.state);
+    // Two joins of the same pair (clones that joined at once): the same state, nothing to add.
+    let mut same = e.clone();
+    same.metrics.events = l.metrics.events;
+    if &same == l {
+        same.metrics.events = events;
+        return same;
+    }
     let mut m = Merger {
         early,
         late,
@@ -239,10 +260,13 @@ pub fn merge(base: &State, a: Side<'_>, b: Side<'_>) -> State {
         .filter_map(|id| m.phase(base.phase(id), e.phase(id), l.phase(id)))
         .collect();
 
-    let added =
-        |f: fn(&Metrics) -> u64| (f(&e.metrics) + f(&l.metrics)).saturating_sub(f(&base.metrics));
+    // Counters add what each side added.
+    let added = |f: fn(&Metrics) -> u64| {
+        let (b, e, l) = (f(&base.metrics), f(&e.metrics), f(&l.metrics));
+        (e + l).saturating_sub(b)
+    };
     out.metrics = Metrics {
-        events: added(|m| m.events) + 1,
+        events,
         transitions: added(|m| m.transitions),
         approvals: added(|m| m.approvals),
     };
@@ -359,7 +383,7 @@ mod tests {
         approve(&mut x, "frame", 0, "X <x@x>", "T1");
         let mut y = base();
         approve(&mut y, "frame", 1, "Y <y@y>", "T2");
-        let m = merge(&b, side(&x, "aa", 10), side(&y, "bb", 20));
+        let m = merge(&b, side(&x, "aa", 10), side(&y, "bb", 20), 6);
         let f = m.phase("frame").unwrap();
         assert_eq!(f.criteria[0].approval.as_ref().unwrap().by, "X <x@x>");
         assert_eq!(f.criteria[1].approval.as_ref().unwrap().by, "Y <y@y>");
@@ -375,7 +399,7 @@ mod tests {
         approve(&mut x, "frame", 0, "X <x@x>", "T5");
         let mut y = base();
         approve(&mut y, "frame", 0, "Y <y@y>", "T3");
-        let m = merge(&b, side(&x, "aa", 30), side(&y, "bb", 20));
+        let m = merge(&b, side(&x, "aa", 30), side(&y, "bb", 20), 6);
         let a = m.phase("frame").unwrap().criteria[0]
             .approval
             .clone()
@@ -391,7 +415,7 @@ mod tests {
         let mut y = base();
         y.phase_mut("frame").unwrap().status = PhaseStatus::Failed;
         y.phase_mut("frame").unwrap().reason = Some("tests broke".into());
-        let m = merge(&b, side(&x, "aa", 20), side(&y, "bb", 10));
+        let m = merge(&b, side(&x, "aa", 20), side(&y, "bb", 10), 6);
         assert_eq!(m.phase("frame").unwrap().status, PhaseStatus::Completed);
         assert_eq!(m.conflicts.len(), 1, "{:?}", m.conflicts);
         let c = &m.conflicts[0];
@@ -400,7 +424,7 @@ mod tests {
             "phase frame: status is `completed` (from aa), the other side had `failed: tests broke` (from bb)"
         );
         // Equal times: the greater commit id is the later side.
-        let m = merge(&b, side(&x, "aa", 10), side(&y, "bb", 10));
+        let m = merge(&b, side(&x, "aa", 10), side(&y, "bb", 10), 6);
         assert_eq!(m.phase("frame").unwrap().status, PhaseStatus::Failed);
         assert_eq!(m.status, InstanceStatus::Failed);
     }
@@ -426,8 +450,8 @@ mod tests {
         y.variables.insert("name".into(), "market".into());
         y.variables.insert("lang".into(), "rust".into());
         approve(&mut y, "frame", 1, "Y <y@y>", "T2");
-        let one = merge(&b, side(&x, "aa", 5), side(&y, "bb", 9));
-        let two = merge(&b, side(&y, "bb", 9), side(&x, "aa", 5));
+        let one = merge(&b, side(&x, "aa", 5), side(&y, "bb", 9), 6);
+        let two = merge(&b, side(&y, "bb", 9), side(&x, "aa", 5), 6);
         assert_eq!(one, two);
         assert_eq!(one.to_yaml(), two.to_yaml());
         assert_eq!(one.variables["lang"], "rust");
@@ -451,7 +475,7 @@ mod tests {
         x.conflicts.clear();
         x.phase_mut("design").unwrap().status = PhaseStatus::Ready;
         let y = b.clone();
-        let m = merge(&b, side(&x, "cc", 1), side(&y, "dd", 2));
+        let m = merge(&b, side(&x, "cc", 1), side(&y, "dd", 2), 6);
         assert!(m.conflicts.is_empty());
         assert_eq!(m.phase("design").unwrap().status, PhaseStatus::Ready);
     }

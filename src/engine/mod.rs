@@ -13,6 +13,7 @@ pub mod checks;
 pub mod gate_check;
 pub mod gates;
 pub mod graph;
+pub mod join;
 pub mod machine;
 pub mod merge;
 pub mod recorded;
@@ -94,6 +95,12 @@ pub enum EngineError {
     MissingVariables {
         /// (name, prompt or description)
         missing: Vec<(String, Option<String>)>,
+    },
+    #[error("the histories {ours} and {theirs} of instance {instance} share no event, so they cannot be joined")]
+    Unrelated {
+        instance: String,
+        ours: ObjectId,
+        theirs: ObjectId,
     },
 }
 

@@ -16,6 +16,7 @@
 //! hash, blob ids, a project commit). The gix handle stays inside this module: above it, ids are
 //! [`ObjectId`] values and every ref is read through [`refs`].
 
+pub mod ancestry;
 pub mod audit;
 pub mod chain;
 pub mod encoding;

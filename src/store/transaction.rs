@@ -12,6 +12,7 @@
 //! A change that changes nothing writes nothing. A dry run takes no lock, builds every object
 //! in memory, hashes it, and writes nothing at all.
 
+use super::ancestry::reaches;
 use super::audit::{self, AuditRecord};
 use super::event::{
     read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
@@ -243,23 +244,6 @@ fn not_moved_back(
             "was moved outside ddx from {last} to {now}, which does not contain {last}; building on it would drop what was recorded there, so nothing was written. {put_back} (`git reflog {name}` shows the moves)"
         ),
     })
-}
-
-/// Whether `ancestor` is `from` or reachable from it.
-fn reaches(repo: &Repo, from: ObjectId, ancestor: ObjectId) -> Result<bool, StoreError> {
-    let walk = repo
-        .gix()
-        .rev_walk([from])
-        .all()
-        .map_err(|e| StoreError::git(format!("walking the history of {from}"), e))?;
-    for info in walk {
-        let info =
-            info.map_err(|e| StoreError::git(format!("walking the history of {from}"), e))?;
-        if info.id == ancestor {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Runs one transaction: see the module documentation.
