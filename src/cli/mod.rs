@@ -20,6 +20,7 @@ mod output;
 mod phase;
 mod progress;
 mod repo;
+mod sync;
 mod trust;
 mod workflow;
 
@@ -114,6 +115,8 @@ pub enum Command {
     /// Write and keep current the coding agents' command files and AGENTS.md section.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
+    /// Share instances, checkpoints, the audit chain and notes with a remote; join forks.
+    Sync(sync::SyncArgs),
     /// Detect the project's languages, tests and history; report findings and workflows.
     Analyze(analyze::AnalyzeArgs),
     /// Print a shell completion script.
@@ -235,6 +238,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Trust(args) => trust::cmd_trust(cli, out, args),
         Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
+        Command::Sync(args) => sync::cmd_sync(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
@@ -251,6 +255,25 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<EngineError>() {
             return classify_engine(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::share::sync::SyncError>() {
+            use crate::share::sync::SyncError as S;
+            return match e {
+                S::Store(e) => classify_store(e),
+                S::Engine(e) => classify_engine(e),
+                S::NoRemote { .. } => (
+                    ExitCode::NotFound,
+                    Some("add one with `git remote add origin <url>`, or name one: `ddx sync <remote>`".to_owned()),
+                ),
+                S::Contended { .. } => (
+                    ExitCode::Conflict,
+                    Some("others are syncing too: run `ddx sync` again in a moment".to_owned()),
+                ),
+                S::Git { .. } => (
+                    ExitCode::Failure,
+                    Some("`git fetch <remote>` shows whether the remote can be reached".to_owned()),
+                ),
+            };
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return classify_store(e);

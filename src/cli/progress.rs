@@ -70,6 +70,11 @@ impl Spinner {
             .ok();
         Spinner { bar, done, waiter }
     }
+
+    /// Says what the work is doing now.
+    pub fn set_message(&self, message: impl Into<String>) {
+        self.bar.set_message(message.into());
+    }
 }
 
 impl Drop for Spinner {

@@ -874,6 +874,15 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             },
             _ => None,
         };
+        // A merge event's sides, before their states may be dropped below.
+        let sides: Vec<(ObjectId, State, ObjectId)> = match c.parents.len() > 1 {
+            true => c
+                .parents
+                .iter()
+                .filter_map(|p| states.get(p).map(|(st, wf)| (*p, st.clone(), *wf)))
+                .collect(),
+            false => Vec::new(),
+        };
         for p in &c.parents {
             if let Some(n) = children.get_mut(p) {
                 *n = n.saturating_sub(1);
@@ -938,9 +947,7 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             _ => None,
         };
         let result = if c.parents.len() > 1 {
-            Err(ReplayError::Unsupported(
-                "a merge of forked histories is not replayed".to_owned(),
-            ))
+            replay_merge(reader, c, &walk, &sides, wf_tree, &reference)
         } else {
             match (&definition, event.as_str()) {
                 (Err(why), "init") => Err(ReplayError::Fails(why.clone())),
@@ -1110,6 +1117,90 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
     out.commits.extend(walk.missing.iter().map(|m| m.id));
     out.breaks = breaks;
     out
+}
+
+/// Replays a merge event: its state must be the three-way merge (`engine::merge`) of its two
+/// sides over the merge base its `Ddx-Merge-Base` trailer names, an ancestor of both; its pinned
+/// workflow, the one the same rule picks.
+fn replay_merge(
+    reader: &Reader,
+    c: &CommitData,
+    walk: &Walk,
+    sides: &[(ObjectId, State, ObjectId)],
+    wf_tree: ObjectId,
+    reference: &str,
+) -> Result<replay::Replayed, ReplayError> {
+    use crate::engine::merge::{self, Side};
+    let [(a, sa, wa), (b, sb, wb)] = sides else {
+        return Err(match c.parents.len() {
+            2 => ReplayError::Unsupported("a side of the merge could not be read".to_owned()),
+            n => ReplayError::Fails(format!("a merge event joins two histories, this one {n}")),
+        });
+    };
+    let base = c
+        .message
+        .get(crate::engine::join::MERGE_BASE_TRAILER)
+        .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok())
+        .ok_or_else(|| {
+            ReplayError::Fails(format!(
+                "it has no valid {} trailer naming the merge base",
+                crate::engine::join::MERGE_BASE_TRAILER
+            ))
+        })?;
+    // The commits each side reaches, to check the base and count the events.
+    let reach = |from: ObjectId| {
+        let mut seen: HashSet<ObjectId> = HashSet::default();
+        let mut todo = vec![from];
+        while let Some(id) = todo.pop() {
+            if seen.insert(id) {
+                if let Some(cd) = walk.commits.get(&id) {
+                    todo.extend(cd.parents.iter().copied());
+                }
+            }
+        }
+        seen
+    };
+    let (ra, rb) = (reach(*a), reach(*b));
+    if !ra.contains(&base) || !rb.contains(&base) {
+        return Err(ReplayError::Fails(format!(
+            "its merge base {} is not an event of both sides",
+            short(&base)
+        )));
+    }
+    let base_commit = walk
+        .commits
+        .get(&base)
+        .ok_or_else(|| ReplayError::Unsupported("its merge base cannot be read".to_owned()))?;
+    let (blob, base_wf) = event_tree(reader, base_commit)
+        .map_err(|(_, why)| ReplayError::Unsupported(format!("its merge base: {why}")))?;
+    let base_state = read_state(reader, blob, &Origin(reference, base))
+        .map_err(|(_, why)| ReplayError::Unsupported(format!("its merge base: {why}")))?;
+    let time = |id: &ObjectId| walk.commits.get(id).map_or(0, |cd| cd.committer.seconds);
+    let (ha, hb) = (a.to_string(), b.to_string());
+    let side_a = Side {
+        state: sa,
+        commit: &ha,
+        time: time(a),
+    };
+    let side_b = Side {
+        state: sb,
+        commit: &hb,
+        time: time(b),
+    };
+    let events = ra.union(&rb).count() as u64 + 1;
+    let state = merge::merge(&base_state, side_a, side_b, events);
+    let wf = merge::later_value(base_wf, (side_a, *wa), (side_b, *wb));
+    if wf != wf_tree {
+        return Err(ReplayError::Fails(format!(
+            "it pins workflow {}, but the merge rules give {}",
+            short(&wf_tree),
+            short(&wf)
+        )));
+    }
+    Ok(replay::Replayed {
+        state,
+        phases: Vec::new(),
+    })
 }
 
 fn list_or_none<S: AsRef<str>>(items: &[S]) -> String {

@@ -460,6 +460,11 @@ pub fn push_refs(dir: &Path, remote: &str, pushes: &[Push<'_>]) -> Result<(), Gi
     run(dir, &args).map(|_| ())
 }
 
+/// Adds `value` to the multi-valued config `key` of the repository (`git config --add`).
+pub fn config_add(dir: &Path, key: &str, value: &str) -> Result<(), GitCommandError> {
+    run(dir, &["config", "--add", key, value]).map(|_| ())
+}
+
 /// Merges the notes of `other` (a notes ref) into `refs/notes/ddx` with git's own
 /// `cat_sort_uniq` strategy: every note becomes the sorted unique union of its lines.
 pub fn merge_notes(dir: &Path, other: &str) -> Result<(), GitCommandError> {

@@ -293,6 +293,37 @@ impl Repo {
         }
     }
 
+    /// The names of the configured remotes.
+    pub fn remote_names(&self) -> Vec<String> {
+        self.repo
+            .remote_names()
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// The remote the current branch pulls from (`branch.<name>.remote`), if any.
+    pub fn branch_remote(&self) -> Option<String> {
+        let head = self.repo.head_name().ok().flatten()?;
+        let key = format!("branch.{}.remote", head.shorten());
+        self.repo
+            .config_snapshot()
+            .string(key.as_str())
+            .map(|v| v.to_string())
+    }
+
+    /// Every value of the multi-valued config `key` (`remote.origin.fetch`).
+    pub fn config_values(&self, key: &str) -> Vec<String> {
+        self.repo
+            .config_snapshot()
+            .plumbing()
+            .strings(key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect()
+    }
+
     pub fn work_dir(&self) -> &Path {
         &self.work_dir
     }

@@ -479,3 +479,29 @@ pub fn move_refs(
         conflict => StoreError::git("moving the refs", conflict),
     })
 }
+
+/// Moves refs to commits another clone wrote (fetched by `ddx sync`), under the writers' lock,
+/// and records them as the heads ddx knows, so the next transaction builds on them. Every move
+/// is compare-and-swap; the caller moves refs only forward (the new value contains the old).
+pub fn adopt(
+    repo: &Repo,
+    identity: &Identity,
+    moves: &[RefMove],
+    message: &str,
+) -> Result<(), StoreError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut journal = Journal::acquire(repo)?;
+    journal.record(message, &identity.time(), moves)?;
+    match reftx::edit(repo, identity, moves, message) {
+        Ok(()) => journal.commit(),
+        Err(e) => {
+            journal.release()?;
+            Err(match e {
+                EditError::Failed(e) => e,
+                conflict => StoreError::git("moving the refs", conflict),
+            })
+        }
+    }
+}
