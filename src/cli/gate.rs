@@ -87,6 +87,9 @@ fn verdict(out: &Output, v: Verdict) -> String {
 }
 
 fn print_check(out: &Output, view: &GateCheckView) {
+    for c in &view.conflicts {
+        out.warn(out.escape(&format!("conflict: {c}; {}", crate::engine::settle_hint(c))));
+    }
     if view.phases.is_empty() {
         out.note(format!(
             "Instance {} has no phase in progress or ready: nothing to check.",

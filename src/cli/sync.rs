@@ -73,7 +73,9 @@ pub fn cmd_sync(cli: &Cli, out: &Output, args: &SyncArgs) -> anyhow::Result<Exit
         return Ok(ExitCode::Ok);
     }
     if !report.changed() {
-        out.line(format!("Everything is shared with {remote}; nothing changed."));
+        out.line(format!(
+            "Everything is shared with {remote}; nothing changed."
+        ));
         return Ok(ExitCode::Ok);
     }
     let dry = report.dry_run;

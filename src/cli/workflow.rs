@@ -607,6 +607,13 @@ fn print_status(out: &Output, v: &StatusView, verbose: bool) {
             ));
         }
     }
+    if !v.conflicts.is_empty() {
+        out.line(out.bold("conflicts (forked histories joined by `ddx sync`):"));
+        for c in &v.conflicts {
+            out.line(format!("  {}", out.yellow(&out.escape(&c.to_string()))));
+            out.line(out.dim(&format!("    {}", engine::settle_hint(c))));
+        }
+    }
     for step in &v.interrupted {
         out.warn(format!(
             "an interrupted step awaits `ddx workflow resume`: {step}"

@@ -89,6 +89,9 @@ pub struct GateCheckView {
     /// Every phase shown has its gate satisfied.
     pub satisfied: bool,
     pub phases: Vec<PhaseCheck>,
+    /// Conflicts a merge of forked histories left, until settled ([`super::state::Conflict`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<super::state::Conflict>,
 }
 
 /// Checks the gates of `instance`'s current phases (or of `phase`); `consent` is `--trust`.
@@ -160,5 +163,6 @@ pub fn check(
         workflow: st.workflow.clone(),
         satisfied: phases.iter().all(|p| p.satisfied),
         phases,
+        conflicts: st.conflicts.clone(),
     })
 }

@@ -946,6 +946,34 @@ pub struct StatusView {
     pub moved_outside_ddx: Option<String>,
     /// Every file artifacts and actions wrote (the change tracker), by path.
     pub files: BTreeMap<String, state::FileRecord>,
+    /// Conflicts a merge of forked histories left (`ddx sync`), until a command settles them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<state::Conflict>,
+}
+
+/// The command that settles `c` by keeping what the merge kept (a phase's status), or what
+/// settles it otherwise.
+pub fn settle_hint(c: &state::Conflict) -> String {
+    match (&c.phase, c.field.as_str()) {
+        (Some(p), "status") => {
+            let kept = c.kept.split(':').next().unwrap_or_default();
+            let confirm = match kept {
+                "completed" => Some("complete"),
+                "failed" => Some("fail"),
+                "skipped" => Some("skip"),
+                "in_progress" => Some("start"),
+                _ => None,
+            };
+            match confirm {
+                Some(cmd) => format!(
+                    "keep {kept} with `ddx phase {cmd} {p}`, or take the other side's with `ddx phase reopen {p}` and the phase command it needs"
+                ),
+                None => format!("any phase command that changes {p} settles it"),
+            }
+        }
+        (Some(p), _) => format!("any phase command that changes {p} settles it"),
+        (None, _) => "a change of the instance's status (`ddx workflow pause`, `resume`, a phase command) settles it".to_owned(),
+    }
 }
 
 /// The status of `instance` from its tip; the machine checks of the phases that are ready or
@@ -999,7 +1027,9 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
                 .collect(),
         })
         .collect();
-    let next = suggestions(&st, &phases, instance, repo)?;
+    let mut next = suggestions(&st, &phases, instance, repo)?;
+    let mut seen = std::collections::HashSet::new();
+    next.retain(|n| seen.insert(n.clone()));
     let interrupted = pending::interrupted(repo)?.into_iter().collect();
     let ref_name = refs::instance_ref(instance);
     let moved = heads::moved_outside(repo, &ref_name, Some(tip.commit))?;
@@ -1020,6 +1050,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         interrupted,
         moved_outside_ddx: moved.map(|m| m.to_string()),
         files: st.files.clone(),
+        conflicts: st.conflicts.clone(),
     })
 }
 
@@ -1035,6 +1066,18 @@ fn suggestions(
     repo: &Repo,
 ) -> Result<Vec<String>, EngineError> {
     let mut out = Vec::new();
+    // A conflict first: what follows depends on how it is settled.
+    for c in &st.conflicts {
+        if let (Some(p), "status") = (&c.phase, c.field.as_str()) {
+            match c.kept.split(':').next().unwrap_or_default() {
+                "completed" => out.push(format!("ddx phase complete {p}")),
+                "failed" => out.push(format!("ddx phase fail {p}")),
+                "skipped" => out.push(format!("ddx phase skip {p}")),
+                _ => {}
+            }
+            out.push(format!("ddx phase reopen {p}"));
+        }
+    }
     match st.status {
         InstanceStatus::Paused => {
             out.push("ddx workflow resume".to_owned());

@@ -213,12 +213,9 @@ fn checkpoints(
     }
     for group in by_instance.values() {
         let holds = |side: usize, name: &str, c: ObjectId| {
-            [name.to_owned(), suffixed(name, c)].iter().any(|n| {
-                group
-                    .get(n)
-                    .and_then(|v| if side == 0 { v.0 } else { v.1 })
-                    == Some(c)
-            })
+            [name.to_owned(), suffixed(name, c)]
+                .iter()
+                .any(|n| group.get(n).and_then(|v| if side == 0 { v.0 } else { v.1 }) == Some(c))
         };
         for (name, (local, staged)) in group {
             match (local, staged) {
