@@ -570,14 +570,33 @@ pub fn run(
                 }
             }
             if has_ddx && !pushes_ddx {
-                let remote = args.first().map_or("origin", String::as_str);
-                message.push_str(&format!(
-                    "ddx: this push does not share the workflow state in refs/ddx/*; to share it:\n  git push {remote} 'refs/ddx/*:refs/ddx/*' refs/notes/ddx\n"
+                message.push_str(&unshared_hint(
+                    repo,
+                    args.first().map_or("origin", String::as_str),
                 ));
             }
             Ok(HookRun::pass(message))
         }
         _ => Ok(HookRun::pass(message)),
+    }
+}
+
+/// What pre-push says when the workflow state is not shared with `remote` (a remote's name, or
+/// the URL git was given): nothing once everything is (as of the last `ddx sync` or fetch).
+fn unshared_hint(repo: &crate::store::Repo, remote: &str) -> String {
+    if !repo.remote_names().iter().any(|r| r == remote) {
+        return format!(
+            "ddx: the workflow state in refs/ddx is shared through a named remote: `git remote add <name> {remote}`, then `ddx sync <name>`\n"
+        );
+    }
+    match crate::share::sync::unshared(repo, remote) {
+        Ok(0) => String::new(),
+        Ok(n) => format!(
+            "ddx: {n} workflow ref{} not shared with {remote} yet; `ddx sync {remote}` shares {} (it joins what others pushed and never forces)\n",
+            if n == 1 { " is" } else { "s are" },
+            if n == 1 { "it" } else { "them" }
+        ),
+        Err(e) => format!("ddx: could not tell whether the workflow state is shared with {remote}: {e}\n"),
     }
 }
 

@@ -271,10 +271,21 @@ fn pre_push_warns_when_workflow_state_is_not_shared() {
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("git push origin 'refs/ddx/*:refs/ddx/*' refs/notes/ddx"),
+        stderr(&out).contains("not shared with origin yet; `ddx sync origin` shares them"),
         "{}",
         stderr(&out)
     );
+    assert!(!stderr(&out).contains("refs/ddx/*:"), "{}", stderr(&out));
+    // Once synced, a push of the project says nothing of the workflow state.
+    repo.ddx_ok(&["sync"]);
+    let out = repo
+        .command("git")
+        .env("PATH", path_with_ddx())
+        .args(["push", "-q", "origin", "main"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("ddx sync"), "{}", stderr(&out));
     let out = repo
         .command("git")
         .env("PATH", path_with_ddx())
@@ -440,6 +451,6 @@ fn a_library_caller_runs_a_hook_and_gets_its_verdict_and_message() {
     assert!(run.passed, "{run:?}");
     assert_eq!(
         run.message,
-        "ddx: this push does not share the workflow state in refs/ddx/*; to share it:\n  git push origin 'refs/ddx/*:refs/ddx/*' refs/notes/ddx\n"
+        "ddx: the workflow state in refs/ddx is shared through a named remote: `git remote add <name> origin`, then `ddx sync <name>`\n"
     );
 }

@@ -434,6 +434,17 @@ pub fn sync(
             .collect();
         match git::push_refs(repo.work_dir(), remote, &list) {
             Ok(()) => {
+                // The staging refs say what the remote now has, as git's remote-tracking refs
+                // do after a push.
+                let staged: Vec<RefMove> = pushes
+                    .iter()
+                    .map(|(name, new, expected)| RefMove {
+                        name: staging(remote, name),
+                        old: *expected,
+                        new: *new,
+                    })
+                    .collect();
+                transaction::move_refs(repo, &identity, &staged, "ddx sync: pushed")?;
                 let mut report = merge_reports(first.take(), report);
                 report.rounds = round;
                 return Ok(report);
