@@ -90,6 +90,8 @@ pub struct InstanceReport {
     pub evidence: Vec<GateEvidence>,
     pub artifacts: Vec<ArtifactRecord>,
     pub deviations: Vec<Deviation>,
+    /// Conflicts left by joins of forked histories (`ddx sync`) and not yet settled.
+    pub conflicts: Vec<crate::engine::state::Conflict>,
     pub history: Vec<EventRecord>,
     #[serde(skip)]
     first_seconds: i64,
@@ -884,6 +886,7 @@ fn instance_report(
         evidence,
         artifacts,
         deviations,
+        conflicts: st.conflicts.clone(),
         history,
         first_seconds,
         last_seconds,
@@ -1230,6 +1233,12 @@ fn markdown(r: &Report) -> String {
                     md_cell(&d.by),
                     d.at
                 );
+            }
+        }
+        if !i.conflicts.is_empty() {
+            o.push_str("\n### Unsettled conflicts\n\n");
+            for c in &i.conflicts {
+                let _ = writeln!(o, "- {}", md_cell(&c.to_string()));
             }
         }
         o.push_str("\n### History\n\n| at | event | by | what | commit |\n|---|---|---|---|---|\n");
@@ -1605,6 +1614,13 @@ fn html(r: &Report) -> String {
                 );
             }
             o.push_str("</table>\n");
+        }
+        if !i.conflicts.is_empty() {
+            o.push_str("<h3>Unsettled conflicts</h3>\n<ul>\n");
+            for c in &i.conflicts {
+                let _ = writeln!(o, "<li>{}</li>", esc(&c.to_string()));
+            }
+            o.push_str("</ul>\n");
         }
         o.push_str("<h3>History</h3>\n<table><tr><th>at</th><th>event</th><th>by</th><th>what</th><th>commit</th></tr>\n");
         for e in &i.history {
