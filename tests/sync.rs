@@ -545,3 +545,50 @@ fn random_histories_on_two_to_four_clones_converge_and_lose_no_approval() {
         }
     }
 }
+
+#[test]
+fn a_fresh_clone_sees_an_audit_history_cut_short_by_the_notes() {
+    let team = Team::new(1, &[]);
+    let a = &team.clones[0];
+    a.ddx_ok(&["hooks", "install"]);
+    approve(a, "c1");
+    let path = format!(
+        "{}:{}",
+        std::path::Path::new(env!("CARGO_BIN_EXE_ddx"))
+            .parent()
+            .unwrap()
+            .display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    a.write("work.txt", "x\n");
+    a.git(&["add", "work.txt"]);
+    let out = a
+        .command("git")
+        .env("PATH", &path)
+        .args(["commit", "-q", "-m", "work"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let head = a.git(&["rev-parse", "refs/ddx/audit"]).trim().to_owned();
+    a.git(&["push", "-q", "--no-verify", "origin", "main"]);
+    team.sync(0);
+    // Someone with write access cuts the shared audit chain back by one entry.
+    let earlier = team
+        .remote
+        .git(&["rev-parse", "refs/ddx/audit~1"])
+        .trim()
+        .to_owned();
+    team.remote.git(&["update-ref", "refs/ddx/audit", &earlier]);
+    let fresh = clone_of(&team.remote, 5);
+    fresh.ddx_ok(&["sync"]);
+    let out = fresh.ddx(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains(&format!(
+            "names audit head {}, which refs/ddx/audit does not contain",
+            &head[..12]
+        )),
+        "{}",
+        stdout(&out)
+    );
+}

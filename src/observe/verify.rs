@@ -1556,6 +1556,33 @@ pub fn verify(repo: &Repo, options: VerifyOptions) -> Result<Verification, Store
             );
         }
     }
+    // The notes are the anchor a fresh clone has: each names the audit head its commit saw, so
+    // an audit history cut short (or replaced) since is seen even with no remembered heads.
+    for (commit, text) in crate::store::notes::all(repo)? {
+        for line in text.lines() {
+            let Some(head) = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("audit").and_then(|a| a.as_str()).map(str::to_owned))
+                .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok())
+            else {
+                continue;
+            };
+            if !audit.walk.contains(&head) && !audit.walk.missing.iter().any(|m| m.id == head) {
+                rest.push(
+                    crate::store::notes::NOTES_REF,
+                    ObjectId::from_hex(commit.as_bytes()).ok(),
+                    BreakKind::Rewritten,
+                    format!(
+                        "the note on project commit {} names audit head {}, which {} does not contain: the audit history was cut short or rewritten since",
+                        &commit[..commit.len().min(12)],
+                        short(&head),
+                        refs::AUDIT
+                    ),
+                );
+                break;
+            }
+        }
+    }
     let verified_heads = verified::read(repo)?;
     // Remembered heads: what ddx last wrote, and what verification last found intact.
     let contains = |name: &str, id: &ObjectId| -> bool {

@@ -314,3 +314,40 @@ pub fn write_all(repo: &Repo, notes: &[DerivedNote], dry_run: bool) -> Result<us
     }
     update(repo, changed)
 }
+
+/// Every note of `refs/notes/ddx`: the annotated commit (as its hex id, the note's path without
+/// fan-out slashes) and the note's text. Empty when there are no notes.
+pub fn all(repo: &Repo) -> Result<Vec<(String, String)>, StoreError> {
+    let gix = repo.gix();
+    let Some(commit) = super::refs::read(repo, NOTES_REF)? else {
+        return Ok(Vec::new());
+    };
+    let tree = gix
+        .find_commit(commit)
+        .map_err(|e| StoreError::git(format!("reading notes commit {commit}"), e))?
+        .tree_id()
+        .map_err(|e| StoreError::git(format!("reading the tree of {commit}"), e))?
+        .detach();
+    let mut out = Vec::new();
+    let mut todo = vec![(tree, String::new())];
+    while let Some((id, prefix)) = todo.pop() {
+        let t = gix
+            .find_tree(id)
+            .map_err(|e| StoreError::git(format!("reading notes tree {id}"), e))?;
+        for entry in t.iter() {
+            let entry =
+                entry.map_err(|e| StoreError::git(format!("reading notes tree {id}"), e))?;
+            let path = format!("{prefix}{}", entry.filename());
+            if entry.mode().is_tree() {
+                todo.push((entry.oid().to_owned(), path));
+            } else if entry.mode().is_blob() {
+                let blob = gix.find_blob(entry.oid()).map_err(|e| {
+                    StoreError::git(format!("reading note blob {}", entry.oid()), e)
+                })?;
+                out.push((path, String::from_utf8_lossy(&blob.data).into_owned()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
