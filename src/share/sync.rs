@@ -144,21 +144,64 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<BTreeMap<String, ObjectId>, G
         .collect())
 }
 
-/// The shared refs here and as staged for `remote`: name → (local, staged).
+/// The shared refs here and as the remote has them (as fetched): name → (local, remote).
 type Pairs = BTreeMap<String, (Option<ObjectId>, Option<ObjectId>)>;
 
-fn pairs(repo: &Repo, remote: &str, prefix: &str) -> Result<Pairs, GitCommandError> {
+/// The remote's shared refs, by their names here (`refs/ddx/…`, `refs/notes/ddx`).
+type Staged = BTreeMap<String, ObjectId>;
+
+fn pairs(repo: &Repo, staged: &Staged, prefix: &str) -> Result<Pairs, GitCommandError> {
     let mut out = Pairs::new();
     for (n, id) in refs_under(repo, prefix)? {
         out.entry(n).or_default().0 = Some(id);
     }
-    let staged = staging(remote, prefix);
-    let strip = staging(remote, "refs/");
-    for (n, id) in refs_under(repo, &staged)? {
-        let local = format!("refs/{}", &n[strip.len()..]);
-        out.entry(local).or_default().1 = Some(id);
+    let matches = |n: &str| match prefix.ends_with('/') {
+        true => n.starts_with(prefix),
+        false => n == prefix,
+    };
+    for (n, id) in staged.iter().filter(|(n, _)| matches(n)) {
+        out.entry(n.clone()).or_default().1 = Some(*id);
     }
     Ok(out)
+}
+
+/// Whether `name` is a ref `ddx sync` shares.
+fn is_shared(name: &str) -> bool {
+    CHAINS
+        .iter()
+        .chain(&[refs::CHECKPOINTS])
+        .any(|p| match p.ends_with('/') {
+            true => name.starts_with(p),
+            false => name == *p,
+        })
+        || name == NOTES
+}
+
+/// The staging refs of `remote`, by the names they stage.
+fn read_staging(repo: &Repo, remote: &str) -> Result<Staged, GitCommandError> {
+    let strip = staging(remote, "refs/");
+    Ok(refs_under(repo, &strip)?
+        .into_iter()
+        .map(|(n, id)| (format!("refs/{}", &n[strip.len()..]), id))
+        .filter(|(n, _)| is_shared(n))
+        .collect())
+}
+
+/// Brings the remote's shared refs: into the staging namespace, or, for a dry run, only their
+/// objects (no ref is written), and returns their values.
+fn fetch(repo: &Repo, remote: &str, dry_run: bool) -> Result<Staged, GitCommandError> {
+    let dir = repo.work_dir();
+    if !dry_run {
+        git::fetch_refs(dir, remote, &fetch_refspecs(remote))?;
+        return read_staging(repo, remote);
+    }
+    let listed: Staged = git::remote_refs(dir, remote, &["refs/ddx/*", NOTES])?
+        .into_iter()
+        .filter(|(n, _)| is_shared(n))
+        .collect();
+    let names: Vec<String> = listed.keys().cloned().collect();
+    git::fetch_objects_of(dir, remote, &names)?;
+    Ok(listed)
 }
 
 /// How a shared chain's local value relates to the remote's.
@@ -194,12 +237,12 @@ pub fn suffixed(name: &str, commit: ObjectId) -> String {
 /// rules, the other way, decide what is pushed (`pushes`, with no expected value).
 fn checkpoints(
     repo: &Repo,
-    remote: &str,
+    staged: &Staged,
     report: &mut Vec<RefReport>,
     moves: &mut Vec<RefMove>,
     pushes: &mut Vec<(String, ObjectId)>,
 ) -> Result<(), GitCommandError> {
-    let all = pairs(repo, remote, refs::CHECKPOINTS)?;
+    let all = pairs(repo, staged, refs::CHECKPOINTS)?;
     // name → (local, staged), grouped by instance folder.
     let mut by_instance: BTreeMap<String, Pairs> = BTreeMap::new();
     for (name, v) in all {
@@ -309,7 +352,7 @@ pub fn sync(
     let mut first: Option<Report> = None;
     for round in 1..=MAX_ROUNDS {
         step(Step::Fetching);
-        git::fetch_refs(repo.work_dir(), remote, &fetch_refspecs(remote)).map_err(err)?;
+        let staged = fetch(repo, remote, dry_run).map_err(err)?;
         let mut report = Report {
             remote: remote.to_owned(),
             dry_run,
@@ -322,7 +365,7 @@ pub fn sync(
         // The chains: fast-forwards, joins, pushes.
         let mut chains = Pairs::new();
         for prefix in CHAINS {
-            chains.extend(pairs(repo, remote, prefix).map_err(err)?);
+            chains.extend(pairs(repo, &staged, prefix).map_err(err)?);
         }
         let mut moves = Vec::new();
         let mut joins = Vec::new();
@@ -352,13 +395,13 @@ pub fn sync(
         let mut checkpoint_pushes = Vec::new();
         checkpoints(
             repo,
-            remote,
+            &staged,
             &mut report.refs,
             &mut moves,
             &mut checkpoint_pushes,
         )
         .map_err(err)?;
-        let notes = pairs(repo, remote, NOTES).map_err(err)?;
+        let notes = pairs(repo, &staged, NOTES).map_err(err)?;
         let (notes_local, notes_staged) = notes.get(NOTES).copied().unwrap_or_default();
         report.notes_merged = notes_staged.is_some() && notes_staged != notes_local;
         if dry_run {
@@ -605,12 +648,17 @@ pub fn setup(repo: &Repo, remote: &str, dry_run: bool) -> Result<Vec<String>, Sy
 /// How many shared refs here differ from what was last fetched of `remote` (the staging refs):
 /// what a push of the project alone would leave unshared. Zero once everything is shared.
 pub fn unshared(repo: &Repo, remote: &str) -> Result<usize, GitCommandError> {
+    let staged = read_staging(repo, remote)?;
     let mut n = 0;
-    for prefix in CHAINS.iter().chain(&[refs::CHECKPOINTS, NOTES]) {
-        n += pairs(repo, remote, prefix)?
+    for prefix in CHAINS.iter().chain(&[NOTES]) {
+        n += pairs(repo, &staged, prefix)?
             .values()
             .filter(|(local, staged)| local.is_some() && local != staged)
             .count();
     }
-    Ok(n)
+    // Checkpoints are shared when sync would neither fetch nor push one (a name two clones use
+    // for different events is shared under a suffixed name).
+    let (mut report, mut moves, mut pushes) = (Vec::new(), Vec::new(), Vec::new());
+    checkpoints(repo, &staged, &mut report, &mut moves, &mut pushes)?;
+    Ok(n + pushes.len())
 }

@@ -238,6 +238,47 @@ pub fn fetch_objects(dir: &Path, url: &str, refspec: &str) -> Result<(), GitComm
     .map(|_| ())
 }
 
+/// The remote's refs that match `patterns` (`git ls-remote`), by name.
+pub fn remote_refs(
+    dir: &Path,
+    remote: &str,
+    patterns: &[&str],
+) -> Result<Vec<(String, ObjectId)>, GitCommandError> {
+    let mut args = vec!["ls-remote", "--", remote];
+    args.extend_from_slice(patterns);
+    let text = run(dir, &args)?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let unexpected = || GitCommandError::Unexpected {
+            args: args.join(" "),
+            line: line.to_owned(),
+        };
+        let (id, name) = line.split_once('\t').ok_or_else(unexpected)?;
+        let id = ObjectId::from_hex(id.as_bytes()).map_err(|_| unexpected())?;
+        out.push((name.to_owned(), id));
+    }
+    Ok(out)
+}
+
+/// Fetches the objects of the remote's refs `names` into the object database, writing no ref
+/// (not even FETCH_HEAD): what a dry run needs to compare histories without moving anything.
+pub fn fetch_objects_of(dir: &Path, remote: &str, names: &[String]) -> Result<(), GitCommandError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec![
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        "--",
+        remote,
+    ];
+    args.extend(names.iter().map(String::as_str));
+    run(dir, &args).map(|_| ())
+}
+
 /// The authors (`Name <email>`) of the commits reachable from HEAD that touch `paths`, each
 /// once, with the paths each touched; an empty list when HEAD does not exist yet.
 pub fn authors_of(
