@@ -451,11 +451,17 @@ pub fn sync(
         // Everything the remote lacks, each with the value it was fetched at.
         let mut pushes: Vec<(String, ObjectId, Option<ObjectId>)> = Vec::new();
         for (name, (_, staged)) in &chains {
-            let now = refs::read(repo, name)?;
-            if let Some(now) = now {
-                if Some(now) != *staged {
-                    pushes.push((name.clone(), now, *staged));
+            let Some(now) = refs::read(repo, name)? else {
+                continue;
+            };
+            match staged {
+                Some(s) if *s == now => {}
+                // Only what contains the remote's history is pushed: a lease alone would let a
+                // push replace it (a chain this ddx cannot join yet stays as it is there).
+                Some(s) if !ancestry::reaches(repo, now, *s)? => {
+                    tracing::warn!("{name} was not joined with {remote}'s; it is not pushed");
                 }
+                _ => pushes.push((name.clone(), now, *staged)),
             }
         }
         pushes.extend(checkpoint_pushes.into_iter().map(|(n, c)| (n, c, None)));
