@@ -377,7 +377,7 @@ fn sources_and_the_local_folder_never_reach_the_remote() {
     let catalog = TestRepo::new();
     catalog.write(
         "workflows/extra/workflow.yml",
-        &WORKFLOW.replace("team", "extra"),
+        WORKFLOW.replace("team", "extra"),
     );
     catalog.commit_all("catalog");
     a.ddx_ok(&["repo", "add", "extra", catalog.root.to_str().unwrap()]);
