@@ -60,11 +60,26 @@ pub struct RepositoryConfig {
     pub extra: Mapping,
 }
 
+/// The upstream the project library `.ddx/library/` follows (`ddx update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryConfig {
+    pub url: String,
+    /// The branch to follow; the remote's default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Keys ddx does not interpret, kept as written.
+    #[serde(flatten)]
+    pub extra: Mapping,
+}
+
 /// The whole `.ddx/config.yml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<RepositoryConfig>,
+    /// The upstream of the project library, once `ddx update --from` named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibraryConfig>,
     /// Top-level keys ddx does not interpret (yet), kept as written.
     #[serde(flatten)]
     pub extra: Mapping,

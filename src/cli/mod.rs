@@ -21,6 +21,7 @@ mod phase;
 mod progress;
 mod repo;
 mod trust;
+mod update;
 mod workflow;
 
 pub use output::Output;
@@ -116,6 +117,8 @@ pub enum Command {
     Agents(agents::AgentsCommand),
     /// Detect the project's languages, tests and history; report findings and workflows.
     Analyze(analyze::AnalyzeArgs),
+    /// Merge the project library's upstream into .ddx/library/; list possible upgrades.
+    Update(update::UpdateArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -235,6 +238,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Trust(args) => trust::cmd_trust(cli, out, args),
         Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
+        Command::Update(args) => update::cmd_update(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
@@ -263,6 +267,9 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<RepoError>() {
             return classify_repo(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::share::update::UpdateError>() {
+            return update::classify(e);
         }
         if let Some(e) = cause.downcast_ref::<SourceError>() {
             return classify_source(e);

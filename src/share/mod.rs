@@ -3,3 +3,4 @@
 
 pub mod repos;
 pub mod sync;
+pub mod update;
