@@ -1,0 +1,313 @@
+//! `ddx update` and `ddx contribute` against local bare upstreams, checked with git.
+
+mod common;
+
+use common::{stderr, stdout, TestRepo, MINI_WORKFLOW};
+use std::path::PathBuf;
+
+/// An upstream library: a work repository with `workflows/mini/`, and a bare clone of it that
+/// projects follow.
+struct Upstream {
+    work: TestRepo,
+    bare: PathBuf,
+}
+
+impl Upstream {
+    fn new() -> Upstream {
+        let work = TestRepo::new();
+        work.write("workflows/mini/workflow.yml", MINI_WORKFLOW);
+        work.write(
+            "workflows/mini/README.md",
+            "# mini\n\nLine one.\nLine two.\nLine three.\n",
+        );
+        work.write("README.md", "the team library\n");
+        work.commit_all("mini workflow");
+        let bare = work.home.join("library.git");
+        work.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+        Upstream { work, bare }
+    }
+
+    fn url(&self) -> &str {
+        self.bare.to_str().unwrap()
+    }
+
+    /// Writes `rel` upstream, commits and pushes it; returns the new upstream commit.
+    fn change(&self, rel: &str, content: &str, message: &str) -> String {
+        self.work.write(rel, content);
+        self.work.commit_all(message);
+        self.work.git(&["push", "-q", self.url(), "main"]);
+        self.work.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    fn bare_git(&self, args: &[&str]) -> String {
+        let mut all = vec!["--git-dir", self.url()];
+        all.extend_from_slice(args);
+        self.work.git(&all)
+    }
+}
+
+fn project() -> TestRepo {
+    let repo = TestRepo::new();
+    repo.write("src/main.rs", "fn main() {}\n");
+    repo.commit_all("initial");
+    repo
+}
+
+fn head(repo: &TestRepo) -> String {
+    repo.git(&["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+/// Refs, index and work tree as git sees them, to compare before and after.
+fn snapshot(repo: &TestRepo) -> String {
+    format!(
+        "{}\n--\n{}\n--\n{}",
+        repo.git(&["for-each-ref"]),
+        repo.git(&["ls-files", "-s"]),
+        repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+    )
+}
+
+#[test]
+fn update_brings_the_library_in_as_one_commit_naming_the_upstream() {
+    let up = Upstream::new();
+    let repo = project();
+    let before = head(&repo);
+
+    let out = repo.ddx_ok(&["update", "--from", up.url()]);
+    let upstream = up.work.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    assert!(out.starts_with("Added .ddx/library/ from "), "{out}");
+
+    // One commit on top of the old HEAD, whose second parent is the upstream commit.
+    let parents = repo.git(&["log", "-1", "--format=%P"]);
+    assert_eq!(parents.trim(), format!("{before} {upstream}"));
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains("git-subtree-dir: .ddx/library\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("git-subtree-split: {upstream}\n")),
+        "{message}"
+    );
+    assert_eq!(
+        repo.git(&["show", "HEAD:.ddx/library/workflows/mini/workflow.yml"]),
+        MINI_WORKFLOW
+    );
+    assert_eq!(repo.read(".ddx/library/README.md"), "the team library\n");
+    assert_eq!(
+        repo.git(&["rev-parse", "refs/ddx/upstream/library"]).trim(),
+        upstream
+    );
+    let config = repo.read(".ddx/config.yml");
+    assert!(
+        config.contains(&format!("library:\n  url: {}\n", up.url())),
+        "{config}"
+    );
+    // Only the config is left to commit.
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+        "?? .ddx/config.yml\n"
+    );
+    // The catalog sees the project library.
+    let list = repo.ddx_json(&["workflow", "list", "--json"]);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "mini" && w["source"] == "project"),
+        "{list}"
+    );
+    repo.git(&["fsck", "--no-progress"]);
+
+    // Again with nothing new upstream: up to date, HEAD unmoved.
+    repo.commit_all("record the library upstream");
+    let at = head(&repo);
+    let again = repo.ddx_ok(&["update"]);
+    assert!(again.contains("is up to date"), "{again}");
+    assert_eq!(head(&repo), at);
+}
+
+#[test]
+fn an_upstream_change_merges_with_a_local_commit_which_stays_an_ancestor() {
+    let up = Upstream::new();
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+
+    // A local change to the library, committed; an upstream change to another line.
+    repo.write(
+        ".ddx/library/workflows/mini/README.md",
+        "# mini\n\nLine one, as we say it here.\nLine two.\nLine three.\n",
+    );
+    repo.commit_all("mini: our wording");
+    let local = head(&repo);
+    let upstream = up.change(
+        "workflows/mini/README.md",
+        "# mini\n\nLine one.\nLine two.\nLine three, improved upstream.\n",
+        "mini: better line three",
+    );
+
+    let json = repo.ddx_json(&["update", "--json"]);
+    assert_eq!(json["action"], "merged", "{json}");
+    assert_eq!(json["upstream"], upstream.as_str());
+    assert_eq!(json["commit"], head(&repo).as_str());
+
+    assert_eq!(
+        repo.read(".ddx/library/workflows/mini/README.md"),
+        "# mini\n\nLine one, as we say it here.\nLine two.\nLine three, improved upstream.\n"
+    );
+    // The local commit is kept in history, never rewritten.
+    repo.git(&["merge-base", "--is-ancestor", &local, "HEAD"]);
+    repo.git(&["merge-base", "--is-ancestor", &upstream, "HEAD"]);
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%P"]).trim(),
+        format!("{local} {upstream}")
+    );
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(&format!("git-subtree-split: {upstream}\n")),
+        "{message}"
+    );
+    // Upstream files landed inside the library only.
+    assert!(!repo.path("workflows").exists());
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+        ""
+    );
+}
+
+#[test]
+fn an_overlapping_change_is_left_as_a_git_merge_conflict() {
+    let up = Upstream::new();
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+    repo.write(
+        ".ddx/library/workflows/mini/README.md",
+        "# mini\n\nLine one, ours.\nLine two.\nLine three.\n",
+    );
+    repo.commit_all("mini: ours");
+    up.change(
+        "workflows/mini/README.md",
+        "# mini\n\nLine one, theirs.\nLine two.\nLine three.\n",
+        "mini: theirs",
+    );
+
+    let out = repo.ddx(&["update"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("stopped with conflicts in:\n  .ddx/library/workflows/mini/README.md\n"),
+        "{text}"
+    );
+    assert!(stderr(&out).contains("`git add`"), "{}", stderr(&out));
+
+    // A normal git merge conflict: MERGE_HEAD, index stages, markers with both texts.
+    repo.git(&["rev-parse", "-q", "--verify", "MERGE_HEAD"]);
+    let stages = repo.git(&["ls-files", "-u", ".ddx/library/workflows/mini/README.md"]);
+    assert_eq!(stages.lines().count(), 3, "{stages}");
+    let file = repo.read(".ddx/library/workflows/mini/README.md");
+    assert!(file.contains("<<<<<<< "), "{file}");
+    assert!(file.contains("Line one, ours."), "{file}");
+    assert!(file.contains("Line one, theirs."), "{file}");
+    assert_eq!(
+        repo.git(&["status", "--porcelain"]),
+        "UU .ddx/library/workflows/mini/README.md\n"
+    );
+
+    // Finished the git way; the commit message names the upstream commit.
+    repo.write(
+        ".ddx/library/workflows/mini/README.md",
+        "# mini\n\nLine one, both.\nLine two.\nLine three.\n",
+    );
+    repo.git(&["add", ".ddx/library/workflows/mini/README.md"]);
+    repo.git(&["commit", "-q", "--no-edit"]);
+    let message = repo.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("git-subtree-split: "), "{message}");
+    let again = repo.ddx_ok(&["update"]);
+    assert!(again.contains("is up to date"), "{again}");
+}
+
+#[test]
+fn a_dirty_library_is_refused_with_nothing_changed() {
+    let up = Upstream::new();
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+    up.change(
+        "workflows/mini/README.md",
+        "new upstream text\n",
+        "upstream",
+    );
+    repo.write(
+        ".ddx/library/workflows/mini/README.md",
+        "uncommitted edit\n",
+    );
+    let before = snapshot(&repo);
+
+    let out = repo.ddx(&["update"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: .ddx/library/ has uncommitted changes: .ddx/library/workflows/mini/README.md"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&repo), before);
+    assert_eq!(
+        repo.read(".ddx/library/workflows/mini/README.md"),
+        "uncommitted edit\n"
+    );
+
+    // Staged changes elsewhere are refused too: the merge commit would take them in.
+    repo.git(&["checkout", "--", ".ddx/library"]);
+    repo.write("src/lib.rs", "// staged\n");
+    repo.git(&["add", "src/lib.rs"]);
+    let before = snapshot(&repo);
+    let out = repo.ddx(&["update"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("staged changes"), "{}", stderr(&out));
+    assert_eq!(snapshot(&repo), before);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let up = Upstream::new();
+    let repo = project();
+    let before = snapshot(&repo);
+    let objects = repo.git(&["count-objects", "-v"]);
+    let out = repo.ddx_ok(&["update", "--from", up.url(), "--dry-run"]);
+    assert!(out.starts_with("Would fetch "), "{out}");
+    assert!(out.contains("and add it as .ddx/library/"), "{out}");
+    assert_eq!(snapshot(&repo), before);
+    assert_eq!(repo.git(&["count-objects", "-v"]), objects);
+    assert!(!repo.path(".ddx").exists());
+
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+    up.change("workflows/mini/README.md", "new\n", "upstream");
+    let before = snapshot(&repo);
+    let json = repo.ddx_json(&["update", "--dry-run", "--json"]);
+    assert_eq!(json["action"], "merged", "{json}");
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(snapshot(&repo), before);
+    let _ = up.bare_git(&["rev-parse", "main"]);
+}
+
+#[test]
+fn update_without_an_upstream_says_how_to_name_one() {
+    let repo = project();
+    let out = repo.ddx(&["update"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: the project library has no upstream yet"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("ddx update --from <url>"),
+        "{}",
+        stderr(&out)
+    );
+}
