@@ -311,3 +311,39 @@ fn update_without_an_upstream_says_how_to_name_one() {
         stderr(&out)
     );
 }
+
+#[test]
+fn update_names_the_instances_a_newer_definition_can_upgrade() {
+    let up = Upstream::new();
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "mini",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "mini-1",
+    ]);
+    let none = repo.ddx_json(&["update", "--json"]);
+    assert_eq!(none["upgrades"], serde_json::json!([]), "{none}");
+
+    up.change(
+        "workflows/mini/workflow.yml",
+        &MINI_WORKFLOW.replace("version: 0.1.0", "version: 0.2.0"),
+        "mini 0.2.0",
+    );
+    let out = repo.ddx_ok(&["update"]);
+    assert!(
+        out.contains(
+            "Upgrade available for mini-1 (mini 0.1.0 -> 0.2.0 from project): ddx workflow upgrade -i mini-1\n"
+        ),
+        "{out}"
+    );
+    let json = repo.ddx_json(&["update", "--json"]);
+    assert_eq!(json["action"], "up-to-date", "{json}");
+    assert_eq!(json["upgrades"][0]["instance"], "mini-1", "{json}");
+    assert_eq!(json["upgrades"][0]["available_version"], "0.2.0");
+}
