@@ -347,3 +347,174 @@ fn update_names_the_instances_a_newer_definition_can_upgrade() {
     assert_eq!(json["upgrades"][0]["instance"], "mini-1", "{json}");
     assert_eq!(json["upgrades"][0]["available_version"], "0.2.0");
 }
+
+/// A project whose library follows `up`, committed.
+fn following(up: &Upstream) -> TestRepo {
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", up.url()]);
+    repo.commit_all("record the library upstream");
+    repo
+}
+
+fn bare_refs(up: &Upstream) -> String {
+    up.bare_git(&["for-each-ref"])
+}
+
+#[test]
+fn contribute_pushes_one_commit_on_upstreams_tip_touching_only_the_workflow() {
+    let up = Upstream::new();
+    up.change("docs/other.md", "unrelated upstream file\n", "docs");
+    let repo = following(&up);
+    let main = up.bare_git(&["rev-parse", "main"]).trim().to_owned();
+
+    // A local commit: a new phase, a changed criterion, and a template.
+    let lib = ".ddx/library/workflows/mini";
+    let changed = MINI_WORKFLOW
+        .replace("Success metrics defined", "Success metrics agreed")
+        .replace(
+            "  - id: ship\n",
+            "  - id: review\n    order: 5\n    name: Review\n    depends_on: [ship]\n  - id: ship\n",
+        );
+    repo.write(&format!("{lib}/workflow.yml"), &changed);
+    repo.write(
+        &format!("{lib}/phases/01-frame/artifacts/notes/template.md"),
+        "# Notes for {{ project_name }}\n",
+    );
+    repo.commit_all("mini: a review phase and frame notes");
+    repo.ddx_ok(&["workflow", "validate", "mini"]);
+
+    let json = repo.ddx_json(&["contribute", "mini", "--json"]);
+    let branch = json["branch"].as_str().unwrap().to_owned();
+    assert!(branch.starts_with("ddx/contribute/mini-"), "{json}");
+    assert_eq!(json["pushed"], true);
+    assert_eq!(json["path"], "workflows/mini");
+    assert_eq!(
+        json["changelog"]["phases"]["added"],
+        serde_json::json!(["review"])
+    );
+    assert_eq!(
+        json["changelog"]["gates"]["added"],
+        serde_json::json!(["frame exit: Success metrics agreed"])
+    );
+    assert_eq!(
+        json["changelog"]["gates"]["removed"],
+        serde_json::json!(["frame exit: Success metrics defined"])
+    );
+    assert_eq!(
+        json["changelog"]["templates"]["added"],
+        serde_json::json!(["phases/01-frame/artifacts/notes/template.md"])
+    );
+
+    // Upstream main did not move; the branch is exactly one commit on top of it.
+    assert_eq!(up.bare_git(&["rev-parse", "main"]).trim(), main);
+    let tip = up.bare_git(&["rev-parse", &branch]).trim().to_owned();
+    assert_eq!(up.bare_git(&["rev-parse", &format!("{tip}^")]).trim(), main);
+    assert_eq!(
+        up.bare_git(&["rev-list", "--count", &format!("main..{branch}")])
+            .trim(),
+        "1"
+    );
+    assert_eq!(
+        up.bare_git(&["diff", "--name-only", "main", &branch]),
+        "workflows/mini/phases/01-frame/artifacts/notes/template.md\nworkflows/mini/workflow.yml\n"
+    );
+    assert_eq!(
+        up.bare_git(&["show", &format!("{branch}:workflows/mini/workflow.yml")]),
+        changed
+    );
+    let message = up.bare_git(&["log", "-1", "--format=%B", &branch]);
+    assert!(
+        message.starts_with("mini: local changes to 0.1.0\n\n"),
+        "{message}"
+    );
+    assert!(message.contains("Phases:\n- added: review\n"), "{message}");
+    assert!(
+        message.contains("- added: frame exit: Success metrics agreed\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains("- mini: a review phase and frame notes (Test User <test@example.com>, "),
+        "{message}"
+    );
+    up.bare_git(&["fsck", "--no-progress"]);
+
+    // The same branch again is refused, and nothing is pushed.
+    let before = bare_refs(&up);
+    let out = repo.ddx(&["contribute", "mini", "--branch", &branch]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "already has a branch `{branch}`; nothing was pushed"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // As is the branch upstream follows.
+    let out = repo.ddx(&["contribute", "mini", "--branch", "main"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(bare_refs(&up), before);
+}
+
+#[test]
+fn contribute_refuses_an_invalid_workflow_and_pushes_nothing() {
+    let up = Upstream::new();
+    let repo = following(&up);
+    repo.write(
+        ".ddx/local/workflows/mini/workflow.yml",
+        &MINI_WORKFLOW.replace(
+            "depends_on: [frame]\n    input_gates",
+            "depends_on: [ship]\n    input_gates",
+        ),
+    );
+    let before = bare_refs(&up);
+    let out = repo.ddx(&["contribute", "mini"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("error: mini is invalid, so it was not contributed (nothing was pushed)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("cycle"), "{}", stderr(&out));
+    assert_eq!(bare_refs(&up), before);
+}
+
+#[test]
+fn contribute_a_new_local_workflow_to_a_registered_repository() {
+    let up = Upstream::new();
+    let repo = project();
+    repo.ddx_ok(&["repo", "add", "team", up.url()]);
+    repo.write(
+        ".ddx/local/workflows/fresh/workflow.yml",
+        "name: fresh\nversion: 1.0.0\ndescription: a new one\nphases:\n  - id: go\n",
+    );
+    let main = up.bare_git(&["rev-parse", "main"]).trim().to_owned();
+
+    let before = bare_refs(&up);
+    let dry = repo.ddx_ok(&["contribute", "fresh", "--to", "team", "--dry-run"]);
+    assert!(dry.starts_with("Would push "), "{dry}");
+    assert_eq!(bare_refs(&up), before);
+
+    let out = repo.ddx_ok(&[
+        "contribute",
+        "fresh",
+        "--to",
+        "team",
+        "--branch",
+        "add-fresh",
+        "--message",
+        "fresh: a workflow for new projects",
+    ]);
+    assert!(out.contains("as branch add-fresh."), "{out}");
+    assert_eq!(
+        up.bare_git(&["diff", "--name-only", "main", "add-fresh"]),
+        "workflows/fresh/workflow.yml\n"
+    );
+    assert_eq!(
+        up.bare_git(&["log", "-1", "--format=%s", "add-fresh"])
+            .trim(),
+        "fresh: a workflow for new projects"
+    );
+    assert_eq!(up.bare_git(&["rev-parse", "main"]).trim(), main);
+    assert_eq!(up.bare_git(&["rev-parse", "add-fresh^"]).trim(), main);
+}

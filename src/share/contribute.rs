@@ -265,13 +265,20 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
         &wf,
     );
     let credits = git::credits(&dir, &[history_path.as_str()], None)?;
-    let subject = match (opts.message, old) {
-        (Some(m), _) => m.to_owned(),
-        (None, Some(_)) => format!("{name}: update to {}", wf.version),
-        (None, None) => format!("{name}: add workflow {}", wf.version),
+    let old_version = old_tree
+        .as_ref()
+        .and_then(|t| model::validate(t).workflow)
+        .map(|w| w.version);
+    let subject = match (opts.message, old, old_version) {
+        (Some(m), _, _) => m.to_owned(),
+        (None, None, _) => format!("{name}: add workflow {}", wf.version),
+        (None, Some(_), Some(v)) if v == wf.version => {
+            format!("{name}: local changes to {}", wf.version)
+        }
+        (None, Some(_), _) => format!("{name}: update to {}", wf.version),
     };
     let mut message = Message::new(subject);
-    message.body = body(&changelog, &credits, &local);
+    message.body = body(&changelog, &credits, &history_path);
     let identity = repo.identity()?;
     let mut co_authors = BTreeSet::new();
     for c in &credits {
