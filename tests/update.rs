@@ -461,7 +461,7 @@ fn contribute_refuses_an_invalid_workflow_and_pushes_nothing() {
     let repo = following(&up);
     repo.write(
         ".ddx/local/workflows/mini/workflow.yml",
-        &MINI_WORKFLOW.replace(
+        MINI_WORKFLOW.replace(
             "depends_on: [frame]\n    input_gates",
             "depends_on: [ship]\n    input_gates",
         ),
