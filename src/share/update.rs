@@ -241,13 +241,7 @@ pub fn update(repo: &Repo, cwd: &Path, opts: &Options<'_>) -> Result<Updated, Up
                 let id = git::subtree_add(&dir, LIBRARY_ROOT, upstream, head, &message)?;
                 out.commit = Some(id.to_string());
             }
-            _ => match git::subtree_merge(
-                &dir,
-                LIBRARY_ROOT,
-                upstream,
-                &message,
-                previous.is_none(),
-            )? {
+            _ => match git::subtree_merge(&dir, LIBRARY_ROOT, upstream, &message)? {
                 MergeOutcome::Merged(id) => out.commit = Some(id.to_string()),
                 MergeOutcome::Conflict(paths) => {
                     out.action = Action::Conflict;

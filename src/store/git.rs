@@ -701,22 +701,29 @@ pub enum MergeOutcome {
 }
 
 /// `git merge --no-ff -Xsubtree=<prefix>` of `commit` with `message`: git's own merge, so a
-/// conflict is a normal merge conflict (markers, index stages, `MERGE_HEAD`).
+/// conflict is a normal merge conflict (markers, index stages, `MERGE_HEAD`). Histories
+/// without a common commit (a library committed by hand, an upstream that changed) merge over
+/// an empty base, so files both sides have differently conflict rather than being refused.
 pub fn subtree_merge(
     dir: &Path,
     prefix: &str,
     commit: ObjectId,
     message: &str,
-    unrelated: bool,
 ) -> Result<MergeOutcome, GitCommandError> {
     let subtree = format!("-Xsubtree={prefix}");
     let msg = format!("--message={message}");
     let id = commit.to_string();
-    let mut args = vec!["merge", "--no-ff", "--no-edit", "--no-log", "--no-stat"];
-    if unrelated {
-        args.push("--allow-unrelated-histories");
-    }
-    args.extend([subtree.as_str(), msg.as_str(), id.as_str()]);
+    let args = [
+        "merge",
+        "--no-ff",
+        "--no-edit",
+        "--no-log",
+        "--no-stat",
+        "--allow-unrelated-histories",
+        subtree.as_str(),
+        msg.as_str(),
+        id.as_str(),
+    ];
     let (code, stdout, stderr) = run_any(dir, &args)?;
     if code == Some(0) {
         let head = rev_parse_commit(dir, "HEAD").ok_or_else(|| GitCommandError::Unexpected {
