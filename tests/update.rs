@@ -518,3 +518,44 @@ fn contribute_a_new_local_workflow_to_a_registered_repository() {
     assert_eq!(up.bare_git(&["rev-parse", "main"]).trim(), main);
     assert_eq!(up.bare_git(&["rev-parse", "add-fresh^"]).trim(), main);
 }
+
+#[test]
+fn update_and_contribute_work_in_sha256_and_reftable_repositories() {
+    for shape in [
+        &["--object-format=sha256"][..],
+        &["--ref-format=reftable"][..],
+    ] {
+        let work = TestRepo::shaped(shape);
+        work.write("workflows/mini/workflow.yml", MINI_WORKFLOW);
+        work.commit_all("mini");
+        let bare = work.home.join("library.git");
+        work.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+        let url = bare.to_str().unwrap();
+
+        let repo = TestRepo::shaped(shape);
+        repo.commit_all("initial");
+        repo.ddx_ok(&["update", "--from", url]);
+        repo.commit_all("record the library upstream");
+        repo.write(
+            ".ddx/library/workflows/mini/workflow.yml",
+            MINI_WORKFLOW.replace("Budget approved", "Budget signed off"),
+        );
+        repo.commit_all("mini: wording");
+        work.write("workflows/mini/README.md", "# mini\n");
+        work.commit_all("readme");
+        work.git(&["push", "-q", url, "main"]);
+
+        let json = repo.ddx_json(&["update", "--json"]);
+        assert_eq!(json["action"], "merged", "{shape:?}: {json}");
+        assert_eq!(
+            repo.read(".ddx/library/workflows/mini/README.md"),
+            "# mini\n"
+        );
+        repo.git(&["fsck", "--no-progress"]);
+
+        let out = repo.ddx_json(&["contribute", "mini", "--branch", "wording", "--json"]);
+        assert_eq!(out["pushed"], true, "{shape:?}: {out}");
+        let diff = work.git(&["--git-dir", url, "diff", "--name-only", "main", "wording"]);
+        assert_eq!(diff, "workflows/mini/workflow.yml\n", "{shape:?}");
+    }
+}
