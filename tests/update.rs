@@ -338,7 +338,7 @@ fn update_names_the_instances_a_newer_definition_can_upgrade() {
     let out = repo.ddx_ok(&["update"]);
     assert!(
         out.contains(
-            "Upgrade available for mini-1 (mini 0.1.0 -> 0.2.0 from project): ddx workflow upgrade -i mini-1\n"
+            "Upgrade available for mini-1 (mini 0.1.0 -> 0.2.0, from project): ddx workflow upgrade -i mini-1\n"
         ),
         "{out}"
     );

@@ -118,9 +118,17 @@ fn print(out: &Output, u: &Updated) {
         out.warn(format!("fetching `{}` failed: {}", f.name, f.error));
     }
     for g in &u.upgrades {
+        let what = if g.pinned_version == g.available_version {
+            format!("{} {}, definition changed", g.workflow, g.pinned_version)
+        } else {
+            format!(
+                "{} {} -> {}",
+                g.workflow, g.pinned_version, g.available_version
+            )
+        };
         out.line(format!(
-            "Upgrade available for {} ({} {} -> {} from {}): ddx workflow upgrade -i {}",
-            g.instance, g.workflow, g.pinned_version, g.available_version, g.source, g.instance
+            "Upgrade available for {} ({what}, from {}): ddx workflow upgrade -i {}",
+            g.instance, g.source, g.instance
         ));
     }
     if would {
