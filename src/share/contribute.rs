@@ -308,7 +308,7 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
         return Ok(out);
     }
     let new_root = library::replace_folder(sink, base_tree, &path, folder)?;
-    let commit = event::write_commit(sink, &identity, &message, new_root, &[base])?;
+    let commit = library::write_commit_as_git_would(sink, &identity, &message, new_root, &[base])?;
     let branch = match opts.branch {
         Some(b) => b.to_owned(),
         None => format!("ddx/contribute/{name}-{}", commit.to_hex_with_len(8)),

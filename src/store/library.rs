@@ -207,3 +207,41 @@ pub fn commit_tree(repo: &Repo, commit: ObjectId) -> Result<ObjectId, StoreError
         .map_err(|e| StoreError::git(format!("reading the tree of {commit}"), e))?
         .detach())
 }
+
+/// Writes a commit for another repository's history (a contribution), signed as `git commit`
+/// would sign it: when `commit.gpgSign` is on, with `gpg.format` and `user.signingKey`. A dry
+/// run only hashes the unsigned commit.
+pub fn write_commit_as_git_would(
+    sink: super::event::Sink<'_>,
+    identity: &super::Identity,
+    message: &super::event::Message,
+    tree: ObjectId,
+    parents: &[ObjectId],
+) -> Result<ObjectId, StoreError> {
+    let commit = super::event::commit_object(identity, message, tree, parents);
+    if sink.is_dry_run() {
+        return sink.put(&commit);
+    }
+    let options = sink
+        .store()
+        .gix()
+        .commit_signing_options_if_enabled()
+        .map_err(|e| {
+            StoreError::git(
+                "reading the signing configuration (gpg.format, user.signingKey)",
+                e,
+            )
+        })?;
+    match options {
+        Some(options) => {
+            let signed = commit.sign(options).map_err(|e| {
+                StoreError::git(
+                    "signing the commit (commit.gpgSign is on: check gpg.format and user.signingKey)",
+                    e,
+                )
+            })?;
+            sink.put(&signed)
+        }
+        None => sink.put(&commit),
+    }
+}
