@@ -392,6 +392,8 @@ fn contribute_pushes_one_commit_on_upstreams_tip_touching_only_the_workflow() {
         json["changelog"]["phases"]["added"],
         serde_json::json!(["review"])
     );
+    // Only the local commit is credited, not the upstream's own history.
+    assert_eq!(json["credits"].as_array().unwrap().len(), 1, "{json}");
     assert_eq!(
         json["changelog"]["gates"]["added"],
         serde_json::json!(["frame exit: Success metrics agreed"])
@@ -437,6 +439,17 @@ fn contribute_pushes_one_commit_on_upstreams_tip_touching_only_the_workflow() {
         "{message}"
     );
     up.bare_git(&["fsck", "--no-progress"]);
+
+    // Uncommitted edits of the committed library are not contributed, and it says so.
+    repo.write(&format!("{lib}/README.md"), "uncommitted\n");
+    let dry = repo.ddx(&["contribute", "mini", "--dry-run", "--branch", "other"]);
+    assert!(
+        stderr(&dry).contains(&format!(
+            "1 uncommitted change under {lib} is not part of it (the committed version is): {lib}/README.md"
+        )),
+        "{}",
+        stderr(&dry)
+    );
 
     // The same branch again is refused, and nothing is pushed.
     let before = bare_refs(&up);

@@ -51,6 +51,20 @@ pub fn cmd_contribute(cli: &Cli, out: &Output, args: &ContributeArgs) -> anyhow:
 }
 
 fn print(out: &Output, c: &Contributed) {
+    if !c.uncommitted.is_empty() {
+        out.warn(format!(
+            "{} uncommitted change{} under {} {} not part of it (the committed version is): {}",
+            c.uncommitted.len(),
+            if c.uncommitted.len() == 1 { "" } else { "s" },
+            c.local.trim_start_matches("HEAD:"),
+            if c.uncommitted.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
+            c.uncommitted.join(", ")
+        ));
+    }
     if c.unchanged {
         out.line(format!(
             "{} ({}) has {} exactly as {} has it: nothing to contribute.",

@@ -91,6 +91,12 @@ fn print(out: &Output, u: &Updated) {
             );
         }
     }
+    if !would && u.action != Action::Conflict && u.workflows.is_empty() {
+        out.warn(format!(
+            "{lib}/workflows/ has no workflow: the catalog reads workflow folders there, so the \
+             upstream should keep them in workflows/ at its root"
+        ));
+    }
     if u.config_changed {
         if would {
             out.note("Would record the upstream in .ddx/config.yml.");

@@ -126,6 +126,8 @@ pub struct Contributed {
     pub credits: Vec<Credit>,
     /// The command that opens a pull (merge) request, when the host is known.
     pub pr_command: Option<String>,
+    /// Uncommitted changes under the committed library folder, which are not contributed.
+    pub uncommitted: Vec<String>,
     /// Upstream already has exactly this version: nothing to push.
     pub unchanged: bool,
     pub pushed: bool,
@@ -300,6 +302,14 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
         changelog,
         credits,
         pr_command: None,
+        uncommitted: if tree.git_tree_id().is_some() {
+            git::status_of(&dir, &[history_path.as_str()])?
+                .into_iter()
+                .map(|l| l.get(3..).unwrap_or(&l).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
         unchanged: old == Some(folder),
         pushed: false,
         dry_run: opts.dry_run,

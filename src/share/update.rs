@@ -130,6 +130,8 @@ pub struct Updated {
     pub repositories: Vec<Fetch>,
     pub repository_failures: Vec<FetchFailure>,
     pub upgrades: Vec<Upgrade>,
+    /// The workflows of `.ddx/library/workflows/` in HEAD afterwards (empty on a dry run).
+    pub workflows: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -219,6 +221,7 @@ pub fn update(repo: &Repo, cwd: &Path, opts: &Options<'_>) -> Result<Updated, Up
         repositories: Vec::new(),
         repository_failures: Vec::new(),
         upgrades: Vec::new(),
+        workflows: Vec::new(),
         dry_run: opts.dry_run,
     };
     if opts.dry_run {
@@ -271,6 +274,12 @@ pub fn update(repo: &Repo, cwd: &Path, opts: &Options<'_>) -> Result<Updated, Up
     }
     // Reopened: the merge wrote objects and moved HEAD behind this handle's back.
     let fresh = Repo::discover(&dir)?;
+    if let Some(tree) = library::project_library(&fresh)? {
+        out.workflows = library::workflow_folders(&fresh, tree, false)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+    }
     fetch_repositories(&fresh, false, &mut out)?;
     out.upgrades = upgrades(&fresh)?;
     Ok(out)
