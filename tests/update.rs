@@ -572,3 +572,67 @@ fn update_and_contribute_work_in_sha256_and_reftable_repositories() {
         assert_eq!(diff, "workflows/mini/workflow.yml\n", "{shape:?}");
     }
 }
+
+/// Copies the folder `from` to `to` inside a test repository.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_real_helix_library_merges_and_a_template_edit_is_contributed() {
+    let Some(helix) = common::corpus_helix() else {
+        return;
+    };
+    let work = TestRepo::new();
+    copy_dir(&helix, &work.path("workflows/helix"));
+    work.commit_all("helix as shipped");
+    let bare = work.home.join("library.git");
+    work.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    let url = bare.to_str().unwrap();
+
+    let repo = project();
+    repo.ddx_ok(&["update", "--from", url]);
+    repo.commit_all("record the library upstream");
+    let prd = "phases/01-frame/artifacts/prd/template.md";
+    let local_prd = format!(".ddx/library/workflows/helix/{prd}");
+    let ours = format!("{}\n## Our house rules\n", repo.read(&local_prd));
+    repo.write(&local_prd, &ours);
+    repo.commit_all("helix: our PRD house rules");
+    let local = head(&repo);
+
+    let feasibility = "workflows/helix/phases/01-frame/artifacts/feasibility-study/template.md";
+    let theirs = format!("{}\n## Upstream addition\n", work.read(feasibility));
+    work.write(feasibility, &theirs);
+    work.commit_all("helix: feasibility addition");
+    work.git(&["push", "-q", url, "main"]);
+
+    let json = repo.ddx_json(&["update", "--json"]);
+    assert_eq!(json["action"], "merged", "{json}");
+    assert_eq!(json["workflows"], serde_json::json!(["helix"]));
+    repo.git(&["merge-base", "--is-ancestor", &local, "HEAD"]);
+    assert_eq!(repo.read(&local_prd), ours);
+    assert_eq!(repo.read(&format!(".ddx/library/{feasibility}")), theirs);
+    repo.ddx_ok(&["workflow", "validate", "helix"]);
+
+    let dry = repo.ddx_json(&["contribute", "helix", "--dry-run", "--json"]);
+    assert_eq!(dry["pushed"], false);
+    assert_eq!(
+        dry["changelog"]["templates"],
+        serde_json::json!({"added": [], "changed": [prd], "removed": []}),
+        "{dry}"
+    );
+    assert_eq!(
+        dry["changelog"]["files"]["changed"],
+        serde_json::json!([prd])
+    );
+    assert_eq!(dry["changelog"]["phases"]["changed"], serde_json::json!([]));
+}
