@@ -379,6 +379,30 @@ mod tests {
     }
 
     #[test]
+    fn the_library_upstream_is_added_keeping_the_rest_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# team settings\nrepositories:\n  - name: a\n    url: /a   # ours\nagent: x\n";
+        std::fs::create_dir_all(dir.path().join(".ddx")).unwrap();
+        std::fs::write(dir.path().join(CONFIG_PATH), text).unwrap();
+        let mut c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.library, None);
+        c.library = Some(LibraryConfig {
+            url: "/srv/library.git".into(),
+            branch: Some("stable".into()),
+            extra: Mapping::new(),
+        });
+        c.save(dir.path()).unwrap();
+        let saved = std::fs::read_to_string(dir.path().join(CONFIG_PATH)).unwrap();
+        assert_eq!(
+            saved,
+            format!("{text}library:\n  url: /srv/library.git\n  branch: stable\n")
+        );
+        let again = Config::load(dir.path()).unwrap();
+        assert_eq!(again.library, c.library);
+        assert_eq!(again.repositories.len(), 1);
+    }
+
+    #[test]
     fn a_broken_file_names_where() {
         let err = Config::parse(Path::new("c.yml"), "repositories: [\n").unwrap_err();
         assert!(
