@@ -172,7 +172,11 @@ fn an_upstream_change_merges_with_a_local_commit_which_stays_an_ancestor() {
     assert!(!repo.path("workflows").exists());
     repo.ddx_ok(&["audit", "verify"]);
     let audit = repo.git(&["log", "--format=%s", "refs/ddx/audit"]);
-    assert_eq!(audit.matches("update .ddx/library from").count(), 2, "{audit}");
+    assert_eq!(
+        audit.matches("update .ddx/library from").count(),
+        2,
+        "{audit}"
+    );
     assert_eq!(
         repo.git(&["status", "--porcelain", "--untracked-files=all"]),
         ""

@@ -17,7 +17,7 @@ use crate::store::event::{self, Message, Sink};
 use crate::store::git::{self, Credit, GitCommandError, Push};
 use crate::store::library::{self, PROJECT_LIBRARY};
 use crate::store::sources::{self, SourceError};
-use crate::store::{GitTree, Repo, StoreError};
+use crate::store::{GitTree, ObjectId, Repo, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -244,13 +244,7 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
     let fetched = sources::fetch(repo, &url, branch.as_deref(), false)?;
     let base = fetched.commit;
     let base_tree = library::commit_tree(repo, base)?;
-    let root = sources::workflows_root(repo, base)?;
-    let path = if root.path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{}/{name}", root.path)
-    };
-    let old = library::subtree(repo, base_tree, &path)?;
+    let (path, old) = upstream_folder(repo, base, base_tree, name)?;
     let sink = if opts.dry_run {
         Sink::HashOnly(repo)
     } else {
@@ -378,6 +372,44 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
         ],
     );
     Ok(out)
+}
+
+/// Where `name` lives in upstream's tree, and its folder there: the first of `workflows/`,
+/// `library/workflows/` and the root that has it, else (a new workflow) where upstream keeps
+/// its workflows.
+fn upstream_folder(
+    repo: &Repo,
+    base: ObjectId,
+    base_tree: ObjectId,
+    name: &str,
+) -> Result<(String, Option<ObjectId>), ContributeError> {
+    for (root, needs_yml) in [
+        ("workflows", false),
+        ("library/workflows", false),
+        ("", true),
+    ] {
+        let tree = if root.is_empty() {
+            Some(base_tree)
+        } else {
+            library::subtree(repo, base_tree, root)?
+        };
+        let Some(tree) = tree else { continue };
+        if let Some(id) = library::workflow_folder(repo, tree, name, needs_yml)? {
+            let path = if root.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{root}/{name}")
+            };
+            return Ok((path, Some(id)));
+        }
+    }
+    let root = sources::workflows_root(repo, base)?;
+    let path = if root.path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", root.path)
+    };
+    Ok((path, None))
 }
 
 /// The commit message body: the changelog, then the local commits credited.
