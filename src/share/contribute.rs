@@ -255,16 +255,16 @@ pub fn contribute(repo: &Repo, opts: &Options<'_>) -> Result<Contributed, Contri
         None => event::write_file_tree(sink, tree.as_ref())?.0,
     };
     let old_tree: Option<GitTree> = old.map(|id| GitTree::open(repo, id, format!("{url}:{path}")));
+    // Upstream's own version may be invalid: the changelog then compares files only.
+    let old_wf = old_tree.as_ref().and_then(|t| model::validate(t).workflow);
     let changelog = changelog(
         old_tree.as_ref().map(|t| t as &dyn FileTree),
+        old_wf.as_ref(),
         tree.as_ref(),
         &wf,
     );
     let credits = git::credits(&dir, &[history_path.as_str()], None)?;
-    let old_version = old_tree
-        .as_ref()
-        .and_then(|t| model::validate(t).workflow)
-        .map(|w| w.version);
+    let old_version = old_wf.map(|w| w.version);
     let subject = match (opts.message, old, old_version) {
         (Some(m), _, _) => m.to_owned(),
         (None, None, _) => format!("{name}: add workflow {}", wf.version),
@@ -502,17 +502,20 @@ fn template_paths(wf: &Workflow) -> BTreeSet<String> {
         .collect()
 }
 
-/// The changelog from `old` (upstream's version, if it has one) to `new`.
-fn changelog(old: Option<&dyn FileTree>, new: &dyn FileTree, wf: &Workflow) -> Changelog {
+/// The changelog from `old` (upstream's files and definition, if it has them) to `new`.
+fn changelog(
+    old: Option<&dyn FileTree>,
+    old_wf: Option<&Workflow>,
+    new: &dyn FileTree,
+    wf: &Workflow,
+) -> Changelog {
     let old_files = old.map(files_of).unwrap_or_default();
     let new_files = files_of(new);
-    let old_wf = old.and_then(|t| model::validate(t).workflow);
-    let empty = BTreeMap::new();
-    let (old_phases, old_gates) = match &old_wf {
+    let (old_phases, old_gates) = match old_wf {
         Some(w) => (phases_of(w), gates_of(w)),
-        None => (empty.clone(), empty),
+        None => (BTreeMap::new(), BTreeMap::new()),
     };
-    let old_templates = old_wf.as_ref().map(template_paths).unwrap_or_default();
+    let old_templates = old_wf.map(template_paths).unwrap_or_default();
     let new_templates = template_paths(wf);
     let pick = |files: &BTreeMap<String, Vec<u8>>, paths: &BTreeSet<String>| {
         files
