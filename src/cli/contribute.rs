@@ -8,6 +8,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct ContributeArgs {
     /// The workflow (.ddx/local/workflows/<name>/, else .ddx/library/workflows/<name>/ in HEAD).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// The registered repository to contribute to (default: the library's upstream).
     #[arg(long, value_name = "SOURCE")]
