@@ -60,11 +60,26 @@ pub struct RepositoryConfig {
     pub extra: Mapping,
 }
 
+/// The upstream the project library `.ddx/library/` follows (`ddx update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryConfig {
+    pub url: String,
+    /// The branch to follow; the remote's default branch when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Keys ddx does not interpret, kept as written.
+    #[serde(flatten)]
+    pub extra: Mapping,
+}
+
 /// The whole `.ddx/config.yml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<RepositoryConfig>,
+    /// The upstream of the project library, once `ddx update --from` named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<LibraryConfig>,
     /// Top-level keys ddx does not interpret (yet), kept as written.
     #[serde(flatten)]
     pub extra: Mapping,
@@ -361,6 +376,30 @@ mod tests {
             std::fs::read_to_string(dir.path().join(CONFIG_PATH)).unwrap(),
             "agent: x\n"
         );
+    }
+
+    #[test]
+    fn the_library_upstream_is_added_keeping_the_rest_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "# team settings\nrepositories:\n  - name: a\n    url: /a   # ours\nagent: x\n";
+        std::fs::create_dir_all(dir.path().join(".ddx")).unwrap();
+        std::fs::write(dir.path().join(CONFIG_PATH), text).unwrap();
+        let mut c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.library, None);
+        c.library = Some(LibraryConfig {
+            url: "/srv/library.git".into(),
+            branch: Some("stable".into()),
+            extra: Mapping::new(),
+        });
+        c.save(dir.path()).unwrap();
+        let saved = std::fs::read_to_string(dir.path().join(CONFIG_PATH)).unwrap();
+        assert_eq!(
+            saved,
+            format!("{text}library:\n  url: /srv/library.git\n  branch: stable\n")
+        );
+        let again = Config::load(dir.path()).unwrap();
+        assert_eq!(again.library, c.library);
+        assert_eq!(again.repositories.len(), 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod source;
 
 pub use index::{BrokenWorkflow, Entry, Index, IndexedWorkflow};
 pub use record::Record;
-pub use source::Root;
+pub use source::{Root, LOCAL_WORKFLOWS};
 
 use crate::model::diag::did_you_mean;
 use crate::model::load::DefinitionError;

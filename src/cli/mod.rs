@@ -10,6 +10,7 @@ mod analyze;
 mod audit;
 mod checkpoint;
 mod completion;
+mod contribute;
 mod gate;
 mod hooks;
 mod instance;
@@ -22,6 +23,7 @@ mod progress;
 mod repo;
 mod sync;
 mod trust;
+mod update;
 mod workflow;
 
 pub use output::Output;
@@ -119,6 +121,10 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Detect the project's languages, tests and history; report findings and workflows.
     Analyze(analyze::AnalyzeArgs),
+    /// Merge the project library's upstream into .ddx/library/; list possible upgrades.
+    Update(update::UpdateArgs),
+    /// Push the local version of a workflow to a new branch of its upstream, for review.
+    Contribute(contribute::ContributeArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -239,6 +245,8 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Trust(args) => trust::cmd_trust(cli, out, args),
         Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
         Command::Sync(args) => sync::cmd_sync(cli, out, args),
+        Command::Update(args) => update::cmd_update(cli, out, args),
+        Command::Contribute(args) => contribute::cmd_contribute(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
@@ -286,6 +294,12 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<RepoError>() {
             return classify_repo(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::share::update::UpdateError>() {
+            return update::classify(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::share::contribute::ContributeError>() {
+            return contribute::classify(e);
         }
         if let Some(e) = cause.downcast_ref::<SourceError>() {
             return classify_source(e);

@@ -283,7 +283,7 @@ fn not_found(repo: &Repo, config: &Config, name: &str) -> RepoError {
 
 /// The user's own `ddx repo` command rewrote the config: if they trusted it as it was (`ddx
 /// trust`), they trust what their command made of it. A config they had not trusted stays so.
-fn keep_trust(repo: &Repo, before: Option<Vec<u8>>) {
+pub(crate) fn keep_trust(repo: &Repo, before: Option<Vec<u8>>) {
     let file = crate::engine::actions::CONFIG_FILE;
     let dir = repo.ddx_dir();
     let mut ledger = crate::trust::Ledger::read(&dir);

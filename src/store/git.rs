@@ -629,3 +629,252 @@ pub fn head_files(dir: &Path) -> Result<Vec<String>, GitCommandError> {
         .map(str::to_owned)
         .collect())
 }
+
+/// Runs git in `dir` with `args`, whatever its exit status: the status, stdout and stderr.
+fn run_any(dir: &Path, args: &[&str]) -> Result<(Option<i32>, String, String), GitCommandError> {
+    let shown = args.join(" ");
+    tracing::debug!("running git {shown}");
+    let out = Command::new("git")
+        .args(["-c", "gc.auto=0", "-c", "maintenance.auto=false"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .env("GIT_MERGE_AUTOEDIT", "no")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| GitCommandError::Spawn {
+            args: shown,
+            source,
+        })?;
+    Ok((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    ))
+}
+
+/// The entries of `git status --porcelain` under `paths` (untracked files included, ignored
+/// ones not), as `XY path` lines.
+pub fn status_of(dir: &Path, paths: &[&str]) -> Result<Vec<String>, GitCommandError> {
+    let mut args = vec![
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+    ];
+    args.extend_from_slice(paths);
+    let text = run(dir, &args)?;
+    Ok(text
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The paths staged in the index that differ from HEAD (`git diff --cached --name-only`).
+pub fn staged_paths(dir: &Path) -> Result<Vec<String>, GitCommandError> {
+    let text = run(
+        dir,
+        &["diff", "--cached", "--name-only", "-z", "--no-renames"],
+    )?;
+    Ok(text
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The paths with unmerged entries (index stages 1–3) in the index.
+pub fn unmerged_paths(dir: &Path) -> Result<Vec<String>, GitCommandError> {
+    let text = run(dir, &["diff", "--name-only", "-z", "--diff-filter=U"])?;
+    let mut paths: Vec<String> = text
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    paths.dedup();
+    Ok(paths)
+}
+
+/// Whether a merge is in progress (`MERGE_HEAD` exists).
+pub fn merge_in_progress(dir: &Path) -> bool {
+    rev_parse_commit(dir, "MERGE_HEAD").is_some()
+}
+
+/// The newest commit reachable from HEAD whose message carries `git-subtree-dir: <prefix>`,
+/// and the upstream commit its `git-subtree-split:` trailer names, as `git subtree` finds them.
+pub fn last_subtree_split(
+    dir: &Path,
+    prefix: &str,
+) -> Result<Option<(ObjectId, ObjectId)>, GitCommandError> {
+    if rev_parse_commit(dir, "HEAD").is_none() {
+        return Ok(None);
+    }
+    let grep = format!("--grep=^git-subtree-dir: {}/*$", regex::escape(prefix));
+    let text = run(
+        dir,
+        &["log", "-E", &grep, "--format=%x00%H%n%B", "HEAD", "--"],
+    )?;
+    for record in text.split('\0').filter(|r| !r.trim().is_empty()) {
+        let mut lines = record.lines();
+        let Some(Ok(commit)) = lines
+            .next()
+            .map(|h| ObjectId::from_hex(h.trim().as_bytes()))
+        else {
+            continue;
+        };
+        let split = lines.find_map(|l| {
+            let v = l.trim().strip_prefix("git-subtree-split:")?;
+            ObjectId::from_hex(v.trim().as_bytes()).ok()
+        });
+        if let Some(split) = split {
+            return Ok(Some((commit, split)));
+        }
+    }
+    Ok(None)
+}
+
+/// What [`subtree_merge`] left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The merge commit, now HEAD.
+    Merged(ObjectId),
+    /// A merge in progress with these unmerged paths, for the user to finish.
+    Conflict(Vec<String>),
+}
+
+/// `git merge --no-ff -Xsubtree=<prefix>` of `commit` with `message`: git's own merge, so a
+/// conflict is a normal merge conflict (markers, index stages, `MERGE_HEAD`). Histories
+/// without a common commit (a library committed by hand, an upstream that changed) merge over
+/// an empty base, so files both sides have differently conflict rather than being refused.
+pub fn subtree_merge(
+    dir: &Path,
+    prefix: &str,
+    commit: ObjectId,
+    message: &str,
+) -> Result<MergeOutcome, GitCommandError> {
+    let subtree = format!("-Xsubtree={prefix}");
+    let msg = format!("--message={message}");
+    let id = commit.to_string();
+    let args = [
+        "merge",
+        "--no-ff",
+        "--no-edit",
+        "--no-log",
+        "--no-stat",
+        "--allow-unrelated-histories",
+        subtree.as_str(),
+        msg.as_str(),
+        id.as_str(),
+    ];
+    let (code, stdout, stderr) = run_any(dir, &args)?;
+    if code == Some(0) {
+        let head = rev_parse_commit(dir, "HEAD").ok_or_else(|| GitCommandError::Unexpected {
+            args: "rev-parse HEAD".to_owned(),
+            line: "HEAD names no commit after the merge".to_owned(),
+        })?;
+        return Ok(MergeOutcome::Merged(head));
+    }
+    if merge_in_progress(dir) {
+        let paths = unmerged_paths(dir)?;
+        if !paths.is_empty() {
+            return Ok(MergeOutcome::Conflict(paths));
+        }
+    }
+    let said = if stderr.is_empty() {
+        stdout.trim()
+    } else {
+        &stderr
+    };
+    Err(GitCommandError::Failed {
+        args: "merge -Xsubtree".to_owned() + " " + &id,
+        stderr: said.to_owned(),
+    })
+}
+
+/// Adds `commit`'s tree under `prefix/` as `git subtree add` does: reads it into the index and
+/// the work tree, and commits with parents HEAD and `commit`; HEAD moves from `head` with
+/// compare-and-swap. The index must match HEAD and nothing may exist at `prefix/`.
+pub fn subtree_add(
+    dir: &Path,
+    prefix: &str,
+    commit: ObjectId,
+    head: ObjectId,
+    message: &str,
+) -> Result<ObjectId, GitCommandError> {
+    let at = format!("--prefix={prefix}/");
+    let id = commit.to_string();
+    run(dir, &["read-tree", &at, "-u", &id])?;
+    let result = (|| {
+        let tree = run(dir, &["write-tree"])?;
+        let tree = tree.trim();
+        let parent = head.to_string();
+        let new = run_with_input(
+            dir,
+            &["commit-tree", tree, "-p", &parent, "-p", &id, "-F", "-"],
+            message.as_bytes(),
+        )?;
+        let subject = message.lines().next().unwrap_or_default();
+        let reflog = format!("-m{subject}");
+        run(dir, &["update-ref", &reflog, "HEAD", new.trim(), &parent])?;
+        ObjectId::from_hex(new.trim().as_bytes()).map_err(|_| GitCommandError::Unexpected {
+            args: "commit-tree".to_owned(),
+            line: new.clone(),
+        })
+    })();
+    if result.is_err() {
+        // Back to HEAD: only files this function just wrote are removed.
+        if let Err(e) = run(dir, &["read-tree", "-m", "-u", "HEAD"]) {
+            tracing::error!("could not put the index back to HEAD: {e}");
+        }
+    }
+    result
+}
+
+/// One commit that touched a path, for credits: author (`Name <email>`), subject, id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Credit {
+    pub author: String,
+    pub subject: String,
+    pub commit: String,
+}
+
+/// The commits reachable from HEAD (and not from `exclude`, when given) that touch `paths`,
+/// merges left out, oldest first.
+pub fn credits(
+    dir: &Path,
+    paths: &[&str],
+    exclude: Option<ObjectId>,
+) -> Result<Vec<Credit>, GitCommandError> {
+    if rev_parse_commit(dir, "HEAD").is_none() {
+        return Ok(Vec::new());
+    }
+    let not = exclude.map(|e| format!("^{e}"));
+    let mut args = vec![
+        "log",
+        "--no-merges",
+        "--reverse",
+        "--format=%H%x1f%aN <%aE>%x1f%s",
+        "HEAD",
+    ];
+    if let Some(n) = &not {
+        args.push(n);
+    }
+    args.push("--");
+    args.extend_from_slice(paths);
+    let text = run(dir, &args)?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\x1f');
+            Some(Credit {
+                commit: f.next()?.to_owned(),
+                author: f.next()?.to_owned(),
+                subject: f.next()?.to_owned(),
+            })
+        })
+        .collect())
+}

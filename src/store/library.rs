@@ -138,3 +138,110 @@ pub fn snapshot(
     }
     Ok(MemTree::new(label, files))
 }
+
+/// Where the project library subtree lives: the folder `ddx update` merges its upstream into.
+pub const LIBRARY_ROOT: &str = ".ddx/library";
+
+/// A copy of tree `root` in which the folder at `path` (`a/b/c`, created with its parents when
+/// missing) is `folder`, and nothing else differs; the new trees go to `sink`.
+pub fn replace_folder(
+    sink: super::event::Sink<'_>,
+    root: ObjectId,
+    path: &str,
+    folder: ObjectId,
+) -> Result<ObjectId, StoreError> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    splice(sink, Some(root), &parts, folder)
+}
+
+fn splice(
+    sink: super::event::Sink<'_>,
+    tree: Option<ObjectId>,
+    parts: &[&str],
+    folder: ObjectId,
+) -> Result<ObjectId, StoreError> {
+    use gix::objs::tree::{Entry, EntryKind};
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(folder);
+    };
+    let repo = sink.store();
+    let mut entries: Vec<Entry> = match tree {
+        Some(id) => {
+            let t = repo
+                .gix()
+                .find_tree(id)
+                .map_err(|e| StoreError::git(format!("reading tree {id}"), e))?;
+            let decoded = t
+                .decode()
+                .map_err(|e| StoreError::git(format!("decoding tree {id}"), e))?;
+            gix::objs::Tree::from(decoded).entries
+        }
+        None => Vec::new(),
+    };
+    let at = entries.iter().position(|e| e.filename == *first);
+    let below = at
+        .map(|i| &entries[i])
+        .filter(|e| e.mode.is_tree())
+        .map(|e| e.oid);
+    let id = splice(sink, below, rest, folder)?;
+    let entry = Entry {
+        mode: EntryKind::Tree.into(),
+        filename: (*first).into(),
+        oid: id,
+    };
+    match at {
+        Some(i) => entries[i] = entry,
+        None => entries.push(entry),
+    }
+    entries.sort();
+    sink.put(&gix::objs::Tree { entries })
+}
+
+/// The root tree of commit `commit`.
+pub fn commit_tree(repo: &Repo, commit: ObjectId) -> Result<ObjectId, StoreError> {
+    Ok(repo
+        .gix()
+        .find_commit(commit)
+        .map_err(|e| StoreError::git(format!("reading commit {commit}"), e))?
+        .tree_id()
+        .map_err(|e| StoreError::git(format!("reading the tree of {commit}"), e))?
+        .detach())
+}
+
+/// Writes a commit for another repository's history (a contribution), signed as `git commit`
+/// would sign it: when `commit.gpgSign` is on, with `gpg.format` and `user.signingKey`. A dry
+/// run only hashes the unsigned commit.
+pub fn write_commit_as_git_would(
+    sink: super::event::Sink<'_>,
+    identity: &super::Identity,
+    message: &super::event::Message,
+    tree: ObjectId,
+    parents: &[ObjectId],
+) -> Result<ObjectId, StoreError> {
+    let commit = super::event::commit_object(identity, message, tree, parents);
+    if sink.is_dry_run() {
+        return sink.put(&commit);
+    }
+    let options = sink
+        .store()
+        .gix()
+        .commit_signing_options_if_enabled()
+        .map_err(|e| {
+            StoreError::git(
+                "reading the signing configuration (gpg.format, user.signingKey)",
+                e,
+            )
+        })?;
+    match options {
+        Some(options) => {
+            let signed = commit.sign(options).map_err(|e| {
+                StoreError::git(
+                    "signing the commit (commit.gpgSign is on: check gpg.format and user.signingKey)",
+                    e,
+                )
+            })?;
+            sink.put(&signed)
+        }
+        None => sink.put(&commit),
+    }
+}
