@@ -586,3 +586,96 @@ fn a_fresh_clone_sees_an_audit_history_cut_short_by_the_notes() {
         stdout(&out)
     );
 }
+
+#[test]
+fn an_instance_from_another_clone_runs_no_command_its_source_did_not_give_here() {
+    let team = Team::new(2, &[]);
+    let (a, b) = (&team.clones[0], &team.clones[1]);
+    // In clone b, a workflow from a path b typed: trusted there, so its command check runs.
+    b.write(
+        ".wf/evil/workflow.yml",
+        "name: evil\nversion: 1.0.0\nphases:\n  - id: one\n    exit_criteria:\n      - criteria: planted\n        check: {command: \"touch PLANTED\", timeout: 10}\n",
+    );
+    b.ddx_ok(&["workflow", "init", "./.wf/evil", "--id", "evil-1"]);
+    b.ddx_ok(&["workflow", "next", "-i", "evil-1"]);
+    team.sync(1);
+    team.sync(0);
+    // In clone a, which never saw that path, the same pinned workflow is anyone's commit.
+    let out = a.ddx(&["gate", "check", "-i", "evil-1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        !a.path("PLANTED").exists(),
+        "a fetched instance ran a command"
+    );
+    assert!(
+        stdout(&out).contains("not run: `touch PLANTED` comes from"),
+        "{}",
+        stdout(&out)
+    );
+    // A state forged by hand to claim the embedded library vouches for nothing either.
+    let tip = b
+        .git(&["rev-parse", "refs/ddx/instances/evil-1"])
+        .trim()
+        .to_owned();
+    let state = b
+        .git(&["show", &format!("{tip}:state.yml")])
+        .replace("source: path:./.wf/evil", "source: embedded");
+    assert!(state.contains("source: embedded"), "{state}");
+    let blob = b
+        .command("git")
+        .args(["hash-object", "-w", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(state.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let blob = String::from_utf8_lossy(&blob.stdout).trim().to_owned();
+    let wf = b
+        .git(&["rev-parse", &format!("{tip}:workflow")])
+        .trim()
+        .to_owned();
+    let tree_text = format!("100644 blob {blob}\tstate.yml\n040000 tree {wf}\tworkflow\n");
+    let tree = b
+        .command("git")
+        .args(["mktree"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(tree_text.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout).trim().to_owned();
+    let forged = b
+        .git(&["commit-tree", &tree, "-p", &tip, "-m", "forged"])
+        .trim()
+        .to_owned();
+    b.git(&[
+        "push",
+        "-q",
+        "--no-verify",
+        "origin",
+        &format!("{forged}:refs/ddx/instances/evil-1"),
+    ]);
+    a.ddx_ok(&["sync"]);
+    assert_eq!(
+        a.git(&["rev-parse", "refs/ddx/instances/evil-1"]).trim(),
+        forged
+    );
+    let out = a.ddx(&["gate", "check", "-i", "evil-1"]);
+    assert!(
+        !a.path("PLANTED").exists(),
+        "a forged instance ran a command"
+    );
+    assert!(
+        stdout(&out).contains("not run: `touch PLANTED` comes from embedded"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -287,15 +287,41 @@ pub fn trust(
     let local_committed = source == "local"
         && crate::store::worktree::committed(repo, &format!("{LOCAL_WORKFLOWS}/{name}"))
             .map_or(true, |c| c != crate::store::worktree::Committed::Absent);
+    // The embedded library, a local workflow and a path vouch for what they hold now: an
+    // instance that pins another definition under their name (one fetched from another clone
+    // by `ddx sync`, or made by an older ddx) is trusted only by its tree, as any other.
+    let pinned_elsewhere = tree.is_some_and(|t| !holds_now(repo, source, name, t));
     let workflow = tree.map(|t| (name, t));
     trust_in(
         repo.work_dir(),
         &repo.ddx_dir(),
         source,
         local_committed,
+        pinned_elsewhere,
         workflow,
         consent,
     )
+}
+
+/// Whether `source` (`embedded`, `local`, `path:<dir>`) holds workflow `name` as the tree
+/// `pinned` now; true for the other sources, which vouch for nothing by themselves.
+fn holds_now(
+    repo: &crate::store::Repo,
+    source: &str,
+    name: &str,
+    pinned: crate::store::ObjectId,
+) -> bool {
+    let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
+    let located = match kind {
+        "embedded" => crate::catalog::Catalog::embedded_only().locate(name, repo.work_dir()),
+        "local" => crate::catalog::locate(&format!("./{LOCAL_WORKFLOWS}/{name}"), repo.work_dir()),
+        "path" => crate::catalog::locate(rest, repo.work_dir()),
+        _ => return true,
+    };
+    located
+        .ok()
+        .and_then(|l| definition_tree(repo, l.tree.as_ref()))
+        == Some(pinned)
 }
 
 /// The git tree an instance of the workflow in `tree` pins: the catalog's own tree, or the tree
@@ -325,11 +351,13 @@ fn trust_in(
     ddx_dir: &Path,
     source: &str,
     local_committed: bool,
+    pinned_elsewhere: bool,
     workflow: Option<(&str, crate::store::ObjectId)>,
     consent: bool,
 ) -> Trust {
     let (kind, rest) = source.split_once(':').unwrap_or((source, ""));
     let by_source = match kind {
+        _ if pinned_elsewhere => None,
         "embedded" => Some("the embedded library".to_owned()),
         "local" if !local_committed => {
             Some("your own local workflows (.ddx/local/workflows, not committed)".to_owned())
@@ -968,7 +996,7 @@ mod tests {
         let d = dir.path();
         let ddx = d.join(".git/ddx");
         assert_eq!(
-            trust_in(d, &ddx, "embedded", false, None, false),
+            trust_in(d, &ddx, "embedded", false, false, None, false),
             Trust {
                 trusted: true,
                 how: "the embedded library".into()
@@ -976,16 +1004,16 @@ mod tests {
         );
         // The project library and a committed local workflow are anyone's commit.
         assert_eq!(
-            trust_in(d, &ddx, "project", false, None, false).how,
+            trust_in(d, &ddx, "project", false, false, None, false).how,
             "project, which .ddx/config.yml does not trust"
         );
-        assert!(trust_in(d, &ddx, "local", false, None, false).trusted);
-        assert!(!trust_in(d, &ddx, "local", true, None, false).trusted);
+        assert!(trust_in(d, &ddx, "local", false, false, None, false).trusted);
+        assert!(!trust_in(d, &ddx, "local", true, false, None, false).trusted);
         assert_eq!(
-            trust_in(d, &ddx, "path:./wf", false, None, false).how,
+            trust_in(d, &ddx, "path:./wf", false, false, None, false).how,
             "a path given on the command line (./wf)"
         );
-        let t = trust_in(d, &ddx, "repo:team", false, None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, false, None, false);
         assert_eq!(
             t,
             Trust {
@@ -994,7 +1022,7 @@ mod tests {
             }
         );
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", false, None, true).how,
+            trust_in(d, &ddx, "repo:team", false, false, None, true).how,
             "repo:team, with --trust"
         );
         std::fs::create_dir_all(d.join(".ddx")).unwrap();
@@ -1005,7 +1033,7 @@ mod tests {
         .unwrap();
         // Listed, but the file is anyone's: it counts once the user trusted it as it is.
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", false, None, false),
+            trust_in(d, &ddx, "repo:team", false, false, None, false),
             Trust {
                 trusted: false,
                 how: "repo:team, which .ddx/config.yml trusts, but you have not trusted .ddx/config.yml (`ddx trust` shows what it runs and trusts it)".into()
@@ -1015,7 +1043,7 @@ mod tests {
         ledger.trust(CONFIG_FILE, &std::fs::read(d.join(CONFIG_FILE)).unwrap());
         ledger.write(&ddx).unwrap();
         assert_eq!(
-            trust_in(d, &ddx, "repo:team", false, None, false),
+            trust_in(d, &ddx, "repo:team", false, false, None, false),
             Trust {
                 trusted: true,
                 how: "repo:team, trusted in .ddx/config.yml".into()
@@ -1026,12 +1054,12 @@ mod tests {
             "repositories:\n  - name: team\n    url: /evil\n    trusted: true\n",
         )
         .unwrap();
-        let t = trust_in(d, &ddx, "repo:team", false, None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, false, None, false);
         assert!(!t.trusted);
         assert!(t.how.ends_with("but .ddx/config.yml changed since you trusted it (`ddx trust` shows it and trusts it again)"), "{}", t.how);
-        assert!(!trust_in(d, &ddx, "repo:other", false, None, false).trusted);
+        assert!(!trust_in(d, &ddx, "repo:other", false, false, None, false).trusted);
         std::fs::write(d.join(".ddx/config.yml"), "agent: [\n").unwrap();
-        let t = trust_in(d, &ddx, "repo:team", false, None, false);
+        let t = trust_in(d, &ddx, "repo:team", false, false, None, false);
         assert!(!t.trusted);
         assert!(t.how.starts_with("repo:team, and "), "{}", t.how);
     }

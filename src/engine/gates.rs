@@ -135,10 +135,6 @@ impl<'r> MachineChecks<'r> {
     }
 
     fn trust_of(&self, state: &State) -> Trust {
-        let by_source = actions::trust(self.repo, &state.source, &state.workflow, None, false);
-        if by_source.trusted {
-            return by_source;
-        }
         let pinned = pinned_tree(self.repo, state);
         actions::trust(self.repo, &state.source, &state.workflow, pinned, false)
     }
