@@ -84,7 +84,11 @@ fn main() {
         bare(&remote);
         let plain = root.join(format!("plain-{run}.git"));
         bare(&plain);
-        let _ = git(&work, &["remote", "remove", "origin"]);
+        // Not there on the first run.
+        let _ = Command::new("git")
+            .args(["remote", "remove", "origin"])
+            .current_dir(&work)
+            .output();
         git(
             &work,
             &["remote", "add", "origin", remote.to_str().unwrap()],
