@@ -157,6 +157,9 @@ fn three_clones_converge_and_keep_every_approval() {
         seen = team.remote_tips();
     }
     approve(&team.clones[0], "c4");
+    // Transitions interleave with the approvals: a pause and a resume in one clone.
+    team.clones[2].ddx_ok(&["workflow", "pause"]);
+    team.clones[2].ddx_ok(&["workflow", "resume"]);
     approve(&team.clones[2], "c5");
     approve(&team.clones[1], "c6");
     team.sync(2);
@@ -516,6 +519,10 @@ fn random_histories_on_two_to_four_clones_converge_and_lose_no_approval() {
                 }
                 2 => {
                     team.sync(who);
+                }
+                3 if rng.below(2) == 0 => {
+                    c.ddx_ok(&["workflow", "pause"]);
+                    c.ddx_ok(&["workflow", "resume"]);
                 }
                 _ => {
                     c.ddx_ok(&["checkpoint", "create", &format!("s{seed}-{step}")]);
