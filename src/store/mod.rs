@@ -24,6 +24,7 @@ pub mod git;
 pub mod heads;
 pub mod ignore;
 pub mod library;
+pub mod merge;
 pub mod notes;
 pub mod objects;
 pub mod pack;
