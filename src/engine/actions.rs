@@ -832,6 +832,7 @@ impl Engine<'_> {
                         FileRecord {
                             before: c.before.map(|b| b.to_string()),
                             after: c.after.map(|a| a.to_string()),
+                            merged: None,
                             by: format!("action {}", view.name),
                             phase: view.phase.clone(),
                             at: at.clone(),

@@ -17,6 +17,7 @@ pub mod machine;
 pub mod recorded;
 pub mod replay;
 pub mod state;
+pub mod upgrade;
 pub mod work;
 
 use crate::catalog::{CatalogError, Located};
@@ -84,6 +85,8 @@ pub enum EngineError {
     Artifact(#[from] artifacts::ArtifactError),
     #[error(transparent)]
     Action(#[from] actions::ActionError),
+    #[error(transparent)]
+    Change(#[from] upgrade::ChangeError),
     #[error("wrote {} but could not record {}: {source}", files.join(", "), if files.len() == 1 { "it" } else { "them" })]
     Unrecorded {
         files: Vec<String>,

@@ -314,7 +314,7 @@ impl Engine<'_> {
     }
 
     /// The hooks folder relative to the work tree, when `core.hooksPath` puts it there.
-    fn hooks_in_tree(&self) -> Option<String> {
+    pub(super) fn hooks_in_tree(&self) -> Option<String> {
         let hooks = self.repo.hooks_dir().ok()?;
         let rel = hooks.strip_prefix(self.repo.work_dir()).ok()?;
         rel.to_str().map(|r| r.replace('\\', "/"))
@@ -385,6 +385,7 @@ impl Engine<'_> {
                     FileRecord {
                         before: pf.file.before.clone(),
                         after: Some(pf.file.after.clone()),
+                        merged: None,
                         by: format!("artifact {}", pf.file.artifact),
                         phase: Some(pf.phase.clone()),
                         at: at.clone(),
@@ -408,6 +409,11 @@ impl Engine<'_> {
         let hooks = self.hooks_in_tree();
         // `write_guarded` logs each file it writes, once.
         artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())?;
+        // The render is the base of the next three-way merge (`workflow set`, `workflow
+        // upgrade`): kept in the object database, whatever the user does to the file.
+        for f in files.iter().filter(|f| f.action.writes()) {
+            crate::store::merge::save_blob(self.repo, &f.content)?;
+        }
         Ok(())
     }
 
