@@ -782,9 +782,9 @@ impl Engine<'_> {
                 "workflow".to_owned(),
                 format!("{} {}", new_wf.name, new_wf.version),
             ),
-            ("from-version".to_owned(), st0.version.clone()),
-            ("from-tree".to_owned(), tip.workflow_tree.to_string()),
-            ("to-tree".to_owned(), new_tree.to_string()),
+            ("from_version".to_owned(), st0.version.clone()),
+            ("from_tree".to_owned(), tip.workflow_tree.to_string()),
+            ("to_tree".to_owned(), new_tree.to_string()),
             ("source".to_owned(), located.source.to_string()),
         ]);
         let summary = format!(

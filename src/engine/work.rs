@@ -529,7 +529,19 @@ impl Engine<'_> {
         opts: &ApplyOptions<'_>,
     ) -> Result<WorkReport, EngineError> {
         match self.apply_target(&wf.name, opts.instance, opts.id)? {
-            Some((id, _)) => self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run),
+            Some((id, _)) => {
+                let mut work =
+                    self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run)?;
+                if let Some(st) = &work.report.state {
+                    if st.workflow == wf.name && st.version != wf.version {
+                        work.notes.push(format!(
+                            "instance {id} runs {} {}, and {} has {} {}: `ddx workflow upgrade -i {id}` moves it there, merging your edits",
+                            st.workflow, st.version, located.source, wf.name, wf.version
+                        ));
+                    }
+                }
+                Ok(work)
+            }
             None => self.apply_new(
                 located,
                 wf,
@@ -586,10 +598,10 @@ impl Engine<'_> {
             match st.variables.get(k) {
                 Some(old) if old == v => {}
                 Some(old) => notes.push(format!(
-                    "--var {k}={v} is ignored: instance {instance} has {k}={old}"
+                    "--var {k}={v} is not applied: instance {instance} has {k}={old}; `ddx workflow set {k}={v} -i {instance}` changes it and merges the artifacts"
                 )),
                 None => notes.push(format!(
-                    "--var {k}={v} is ignored: instance {instance} was started without it"
+                    "--var {k}={v} is not applied: instance {instance} was started without it; `ddx workflow set {k}={v} -i {instance}` sets it"
                 )),
             }
         }
