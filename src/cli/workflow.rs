@@ -1234,7 +1234,11 @@ fn print_change(
     }
     let conflicts = change.conflicts();
     if conflicts > 0 {
-        let verb = if dry_run { "would be left" } else { "are left" };
+        let verb = match (dry_run, conflicts == 1) {
+            (true, _) => "would be left",
+            (false, true) => "is left",
+            (false, false) => "are left",
+        };
         out.warn(format!(
             "{conflicts} file{} {verb} with conflict markers, unmerged in the index: edit {}, then `git add` {}; `git mergetool` works too, and ddx's pre-commit hook refuses to commit markers",
             if conflicts == 1 { "" } else { "s" },
