@@ -95,7 +95,10 @@ fn applied() -> TestRepo {
         "--id",
         "n-1",
     ]);
-    assert_eq!(repo.read("docs/brief.md"), "# shop brief\n\n## Problem\n\n[Describe the problem]\n\n## Tests\n\nRun `cargo test`.\n");
+    assert_eq!(
+        repo.read("docs/brief.md"),
+        "# shop brief\n\n## Problem\n\n[Describe the problem]\n\n## Tests\n\nRun `cargo test`.\n"
+    );
     repo.commit_all("artifacts");
     let brief = repo
         .read("docs/brief.md")
@@ -167,12 +170,7 @@ fn snapshot(repo: &TestRepo) -> (String, Vec<u8>, BTreeMap<String, Vec<u8>>) {
 fn set_rerenders_the_untouched_artifact_and_merges_the_edited_one() {
     let repo = applied();
     let before = snapshot(&repo);
-    let dry = repo.ddx_ok(&[
-        "workflow",
-        "set",
-        "test_command=make test",
-        "--dry-run",
-    ]);
+    let dry = repo.ddx_ok(&["workflow", "set", "test_command=make test", "--dry-run"]);
     assert!(file_line(&dry, "updated", "docs/plan.md"), "{dry}");
     assert!(file_line(&dry, "merged", "docs/brief.md"), "{dry}");
     assert!(dry.contains("would move refs/ddx/instances/n-1"), "{dry}");
@@ -233,7 +231,11 @@ fn set_rerenders_the_untouched_artifact_and_merges_the_edited_one() {
     // The same values again: nothing to do.
     let again = repo.ddx(&["workflow", "set", "test_command=make test"]);
     assert!(again.status.success());
-    assert!(stderr(&again).contains("Nothing changed"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("Nothing changed"),
+        "{}",
+        stderr(&again)
+    );
     // A bad value is refused by name.
     let bad = repo.ddx(&["workflow", "set", "project_name="]);
     assert_eq!(bad.status.code(), Some(2));
@@ -249,7 +251,12 @@ fn set_rerenders_the_untouched_artifact_and_merges_the_edited_one() {
 #[test]
 fn a_second_apply_with_another_value_points_to_set_and_a_new_version_to_upgrade() {
     let repo = applied();
-    write_workflow(&repo, &WORKFLOW_1.replace("0.1.0", "0.1.1"), BRIEF_1, PLAN_1);
+    write_workflow(
+        &repo,
+        &WORKFLOW_1.replace("0.1.0", "0.1.1"),
+        BRIEF_1,
+        PLAN_1,
+    );
     let out = repo.ddx(&["workflow", "apply", "notes", "--var", "test_command=make"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
@@ -276,7 +283,10 @@ fn upgrade_adds_the_new_phase_and_merges_changed_templates_cleanly() {
     assert!(stderr(&refused).contains("the catalog's notes is version 0.2.0 (local), not 0.3.0"));
 
     let out = repo.ddx_ok(&["workflow", "upgrade", "--to", "0.2.0"]);
-    assert!(out.contains("workflow: notes 0.1.0 -> notes 0.2.0"), "{out}");
+    assert!(
+        out.contains("workflow: notes 0.1.0 -> notes 0.2.0"),
+        "{out}"
+    );
     assert_eq!(
         repo.read("docs/brief.md"),
         "# shop brief\n\n## Problem\n\nOrders get lost.\n\n## Tests\n\nRun `cargo test`.\n\n## Risks\n\n[List the risks]\n"
@@ -323,7 +333,11 @@ fn upgrade_adds_the_new_phase_and_merges_changed_templates_cleanly() {
     verify(&repo);
     // Upgrading again: nothing to do.
     let again = repo.ddx(&["workflow", "upgrade"]);
-    assert!(stderr(&again).contains("Nothing changed"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("Nothing changed"),
+        "{}",
+        stderr(&again)
+    );
     // The removed phase takes no transition.
     let start = repo.ddx(&["phase", "start", "build"]);
     assert!(!start.status.success());
@@ -333,15 +347,17 @@ fn upgrade_adds_the_new_phase_and_merges_changed_templates_cleanly() {
 fn an_overlapping_change_leaves_markers_and_index_stages() {
     let repo = applied();
     // The user rewrites the very line the new template changes.
-    let brief = repo.read("docs/brief.md").replace(
-        "Run `cargo test`.",
-        "Run `cargo nextest run` in CI.",
-    );
+    let brief = repo
+        .read("docs/brief.md")
+        .replace("Run `cargo test`.", "Run `cargo nextest run` in CI.");
     repo.write("docs/brief.md", brief);
     write_workflow(
         &repo,
         &WORKFLOW_1.replace("0.1.0", "0.1.1"),
-        &BRIEF_1.replace("Run `{{ test_command }}`.", "Run `{{ test_command }}` before every push."),
+        &BRIEF_1.replace(
+            "Run `{{ test_command }}`.",
+            "Run `{{ test_command }}` before every push.",
+        ),
         PLAN_1,
     );
     let before = snapshot(&repo);
@@ -366,21 +382,32 @@ fn an_overlapping_change_leaves_markers_and_index_stages() {
     assert_eq!(stages, ["1", "2", "3"], "{unmerged}");
     let blob = |stage: &str| repo.git(&["show", &format!(":{stage}:docs/brief.md")]);
     assert!(blob("1").contains("Run `cargo test`.\n"));
-    assert!(blob("2").contains("Run `cargo nextest run` in CI.") && blob("2").contains("Orders get lost."));
+    assert!(
+        blob("2").contains("Run `cargo nextest run` in CI.")
+            && blob("2").contains("Orders get lost.")
+    );
     assert!(blob("3").contains("Run `cargo test` before every push."));
-    assert!(repo
-        .git(&["status", "--porcelain"])
-        .lines()
-        .any(|l| l == "UU docs/brief.md"), "{}", repo.git(&["status", "--porcelain"]));
+    assert!(
+        repo.git(&["status", "--porcelain"])
+            .lines()
+            .any(|l| l == "UU docs/brief.md"),
+        "{}",
+        repo.git(&["status", "--porcelain"])
+    );
     verify(&repo);
 
     // The hook refuses to commit the markers once staged.
     repo.ddx_ok(&["hooks", "install"]);
     repo.git(&["add", "docs/brief.md"]);
-    let commit = repo.command("git").args(["commit", "-q", "-m", "merged"]).output().unwrap();
+    let commit = repo
+        .command("git")
+        .args(["commit", "-q", "-m", "merged"])
+        .output()
+        .unwrap();
     assert!(!commit.status.success());
     assert!(
-        String::from_utf8_lossy(&commit.stderr).contains("docs/brief.md still has conflict markers"),
+        String::from_utf8_lossy(&commit.stderr)
+            .contains("docs/brief.md still has conflict markers"),
         "{}",
         String::from_utf8_lossy(&commit.stderr)
     );
@@ -388,7 +415,12 @@ fn an_overlapping_change_leaves_markers_and_index_stages() {
     let resolved = repo.read("docs/brief.md");
     let resolved: String = resolved
         .lines()
-        .filter(|l| !l.starts_with("<<<<<<<") && !l.starts_with("=======") && !l.starts_with(">>>>>>>") && *l != "Run `cargo test` before every push.")
+        .filter(|l| {
+            !l.starts_with("<<<<<<<")
+                && !l.starts_with("=======")
+                && !l.starts_with(">>>>>>>")
+                && *l != "Run `cargo test` before every push."
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     repo.write("docs/brief.md", resolved);
@@ -400,7 +432,12 @@ fn an_overlapping_change_leaves_markers_and_index_stages() {
 fn a_deleted_artifact_stays_deleted() {
     let repo = applied();
     std::fs::remove_file(repo.path("docs/plan.md")).unwrap();
-    write_workflow(&repo, &WORKFLOW_1.replace("0.1.0", "0.1.1"), BRIEF_1, PLAN_2);
+    write_workflow(
+        &repo,
+        &WORKFLOW_1.replace("0.1.0", "0.1.1"),
+        BRIEF_1,
+        PLAN_2,
+    );
     let out = repo.ddx_ok(&["workflow", "upgrade"]);
     assert!(file_line(&out, "kept deleted", "docs/plan.md"), "{out}");
     assert!(!repo.path("docs/plan.md").exists());
@@ -462,7 +499,10 @@ fn the_helix_corpus_keeps_five_edits_when_every_frame_template_changes() {
     assert_eq!(out["conflicts"], 0, "{out}");
     for f in &edited {
         let text = repo.read(f);
-        assert!(text.starts_with(&format!("Edited by hand: {f}\n")), "{f}: {text}");
+        assert!(
+            text.starts_with(&format!("Edited by hand: {f}\n")),
+            "{f}: {text}"
+        );
         assert!(text.ends_with("<!-- template 2 -->\n"), "{f}: {text}");
     }
     for f in files.iter().skip(5) {
@@ -482,4 +522,24 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+#[test]
+fn the_render_is_the_base_of_the_merge_even_when_it_was_never_committed() {
+    let repo = TestRepo::new();
+    repo.write(".gitignore", ".ddx/local/\n");
+    repo.commit_all("initial");
+    write_workflow(&repo, WORKFLOW_1, BRIEF_1, PLAN_1);
+    repo.ddx_ok(&["workflow", "apply", "notes", "--var", "project_name=shop"]);
+    let brief = repo
+        .read("docs/brief.md")
+        .replace("[Describe the problem]", "Orders get lost.");
+    repo.write("docs/brief.md", brief);
+    let out = repo.ddx_ok(&["workflow", "set", "project_name=store"]);
+    assert!(file_line(&out, "merged", "docs/brief.md"), "{out}");
+    assert_eq!(
+        repo.read("docs/brief.md"),
+        "# store brief\n\n## Problem\n\nOrders get lost.\n\n## Tests\n\nRun `cargo test`.\n"
+    );
+    verify(&repo);
 }

@@ -254,7 +254,12 @@ impl Catalog {
     /// The workflow `name` as the source `source` has it: a path (anything containing `/`), or
     /// a source as `--source` filters name them (`local`, `project`, `embedded`, `repo:team`,
     /// `team`).
-    pub fn locate_from(&self, name: &str, source: &str, cwd: &Path) -> Result<Located, CatalogError> {
+    pub fn locate_from(
+        &self,
+        name: &str,
+        source: &str,
+        cwd: &Path,
+    ) -> Result<Located, CatalogError> {
         if is_path(source) {
             return locate_path(source, cwd);
         }

@@ -13,8 +13,8 @@
 use super::artifacts::{self, FileAction, PlannedFile};
 use super::graph;
 use super::machine;
-use super::state::{CriterionState, FileRecord, PhaseState, PhaseStatus, State};
 use super::state::TransitionRecord;
+use super::state::{CriterionState, FileRecord, PhaseState, PhaseStatus, State};
 use super::work::{describe_files, render_context, NO_BLOB};
 use super::{Engine, EngineError, Report};
 use crate::catalog::Located;
@@ -155,10 +155,7 @@ impl ChangeReport {
 
 /// Checks the values `set` is given: a name, a value on one line (events carry it in a
 /// trailer), and no required variable emptied.
-pub fn validate_set(
-    wf: &Workflow,
-    vars: &BTreeMap<String, String>,
-) -> Result<(), ChangeError> {
+pub fn validate_set(wf: &Workflow, vars: &BTreeMap<String, String>) -> Result<(), ChangeError> {
     if vars.is_empty() {
         return Err(ChangeError::NoVariables);
     }
@@ -421,7 +418,9 @@ impl Engine<'_> {
                 path: (*path).clone(),
                 outcome: FileOutcome::KeptRemoved,
                 base: r.after.clone(),
-                ours: current.as_deref().map(|c| artifacts::blob_id(self.repo.object_hash(), c)),
+                ours: current
+                    .as_deref()
+                    .map(|c| artifacts::blob_id(self.repo.object_hash(), c)),
                 theirs: r.after.clone().unwrap_or_default(),
                 result: None,
                 content: Vec::new(),
@@ -591,7 +590,12 @@ impl Engine<'_> {
         if !conflicts.is_empty() {
             add_conflicts(self.repo, &conflicts).map_err(|source| {
                 artifacts::ArtifactError::Io {
-                    path: self.repo.ddx_dir().join(CONFLICTS_FILE).display().to_string(),
+                    path: self
+                        .repo
+                        .ddx_dir()
+                        .join(CONFLICTS_FILE)
+                        .display()
+                        .to_string(),
                     source,
                 }
             })?;
@@ -625,12 +629,11 @@ impl Engine<'_> {
                 ));
             }
         }
-        let given: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let given: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let mut st = st0.clone();
-        let mut lines = set_variables(&mut st, &wf, &given).map_err(super::TransitionError::from)?;
+        let mut lines =
+            set_variables(&mut st, &wf, &given).map_err(super::TransitionError::from)?;
         let changed: Vec<(String, String)> = given
             .into_iter()
             .filter(|(k, v)| st0.variables.get(k) != Some(v))
@@ -772,7 +775,10 @@ impl Engine<'_> {
             new_wf.name, st0.version, new_wf.version
         ));
         message.trailer("Ddx-Event", "upgrade");
-        message.trailer("Ddx-Workflow", format!("{} {}", new_wf.name, new_wf.version));
+        message.trailer(
+            "Ddx-Workflow",
+            format!("{} {}", new_wf.name, new_wf.version),
+        );
         message.trailer("Ddx-From-Version", &st0.version);
         message.trailer("Ddx-From-Tree", tip.workflow_tree.to_string());
         message.trailer("Ddx-To-Tree", new_tree.to_string());
@@ -933,7 +939,12 @@ fn shown_vars(vars: &BTreeMap<String, String>) -> String {
 /// The paths ddx left with conflict markers (`.git/ddx/conflicts`, one a line).
 pub fn conflicted(repo: &crate::store::Repo) -> Vec<String> {
     std::fs::read_to_string(repo.ddx_dir().join(CONFLICTS_FILE))
-        .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -945,10 +956,7 @@ fn add_conflicts(repo: &crate::store::Repo, paths: &[String]) -> std::io::Result
 }
 
 /// Replaces the list of conflicted paths (removing the file when there are none).
-pub fn write_conflicts(
-    repo: &crate::store::Repo,
-    paths: &BTreeSet<String>,
-) -> std::io::Result<()> {
+pub fn write_conflicts(repo: &crate::store::Repo, paths: &BTreeSet<String>) -> std::io::Result<()> {
     let file = repo.ddx_dir().join(CONFLICTS_FILE);
     if paths.is_empty() {
         return match std::fs::remove_file(&file) {

@@ -600,5 +600,10 @@ pub fn stage_unmerged(
     for (stage, id) in stages {
         input.push_str(&format!("100644 {id} {stage}\t{path}\0"));
     }
-    run_with_input(dir, &["update-index", "-z", "--index-info"], input.as_bytes()).map(|_| ())
+    run_with_input(
+        dir,
+        &["update-index", "-z", "--index-info"],
+        input.as_bytes(),
+    )
+    .map(|_| ())
 }

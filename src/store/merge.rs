@@ -142,7 +142,9 @@ mod tests {
             "a\n<<<<<<< yours\nmine\n=======\ntheirs\n>>>>>>> new\nc\n"
         );
         assert!(has_conflict_markers(&m.content));
-        assert!(!has_conflict_markers(b"a\n======= not a marker\n<<<<<<<<\n"));
+        assert!(!has_conflict_markers(
+            b"a\n======= not a marker\n<<<<<<<<\n"
+        ));
     }
 
     #[test]
