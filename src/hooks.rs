@@ -825,7 +825,7 @@ pub fn conflict_markers(repo: &crate::store::Repo) -> Result<Vec<String>, HookRu
         let in_index = staged.staged_blob(repo, &path)?;
         let in_tree = std::fs::read(repo.work_dir().join(&path)).ok();
         let index_marked = in_index.as_deref().is_some_and(has_conflict_markers);
-        if index_marked && staged.changed.iter().any(|c| *c == path) {
+        if index_marked && staged.changed.contains(&path) {
             marked.push(path.clone());
         }
         let tree_marked = in_tree.as_deref().is_some_and(has_conflict_markers);
