@@ -221,7 +221,13 @@ fn copier_project(tmp: &Path, copier: &Path, helix: &Path) -> PathBuf {
         tmp,
         copier_s,
         &[
-            "copy", "--defaults", "--trust", "--vcs-ref", "v1", template_s, project_s,
+            "copy",
+            "--defaults",
+            "--trust",
+            "--vcs-ref",
+            "v1",
+            template_s,
+            project_s,
         ],
     );
     run(&project, "git", &["add", "-A"]);
@@ -247,7 +253,11 @@ fn bench_copier(tmp: &Path, copier: &Path, helix: &Path, runs: usize) -> Vec<Dur
             run(
                 tmp,
                 "cp",
-                &["-a", project.to_str().expect("UTF-8"), d.to_str().expect("UTF-8")],
+                &[
+                    "-a",
+                    project.to_str().expect("UTF-8"),
+                    d.to_str().expect("UTF-8"),
+                ],
             );
             d
         })

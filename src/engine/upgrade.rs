@@ -972,3 +972,90 @@ pub fn write_conflicts(repo: &crate::store::Repo, paths: &BTreeSet<String>) -> s
     }
     std::fs::write(file, text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::state::Approval;
+    use crate::model::{load_workflow, StaticTree};
+
+    fn wf(yaml: &'static str) -> Workflow {
+        load_workflow(&StaticTree::new(
+            "t",
+            vec![("workflow.yml", yaml.as_bytes())],
+        ))
+        .unwrap()
+    }
+
+    const V1: &str = "name: t\nversion: 1.0.0\ndescription: t\nphases:\n  - id: a\n    order: 1\n    name: A\n    exit_criteria:\n      - Kept\n      - Changed\n  - id: gone\n    order: 2\n    name: Gone\n";
+    const V2: &str = "name: t\nversion: 2.0.0\ndescription: t\nvariables:\n  - name: tool\n    default: make\nphases:\n  - id: a\n    order: 1\n    name: A again\n    exit_criteria:\n      - Kept\n      - Changed a little\n  - id: new\n    order: 2\n    name: New\n    depends_on: []\n";
+
+    #[test]
+    fn migrate_keeps_history_and_approvals_of_unchanged_criteria() {
+        let (w1, w2) = (wf(V1), wf(V2));
+        let mut st = State::new(&w1, "t-1", "local", BTreeMap::new(), "T0", "A <a@b>");
+        graph::refresh(&mut st, &w1).unwrap();
+        let a = st.phase_mut("a").unwrap();
+        a.status = PhaseStatus::InProgress;
+        a.started = Some("T1".into());
+        for c in &mut a.criteria {
+            c.approval = Some(Approval {
+                by: "A <a@b>".into(),
+                at: "T1".into(),
+                comment: None,
+            });
+        }
+        let (after, lines) = migrate(&st, &w2, "T2", "A <a@b>").unwrap();
+        assert_eq!(after.version, "2.0.0");
+        let a = after.phase("a").unwrap();
+        assert_eq!(
+            (a.status, a.name.as_str()),
+            (PhaseStatus::InProgress, "A again")
+        );
+        assert_eq!(a.started.as_deref(), Some("T1"));
+        assert!(
+            a.criteria[0].approval.is_some(),
+            "the unchanged criterion keeps it"
+        );
+        assert_eq!(a.criteria[1].criteria, "Changed a little");
+        assert!(a.criteria[1].approval.is_none());
+        assert_eq!(after.phase("new").unwrap().status, PhaseStatus::Ready);
+        let gone = after.phase("gone").unwrap();
+        assert_eq!(gone.status, PhaseStatus::Removed);
+        assert_eq!(gone.reason.as_deref(), Some("not in t 2.0.0 (was pending)"));
+        assert_eq!(
+            after.variables.get("tool").map(String::as_str),
+            Some("make")
+        );
+        assert_eq!(after.progress(), 0);
+        assert!(
+            lines.contains(&"gone: pending -> removed".to_owned()),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&"new: new phase".to_owned()), "{lines:?}");
+        // Moving back brings the removed phase back, waiting.
+        let (back, _) = migrate(&after, &w1, "T3", "A <a@b>").unwrap();
+        assert_eq!(back.phase("gone").unwrap().status, PhaseStatus::Pending);
+        assert_eq!(back.phase("new").unwrap().status, PhaseStatus::Removed);
+    }
+
+    #[test]
+    fn set_refuses_what_a_trailer_could_not_carry_and_empty_required_values() {
+        let w = wf("name: t\nversion: 1.0.0\ndescription: t\nvariables:\n  - name: project_name\n    required: true\nphases:\n  - id: a\n    order: 1\n    name: A\n");
+        let one = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(validate_set(&w, &one("project_name", "shop")).is_ok());
+        assert!(validate_set(&w, &one("test_command", "make test")).is_ok());
+        for (k, v, why) in [
+            ("project_name", "", "`project_name` cannot be set: it is required by the workflow, so it cannot be empty"),
+            ("x", "two\nlines", "`x` cannot be set: a value is one line of text, with no space at either end"),
+            ("x", " padded", "`x` cannot be set: a value is one line of text, with no space at either end"),
+            ("a b", "1", "`a b` cannot be set: a variable name is letters, digits, `_`, `-` and `.` only"),
+        ] {
+            assert_eq!(validate_set(&w, &one(k, v)).unwrap_err().to_string(), why);
+        }
+        assert!(matches!(
+            validate_set(&w, &BTreeMap::new()),
+            Err(ChangeError::NoVariables)
+        ));
+    }
+}
