@@ -213,6 +213,10 @@ fn set_rerenders_the_untouched_artifact_and_merges_the_edited_one() {
     let st = state(&repo);
     assert_eq!(st["variables"]["test_command"], "make test");
     // The recorded render is the new one: the base of the next merge, kept in git.
+    assert_eq!(
+        repo.git(&["show", &format!("{r}:renders/docs/plan.md")]),
+        repo.read("docs/plan.md")
+    );
     let plan_after = st["files"]["docs/plan.md"]["after"].as_str().unwrap();
     assert_eq!(
         repo.git(&["hash-object", "docs/plan.md"]).trim(),
@@ -530,11 +534,24 @@ fn the_render_is_the_base_of_the_merge_even_when_it_was_never_committed() {
     repo.write(".gitignore", ".ddx/local/\n");
     repo.commit_all("initial");
     write_workflow(&repo, WORKFLOW_1, BRIEF_1, PLAN_1);
-    repo.ddx_ok(&["workflow", "apply", "notes", "--var", "project_name=shop"]);
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "notes",
+        "--var",
+        "project_name=shop",
+        "--id",
+        "notes-1",
+    ]);
     let brief = repo
         .read("docs/brief.md")
         .replace("[Describe the problem]", "Orders get lost.");
     repo.write("docs/brief.md", brief);
+    // The render is kept in the event's `renders/` tree: `git gc` keeps it.
+    repo.git(&["gc", "-q", "--prune=now"]);
+    assert!(repo
+        .git(&["show", "refs/ddx/instances/notes-1:renders/docs/brief.md"])
+        .contains("[Describe the problem]"));
     let out = repo.ddx_ok(&["workflow", "set", "project_name=store"]);
     assert!(file_line(&out, "merged", "docs/brief.md"), "{out}");
     assert_eq!(

@@ -912,6 +912,7 @@ impl Engine<'_> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: st.to_yaml(),
                     workflow_tree: tip.workflow_tree,
                     message: message.clone(),

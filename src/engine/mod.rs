@@ -494,6 +494,7 @@ impl<'r> Engine<'r> {
         };
         let event = NewEvent {
             joins: Vec::new(),
+            renders: None,
             state: yaml,
             workflow_tree,
             message,
@@ -557,6 +558,7 @@ impl<'r> Engine<'r> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: yaml,
                     workflow_tree: tip.workflow_tree,
                     message,
@@ -666,6 +668,7 @@ impl<'r> Engine<'r> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: st.to_yaml(),
                     workflow_tree: cp_tip.workflow_tree,
                     message,

@@ -551,7 +551,6 @@ impl Engine<'_> {
         let hooks = self.hooks_in_tree();
         let mut conflicts = Vec::new();
         for f in files.iter().filter(|f| f.outcome.writes()) {
-            merge::save_blob(self.repo, &f.sides.theirs)?;
             if let Some(ours) = &f.sides.ours {
                 merge::save_blob(self.repo, ours)?;
             }
@@ -886,7 +885,24 @@ impl Engine<'_> {
                 if records.len() == 1 { "" } else { "s" }
             ));
         }
+        let renders: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .filter(|f| records.iter().any(|(p, _)| *p == f.path))
+            .map(|f| (f.path.clone(), f.sides.theirs.clone()))
+            .collect();
+        let sink = if dry_run {
+            crate::store::event::Sink::HashOnly(self.repo)
+        } else {
+            crate::store::event::Sink::Write(self.repo)
+        };
+        let renders = crate::store::event::write_renders(sink, renders)?;
         if !dry_run {
+            if refs::read(self.repo, &refs::instance_ref(instance))? != Some(planned_from) {
+                return Err(ChangeError::Moved {
+                    instance: instance.to_owned(),
+                }
+                .into());
+            }
             self.write_merges(&files)?;
         }
         let yaml = st.to_yaml();
@@ -900,6 +916,7 @@ impl Engine<'_> {
             Ok(Decision::Change(Box::new(Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders,
                     state: yaml.clone(),
                     workflow_tree,
                     message: message.clone(),

@@ -409,12 +409,29 @@ impl Engine<'_> {
         let hooks = self.hooks_in_tree();
         // `write_guarded` logs each file it writes, once.
         artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())?;
-        // The render is the base of the next three-way merge (`workflow set`, `workflow
-        // upgrade`): kept in the object database, whatever the user does to the file.
-        for f in files.iter().filter(|f| f.action.writes()) {
-            crate::store::merge::save_blob(self.repo, &f.content)?;
-        }
         Ok(())
+    }
+
+    /// The `renders/` tree of the files `records` records (written, or hashed in a dry run):
+    /// each render is the base of the next three-way merge (`workflow set`, `workflow
+    /// upgrade`), kept in git whatever the user does to the file.
+    fn renders_tree(
+        &self,
+        planned: &[PhaseFile],
+        records: &[(String, FileRecord)],
+        dry_run: bool,
+    ) -> Result<Option<crate::store::ObjectId>, EngineError> {
+        let files = planned
+            .iter()
+            .filter(|pf| records.iter().any(|(p, _)| *p == pf.file.path))
+            .map(|pf| (pf.file.path.clone(), pf.file.content.clone()))
+            .collect();
+        let sink = if dry_run {
+            crate::store::event::Sink::HashOnly(self.repo)
+        } else {
+            crate::store::event::Sink::Write(self.repo)
+        };
+        Ok(crate::store::event::write_renders(sink, files)?)
     }
 
     /// Applies `step` to `instance`, renders the artifacts `render` names, and records both as
@@ -461,6 +478,7 @@ impl Engine<'_> {
                 });
             }
         }
+        let renders = self.renders_tree(&planned, &records, dry_run)?;
         if !dry_run {
             self.write_files(&planned)?;
         }
@@ -492,6 +510,7 @@ impl Engine<'_> {
                 let plan = Plan {
                     event: Some(NewEvent {
                         joins: Vec::new(),
+                        renders,
                         state: st.to_yaml(),
                         workflow_tree: tip.workflow_tree,
                         message,
@@ -643,6 +662,7 @@ impl Engine<'_> {
             self.plan_files(located.tree.as_ref(), wf, &st, &phases, files, &mut notes)?;
         let records = self.records(&fresh, &planned);
         let (workflow_tree, _) = self.pin_definition(located, dry_run)?;
+        let renders = self.renders_tree(&planned, &records, dry_run)?;
         if !dry_run {
             self.write_files(&planned)?;
         }
@@ -673,6 +693,7 @@ impl Engine<'_> {
             .insert("source".to_owned(), located.source.to_string());
         let event = NewEvent {
             joins: Vec::new(),
+            renders,
             state: st.to_yaml(),
             workflow_tree,
             message,

@@ -43,6 +43,8 @@ pub struct NewEvent {
     pub state: Vec<u8>,
     /// The pinned definition tree.
     pub workflow_tree: ObjectId,
+    /// The tree of the artifacts the event rendered, by path (`renders/`), if it rendered any.
+    pub renders: Option<ObjectId>,
     /// Subject, body and the event's own trailers (`Ddx-Event`, `Ddx-Phase`, …); the
     /// transaction adds `Ddx-Instance`, `Ddx-Actor`, `Ddx-Project-Commit`, `Ddx-Format` and
     /// `Ddx-Audit-Parent`.
@@ -324,7 +326,8 @@ pub fn commit<E: From<StoreError>>(
         let mut new_tip = None;
         let event = match &plan.event {
             Some(ev) => {
-                let (state_id, tree) = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
+                let (state_id, tree) =
+                    write_event_tree(sink, &ev.state, ev.workflow_tree, ev.renders)?;
                 let mut message = ev.message.clone();
                 message.trailer("Ddx-Instance", opts.instance);
                 message.trailer("Ddx-Actor", opts.identity.actor());
