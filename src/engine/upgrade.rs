@@ -2,8 +2,8 @@
 //! (`ddx workflow upgrade`), with every artifact ddx rendered merged three-way.
 //!
 //! Both re-render the instance's artifacts and compare, per file, three versions: the render
-//! ddx recorded (the change tracker's `after`, the base), the file as it is now (ours) and the
-//! new render (theirs). A file never edited is rewritten; an edited one gets the three-way merge
+//! ddx recorded (the change tracker's `after`, the base, kept in the `renders/` tree of the event
+//! that rendered it), the file as it is now (ours) and the new render (theirs). A file never edited is rewritten; an edited one gets the three-way merge
 //! of [`crate::store::merge`]: a clean merge is written, overlapping changes are left between
 //! conflict markers with the three versions staged in the index, as `git merge` leaves them. A
 //! file the user deleted stays deleted. The new render becomes the recorded base. Each command is
