@@ -560,3 +560,32 @@ fn the_render_is_the_base_of_the_merge_even_when_it_was_never_committed() {
     );
     verify(&repo);
 }
+
+#[test]
+fn a_conflict_is_staged_in_a_sha256_repository_too() {
+    let repo = TestRepo::shaped(&["--object-format=sha256"]);
+    repo.write(".gitignore", ".ddx/local/\n");
+    repo.commit_all("initial");
+    write_workflow(&repo, WORKFLOW_1, BRIEF_1, PLAN_1);
+    repo.ddx_ok(&["workflow", "apply", "notes", "--var", "project_name=shop"]);
+    let brief = repo
+        .read("docs/brief.md")
+        .replace("# shop brief", "# Shop, the brief");
+    repo.write("docs/brief.md", brief);
+    write_workflow(
+        &repo,
+        &WORKFLOW_1.replace("0.1.0", "0.1.1"),
+        &BRIEF_1.replace(
+            "# {{ project_name }} brief",
+            "# Brief of {{ project_name }}",
+        ),
+        PLAN_1,
+    );
+    repo.ddx_ok(&["workflow", "upgrade"]);
+    let unmerged = repo.git(&["ls-files", "-u"]);
+    assert_eq!(unmerged.lines().count(), 3, "{unmerged}");
+    assert!(unmerged
+        .lines()
+        .all(|l| l.split(' ').nth(1).unwrap().len() == 64));
+    verify(&repo);
+}
