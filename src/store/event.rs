@@ -161,9 +161,18 @@ pub fn write_file_tree(
     Ok((root_id, files.len()))
 }
 
-/// The tree of an event: `state.yml`, `workflow/` and, when the event rendered artifacts,
-/// `renders/`; returns the ids of the `state.yml` blob and of the tree.
+/// The tree of an event: `state.yml` and `workflow/`; returns the ids of the `state.yml` blob
+/// and of the tree.
 pub fn write_event_tree(
+    sink: Sink<'_>,
+    state: &[u8],
+    workflow_tree: ObjectId,
+) -> Result<(ObjectId, ObjectId), StoreError> {
+    write_event_tree_with(sink, state, workflow_tree, None)
+}
+
+/// [`write_event_tree`], with the `renders/` tree of an event that rendered artifacts.
+pub fn write_event_tree_with(
     sink: Sink<'_>,
     state: &[u8],
     workflow_tree: ObjectId,

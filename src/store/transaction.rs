@@ -14,7 +14,7 @@
 
 use super::audit::{self, AuditRecord};
 use super::event::{
-    read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
+    read_event, write_commit, write_event_tree_with, Identity, Message, Sink, Tip, FORMAT,
 };
 use super::heads::{Journal, RefMove};
 use super::refedit::{self as reftx, EditError};
@@ -327,7 +327,7 @@ pub fn commit<E: From<StoreError>>(
         let event = match &plan.event {
             Some(ev) => {
                 let (state_id, tree) =
-                    write_event_tree(sink, &ev.state, ev.workflow_tree, ev.renders)?;
+                    write_event_tree_with(sink, &ev.state, ev.workflow_tree, ev.renders)?;
                 let mut message = ev.message.clone();
                 message.trailer("Ddx-Instance", opts.instance);
                 message.trailer("Ddx-Actor", opts.identity.actor());
