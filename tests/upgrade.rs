@@ -282,11 +282,18 @@ fn upgrade_adds_the_new_phase_and_merges_changed_templates_cleanly() {
     assert!(dry.contains("would move refs/ddx/audit"), "{dry}");
     assert_eq!(snapshot(&repo), before, "a dry run changes nothing");
 
+    let elsewhere = repo.ddx(&["workflow", "upgrade", "--source", "embedded"]);
+    assert_eq!(elsewhere.status.code(), Some(5));
+    assert!(
+        stderr(&elsewhere).contains("no workflow named `notes` in source `embedded`"),
+        "{}",
+        stderr(&elsewhere)
+    );
     let refused = repo.ddx(&["workflow", "upgrade", "--to", "0.3.0"]);
     assert_eq!(refused.status.code(), Some(5));
     assert!(stderr(&refused).contains("the catalog's notes is version 0.2.0 (local), not 0.3.0"));
 
-    let out = repo.ddx_ok(&["workflow", "upgrade", "--to", "0.2.0"]);
+    let out = repo.ddx_ok(&["workflow", "upgrade", "--to", "0.2.0", "--source", "local"]);
     assert!(
         out.contains("workflow: notes 0.1.0 -> notes 0.2.0"),
         "{out}"
@@ -399,6 +406,13 @@ fn an_overlapping_change_leaves_markers_and_index_stages() {
         repo.git(&["status", "--porcelain"])
     );
     verify(&repo);
+    let status = repo.ddx_json(&["workflow", "status", "--json"]);
+    assert!(
+        status["next"].as_array().unwrap().contains(&serde_json::json!(
+            "resolve the conflict in docs/brief.md, then `git add docs/brief.md`  # or `git mergetool`"
+        )),
+        "{status}"
+    );
 
     // The hook refuses to commit the markers once staged.
     repo.ddx_ok(&["hooks", "install"]);

@@ -1029,6 +1029,17 @@ fn suggestions(
     repo: &Repo,
 ) -> Result<Vec<String>, EngineError> {
     let mut out = Vec::new();
+    // Conflicts a set or an upgrade left in this instance's files come first.
+    for path in upgrade::conflicted(repo) {
+        let marked = st.files.contains_key(&path)
+            && std::fs::read(repo.work_dir().join(&path))
+                .is_ok_and(|d| crate::store::merge::has_conflict_markers(&d));
+        if marked {
+            out.push(format!(
+                "resolve the conflict in {path}, then `git add {path}`  # or `git mergetool`"
+            ));
+        }
+    }
     match st.status {
         InstanceStatus::Paused => {
             out.push("ddx workflow resume".to_owned());
