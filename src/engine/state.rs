@@ -357,7 +357,8 @@ impl State {
         self.phases.iter_mut().find(|p| p.id == id)
     }
 
-    /// Completed and skipped phases as a whole percentage of all phases.
+    /// Completed and skipped phases as a whole percentage of the phases that count (not the
+    /// removed ones).
     pub fn progress(&self) -> u32 {
         let counted = self.phases.iter().filter(|p| p.status.counts()).count();
         if counted == 0 {

@@ -4,9 +4,10 @@
 //! the phases it starts ([`super::artifacts::plan`]), writes the files that are new (or, with
 //! `--force`, that ddx may overwrite), and records the transition and every file written — its
 //! blob id before and after — as ONE event: the change tracker lives in `state.yml` (`files:`)
-//! and in the event's `Ddx-File:` trailers. Files the user edited since ddx wrote them are
-//! reported and never touched; files that exist with other content are left alone without
-//! `--force`. A dry run plans the same and writes nothing at all.
+//! and in the event's `Ddx-File:` trailers, and the renders themselves in the event's `renders/`
+//! tree (the base of later three-way merges, [`super::upgrade`]). Files the user edited since
+//! ddx wrote them are reported and never touched; files that exist with other content are left
+//! alone without `--force`. A dry run plans the same and writes nothing at all.
 
 use super::artifacts::{self, FileAction, PlannedFile};
 use super::gates::{self, GateContext};
