@@ -277,6 +277,24 @@ impl Catalog {
         })
     }
 
+    /// The workflow `name` of version `version`, from the first source (by precedence) that has
+    /// that version; `None` when none has it.
+    pub fn locate_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Located>, CatalogError> {
+        let repo = self.repo.as_ref();
+        for root in &self.roots()? {
+            if let Some(found) = root.find(repo, name)? {
+                if found.load().is_ok_and(|w| w.version == version) {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The index of every workflow of every source, from the cache where it is current.
     pub fn index(&self) -> Result<Index, CatalogError> {
         index::build(self)

@@ -72,7 +72,8 @@ pub struct SetArgs {
 pub struct UpgradeArgs {
     #[command(flatten)]
     pub instance: InstanceArg,
-    /// Refuse unless the definition found is this version.
+    /// The version to move to: taken from the first source that has it (with `--source`, that
+    /// source must have it).
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
     /// Take the definition from this source (`local`, `project`, `embedded`, a repository
@@ -1176,9 +1177,14 @@ fn cmd_upgrade(cli: &Cli, out: &Output, args: &UpgradeArgs) -> anyhow::Result<Ex
     let id = instance::resolve(repo, &args.instance)?;
     let engine = instance::engine(repo)?;
     let (_, st) = engine::load(repo, &id)?;
-    let located = match &args.source {
-        Some(source) => catalog.locate_from(&st.workflow, source, &here)?,
-        None => catalog.locate(&st.workflow, &here)?,
+    let located = match (&args.source, &args.to) {
+        (Some(source), _) => catalog.locate_from(&st.workflow, source, &here)?,
+        // The first source with that version; none has it: the first, which upgrade refuses.
+        (None, Some(v)) => match catalog.locate_version(&st.workflow, v)? {
+            Some(found) => found,
+            None => catalog.locate(&st.workflow, &here)?,
+        },
+        (None, None) => catalog.locate(&st.workflow, &here)?,
     };
     let change = engine.upgrade(&id, &located, args.to.as_deref(), args.dry_run)?;
     print_change(out, &change, args.dry_run, args.json)
