@@ -603,3 +603,45 @@ fn a_conflict_is_staged_in_a_sha256_repository_too() {
         .all(|l| l.split(' ').nth(1).unwrap().len() == 64));
     verify(&repo);
 }
+
+#[test]
+fn upgrade_to_a_version_takes_it_from_the_source_that_has_it() {
+    let repo = applied();
+    // The project library has 0.3.0; the local copy stays at 0.1.0 and comes first.
+    let lib = ".ddx/library/workflows/notes";
+    repo.write(
+        &format!("{lib}/workflow.yml"),
+        WORKFLOW_1.replace("0.1.0", "0.3.0"),
+    );
+    for name in ["brief", "plan"] {
+        let dir = format!("{lib}/phases/01-frame/artifacts/{name}");
+        let template = if name == "brief" { BRIEF_2 } else { PLAN_1 };
+        repo.write(&format!("{dir}/template.md"), template);
+        repo.write(
+            &format!("{dir}/meta.yml"),
+            format!("name: {name}\noutput:\n  location: docs/{name}.md\n"),
+        );
+    }
+    repo.git(&["add", lib]);
+    repo.git(&["commit", "-q", "-m", "library 0.3.0"]);
+    let nothing = repo.ddx(&["workflow", "upgrade"]);
+    assert!(
+        stderr(&nothing).contains("Nothing changed"),
+        "{}",
+        stderr(&nothing)
+    );
+    let out = repo.ddx_ok(&["workflow", "upgrade", "--to", "0.3.0"]);
+    assert!(
+        out.contains("workflow: notes 0.1.0 -> notes 0.3.0"),
+        "{out}"
+    );
+    assert!(repo.read("docs/brief.md").contains("Orders get lost."));
+    assert!(repo
+        .read("docs/brief.md")
+        .ends_with("## Risks\n\n[List the risks]\n"));
+    assert_eq!(
+        trailers(&repo, "refs/ddx/instances/n-1", "Ddx-Source"),
+        ["project"]
+    );
+    verify(&repo);
+}
