@@ -78,7 +78,8 @@ pub enum FileOutcome {
     New,
     /// There, but not written by ddx: left alone.
     KeptUnowned,
-    /// Its artifact is no longer in the workflow: left as it is.
+    /// No artifact renders to it any more (its artifact left the workflow, or now writes to
+    /// another path): left as it is.
     KeptRemoved,
 }
 
@@ -92,7 +93,7 @@ impl FileOutcome {
             FileOutcome::KeptDeleted => "kept deleted",
             FileOutcome::New => "new",
             FileOutcome::KeptUnowned => "kept (not written by ddx)",
-            FileOutcome::KeptRemoved => "kept (artifact removed)",
+            FileOutcome::KeptRemoved => "kept (no longer rendered)",
         }
     }
 
@@ -324,8 +325,8 @@ struct Side<'a> {
 }
 
 impl Engine<'_> {
-    /// Renders the artifacts of `side`'s phases `phases` (all of each, or only those `only`
-    /// keeps) as planned files, by path, with `identity` giving the date and the user.
+    /// Renders every artifact of `side`'s phases `phases` as planned files, by path (the first
+    /// phase to claim a path keeps it), with `identity` giving the date and the user.
     fn renders(
         &self,
         side: &Side<'_>,
