@@ -104,6 +104,7 @@ fn state(w: &Workflow) -> State {
             FileRecord {
                 before: (k % 3 == 0).then(|| format!("{:040x}", k * 7919 + 1)),
                 after: Some(format!("{:040x}", k * 104_729 + 3)),
+                merged: None,
                 by: format!("artifact artifact-{k}"),
                 phase: Some(s.phases[k % s.phases.len()].id.clone()),
                 at: at(k),

@@ -414,6 +414,10 @@ pub fn run(
     let head = || repo.project_commit();
     match hook {
         "pre-commit" => {
+            let marked = conflict_markers(repo)?;
+            if !marked.is_empty() {
+                return Ok(HookRun::refuse(conflict_message(&marked)));
+            }
             let active = active_instances(repo)?;
             // Without an active instance there is nothing to judge, and no bypass to notice
             // (post-commit records one only while an instance is active): no marker either.
@@ -821,6 +825,55 @@ fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
         }
     }
     tempfile::Builder::new().prefix("ddx-hook-").tempdir()
+}
+
+/// The files ddx merged with conflicts (`ddx workflow set`, `ddx workflow upgrade`) that the
+/// commit would record with conflict markers still in them. Paths resolved both in the index
+/// and in the work tree are forgotten.
+pub fn conflict_markers(repo: &crate::store::Repo) -> Result<Vec<String>, HookRunError> {
+    use crate::engine::upgrade;
+    use crate::store::merge::has_conflict_markers;
+    let listed = upgrade::conflicted(repo);
+    if listed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let staged = crate::store::staged::Staged::read(repo)?;
+    let mut marked = Vec::new();
+    let mut open = std::collections::BTreeSet::new();
+    for path in listed {
+        let in_index = staged.staged_blob(repo, &path)?;
+        let in_tree = std::fs::read(repo.work_dir().join(&path)).ok();
+        let index_marked = in_index.as_deref().is_some_and(has_conflict_markers);
+        if index_marked && staged.changed.contains(&path) {
+            marked.push(path.clone());
+        }
+        let tree_marked = in_tree.as_deref().is_some_and(has_conflict_markers);
+        if index_marked || tree_marked || in_index.is_none() && in_tree.is_some() {
+            open.insert(path);
+        }
+    }
+    if let Err(e) = upgrade::write_conflicts(repo, &open) {
+        tracing::warn!("cannot update the list of conflicted files: {e}");
+    }
+    Ok(marked)
+}
+
+/// Why a commit with conflict markers is refused, and the way forward.
+pub fn conflict_message(paths: &[String]) -> String {
+    let mut text = String::from("ddx: this commit would record unresolved conflicts\n");
+    for p in paths {
+        text.push_str(&format!(
+            "  {p} still has conflict markers (<<<<<<<, =======, >>>>>>>) from a ddx merge\n"
+        ));
+    }
+    text.push_str("Ways forward:\n");
+    text.push_str(
+        "  - resolve each conflict (edit the file or `git mergetool`), then `git add` it\n",
+    );
+    text.push_str(
+        "  - or commit anyway: git commit --no-verify (ddx records the commit in its audit as a bypass)\n",
+    );
+    text
 }
 
 /// The message that explains a refused commit, and the ways forward.

@@ -271,7 +271,7 @@ fn applying_again_changes_nothing_and_never_touches_what_the_user_edited() {
     // A --var that differs from the instance's is not silently taken.
     let out = repo.ddx(&["workflow", "apply", "helix", "--var", "project_name=other"]);
     assert!(stderr(&out)
-        .contains("--var project_name=other is ignored: instance h-1 has project_name=shop"));
+        .contains("--var project_name=other is not applied: instance h-1 has project_name=shop; `ddx workflow set project_name=other -i h-1` changes it and merges the artifacts"));
 }
 
 #[test]
@@ -728,7 +728,7 @@ fn a_library_caller_gets_applys_choice_of_instance() {
         .unwrap();
     assert_eq!(
         work.notes.first().map(String::as_str),
-        Some("--var x=1 is ignored: instance m1 was started without it")
+        Some("--var x=1 is not applied: instance m1 was started without it; `ddx workflow set x=1 -i m1` sets it")
     );
 }
 

@@ -894,6 +894,7 @@ fn an_event_can_join_another_history_of_the_instance_with_two_parents() {
             event: Some(NewEvent {
                 state: tip.state.clone(),
                 workflow_tree: tip.workflow_tree,
+                renders: None,
                 message: Message::new(format!("ddx({id}): join")),
                 joins: vec![theirs],
             }),

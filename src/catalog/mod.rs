@@ -251,6 +251,50 @@ impl Catalog {
         })
     }
 
+    /// The workflow `name` as the source `source` has it: a path (anything containing `/`), or
+    /// a source as `--source` filters name them (`local`, `project`, `embedded`, `repo:team`,
+    /// `team`).
+    pub fn locate_from(
+        &self,
+        name: &str,
+        source: &str,
+        cwd: &Path,
+    ) -> Result<Located, CatalogError> {
+        if is_path(source) {
+            return locate_path(source, cwd);
+        }
+        let repo = self.repo.as_ref();
+        let mut names = Vec::new();
+        for root in self.roots()?.iter().filter(|r| r.source.matches(source)) {
+            if let Some(found) = root.find(repo, name)? {
+                return Ok(found);
+            }
+            names.extend(root.names(repo)?);
+        }
+        Err(CatalogError::NotFound {
+            name: format!("{name}` in source `{source}"),
+            suggestion: did_you_mean(name, names.iter().map(String::as_str)).map(str::to_owned),
+        })
+    }
+
+    /// The workflow `name` of version `version`, from the first source (by precedence) that has
+    /// that version; `None` when none has it.
+    pub fn locate_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Located>, CatalogError> {
+        let repo = self.repo.as_ref();
+        for root in &self.roots()? {
+            if let Some(found) = root.find(repo, name)? {
+                if found.load().is_ok_and(|w| w.version == version) {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The index of every workflow of every source, from the cache where it is current.
     pub fn index(&self) -> Result<Index, CatalogError> {
         index::build(self)

@@ -545,6 +545,17 @@ fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
             Some("`git log` on the instance ref shows who changed it".to_owned()),
         ),
         EngineError::Pinned { .. } => (ExitCode::Invalid, None),
+        EngineError::Change(c) => {
+            use crate::engine::upgrade::ChangeError as C;
+            match c {
+                C::BadVariable { .. } | C::NoVariables => (ExitCode::Usage, None),
+                C::Version { .. } | C::OtherWorkflow { .. } => (
+                    ExitCode::NotFound,
+                    Some("`ddx workflow list --all` shows every version the catalog has".to_owned()),
+                ),
+                C::Moved { .. } => (ExitCode::Conflict, None),
+            }
+        }
         EngineError::MissingVariables { missing } => (
             ExitCode::Usage,
             Some(format!(

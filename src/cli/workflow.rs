@@ -1,5 +1,5 @@
 //! `ddx workflow …`: list, search, show and validate workflows; init, status, next, pause,
-//! resume, abort and restore instances.
+//! resume, abort, restore, set and upgrade instances.
 
 use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
@@ -47,6 +47,45 @@ pub enum WorkflowCommand {
     Abort(PlainChangeArgs),
     /// Record a new event whose state equals a checkpoint's (history is never rewritten).
     Restore(RestoreArgs),
+    /// Change an instance's variables; its artifacts are re-rendered, your edits merged in.
+    Set(SetArgs),
+    /// Move an instance to its workflow's current definition; your edits are merged in.
+    Upgrade(UpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// The values: `test_command="make test"` (repeat for several).
+    #[arg(required = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub values: Vec<(String, String)>,
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// Show per file and per ref what would happen, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON document: what changed, each file with its blobs, the refs moved.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub instance: InstanceArg,
+    /// The version to move to: taken from the first source that has it (with `--source`, that
+    /// source must have it).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Take the definition from this source (`local`, `project`, `embedded`, a repository
+    /// name) or folder, instead of the catalog's first.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Show per file and per ref what would happen, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON document: what changed, each file with its blobs, the refs moved.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +281,8 @@ pub fn run(cli: &Cli, out: &Output, cmd: &WorkflowCommand) -> anyhow::Result<Exi
         WorkflowCommand::Resume(args) => cmd_resume(cli, out, args),
         WorkflowCommand::Abort(args) => cmd_op(cli, out, args, Op::Abort),
         WorkflowCommand::Restore(args) => cmd_restore(cli, out, args),
+        WorkflowCommand::Set(args) => cmd_set(cli, out, args),
+        WorkflowCommand::Upgrade(args) => cmd_upgrade(cli, out, args),
     }
 }
 
@@ -1123,4 +1164,100 @@ fn yaml_inline(v: &serde_yaml::Value) -> String {
         serde_yaml::Value::Number(n) => n.to_string(),
         serde_yaml::Value::Tagged(t) => yaml_inline(&t.value),
     }
+}
+
+fn cmd_set(cli: &Cli, out: &Output, args: &SetArgs) -> anyhow::Result<ExitCode> {
+    let repo = instance::open(cli)?;
+    let id = instance::resolve(&repo, &args.instance)?;
+    let engine = instance::engine(&repo)?;
+    let values: BTreeMap<String, String> = args.values.iter().cloned().collect();
+    let change = engine.set(&id, &values, args.dry_run)?;
+    print_change(out, &change, args.dry_run, args.json)
+}
+
+fn cmd_upgrade(cli: &Cli, out: &Output, args: &UpgradeArgs) -> anyhow::Result<ExitCode> {
+    let here = cwd(cli)?;
+    let catalog = catalog::Catalog::open(&here)?;
+    let Some(repo) = catalog.repo() else {
+        return Err(crate::store::StoreError::NotARepository { path: here }.into());
+    };
+    let id = instance::resolve(repo, &args.instance)?;
+    let engine = instance::engine(repo)?;
+    let (_, st) = engine::load(repo, &id)?;
+    let located = match (&args.source, &args.to) {
+        (Some(source), _) => catalog.locate_from(&st.workflow, source, &here)?,
+        // The first source with that version; none has it: the first, which upgrade refuses.
+        (None, Some(v)) => match catalog.locate_version(&st.workflow, v)? {
+            Some(found) => found,
+            None => catalog.locate(&st.workflow, &here)?,
+        },
+        (None, None) => catalog.locate(&st.workflow, &here)?,
+    };
+    let change = engine.upgrade(&id, &located, args.to.as_deref(), args.dry_run)?;
+    print_change(out, &change, args.dry_run, args.json)
+}
+
+/// The `--json` document of `workflow set` and `workflow upgrade`.
+#[derive(Serialize)]
+struct ChangeDoc<'a> {
+    #[serde(flatten)]
+    change: instance::ChangeJson<'a>,
+    files: &'a [engine::upgrade::FileMerge],
+    conflicts: usize,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
+}
+
+/// Prints what `set` or `upgrade` did: the event, one line per file, then what to do about
+/// conflicts.
+fn print_change(
+    out: &Output,
+    change: &engine::upgrade::ChangeReport,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use engine::upgrade::FileOutcome;
+    if json {
+        out.json(&ChangeDoc {
+            change: instance::change_json(&change.report, None),
+            files: &change.files,
+            conflicts: change.conflicts(),
+            notes: &change.notes,
+        })?;
+        return Ok(ExitCode::Ok);
+    }
+    let code = instance::print_report(out, &change.report, false)?;
+    let w = change
+        .files
+        .iter()
+        .map(|f| f.outcome.label().len())
+        .max()
+        .unwrap_or(0);
+    for f in &change.files {
+        let label = format!("{:w$}", f.outcome.label());
+        let painted = match f.outcome {
+            FileOutcome::Updated | FileOutcome::Merged | FileOutcome::New => out.green(&label),
+            FileOutcome::Unchanged => out.dim(&label),
+            _ => out.yellow(&label),
+        };
+        out.line(format!("{painted}  {}", f.path));
+    }
+    for n in &change.notes {
+        out.warn(n);
+    }
+    let conflicts = change.conflicts();
+    if conflicts > 0 {
+        let verb = match (dry_run, conflicts == 1) {
+            (true, _) => "would be left",
+            (false, true) => "is left",
+            (false, false) => "are left",
+        };
+        out.warn(format!(
+            "{conflicts} file{} {verb} with conflict markers, unmerged in the index: edit {}, then `git add` {}; `git mergetool` works too, and ddx's pre-commit hook refuses to commit markers",
+            if conflicts == 1 { "" } else { "s" },
+            if conflicts == 1 { "it" } else { "them" },
+            if conflicts == 1 { "it" } else { "them" },
+        ));
+    }
+    Ok(code)
 }

@@ -860,6 +860,7 @@ impl Engine<'_> {
                         FileRecord {
                             before: c.before.map(|b| b.to_string()),
                             after: c.after.map(|a| a.to_string()),
+                            merged: None,
                             by: format!("action {}", view.name),
                             phase: view.phase.clone(),
                             at: at.clone(),
@@ -939,6 +940,7 @@ impl Engine<'_> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: st.to_yaml(),
                     workflow_tree: tip.workflow_tree,
                     message: message.clone(),

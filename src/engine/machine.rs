@@ -299,7 +299,11 @@ pub fn derive_status(state: &mut State) {
     }
     state.status = if state.phases.iter().any(|p| p.status == PhaseStatus::Failed) {
         InstanceStatus::Failed
-    } else if state.phases.iter().all(|p| p.status.is_done()) {
+    } else if state
+        .phases
+        .iter()
+        .all(|p| p.status.is_done() || !p.status.counts())
+    {
         InstanceStatus::Completed
     } else if state
         .phases

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod recorded;
 pub mod replay;
 pub mod state;
+pub mod upgrade;
 pub mod work;
 
 use crate::catalog::{CatalogError, Located};
@@ -86,6 +87,8 @@ pub enum EngineError {
     Artifact(#[from] artifacts::ArtifactError),
     #[error(transparent)]
     Action(#[from] actions::ActionError),
+    #[error(transparent)]
+    Change(#[from] upgrade::ChangeError),
     #[error("wrote {} but could not record {}: {source}", files.join(", "), if files.len() == 1 { "it" } else { "them" })]
     Unrecorded {
         files: Vec<String>,
@@ -500,6 +503,7 @@ impl<'r> Engine<'r> {
         };
         let event = NewEvent {
             joins: Vec::new(),
+            renders: None,
             state: yaml,
             workflow_tree,
             message,
@@ -563,6 +567,7 @@ impl<'r> Engine<'r> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: yaml,
                     workflow_tree: tip.workflow_tree,
                     message,
@@ -673,6 +678,7 @@ impl<'r> Engine<'r> {
             let plan = Plan {
                 event: Some(NewEvent {
                     joins: Vec::new(),
+                    renders: None,
                     state: st.to_yaml(),
                     workflow_tree: cp_tip.workflow_tree,
                     message,
@@ -1066,7 +1072,18 @@ fn suggestions(
     repo: &Repo,
 ) -> Result<Vec<String>, EngineError> {
     let mut out = Vec::new();
-    // A conflict first: what follows depends on how it is settled.
+    // Conflicts a set or an upgrade left in this instance's files come first.
+    for path in upgrade::conflicted(repo) {
+        let marked = st.files.contains_key(&path)
+            && std::fs::read(repo.work_dir().join(&path))
+                .is_ok_and(|d| crate::store::merge::has_conflict_markers(&d));
+        if marked {
+            out.push(format!(
+                "resolve the conflict in {path}, then `git add {path}`  # or `git mergetool`"
+            ));
+        }
+    }
+    // Then a conflict of joined histories: what follows depends on how it is settled.
     for c in &st.conflicts {
         if let (Some(p), "status") = (&c.phase, c.field.as_str()) {
             match c.kept.split(':').next().unwrap_or_default() {

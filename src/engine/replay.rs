@@ -307,8 +307,8 @@ pub fn op_of(message: &Message) -> Result<Option<Op>, String> {
 
 /// Replays one event on `before` (the parent's state, taken: replay changes it).
 ///
-/// `wf` is the definition the event ran with (the parent's pinned `workflow/`; for `init`,
-/// the event's own). `recorded` is the event's own state, needed only by `init` (an `init` takes its variables and
+/// `wf` is the definition the event ran with (the parent's pinned `workflow/`; for `init` and
+/// `upgrade`, the event's own). `recorded` is the event's own state, needed only by `init` (an `init` takes its variables and
 /// context from it: they came from the user and the work tree, not from history). `restored`
 /// is the state of the checkpoint a `restore` names.
 pub fn replay(
@@ -381,6 +381,37 @@ pub fn replay(
                 to: st.status.as_str().to_owned(),
                 reason: input.message.get("Ddx-Reason").map(str::to_owned),
             });
+            return Ok(Replayed { state: st, phases });
+        }
+        // New values of variables, artifacts merged (`ddx workflow set`).
+        "set" => {
+            let wf = need_wf()?;
+            let mut st =
+                before.ok_or_else(|| fails("a `set` event cannot be the first event".into()))?;
+            let vars: Vec<(String, String)> = input
+                .message
+                .trailers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(super::upgrade::VAR_TRAILER))
+                .filter_map(|(_, v)| v.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect();
+            if vars.is_empty() {
+                return Err(fails("the `set` event has no Ddx-Var trailer".into()));
+            }
+            super::upgrade::set_variables(&mut st, wf, &vars).map_err(|e| fails(e.to_string()))?;
+            st.files.extend(files);
+            st.metrics.events += 1;
+            return Ok(Replayed { state: st, phases });
+        }
+        // A new definition pinned (`ddx workflow upgrade`): `wf` is the event's own.
+        "upgrade" => {
+            let wf = need_wf()?;
+            let current =
+                before.ok_or_else(|| fails("an `upgrade` cannot be the first event".into()))?;
+            let (mut st, _) = super::upgrade::migrate(&current, wf, input.at, input.actor)
+                .map_err(|e| fails(e.to_string()))?;
+            st.files.extend(files);
+            st.metrics.events += 1;
             return Ok(Replayed { state: st, phases });
         }
         // Events that change no status: artifacts rendered, an action run. They record the

@@ -82,12 +82,20 @@ pub enum PhaseStatus {
     Completed,
     Failed,
     Skipped,
+    /// The phase is no longer in the workflow the instance runs (`ddx workflow upgrade`); it
+    /// keeps its history and takes no transition.
+    Removed,
 }
 
 impl PhaseStatus {
     /// Completed or skipped: dependants may go ahead.
     pub fn is_done(self) -> bool {
         matches!(self, PhaseStatus::Completed | PhaseStatus::Skipped)
+    }
+
+    /// Whether the phase counts in the instance's progress and status (a removed one does not).
+    pub fn counts(self) -> bool {
+        self != PhaseStatus::Removed
     }
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +106,7 @@ impl PhaseStatus {
             PhaseStatus::Completed => "completed",
             PhaseStatus::Failed => "failed",
             PhaseStatus::Skipped => "skipped",
+            PhaseStatus::Removed => "removed",
         }
     }
 }
@@ -224,6 +233,11 @@ pub struct FileRecord {
     /// The blob id ddx left; absent when an action deleted the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// The blob ddx wrote when it merged a new render of the artifact into the file as the
+    /// user had changed it (`workflow set`, `workflow upgrade`): `after` stays the render, the
+    /// base of the next merge; absent when ddx wrote the render itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<String>,
     /// What wrote it: `artifact <id>` or `action <id>`.
     pub by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -386,13 +400,15 @@ impl State {
         self.phases.iter_mut().find(|p| p.id == id)
     }
 
-    /// Completed and skipped phases as a whole percentage of all phases.
+    /// Completed and skipped phases as a whole percentage of the phases that count (not the
+    /// removed ones).
     pub fn progress(&self) -> u32 {
-        if self.phases.is_empty() {
+        let counted = self.phases.iter().filter(|p| p.status.counts()).count();
+        if counted == 0 {
             return 100;
         }
         let done = self.phases.iter().filter(|p| p.status.is_done()).count();
-        (done * 100 / self.phases.len()) as u32
+        (done * 100 / counted) as u32
     }
 
     /// Appends to the bounded list of recent transitions.

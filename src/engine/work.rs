@@ -4,9 +4,10 @@
 //! the phases it starts ([`super::artifacts::plan`]), writes the files that are new (or, with
 //! `--force`, that ddx may overwrite), and records the transition and every file written — its
 //! blob id before and after — as ONE event: the change tracker lives in `state.yml` (`files:`)
-//! and in the event's `Ddx-File:` trailers. Files the user edited since ddx wrote them are
-//! reported and never touched; files that exist with other content are left alone without
-//! `--force`. A dry run plans the same and writes nothing at all.
+//! and in the event's `Ddx-File:` trailers, and the renders themselves in the event's `renders/`
+//! tree (the base of later three-way merges, [`super::upgrade`]). Files the user edited since
+//! ddx wrote them are reported and never touched; files that exist with other content are left
+//! alone without `--force`. A dry run plans the same and writes nothing at all.
 
 use super::artifacts::{self, FileAction, PlannedFile};
 use super::gates::{self, GateContext};
@@ -314,7 +315,7 @@ impl Engine<'_> {
     }
 
     /// The hooks folder relative to the work tree, when `core.hooksPath` puts it there.
-    fn hooks_in_tree(&self) -> Option<String> {
+    pub(super) fn hooks_in_tree(&self) -> Option<String> {
         let hooks = self.repo.hooks_dir().ok()?;
         let rel = hooks.strip_prefix(self.repo.work_dir()).ok()?;
         rel.to_str().map(|r| r.replace('\\', "/"))
@@ -385,6 +386,7 @@ impl Engine<'_> {
                     FileRecord {
                         before: pf.file.before.clone(),
                         after: Some(pf.file.after.clone()),
+                        merged: None,
                         by: format!("artifact {}", pf.file.artifact),
                         phase: Some(pf.phase.clone()),
                         at: at.clone(),
@@ -409,6 +411,28 @@ impl Engine<'_> {
         // `write_guarded` logs each file it writes, once.
         artifacts::write_guarded(&files, self.repo.work_dir(), hooks.as_deref())?;
         Ok(())
+    }
+
+    /// The `renders/` tree of the files `records` records (written, or hashed in a dry run):
+    /// each render is the base of the next three-way merge (`workflow set`, `workflow
+    /// upgrade`), kept in git whatever the user does to the file.
+    fn renders_tree(
+        &self,
+        planned: &[PhaseFile],
+        records: &[(String, FileRecord)],
+        dry_run: bool,
+    ) -> Result<Option<crate::store::ObjectId>, EngineError> {
+        let files = planned
+            .iter()
+            .filter(|pf| records.iter().any(|(p, _)| *p == pf.file.path))
+            .map(|pf| (pf.file.path.clone(), pf.file.content.clone()))
+            .collect();
+        let sink = if dry_run {
+            crate::store::event::Sink::HashOnly(self.repo)
+        } else {
+            crate::store::event::Sink::Write(self.repo)
+        };
+        Ok(crate::store::event::write_renders(sink, files)?)
     }
 
     /// Applies `step` to `instance`, renders the artifacts `render` names, and records both as
@@ -455,6 +479,7 @@ impl Engine<'_> {
                 });
             }
         }
+        let renders = self.renders_tree(&planned, &records, dry_run)?;
         if !dry_run {
             self.write_files(&planned)?;
         }
@@ -486,6 +511,7 @@ impl Engine<'_> {
                 let plan = Plan {
                     event: Some(NewEvent {
                         joins: Vec::new(),
+                        renders,
                         state: st.to_yaml(),
                         workflow_tree: tip.workflow_tree,
                         message,
@@ -524,7 +550,19 @@ impl Engine<'_> {
         opts: &ApplyOptions<'_>,
     ) -> Result<WorkReport, EngineError> {
         match self.apply_target(&wf.name, opts.instance, opts.id)? {
-            Some((id, _)) => self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run),
+            Some((id, _)) => {
+                let mut work =
+                    self.apply_continue(&id, &opts.variables, opts.files, opts.dry_run)?;
+                if let Some(st) = &work.report.state {
+                    if st.workflow == wf.name && st.version != wf.version {
+                        work.notes.push(format!(
+                            "instance {id} runs {} {}, and {} has {} {}: `ddx workflow upgrade -i {id}` moves it there, merging your edits",
+                            st.workflow, st.version, located.source, wf.name, wf.version
+                        ));
+                    }
+                }
+                Ok(work)
+            }
             None => self.apply_new(
                 located,
                 wf,
@@ -581,10 +619,10 @@ impl Engine<'_> {
             match st.variables.get(k) {
                 Some(old) if old == v => {}
                 Some(old) => notes.push(format!(
-                    "--var {k}={v} is ignored: instance {instance} has {k}={old}"
+                    "--var {k}={v} is not applied: instance {instance} has {k}={old}; `ddx workflow set {k}={v} -i {instance}` changes it and merges the artifacts"
                 )),
                 None => notes.push(format!(
-                    "--var {k}={v} is ignored: instance {instance} was started without it"
+                    "--var {k}={v} is not applied: instance {instance} was started without it; `ddx workflow set {k}={v} -i {instance}` sets it"
                 )),
             }
         }
@@ -626,6 +664,7 @@ impl Engine<'_> {
             self.plan_files(located.tree.as_ref(), wf, &st, &phases, files, &mut notes)?;
         let records = self.records(&fresh, &planned);
         let (workflow_tree, _) = self.pin_definition(located, dry_run)?;
+        let renders = self.renders_tree(&planned, &records, dry_run)?;
         if !dry_run {
             self.write_files(&planned)?;
         }
@@ -656,6 +695,7 @@ impl Engine<'_> {
             .insert("source".to_owned(), located.source.to_string());
         let event = NewEvent {
             joins: Vec::new(),
+            renders,
             state: st.to_yaml(),
             workflow_tree,
             message,

@@ -838,7 +838,11 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
         // workflow: the parent's}; the prediction is checked by the tree's id after replay, and
         // the tree is read only when it fails (most of a verification's time is reading objects).
         let predicted = match c.parents.as_slice() {
-            [p] if event != "init" && event != "restore" && !replay::writes_files(&c.message) => {
+            [p] if event != "init"
+                && event != "restore"
+                && event != "upgrade"
+                && !replay::writes_files(&c.message) =>
+            {
                 states.get(p).map(|(_, wf)| *wf)
             }
             _ => None,
@@ -914,7 +918,8 @@ fn check_instance(reader: &Reader, group: u32, id: &str, tip: ObjectId) -> Insta
             actor: &actor,
             at: &at,
         };
-        let def_tree = if event == "init" || event == "restore" {
+        // An upgrade runs with the definition it pins.
+        let def_tree = if event == "init" || event == "restore" || event == "upgrade" {
             wf_tree
         } else {
             parent.as_ref().map_or(wf_tree, |(_, t)| *t)

@@ -779,6 +779,7 @@ mod tests {
                     FileRecord {
                         before: None,
                         after: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                        merged: None,
                         by: "artifact problem".into(),
                         phase: Some("frame".into()),
                         at: "2026-01-14T12:35:00Z".into(),
@@ -789,6 +790,7 @@ mod tests {
                     FileRecord {
                         before: Some("1234567890123456789012345678901234567890".into()),
                         after: None,
+                        merged: None,
                         by: format!("action {reason}"),
                         phase: None,
                         at: "2026-01-14T12:36:00Z".into(),

@@ -1,7 +1,8 @@
 //! Event commits: the commits of an instance chain, and the objects they are made of.
 //!
-//! An event commit's tree holds `state.yml` (the whole state after the event) and `workflow/`
-//! (the pinned definition tree); its parent is the previous event; its message has a readable
+//! An event commit's tree holds `state.yml` (the whole state after the event), `workflow/`
+//! (the pinned definition tree) and, for an event that rendered artifacts, `renders/` (each
+//! render by its path: the base of later merges); its parent is the previous event; its message has a readable
 //! subject (`ddx(<id>): <what>`), a body, and `Ddx-*` trailers. Objects are written through a
 //! [`Sink`], which either writes them or, for `--dry-run`, only computes their ids.
 
@@ -20,6 +21,8 @@ pub const FORMAT: u32 = 1;
 pub const STATE_FILE: &str = "state.yml";
 /// The folder of an event's tree that holds the pinned workflow definition.
 pub const WORKFLOW_DIR: &str = "workflow";
+/// The folder of an event's tree that holds the artifacts it rendered, by path.
+pub const RENDERS_DIR: &str = "renders";
 
 /// Where objects go: into the object database, or (dry run) nowhere, with their ids computed.
 #[derive(Clone, Copy)]
@@ -165,12 +168,34 @@ pub fn write_event_tree(
     state: &[u8],
     workflow_tree: ObjectId,
 ) -> Result<(ObjectId, ObjectId), StoreError> {
+    write_event_tree_with(sink, state, workflow_tree, None)
+}
+
+/// [`write_event_tree`], with the `renders/` tree of an event that rendered artifacts.
+pub fn write_event_tree_with(
+    sink: Sink<'_>,
+    state: &[u8],
+    workflow_tree: ObjectId,
+    renders: Option<ObjectId>,
+) -> Result<(ObjectId, ObjectId), StoreError> {
     let state_id = sink.blob(state)?;
-    Ok((state_id, sink.put(&event_tree(state_id, workflow_tree))?))
+    Ok((
+        state_id,
+        sink.put(&event_tree_with(state_id, workflow_tree, renders))?,
+    ))
 }
 
 /// The tree of an event: `state.yml` and the pinned `workflow/`.
 pub fn event_tree(state: ObjectId, workflow_tree: ObjectId) -> gix::objs::Tree {
+    event_tree_with(state, workflow_tree, None)
+}
+
+/// The tree of an event, with the `renders/` tree of the artifacts it rendered, if any.
+pub fn event_tree_with(
+    state: ObjectId,
+    workflow_tree: ObjectId,
+    renders: Option<ObjectId>,
+) -> gix::objs::Tree {
     let mut entries = vec![
         Entry {
             mode: EntryKind::Blob.into(),
@@ -183,8 +208,36 @@ pub fn event_tree(state: ObjectId, workflow_tree: ObjectId) -> gix::objs::Tree {
             oid: workflow_tree,
         },
     ];
+    if let Some(r) = renders {
+        entries.push(Entry {
+            mode: EntryKind::Tree.into(),
+            filename: RENDERS_DIR.into(),
+            oid: r,
+        });
+    }
     entries.sort();
     gix::objs::Tree { entries }
+}
+
+/// Writes (or, in a dry run, hashes) the renders of an event's artifacts as a tree of their
+/// paths: the base of every later three-way merge, reachable from the chain so `git gc` keeps
+/// it. `None` when there is none.
+pub fn write_renders(
+    sink: Sink<'_>,
+    files: Vec<(String, Vec<u8>)>,
+) -> Result<Option<ObjectId>, StoreError> {
+    use crate::model::tree::{MemFile, MemTree};
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let tree = MemTree::new(
+        RENDERS_DIR,
+        files
+            .into_iter()
+            .map(|(p, data)| (p, MemFile::Data(data)))
+            .collect(),
+    );
+    write_file_tree(sink, &tree).map(|(id, _)| Some(id))
 }
 
 /// Who did something, and when (from git config: `user.name`, `user.email`).

@@ -878,3 +878,27 @@ pub fn credits(
         })
         .collect())
 }
+
+/// Leaves `path` unmerged in the index with `stages` (stage number and blob id: 1 base,
+/// 2 ours, 3 theirs), replacing whatever the index held for it, with `git update-index
+/// --index-info`: the index is git's file, with extensions gix does not rewrite.
+pub fn stage_unmerged(
+    dir: &Path,
+    path: &str,
+    stages: &[(u8, ObjectId)],
+) -> Result<(), GitCommandError> {
+    let Some((_, first)) = stages.first() else {
+        return Ok(());
+    };
+    // A mode of 0 removes every stage of the path first, as git's documentation asks.
+    let mut input = format!("0 {}\t{path}\0", ObjectId::null(first.kind()));
+    for (stage, id) in stages {
+        input.push_str(&format!("100644 {id} {stage}\t{path}\0"));
+    }
+    run_with_input(
+        dir,
+        &["update-index", "-z", "--index-info"],
+        input.as_bytes(),
+    )
+    .map(|_| ())
+}

@@ -13,7 +13,8 @@
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
 //! verification that reads them all; [`verified`] remembers the heads verification found intact;
 //! [`objects`] answers the plain object questions of the layers above (an object's presence, the
-//! hash, blob ids, a project commit). The gix handle stays inside this module: above it, ids are
+//! hash, blob ids, a project commit); [`merge`] merges files three-way with gix and leaves a
+//! conflict in the index as git leaves one. The gix handle stays inside this module: above it, ids are
 //! [`ObjectId`] values and every ref is read through [`refs`].
 
 pub mod ancestry;
@@ -25,6 +26,7 @@ pub mod git;
 pub mod heads;
 pub mod ignore;
 pub mod library;
+pub mod merge;
 pub mod notes;
 pub mod objects;
 pub mod pack;

@@ -56,6 +56,22 @@ impl Staged {
         Ok(Staged { index, changed })
     }
 
+    /// The staged content of `path` (its stage-0 entry), `None` when it has none (absent, or
+    /// still unmerged).
+    pub fn staged_blob(&self, repo: &Repo, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(entry) = self
+            .index
+            .entry_by_path_and_stage(path.into(), gix::index::entry::Stage::Unconflicted)
+        else {
+            return Ok(None);
+        };
+        let blob = repo
+            .gix()
+            .find_blob(entry.id)
+            .map_err(|e| StoreError::git(format!("reading the staged {path}"), e))?;
+        Ok(Some(blob.data.clone()))
+    }
+
     /// Writes the index's version of every file at or under `prefix` (a literal path, no
     /// wildcards; empty for all) into `dir`, so checks judge what is being committed rather
     /// than the work tree.

@@ -15,7 +15,7 @@
 use super::ancestry::reaches;
 use super::audit::{self, AuditRecord};
 use super::event::{
-    read_event, write_commit, write_event_tree, Identity, Message, Sink, Tip, FORMAT,
+    read_event, write_commit, write_event_tree_with, Identity, Message, Sink, Tip, FORMAT,
 };
 use super::heads::{Journal, RefMove};
 use super::refedit::{self as reftx, EditError};
@@ -44,6 +44,8 @@ pub struct NewEvent {
     pub state: Vec<u8>,
     /// The pinned definition tree.
     pub workflow_tree: ObjectId,
+    /// The tree of the artifacts the event rendered, by path (`renders/`), if it rendered any.
+    pub renders: Option<ObjectId>,
     /// Subject, body and the event's own trailers (`Ddx-Event`, `Ddx-Phase`, …); the
     /// transaction adds `Ddx-Instance`, `Ddx-Actor`, `Ddx-Project-Commit`, `Ddx-Format` and
     /// `Ddx-Audit-Parent`.
@@ -311,7 +313,8 @@ pub fn commit<E: From<StoreError>>(
         let mut new_tip = None;
         let event = match &plan.event {
             Some(ev) => {
-                let (state_id, tree) = write_event_tree(sink, &ev.state, ev.workflow_tree)?;
+                let (state_id, tree) =
+                    write_event_tree_with(sink, &ev.state, ev.workflow_tree, ev.renders)?;
                 let mut message = ev.message.clone();
                 message.trailer("Ddx-Instance", opts.instance);
                 message.trailer("Ddx-Actor", opts.identity.actor());
