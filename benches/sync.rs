@@ -209,12 +209,17 @@ fn main() {
     );
     // The join alone: the other's events already fetched (as a dry run fetches them, writing
     // no ref), one merge event written through the library.
-    let theirs = git(&work, &["rev-parse", "refs/ddx/instances/team-1"]).trim().to_owned();
+    let theirs = git(&work, &["rev-parse", "refs/ddx/instances/team-1"])
+        .trim()
+        .to_owned();
     let mut alone = Vec::new();
     for run in 0..RUNS {
         let o = root.join(format!("join-{run}"));
         copy_dir(&other, &o);
-        git(&o, &["remote", "set-url", "origin", remote.to_str().unwrap()]);
+        git(
+            &o,
+            &["remote", "set-url", "origin", remote.to_str().unwrap()],
+        );
         ddx(&o, &["sync", "--dry-run"]);
         let repo = Repo::discover(&o).expect("repository");
         let engine = Engine::new(&repo).expect("engine");

@@ -113,6 +113,8 @@ impl Engine<'_> {
                 event: Some(NewEvent {
                     state: merged.to_yaml(),
                     workflow_tree,
+                    // A merge renders nothing: each side's renders stay in its own events.
+                    renders: None,
                     message,
                     joins: vec![theirs],
                 }),

@@ -924,6 +924,7 @@ impl Engine<'_> {
                 }),
                 audit: audit.clone(),
                 extra: Vec::new(),
+                audit_joins: Vec::new(),
             })))
         })?;
         let st = Arc::new(st);
