@@ -13,7 +13,7 @@
 //! really are (for verification and reports), [`preload`] decodes every packed commit once for a
 //! verification that reads them all; [`verified`] remembers the heads verification found intact;
 //! [`objects`] answers the plain object questions of the layers above (an object's presence, the
-//! hash, blob ids, a project commit). The gix handle stays inside this module: above it, ids are
+//! hash, blob ids, a project commit); [`ratings`] keeps `ddx rate`'s chain on `refs/ddx/ratings`. The gix handle stays inside this module: above it, ids are
 //! [`ObjectId`] values and every ref is read through [`refs`].
 
 pub mod audit;
@@ -29,6 +29,7 @@ pub mod objects;
 pub mod pack;
 pub mod pending;
 pub mod preload;
+pub mod ratings;
 pub mod refedit;
 pub mod refs;
 pub mod repo;
