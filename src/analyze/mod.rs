@@ -2,6 +2,8 @@
 //! history, and the findings it reports, each with its evidence and the workflows that address
 //! it. The work tree, methodology documents and instances are not read yet.
 
+pub mod stats;
+
 use crate::store::git::{self, GitCommandError, HistoryCommit};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

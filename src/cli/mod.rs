@@ -19,7 +19,9 @@ mod notes;
 mod output;
 mod phase;
 mod progress;
+mod rate;
 mod repo;
+mod stats;
 mod trust;
 mod workflow;
 
@@ -116,6 +118,10 @@ pub enum Command {
     Agents(agents::AgentsCommand),
     /// Detect the project's languages, tests and history; report findings and workflows.
     Analyze(analyze::AnalyzeArgs),
+    /// Rate a workflow from 1 to 5 (kept on refs/ddx/ratings, shared by sync).
+    Rate(rate::RateArgs),
+    /// Usage of the workflows, from the instance histories in refs/ddx/*.
+    Stats(stats::StatsArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -235,6 +241,8 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Agents(cmd) => agents::run(cli, out, cmd),
         Command::Trust(args) => trust::cmd_trust(cli, out, args),
         Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
+        Command::Rate(args) => rate::cmd_rate(cli, out, args),
+        Command::Stats(args) => stats::cmd_stats(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
