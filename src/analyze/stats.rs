@@ -192,15 +192,18 @@ fn facts(
             if !k.eq_ignore_ascii_case("Ddx-Forced") {
                 continue;
             }
-            let owner = phase
-                .map(str::to_owned)
-                .or_else(|| {
-                    state
-                        .phases
-                        .iter()
-                        .find(|p| p.forced.contains(criterion))
-                        .map(|p| p.id.clone())
-                })
+            // An event may name several phases (`Ddx-Phase: design,ship`): the one whose
+            // state lists the criterion as forced owns it.
+            let named: Vec<&str> = phase
+                .map(|p| p.split(',').map(str::trim).collect())
+                .unwrap_or_default();
+            let owner = state
+                .phases
+                .iter()
+                .filter(|p| named.is_empty() || named.contains(&p.id.as_str()))
+                .find(|p| p.forced.contains(criterion))
+                .map(|p| p.id.clone())
+                .or_else(|| named.first().map(|p| (*p).to_owned()))
                 .unwrap_or_default();
             f.forced.push(owner);
         }

@@ -15,7 +15,7 @@ pub struct RateArgs {
     #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::workflows))]
     pub workflow: String,
     /// A whole number from 1 (poor) to 5 (excellent).
-    #[arg(value_parser = parse_score)]
+    #[arg(value_parser = parse_score, allow_negative_numbers = true)]
     pub score: u8,
     /// A few words on why.
     #[arg(long, value_name = "TEXT")]
