@@ -353,3 +353,179 @@ fn stats_of_instances_made_here_are_exact() {
         "{text}"
     );
 }
+
+/// The names `ddx recommend` ranks for `text`, best first.
+fn ranked(repo: &TestRepo, text: &str) -> Vec<String> {
+    let mut args = vec!["recommend", "--json", "--limit", "10"];
+    args.extend(text.split_whitespace());
+    repo.ddx_json(&args)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const CRASHES: [&str; 12] = [
+    "The app crashes when I save a file",
+    "Checkout fails with a 500 error after the last deploy",
+    "Segfault in the parser on empty input",
+    "Login is broken since yesterday's release",
+    "Regression: search results are wrong after the upgrade",
+    "NullPointerException thrown when the cart is empty",
+    "The service hangs and times out under load",
+    "Users report a crash on startup on Android 14",
+    "Memory leak in the image resizer",
+    "Exporting to CSV produces corrupt files",
+    "Panic in the scheduler: index out of bounds",
+    "The nightly job failed with a stack trace in the logs",
+];
+
+const DECISIONS: [&str; 12] = [
+    "Should we use Postgres or MySQL for the orders database",
+    "Choose between Kafka and RabbitMQ for our event bus",
+    "Decide on a frontend framework: React or Vue",
+    "Which cloud provider should we adopt for hosting",
+    "Record the decision to move from REST to gRPC",
+    "Evaluate GraphQL versus REST for the public API",
+    "We need to pick a technology for search: Elasticsearch or Meilisearch",
+    "Architecture decision on monolith vs microservices",
+    "Select a message queue technology for background jobs",
+    "Trade-offs of switching to Kubernetes from plain VMs",
+    "Which ORM should the team standardise on",
+    "Document why we chose Rust over Go for the CLI",
+];
+
+const NEW_SERVICES: [&str; 12] = [
+    "Build a new payment service",
+    "We are starting a new product for booking appointments",
+    "Greenfield project: an inventory management system",
+    "Create a new microservice for notifications",
+    "Launch an MVP of a recipe sharing app",
+    "Design and build a new customer portal from scratch",
+    "New service to ingest sensor data from devices",
+    "Start a new platform for internal analytics",
+    "We want to build a marketplace product end to end",
+    "Kick off a new application for field technicians",
+    "Plan the requirements and architecture for a new billing system",
+    "A new feature-rich web product for online courses",
+];
+
+#[test]
+fn crashes_rank_bugfix_first_decisions_adr_and_new_services_helix_in_the_top_two() {
+    let repo = TestRepo::new();
+    commit(&repo, "README.md", "# shop\n", "Start the shop");
+    let names: Vec<String> = repo
+        .ddx_json(&["workflow", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["adr", "bugfix", "helix", "tdd"],
+        "the embedded library changed"
+    );
+    for text in CRASHES {
+        let r = ranked(&repo, text);
+        assert_eq!(r[0], "bugfix", "{text}: {r:?}");
+        assert_eq!(r.len(), 4, "every workflow is ranked");
+    }
+    for text in DECISIONS {
+        let r = ranked(&repo, text);
+        assert_eq!(r[0], "adr", "{text}: {r:?}");
+    }
+    for text in NEW_SERVICES {
+        let r = ranked(&repo, text);
+        assert!(r[..2].contains(&"helix".to_owned()), "{text}: {r:?}");
+    }
+}
+
+#[test]
+fn recommendations_say_why_and_weigh_findings_and_history() {
+    let repo = TestRepo::new();
+    commit(&repo, "Cargo.toml", "[package]\nname = \"shop\"\n", "Start");
+    commit(&repo, "src/main.rs", "fn main() {}\n", "Add main");
+    let out = repo.ddx_json(&["recommend", "--json", "the", "checkout", "crashes"]);
+    let first = &out[0];
+    assert_eq!(first["name"], "bugfix");
+    assert_eq!(first["source"], "embedded");
+    let why = first["why"].as_array().unwrap();
+    assert!(
+        why.iter().any(|y| y["signal"] == "kind"
+            && y["weight"] == 1.5
+            && y["detail"] == "bugfix work: crash"),
+        "{first}"
+    );
+    let sum: f64 = why.iter().map(|y| y["weight"].as_f64().unwrap()).sum();
+    assert!(
+        (sum - first["score"].as_f64().unwrap()).abs() < 0.01,
+        "{first}"
+    );
+    // No tests here: analyze's finding names tdd.
+    let tdd = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "tdd")
+        .unwrap();
+    assert!(
+        tdd["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|y| y["signal"] == "finding"
+                && y["weight"] == 0.5
+                && y["detail"].as_str().unwrap().starts_with("no-tests")),
+        "{tdd}"
+    );
+    assert_eq!(
+        repo.ddx_json(&["recommend", "--json", "--limit", "1", "x"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Two workflows alike but for their names: the one completed here ranks above the one
+    // abandoned here.
+    for name in ["alpha", "beta"] {
+        repo.write(
+            &format!(".ddx/local/workflows/{name}/workflow.yml"),
+            format!("name: {name}\nversion: 1.0.0\ndescription: A one-step release checklist\nphases:\n  - id: only\n    name: Only\n"),
+        );
+    }
+    let names = ranked(&repo, "release checklist");
+    assert_eq!(names[..2], ["alpha", "beta"], "ties go by name");
+    repo.ddx_ok(&["workflow", "init", "beta", "--id", "b1"]);
+    repo.ddx_ok(&["workflow", "abort", "-i", "b1"]);
+    repo.ddx_ok(&["workflow", "init", "alpha", "--id", "a1"]);
+    repo.ddx_ok(&["workflow", "next", "-i", "a1"]);
+    repo.ddx_ok(&["workflow", "next", "-i", "a1"]);
+    repo.ddx_ok(&["workflow", "init", "beta", "--id", "b2"]);
+    repo.ddx_ok(&["workflow", "next", "-i", "b2"]);
+    repo.ddx_ok(&["workflow", "next", "-i", "b2"]);
+    repo.ddx_ok(&["workflow", "init", "beta", "--id", "b3"]);
+    repo.ddx_ok(&["workflow", "abort", "-i", "b3"]);
+    let out = repo.ddx_json(&["recommend", "--json", "release", "checklist"]);
+    assert_eq!(out[0]["name"], "alpha", "{out}");
+    assert_eq!(out[1]["name"], "beta", "{out}");
+    let history = |r: &serde_json::Value| {
+        r["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|y| y["signal"] == "history")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(history(&out[0])["weight"], 0.25);
+    assert_eq!(history(&out[0])["detail"], "1 completed, 0 abandoned here");
+    assert_eq!(history(&out[1])["weight"], -0.25);
+    let text = repo.ddx_ok(&["recommend", "release", "checklist"]);
+    assert!(
+        text.contains("history: 1 completed, 0 abandoned here"),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! history, and the findings it reports, each with its evidence and the workflows that address
 //! it. The work tree, methodology documents and instances are not read yet.
 
+pub mod recommend;
 pub mod stats;
 
 use crate::store::git::{self, GitCommandError, HistoryCommit};

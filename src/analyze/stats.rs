@@ -4,6 +4,7 @@
 //! never from a side file. The catalog's `metadata.yml` statistics are reported beside them as
 //! the author's claims.
 
+use super::recommend::Outcomes;
 use crate::engine::gates::CriterionStatus;
 use crate::engine::replay::CheckCall;
 use crate::engine::state::{InstanceStatus, State};
@@ -266,7 +267,16 @@ fn bypasses(repo: &Repo, reader: &Reader) -> Result<HashMap<String, usize>, Stor
 /// How many instances of each workflow `refs/ddx/instances/*` holds (by the workflow their
 /// state names).
 pub fn instance_counts(repo: &Repo) -> Result<BTreeMap<String, usize>, StatsError> {
-    let mut out = BTreeMap::new();
+    Ok(instance_outcomes(repo)?
+        .into_iter()
+        .map(|(w, o)| (w, o.instances))
+        .collect())
+}
+
+/// The instances of each workflow here, completed and abandoned (cancelled or failed), from
+/// each instance's tip.
+pub fn instance_outcomes(repo: &Repo) -> Result<BTreeMap<String, Outcomes>, StatsError> {
+    let mut out: BTreeMap<String, Outcomes> = BTreeMap::new();
     for (id, tip) in refs::list(repo, refs::INSTANCES)? {
         let name = refs::instance_ref(&id);
         let event = read_event(repo, &name, tip)?;
@@ -274,7 +284,13 @@ pub fn instance_counts(repo: &Repo) -> Result<BTreeMap<String, usize>, StatsErro
             instance: id.clone(),
             source,
         })?;
-        *out.entry(state.workflow).or_default() += 1;
+        let o = out.entry(state.workflow).or_default();
+        o.instances += 1;
+        match state.status {
+            InstanceStatus::Completed => o.completed += 1,
+            InstanceStatus::Cancelled | InstanceStatus::Failed => o.abandoned += 1,
+            _ => {}
+        }
     }
     Ok(out)
 }

@@ -20,6 +20,7 @@ mod output;
 mod phase;
 mod progress;
 mod rate;
+mod recommend;
 mod repo;
 mod stats;
 mod trust;
@@ -122,6 +123,8 @@ pub enum Command {
     Rate(rate::RateArgs),
     /// Usage of the workflows, from the instance histories in refs/ddx/*.
     Stats(stats::StatsArgs),
+    /// Rank the catalog's workflows for an issue described in words, saying why.
+    Recommend(recommend::RecommendArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -243,6 +246,7 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::cmd_analyze(cli, out, args),
         Command::Rate(args) => rate::cmd_rate(cli, out, args),
         Command::Stats(args) => stats::cmd_stats(cli, out, args),
+        Command::Recommend(args) => recommend::cmd_recommend(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }
