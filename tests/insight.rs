@@ -529,3 +529,55 @@ fn recommendations_say_why_and_weigh_findings_and_history() {
         "{text}"
     );
 }
+
+/// The variables of the only instance, as git shows its state.
+fn instance_variables(repo: &TestRepo) -> serde_yaml::Value {
+    let refs = repo.git(&["for-each-ref", "--format=%(refname)", "refs/ddx/instances/"]);
+    let name = refs.trim();
+    assert!(!name.is_empty() && !name.contains('\n'), "{refs}");
+    let state: serde_yaml::Value =
+        serde_yaml::from_str(&repo.git(&["show", &format!("{name}:state.yml")])).unwrap();
+    state["variables"].clone()
+}
+
+#[test]
+fn apply_takes_test_command_from_the_build_files_unless_told_or_unsure() {
+    let repo = TestRepo::new();
+    commit(&repo, "package.json", "{\"name\": \"web\"}\n", "Start");
+    let out = repo.ddx(&["workflow", "apply", "tdd", "--var", "feature_name=cart"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out)
+            .contains("test_command is `npm test`, as package.json says (pass --var test_command=... for another)."),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(instance_variables(&repo)["test_command"], "npm test");
+
+    // Told: the user's word stands.
+    let repo = TestRepo::new();
+    commit(&repo, "package.json", "{\"name\": \"web\"}\n", "Start");
+    repo.ddx_ok(&[
+        "workflow",
+        "apply",
+        "tdd",
+        "--var",
+        "feature_name=cart",
+        "--var",
+        "test_command=make check",
+    ]);
+    assert_eq!(instance_variables(&repo)["test_command"], "make check");
+
+    // Unsure: two build files disagree; the workflow's default stays and the user is told.
+    let repo = TestRepo::new();
+    commit(&repo, "package.json", "{\"name\": \"web\"}\n", "Start");
+    commit(&repo, "go.mod", "module shop\n", "Go too");
+    let out = repo.ddx(&["workflow", "apply", "tdd", "--var", "feature_name=cart"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("the build files name several test commands, `go test ./...` (go.mod), `npm test` (package.json)"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(instance_variables(&repo)["test_command"], "cargo test");
+}

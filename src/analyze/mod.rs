@@ -90,6 +90,51 @@ fn is_fix(subject: &str) -> bool {
     fix
 }
 
+/// The command that runs a project's tests, as its build files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestCommand {
+    /// No build file ddx knows.
+    Unknown,
+    /// One command: every build file considered agrees (`from` names the first).
+    Simple { command: String, from: String },
+    /// Build files that disagree: (command, build file) of each.
+    Several(Vec<(String, String)>),
+}
+
+/// The test command of a project with these files (HEAD's tree): the build files at the root
+/// decide; without any there, every build file does.
+pub fn test_command_of(files: &[String]) -> TestCommand {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for f in files {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        if let Some((_, _, _, cmd)) = BUILDS.iter().find(|(file, ..)| *file == name) {
+            found.push(((*cmd).to_owned(), f.clone()));
+        }
+    }
+    let root: Vec<(String, String)> = found
+        .iter()
+        .filter(|(_, f)| !f.contains('/'))
+        .cloned()
+        .collect();
+    let considered = if root.is_empty() { found } else { root };
+    match considered.first() {
+        None => TestCommand::Unknown,
+        Some((command, from)) if considered.iter().all(|(c, _)| c == command) => {
+            TestCommand::Simple {
+                command: command.clone(),
+                from: from.clone(),
+            }
+        }
+        Some(_) => TestCommand::Several(considered),
+    }
+}
+
+/// The test command of the project whose work tree is `dir`, from HEAD's tree only (no
+/// history is read).
+pub fn detect_test_command(dir: &Path) -> Result<TestCommand, GitCommandError> {
+    Ok(test_command_of(&git::head_files(dir)?))
+}
+
 /// Analyses the project whose work tree is `dir`: HEAD's files and the history are read at
 /// the same time.
 pub fn analyze(dir: &Path) -> Result<Analysis, GitCommandError> {
@@ -208,5 +253,43 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
             hot_files: hot,
         },
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_test_command_is_simple_only_when_the_build_files_agree() {
+        assert_eq!(
+            test_command_of(&files(&["README.md"])),
+            TestCommand::Unknown
+        );
+        assert_eq!(
+            test_command_of(&files(&["Cargo.toml", "web/package.json", "src/main.rs"])),
+            TestCommand::Simple {
+                command: "cargo test".into(),
+                from: "Cargo.toml".into()
+            }
+        );
+        assert_eq!(
+            test_command_of(&files(&["a/go.mod", "b/go.mod"])),
+            TestCommand::Simple {
+                command: "go test ./...".into(),
+                from: "a/go.mod".into()
+            }
+        );
+        assert_eq!(
+            test_command_of(&files(&["Cargo.toml", "package.json"])),
+            TestCommand::Several(vec![
+                ("cargo test".into(), "Cargo.toml".into()),
+                ("npm test".into(), "package.json".into())
+            ])
+        );
     }
 }

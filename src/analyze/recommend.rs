@@ -374,6 +374,9 @@ mod tests {
         assert!(!holds(&words("the vsync setting"), "vs"));
         assert!(holds(&words("a NullPointerException"), "exception"));
         let k = kinds(&words("Decide which database: Postgres vs MySQL"));
-        assert_eq!(k, [("adr", vec!["decide", "which database", "vs", "database"])]);
+        assert_eq!(
+            k,
+            [("adr", vec!["decide", "which database", "vs", "database"])]
+        );
     }
 }

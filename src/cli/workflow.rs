@@ -321,6 +321,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         files,
         dry_run: args.dry_run,
     };
+    default_test_command(out, repo, &engine, &wf, &mut opts)?;
     let work = loop {
         match engine.apply_workflow(&located, &wf, &opts) {
             Err(EngineError::MissingVariables { missing }) if std::io::stdin().is_terminal() => {
@@ -364,6 +365,48 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         ));
     }
     Ok(code)
+}
+
+/// The variable `apply` fills from the project's build files when the user leaves it out.
+const TEST_COMMAND: &str = "test_command";
+
+/// Sets `test_command` for a new instance of a workflow that has the variable, when the user
+/// did not: to the command the project's build files name (as `ddx analyze` detects it), if
+/// they name one. When they name several, nothing is set and the user is told.
+fn default_test_command(
+    out: &Output,
+    repo: &crate::store::Repo,
+    engine: &engine::Engine<'_>,
+    wf: &Workflow,
+    opts: &mut ApplyOptions<'_>,
+) -> anyhow::Result<()> {
+    if opts.variables.contains_key(TEST_COMMAND)
+        || !wf.variables.iter().any(|v| v.name == TEST_COMMAND)
+        || engine
+            .apply_target(&wf.name, opts.instance, opts.id)?
+            .is_some()
+    {
+        return Ok(());
+    }
+    use crate::analyze::TestCommand;
+    match crate::analyze::detect_test_command(repo.work_dir()) {
+        Ok(TestCommand::Simple { command, from }) => {
+            out.note(format!(
+                "{TEST_COMMAND} is `{command}`, as {from} says (pass --var {TEST_COMMAND}=... for another)."
+            ));
+            opts.variables.insert(TEST_COMMAND.to_owned(), command);
+        }
+        Ok(TestCommand::Several(found)) => {
+            let list: Vec<String> = found.iter().map(|(c, f)| format!("`{c}` ({f})")).collect();
+            out.note(format!(
+                "{TEST_COMMAND} is left to the workflow: the build files name several test commands, {}; pass --var {TEST_COMMAND}=... to choose.",
+                list.join(", ")
+            ));
+        }
+        Ok(TestCommand::Unknown) => {}
+        Err(e) => tracing::debug!("no test command detected: {e}"),
+    }
+    Ok(())
 }
 
 fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode> {
