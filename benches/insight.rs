@@ -254,7 +254,8 @@ fn catalog_repo(root: &Path, n: usize) -> PathBuf {
     dir
 }
 
-/// 1,000 instances of 20 events each; a third cancelled, the rest completed.
+/// 1,000 instances of 20 events each (a third cancelled, the rest completed), and an audit
+/// chain with an entry per event.
 fn instances_repo(root: &Path, count: usize, events: usize) -> PathBuf {
     let dir = new_repo(root, "instances");
     std::fs::create_dir_all(dir.join(".ddx/local/workflows/solo")).expect("create workflow");
@@ -302,6 +303,24 @@ fn instances_repo(root: &Path, count: usize, events: usize) -> PathBuf {
                 if e == 0 || e == events - 1 {
                     data_file(w, "state.yml", &st);
                 }
+                // The audit chain has an entry per event, as ddx writes them; one in a hundred
+                // is a bypass naming the instance.
+                writeln!(w, "commit refs/ddx/audit").expect("write");
+                writeln!(w, "committer Bench <bench@example.com> {t} +0000").expect("write");
+                let audit = if e == 10 && i % 100 == 0 {
+                    format!("ddx(audit): commit made without the pre-commit hook\n\nDdx-Operation: bypass\nDdx-Instances: {id}\nDdx-Format: 1\n")
+                } else {
+                    format!("ddx(audit): {id}: event {e}\n\nDdx-Operation: approve\nDdx-Instance: {id}\nDdx-Format: 1\n")
+                };
+                data(w, &audit);
+                if i == 0 && e == 0 {
+                    writeln!(w, "from refs/ddx/audit^0").expect("write");
+                }
+                data_file(
+                    w,
+                    "entry.yml",
+                    &format!("format: 1\noperation: approve\ninstance: {id}\n"),
+                );
             }
         }
     });
@@ -375,6 +394,7 @@ fn main() {
     let out = ddx(&instances, &["stats", "--json"]);
     let s: serde_json::Value = serde_json::from_str(&out).expect("stats --json");
     assert_eq!(s[0]["instances"], 1_001, "{}", s[0]);
+    assert_eq!(s[0]["bypasses"], 10, "{}", s[0]);
     let times = util::sample_process(runs, &instances, Path::new(DDX), &["stats", "--json"]);
     report("ddx stats: 1,000 instances of 20 events", 1_000.0, &times);
 
