@@ -12,6 +12,7 @@ use crate::store::chain::{self, Reader};
 use crate::store::event::{read_event, Message};
 use crate::store::ratings::{self, Rating, RatingError};
 use crate::store::{refs, ObjectId, Repo, StoreError};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -303,17 +304,37 @@ pub fn stats(
     only: Option<&str>,
     claims: &dyn Fn(&str) -> Option<serde_json::Value>,
 ) -> Result<Vec<WorkflowStats>, StatsError> {
-    let reader = Reader::new(repo);
     let instances = refs::list(repo, refs::INSTANCES)?;
+    // Instances in parallel (one repository handle per worker), the audit chain beside them.
+    let shared = repo.shared();
+    let local = || {
+        let r = shared.to_thread_local(4 * 1024 * 1024);
+        let reader = Reader::new(&r);
+        (r, reader)
+    };
+    let (read, bypassed) = rayon::join(
+        || {
+            instances
+                .par_iter()
+                .map_init(local, |(r, reader), (id, tip)| {
+                    facts(reader, r, id, *tip).map(|f| (id.clone(), f))
+                })
+                .collect::<Vec<_>>()
+        },
+        || {
+            let (r, reader) = local();
+            bypasses(&r, &reader)
+        },
+    );
+    let bypassed = bypassed?;
     let mut per: BTreeMap<String, Vec<(String, InstanceFacts)>> = BTreeMap::new();
-    for (id, tip) in instances {
-        let f = facts(&reader, repo, &id, tip)?;
+    for item in read {
+        let (id, f) = item?;
         if only.is_some_and(|w| w != f.workflow) {
             continue;
         }
         per.entry(f.workflow.clone()).or_default().push((id, f));
     }
-    let bypassed = bypasses(repo, &reader)?;
     let rated = ratings_by_workflow(repo)?;
     let mut names: Vec<String> = per.keys().cloned().collect();
     for w in rated.keys() {
