@@ -1027,14 +1027,20 @@ struct Report<'a> {
 
 fn cmd_show(cli: &Cli, out: &Output, args: &ShowArgs, validate: bool) -> anyhow::Result<ExitCode> {
     let here = cwd(cli)?;
-    let catalog = Catalog::open(&here)?;
-    let located = catalog.locate(&args.workflow, &here)?;
-    let rating = match located.source {
-        catalog::Source::Path(_) => RatingSummary::default(),
-        _ => ratings_of(out, &catalog)
+    // A path needs no repository (and is not rated); a name is looked up in the catalog.
+    let (located, rating) = if catalog::is_path(&args.workflow) {
+        (
+            catalog::locate(&args.workflow, &here)?,
+            RatingSummary::default(),
+        )
+    } else {
+        let catalog = Catalog::open(&here)?;
+        let located = catalog.locate(&args.workflow, &here)?;
+        let rating = ratings_of(out, &catalog)
             .get(&located.name)
             .copied()
-            .unwrap_or_default(),
+            .unwrap_or_default();
+        (located, rating)
     };
     let v = located.validate();
     let errors: Vec<&Diagnostic> = v.errors().collect();
