@@ -581,3 +581,46 @@ fn apply_takes_test_command_from_the_build_files_unless_told_or_unsure() {
     );
     assert_eq!(instance_variables(&repo)["test_command"], "cargo test");
 }
+
+#[test]
+fn a_project_with_helix_documents_is_recognised_and_a_duplicate_id_named() {
+    let repo = TestRepo::new();
+    repo.write("docs/helix/01-frame/prd.md", "# PRD\n");
+    repo.write("docs/helix/01-frame/features/FEAT-001-cart.md", "# Cart\n");
+    repo.write(
+        "docs/helix/01-frame/features/FEAT-001-checkout.md",
+        "# Checkout\n",
+    );
+    repo.write("docs/helix/02-design/architecture.md", "# Architecture\n");
+    repo.commit_all("Frame and design the shop");
+    let out = repo.ddx_json(&["analyze", "--json"]);
+    assert_eq!(
+        out["project"]["helix_phases"],
+        serde_json::json!(["01-frame", "02-design"]),
+        "{out}"
+    );
+    let findings = out["findings"].as_array().unwrap();
+    let find = |id: &str| findings.iter().find(|f| f["id"] == id).cloned();
+    let helix = find("helix-artifacts").expect("helix-artifacts");
+    assert_eq!(helix["workflows"], serde_json::json!(["helix"]));
+    assert_eq!(
+        helix["evidence"],
+        serde_json::json!([
+            "docs/helix/01-frame/: 3 files",
+            "docs/helix/02-design/: 1 file",
+            "phases that look done: 01-frame; in phase 02-design"
+        ])
+    );
+    let dup = find("duplicate-ids").expect("duplicate-ids");
+    assert_eq!(
+        dup["evidence"],
+        serde_json::json!([
+            "FEAT-001: docs/helix/01-frame/features/FEAT-001-cart.md, docs/helix/01-frame/features/FEAT-001-checkout.md"
+        ])
+    );
+    let text = repo.ddx_ok(&["analyze"]);
+    assert!(
+        text.contains("duplicate-ids: Document ids are used more than once [helix]"),
+        "{text}"
+    );
+}
