@@ -343,7 +343,7 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
             .iter()
             .rposition(|p| helix.contains_key(p))
             .unwrap_or(0);
-        let done: Vec<&str> = HELIX_PHASES[..last].iter().copied().collect();
+        let done: Vec<&str> = HELIX_PHASES[..last].to_vec();
         evidence.push(if done.is_empty() {
             format!("in phase {}", HELIX_PHASES[last])
         } else {

@@ -26,6 +26,8 @@ pub struct RecommendArgs {
 pub fn cmd_recommend(cli: &Cli, out: &Output, args: &RecommendArgs) -> anyhow::Result<ExitCode> {
     let here = cwd(cli)?;
     let catalog = Catalog::open(&here)?;
+    let spinner =
+        super::progress::Spinner::start("Reading the catalog, the project and its history");
     let index = catalog.index()?;
     let candidates: Vec<&IndexedWorkflow> = index.visible().collect();
     let mut findings: Vec<Finding> = Vec::new();
@@ -40,6 +42,7 @@ pub fn cmd_recommend(cli: &Cli, out: &Output, args: &RecommendArgs) -> anyhow::R
             Err(e) => out.warn(format!("the history here is left out: {e}")),
         }
     }
+    drop(spinner);
     let cx = Context {
         findings: &findings,
         outcomes: &outcomes,

@@ -29,7 +29,10 @@ pub fn cmd_stats(cli: &Cli, out: &Output, args: &StatsArgs) -> anyhow::Result<Ex
         let w = catalog.locate(name, &here).ok()?.load().ok()?;
         serde_json::to_value(w.statistics?).ok()
     };
-    let all = stats::stats(repo, args.workflow.as_deref(), &claims)?;
+    let all = {
+        let _spinner = super::progress::Spinner::start("Reading the instance histories");
+        stats::stats(repo, args.workflow.as_deref(), &claims)?
+    };
     if args.json {
         out.json(&all)?;
         return Ok(ExitCode::Ok);
