@@ -1,6 +1,10 @@
 //! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree and the
 //! history, and the findings it reports, each with its evidence and the workflows that address
-//! it. The work tree, methodology documents and instances are not read yet.
+//! it. Methodology documents are recognised by their paths in HEAD's tree (HELIX phase folders,
+//! FEAT/US ids in file names, decision records); the work tree and instances are not read yet.
+
+pub mod recommend;
+pub mod stats;
 
 use crate::store::git::{self, GitCommandError, HistoryCommit};
 use serde::Serialize;
@@ -20,6 +24,10 @@ pub struct Project {
     pub authors: usize,
     pub fix_commits: usize,
     pub hot_files: Vec<(String, usize)>,
+    /// Decision records: files under an `adr`/`adrs`/`decisions` folder, or named `ADR-…`.
+    pub decision_records: usize,
+    /// The HELIX phase folders (`docs/helix/NN-<phase>/`) that hold files, in order.
+    pub helix_phases: Vec<String>,
 }
 
 /// One thing analysis noticed, with its evidence and the workflows that address it.
@@ -75,6 +83,43 @@ fn is_test(path: &str) -> bool {
         || name.contains(".spec.")
 }
 
+/// HELIX's phase folders, in order.
+const HELIX_PHASES: &[&str] = &[
+    "01-frame",
+    "02-design",
+    "03-test",
+    "04-build",
+    "05-deploy",
+    "06-iterate",
+];
+
+/// Whether a path is a decision record.
+fn is_decision_record(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let name = lower.rsplit('/').next().unwrap_or(&lower);
+    let in_folder = lower
+        .split('/')
+        .rev()
+        .skip(1)
+        .any(|c| c == "adr" || c == "adrs" || c == "decisions");
+    (in_folder || name.starts_with("adr-") || name.starts_with("adr_")) && name.ends_with(".md")
+}
+
+/// The FEAT-/US- id a file name starts with (`FEAT-001-cart.md` → `FEAT-001`).
+fn document_id(path: &str) -> Option<String> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let upper = name.to_ascii_uppercase();
+    for prefix in ["FEAT-", "US-"] {
+        if let Some(rest) = upper.strip_prefix(prefix) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if !digits.is_empty() {
+                return Some(format!("{prefix}{digits}"));
+            }
+        }
+    }
+    None
+}
+
 /// Whether a commit subject describes a fix.
 fn is_fix(subject: &str) -> bool {
     let lower = subject.to_ascii_lowercase();
@@ -85,6 +130,51 @@ fn is_fix(subject: &str) -> bool {
         )
     });
     fix
+}
+
+/// The command that runs a project's tests, as its build files say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestCommand {
+    /// No build file ddx knows.
+    Unknown,
+    /// One command: every build file considered agrees (`from` names the first).
+    Simple { command: String, from: String },
+    /// Build files that disagree: (command, build file) of each.
+    Several(Vec<(String, String)>),
+}
+
+/// The test command of a project with these files (HEAD's tree): the build files at the root
+/// decide; without any there, every build file does.
+pub fn test_command_of(files: &[String]) -> TestCommand {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for f in files {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        if let Some((_, _, _, cmd)) = BUILDS.iter().find(|(file, ..)| *file == name) {
+            found.push(((*cmd).to_owned(), f.clone()));
+        }
+    }
+    let root: Vec<(String, String)> = found
+        .iter()
+        .filter(|(_, f)| !f.contains('/'))
+        .cloned()
+        .collect();
+    let considered = if root.is_empty() { found } else { root };
+    match considered.first() {
+        None => TestCommand::Unknown,
+        Some((command, from)) if considered.iter().all(|(c, _)| c == command) => {
+            TestCommand::Simple {
+                command: command.clone(),
+                from: from.clone(),
+            }
+        }
+        Some(_) => TestCommand::Several(considered),
+    }
+}
+
+/// The test command of the project whose work tree is `dir`, from HEAD's tree only (no
+/// history is read).
+pub fn detect_test_command(dir: &Path) -> Result<TestCommand, GitCommandError> {
+    Ok(test_command_of(&git::head_files(dir)?))
 }
 
 /// Analyses the project whose work tree is `dir`: HEAD's files and the history are read at
@@ -151,6 +241,43 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
     hot.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     hot.truncate(10);
 
+    let records: Vec<&String> = files.iter().filter(|f| is_decision_record(f)).collect();
+    let mut helix: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in files {
+        if let Some(rest) = f.strip_prefix("docs/helix/") {
+            if let Some((phase, _)) = rest.split_once('/') {
+                if let Some(p) = HELIX_PHASES.iter().find(|p| **p == phase) {
+                    *helix.entry(p).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut ids: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for f in files
+        .iter()
+        .filter(|f| f.to_ascii_lowercase().ends_with(".md"))
+    {
+        if let Some(id) = document_id(f) {
+            ids.entry(id).or_default().push(f);
+        }
+    }
+    // Build files changed after they were added: dependencies and tooling changing, the kind of
+    // change a decision record explains.
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut build_changes: Vec<&HistoryCommit> = Vec::new();
+    for c in history.iter().rev() {
+        let mut changed = false;
+        for p in &c.paths {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            if BUILDS.iter().any(|(file, ..)| *file == name) && !seen.insert(p.as_str()) {
+                changed = true;
+            }
+        }
+        if changed {
+            build_changes.push(c);
+        }
+    }
+
     let mut findings = Vec::new();
     if !sources.is_empty() && tests.is_empty() {
         let mut evidence = vec![format!("{} source files, 0 test files", sources.len())];
@@ -183,6 +310,72 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
             workflows: vec!["bugfix".to_owned()],
         });
     }
+    if records.is_empty() && build_changes.len() >= 3 {
+        let mut evidence = vec![format!(
+            "{} commits changed the build files after they were added; no decision record (docs/adr/, ADR-*.md)",
+            build_changes.len()
+        )];
+        evidence.extend(
+            build_changes
+                .iter()
+                .rev()
+                .take(5)
+                .map(|c| format!("{} {}", &c.id[..c.id.len().min(12)], c.subject)),
+        );
+        findings.push(Finding {
+            id: "no-decision-records".to_owned(),
+            title: "Dependencies and tooling change without decision records".to_owned(),
+            evidence,
+            workflows: vec!["adr".to_owned()],
+        });
+    }
+    if !helix.is_empty() {
+        let mut evidence: Vec<String> = helix
+            .iter()
+            .map(|(p, n)| {
+                format!(
+                    "docs/helix/{p}/: {n} file{}",
+                    if *n == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        let last = HELIX_PHASES
+            .iter()
+            .rposition(|p| helix.contains_key(p))
+            .unwrap_or(0);
+        let done: Vec<&str> = HELIX_PHASES[..last].to_vec();
+        evidence.push(if done.is_empty() {
+            format!("in phase {}", HELIX_PHASES[last])
+        } else {
+            format!(
+                "phases that look done: {}; in phase {}",
+                done.join(", "),
+                HELIX_PHASES[last]
+            )
+        });
+        findings.push(Finding {
+            id: "helix-artifacts".to_owned(),
+            title: "HELIX documents are present".to_owned(),
+            evidence,
+            workflows: vec!["helix".to_owned()],
+        });
+    }
+    let duplicates: Vec<(&String, &Vec<&String>)> =
+        ids.iter().filter(|(_, paths)| paths.len() > 1).collect();
+    if !duplicates.is_empty() {
+        findings.push(Finding {
+            id: "duplicate-ids".to_owned(),
+            title: "Document ids are used more than once".to_owned(),
+            evidence: duplicates
+                .iter()
+                .map(|(id, paths)| {
+                    let list: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+                    format!("{id}: {}", list.join(", "))
+                })
+                .collect(),
+            workflows: vec!["helix".to_owned()],
+        });
+    }
     if let Some(cmd) = &test_command {
         findings.push(Finding {
             id: "test-command".to_owned(),
@@ -203,7 +396,119 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
             authors: authors.len(),
             fix_commits: fixes.len(),
             hot_files: hot,
+            decision_records: records.len(),
+            helix_phases: helix.keys().map(|p| (*p).to_owned()).collect(),
         },
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn helix_documents_decision_records_and_duplicate_ids_are_found() {
+        let a = from_parts(
+            &files(&[
+                "docs/helix/01-frame/features/FEAT-001-cart.md",
+                "docs/helix/01-frame/features/FEAT-002-pay.md",
+                "docs/helix/02-design/architecture.md",
+                "docs/helix/01-frame/user-stories/US-001-buy.md",
+                "docs/old/feat-001-cart-draft.md",
+                "docs/adr/0001-use-postgres.md",
+            ]),
+            &[],
+        );
+        assert_eq!(a.project.helix_phases, ["01-frame", "02-design"]);
+        assert_eq!(a.project.decision_records, 1);
+        let find = |id: &str| a.findings.iter().find(|f| f.id == id).cloned();
+        let helix = find("helix-artifacts").expect("helix");
+        assert_eq!(helix.workflows, ["helix"]);
+        assert_eq!(
+            helix.evidence,
+            [
+                "docs/helix/01-frame/: 3 files",
+                "docs/helix/02-design/: 1 file",
+                "phases that look done: 01-frame; in phase 02-design"
+            ]
+        );
+        let dup = find("duplicate-ids").expect("duplicates");
+        assert_eq!(
+            dup.evidence,
+            ["FEAT-001: docs/helix/01-frame/features/FEAT-001-cart.md, docs/old/feat-001-cart-draft.md"]
+        );
+    }
+
+    #[test]
+    fn build_files_that_keep_changing_without_records_ask_for_adr() {
+        let commit = |n: usize, paths: &[&str]| HistoryCommit {
+            id: format!("{n:040}"),
+            author: "a".into(),
+            time: n as i64,
+            subject: format!("change {n}"),
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+        };
+        // Newest first: the first commit adds Cargo.toml, three later ones change it.
+        let history = vec![
+            commit(4, &["Cargo.toml"]),
+            commit(3, &["Cargo.toml", "src/a.rs"]),
+            commit(2, &["Cargo.toml"]),
+            commit(1, &["Cargo.toml", "src/a.rs"]),
+        ];
+        let a = from_parts(&files(&["Cargo.toml", "src/a.rs"]), &history);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.id == "no-decision-records")
+            .expect("adr");
+        assert_eq!(f.workflows, ["adr"]);
+        assert!(
+            f.evidence[0].starts_with("3 commits changed the build files"),
+            "{f:?}"
+        );
+        let with_record = from_parts(
+            &files(&["Cargo.toml", "src/a.rs", "docs/decisions/0001-x.md"]),
+            &history,
+        );
+        assert!(with_record
+            .findings
+            .iter()
+            .all(|f| f.id != "no-decision-records"));
+        let two = from_parts(&files(&["Cargo.toml"]), &history[1..]);
+        assert!(two.findings.iter().all(|f| f.id != "no-decision-records"));
+    }
+
+    #[test]
+    fn the_test_command_is_simple_only_when_the_build_files_agree() {
+        assert_eq!(
+            test_command_of(&files(&["README.md"])),
+            TestCommand::Unknown
+        );
+        assert_eq!(
+            test_command_of(&files(&["Cargo.toml", "web/package.json", "src/main.rs"])),
+            TestCommand::Simple {
+                command: "cargo test".into(),
+                from: "Cargo.toml".into()
+            }
+        );
+        assert_eq!(
+            test_command_of(&files(&["a/go.mod", "b/go.mod"])),
+            TestCommand::Simple {
+                command: "go test ./...".into(),
+                from: "a/go.mod".into()
+            }
+        );
+        assert_eq!(
+            test_command_of(&files(&["Cargo.toml", "package.json"])),
+            TestCommand::Several(vec![
+                ("cargo test".into(), "Cargo.toml".into()),
+                ("npm test".into(), "package.json".into())
+            ])
+        );
     }
 }

@@ -14,7 +14,10 @@ pub struct AnalyzeArgs {
 
 pub fn cmd_analyze(cli: &Cli, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let repo = Repo::discover(&cwd(cli)?)?;
-    let analysis = crate::analyze::analyze(repo.work_dir())?;
+    let analysis = {
+        let _spinner = super::progress::Spinner::start("Reading the tree and the history");
+        crate::analyze::analyze(repo.work_dir())?
+    };
     if args.json {
         out.json(&analysis)?;
         return Ok(ExitCode::Ok);

@@ -20,7 +20,10 @@ mod notes;
 mod output;
 mod phase;
 mod progress;
+mod rate;
+mod recommend;
 mod repo;
+mod stats;
 mod sync;
 mod trust;
 mod update;
@@ -125,6 +128,12 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// Push the local version of a workflow to a new branch of its upstream, for review.
     Contribute(contribute::ContributeArgs),
+    /// Rate a workflow from 1 to 5 (kept on refs/ddx/ratings, shared by sync).
+    Rate(rate::RateArgs),
+    /// Usage of the workflows, from the instance histories in refs/ddx/*.
+    Stats(stats::StatsArgs),
+    /// Rank the catalog's workflows for an issue described in words, saying why.
+    Recommend(recommend::RecommendArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
     /// Write the manual pages (ddx.1, git-ddx.1, one per subcommand).
@@ -247,6 +256,9 @@ fn dispatch(cli: &Cli, out: &Output) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::cmd_sync(cli, out, args),
         Command::Update(args) => update::cmd_update(cli, out, args),
         Command::Contribute(args) => contribute::cmd_contribute(cli, out, args),
+        Command::Rate(args) => rate::cmd_rate(cli, out, args),
+        Command::Stats(args) => stats::cmd_stats(cli, out, args),
+        Command::Recommend(args) => recommend::cmd_recommend(cli, out, args),
         Command::Completion(args) => completion::cmd_completion(args),
         Command::Man(args) => man::cmd_man(out, args),
     }

@@ -3,6 +3,7 @@
 
 use super::instance::{self, ChangeArgs, InstanceArg};
 use super::{cwd, Cli, ExitCode, Output};
+use crate::analyze::stats::{self, RatingSummary};
 use crate::catalog::search::{self, Filter, Match};
 use crate::catalog::{
     self, BrokenWorkflow, Catalog, CatalogError, IndexedWorkflow, Located, Summary,
@@ -252,9 +253,21 @@ pub struct SearchArgs {
     /// Show at most this many matches.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub limit: usize,
+    /// Order of the matches: relevance to the words, rating (mean, then count), or
+    /// popularity (instances of the workflow in this repository plus its ratings).
+    #[arg(long, value_enum, default_value_t = SortBy::Relevance)]
+    pub sort: SortBy,
     /// Print one JSON document (an array) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How `search` orders its matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortBy {
+    Relevance,
+    Rating,
+    Popularity,
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +362,7 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         files,
         dry_run: args.dry_run,
     };
+    default_test_command(out, repo, &engine, &wf, &mut opts)?;
     let work = loop {
         match engine.apply_workflow(&located, &wf, &opts) {
             Err(EngineError::MissingVariables { missing }) if std::io::stdin().is_terminal() => {
@@ -392,6 +406,48 @@ fn cmd_apply(cli: &Cli, out: &Output, args: &ApplyArgs) -> anyhow::Result<ExitCo
         ));
     }
     Ok(code)
+}
+
+/// The variable `apply` fills from the project's build files when the user leaves it out.
+const TEST_COMMAND: &str = "test_command";
+
+/// Sets `test_command` for a new instance of a workflow that has the variable, when the user
+/// did not: to the command the project's build files name (as `ddx analyze` detects it), if
+/// they name one. When they name several, nothing is set and the user is told.
+fn default_test_command(
+    out: &Output,
+    repo: &crate::store::Repo,
+    engine: &engine::Engine<'_>,
+    wf: &Workflow,
+    opts: &mut ApplyOptions<'_>,
+) -> anyhow::Result<()> {
+    if opts.variables.contains_key(TEST_COMMAND)
+        || !wf.variables.iter().any(|v| v.name == TEST_COMMAND)
+        || engine
+            .apply_target(&wf.name, opts.instance, opts.id)?
+            .is_some()
+    {
+        return Ok(());
+    }
+    use crate::analyze::TestCommand;
+    match crate::analyze::detect_test_command(repo.work_dir()) {
+        Ok(TestCommand::Simple { command, from }) => {
+            out.note(format!(
+                "{TEST_COMMAND} is `{command}`, as {from} says (pass --var {TEST_COMMAND}=... for another)."
+            ));
+            opts.variables.insert(TEST_COMMAND.to_owned(), command);
+        }
+        Ok(TestCommand::Several(found)) => {
+            let list: Vec<String> = found.iter().map(|(c, f)| format!("`{c}` ({f})")).collect();
+            out.note(format!(
+                "{TEST_COMMAND} is left to the workflow: the build files name several test commands, {}; pass --var {TEST_COMMAND}=... to choose.",
+                list.join(", ")
+            ));
+        }
+        Ok(TestCommand::Unknown) => {}
+        Err(e) => tracing::debug!("no test command detected: {e}"),
+    }
+    Ok(())
 }
 
 fn cmd_next(cli: &Cli, out: &Output, args: &NextArgs) -> anyhow::Result<ExitCode> {
@@ -771,8 +827,17 @@ fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode
         .filter(|w| filter.matches(w))
         .map(|w| w.summary())
         .collect();
+    let rated = ratings_of(out, &catalog);
+    let rating = |name: &str| rated.get(name).copied().unwrap_or_default();
     if args.json {
-        out.json(&found)?;
+        let listed: Vec<Rated> = found
+            .iter()
+            .map(|s| Rated {
+                summary: s.clone(),
+                rating: rating(&s.name),
+            })
+            .collect();
+        out.json(&listed)?;
         return Ok(ExitCode::Ok);
     }
     if found.is_empty() {
@@ -787,8 +852,8 @@ fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode
     let w_cat = width(&|s| s.category.len(), 8);
     let w_src = width(&|s| s.source.len(), 6);
     out.line(out.bold(&format!(
-        "{:w_name$}  {:w_ver$}  {:w_cat$}  {:w_src$}  DESCRIPTION",
-        "NAME", "VERSION", "CATEGORY", "SOURCE"
+        "{:w_name$}  {:w_ver$}  {:w_cat$}  {:w_src$}  {:10}  DESCRIPTION",
+        "NAME", "VERSION", "CATEGORY", "SOURCE", "RATING"
     )));
     for s in &found {
         let shadowed = s
@@ -797,15 +862,47 @@ fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode
             .map(|by| out.dim(&format!(" (shadowed by {by})")))
             .unwrap_or_default();
         out.line(format!(
-            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {}{shadowed}",
+            "{}  {:w_ver$}  {:w_cat$}  {:w_src$}  {:10}  {}{shadowed}",
             out.bold(&format!("{:w_name$}", s.name)),
             s.version,
             s.category,
             s.source,
+            rating_text(rating(&s.name)),
             s.description
         ));
     }
     Ok(ExitCode::Ok)
+}
+
+/// One workflow of `list --json`: its summary and its ratings.
+#[derive(Debug, Serialize)]
+struct Rated {
+    #[serde(flatten)]
+    summary: Summary,
+    rating: RatingSummary,
+}
+
+/// The ratings of every workflow on refs/ddx/ratings (none outside a repository). Ratings that
+/// cannot be read are reported and left out: they never stop a listing.
+fn ratings_of(out: &Output, catalog: &Catalog) -> BTreeMap<String, RatingSummary> {
+    let Some(repo) = catalog.repo() else {
+        return BTreeMap::new();
+    };
+    match stats::ratings_by_workflow(repo) {
+        Ok(r) => r,
+        Err(e) => {
+            out.warn(format!("ratings are not shown: {e}"));
+            BTreeMap::new()
+        }
+    }
+}
+
+/// `4.50 (2)`, or `-` while a workflow has no rating.
+fn rating_text(r: RatingSummary) -> String {
+    match r.mean {
+        Some(m) => format!("{m:.2} ({})", r.count),
+        None => "-".to_owned(),
+    }
 }
 
 /// One result of `search --json`: the fields of `list`, and the ranking.
@@ -813,6 +910,10 @@ fn cmd_list(cli: &Cli, out: &Output, args: &ListArgs) -> anyhow::Result<ExitCode
 struct SearchResult {
     #[serde(flatten)]
     summary: Summary,
+    rating: RatingSummary,
+    /// Instances here plus ratings (only with `--sort popularity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    popularity: Option<usize>,
     score: f64,
     exact_name: bool,
     why: Vec<String>,
@@ -830,7 +931,31 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
         .filter(|w| args.all || w.shadowed_by.is_none())
         .filter(|w| filter.matches(w))
         .collect();
-    let hits = search::search(&candidates, &args.words);
+    let mut hits = search::search(&candidates, &args.words);
+    let rated = ratings_of(out, &catalog);
+    let rating = |name: &str| rated.get(name).copied().unwrap_or_default();
+    let popularity: Option<BTreeMap<String, usize>> = match (args.sort, catalog.repo()) {
+        (SortBy::Popularity, Some(repo)) => Some(stats::instance_counts(repo)?),
+        (SortBy::Popularity, None) => Some(BTreeMap::new()),
+        _ => None,
+    };
+    let popular = |name: &str| {
+        popularity
+            .as_ref()
+            .map(|p| p.get(name).copied().unwrap_or(0) + rating(name).count)
+    };
+    // Stable sorts: among equals, the order of relevance stays.
+    match args.sort {
+        SortBy::Relevance => {}
+        SortBy::Rating => hits.sort_by(|a, b| {
+            let (ra, rb) = (rating(&a.entry.name), rating(&b.entry.name));
+            rb.mean
+                .unwrap_or(0.0)
+                .total_cmp(&ra.mean.unwrap_or(0.0))
+                .then(rb.count.cmp(&ra.count))
+        }),
+        SortBy::Popularity => hits.sort_by_key(|h| std::cmp::Reverse(popular(&h.entry.name))),
+    }
     let total = hits.len();
     let shown = &hits[..total.min(args.limit)];
     if args.json {
@@ -838,6 +963,8 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
             .iter()
             .map(|h| SearchResult {
                 summary: h.workflow.summary_of(&h.entry),
+                rating: rating(&h.entry.name),
+                popularity: popular(&h.entry.name),
                 score: (h.score * 1000.0).round() / 1000.0,
                 exact_name: h.exact_name,
                 why: h.why(),
@@ -871,16 +998,17 @@ fn cmd_search(cli: &Cli, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
         .unwrap_or(6)
         .max(6);
     out.line(out.bold(&format!(
-        "{:w_name$}  {:w_src$}  {:>6}  DESCRIPTION",
-        "NAME", "SOURCE", "SCORE"
+        "{:w_name$}  {:w_src$}  {:>6}  {:10}  DESCRIPTION",
+        "NAME", "SOURCE", "SCORE", "RATING"
     )));
     for h in shown {
         let w = h.workflow;
         out.line(format!(
-            "{}  {:w_src$}  {:>6.2}  {}",
+            "{}  {:w_src$}  {:>6.2}  {:10}  {}",
             out.bold(&format!("{:w_name$}", h.entry.name)),
             w.source.to_string(),
             h.score,
+            rating_text(rating(&h.entry.name)),
             h.entry.description
         ));
         out.line(out.dim(&format!("{:w_name$}  matched: {}", "", h.why().join("; "))));
@@ -933,6 +1061,7 @@ struct Report<'a> {
     version: &'a str,
     source: String,
     valid: bool,
+    rating: RatingSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     counts: Option<Counts>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -945,7 +1074,22 @@ struct Report<'a> {
 }
 
 fn cmd_show(cli: &Cli, out: &Output, args: &ShowArgs, validate: bool) -> anyhow::Result<ExitCode> {
-    let located = catalog::locate(&args.workflow, &cwd(cli)?)?;
+    let here = cwd(cli)?;
+    // A path needs no repository (and is not rated); a name is looked up in the catalog.
+    let (located, rating) = if catalog::is_path(&args.workflow) {
+        (
+            catalog::locate(&args.workflow, &here)?,
+            RatingSummary::default(),
+        )
+    } else {
+        let catalog = Catalog::open(&here)?;
+        let located = catalog.locate(&args.workflow, &here)?;
+        let rating = ratings_of(out, &catalog)
+            .get(&located.name)
+            .copied()
+            .unwrap_or_default();
+        (located, rating)
+    };
     let v = located.validate();
     let errors: Vec<&Diagnostic> = v.errors().collect();
     let warnings: Vec<&Diagnostic> = v.diagnostics.iter().filter(|d| !d.is_error()).collect();
@@ -961,6 +1105,7 @@ fn cmd_show(cli: &Cli, out: &Output, args: &ShowArgs, validate: bool) -> anyhow:
             version: w.map_or("", |w| w.version.as_str()),
             source: located.source.to_string(),
             valid: v.is_valid(),
+            rating,
             counts: w.map(Counts::of),
             workflow: w,
             phases: w.map_or(&[], |w| w.phases.as_slice()),
@@ -976,7 +1121,12 @@ fn cmd_show(cli: &Cli, out: &Output, args: &ShowArgs, validate: bool) -> anyhow:
         print_validation(out, &located, v.workflow.as_ref(), &errors, &warnings);
     } else {
         match &v.workflow {
-            Some(w) => print_preview(out, &located, w),
+            Some(w) => {
+                print_preview(out, &located, w);
+                if rating.count > 0 {
+                    out.line(format!("  rating: {}", rating_text(rating)));
+                }
+            }
             None => out.line(format!("{}: the workflow could not be read", located.name)),
         }
         for d in errors.iter().chain(warnings.iter()) {

@@ -14,7 +14,8 @@
 //! verification that reads them all; [`verified`] remembers the heads verification found intact;
 //! [`objects`] answers the plain object questions of the layers above (an object's presence, the
 //! hash, blob ids, a project commit); [`merge`] merges files three-way with gix and leaves a
-//! conflict in the index as git leaves one. The gix handle stays inside this module: above it, ids are
+//! conflict in the index as git leaves one; [`ratings`] keeps `ddx rate`'s chain on
+//! `refs/ddx/ratings`. The gix handle stays inside this module: above it, ids are
 //! [`ObjectId`] values and every ref is read through [`refs`].
 
 pub mod ancestry;
@@ -32,6 +33,7 @@ pub mod objects;
 pub mod pack;
 pub mod pending;
 pub mod preload;
+pub mod ratings;
 pub mod refedit;
 pub mod refs;
 pub mod repo;
