@@ -219,22 +219,36 @@ fn ratings_out_of_range_are_refused_and_the_mean_is_exact() {
     assert_eq!(popular[0]["name"], "tdd");
     assert_eq!(popular[0]["popularity"], 2);
 
-    // Shared by `ddx sync` once it is a command; until then this part is skipped.
-    if repo.ddx(&["sync", "--help"]).status.success() {
-        let other = TestRepo::new();
-        other.git(&["clone", "-q", repo.root.to_str().unwrap(), "."]);
-        other.ddx_ok(&["sync", "origin"]);
-        let list = other.ddx_json(&["workflow", "list", "--json"]);
-        let tdd = list
+    // Shared by `ddx sync`: a second clone sees them, and ratings made in both are united.
+    let other = TestRepo::plain();
+    other.git(&["clone", "-q", repo.root.to_str().unwrap(), "."]);
+    other.git(&["config", "user.name", "Other"]);
+    other.git(&["config", "user.email", "other@example.com"]);
+    other.ddx_ok(&["sync", "origin"]);
+    let rating_in = |r: &TestRepo, name: &str| {
+        r.ddx_json(&["workflow", "list", "--json"])
             .as_array()
             .unwrap()
             .iter()
-            .find(|w| w["name"] == "tdd")
-            .unwrap();
-        assert_eq!(tdd["rating"], serde_json::json!({"count": 2, "mean": 4.5}));
-    } else {
-        eprintln!("skipped: ratings in a second clone need `ddx sync`, which is not a command yet");
-    }
+            .find(|w| w["name"] == name)
+            .unwrap()["rating"]
+            .clone()
+    };
+    assert_eq!(
+        rating_in(&other, "tdd"),
+        serde_json::json!({"count": 2, "mean": 4.5})
+    );
+    other.ddx_ok(&["rate", "adr", "2"]);
+    repo.ddx_ok(&["rate", "bugfix", "4"]);
+    other.ddx_ok(&["sync", "origin"]);
+    assert_eq!(
+        rating_in(&other, "adr"),
+        serde_json::json!({"count": 1, "mean": 2.0})
+    );
+    // Cy's rating and the one made here since: both reach the other clone.
+    assert_eq!(rating_in(&other, "bugfix")["count"], 2);
+    assert_eq!(rating_in(&other, "bugfix"), rating_in(&repo, "bugfix"));
+    other.git(&["fsck", "--no-progress"]);
 }
 
 fn path_with_ddx() -> String {

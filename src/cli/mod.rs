@@ -281,6 +281,10 @@ pub fn classify(err: &anyhow::Error) -> (ExitCode, Option<String>) {
             return match e {
                 S::Store(e) => classify_store(e),
                 S::Engine(e) => classify_engine(e),
+                S::Ratings(_) => (
+                    ExitCode::Failure,
+                    Some("`git log refs/ddx/ratings` shows the ratings chain".to_owned()),
+                ),
                 S::NoRemote { .. } => (
                     ExitCode::NotFound,
                     Some("add one with `git remote add origin <url>`, or name one: `ddx sync <remote>`".to_owned()),

@@ -19,6 +19,7 @@ use crate::engine::{Engine, EngineError};
 use crate::store::audit::AuditRecord;
 use crate::store::git::{self, GitCommandError, Push};
 use crate::store::heads::RefMove;
+use crate::store::ratings::{self, RatingError, RATINGS};
 use crate::store::transaction::{self, Decision, Options, Outcome, Plan};
 use crate::store::{ancestry, refs, ObjectId, Repo, StoreError};
 use serde::Serialize;
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
 /// The shared chains, each one ref or a folder of them.
-const CHAINS: [&str; 3] = ["refs/ddx/instances/", "refs/ddx/audit", "refs/ddx/ratings"];
+const CHAINS: [&str; 3] = ["refs/ddx/instances/", refs::AUDIT, RATINGS];
 /// The notes ref ddx writes.
 pub const NOTES: &str = "refs/notes/ddx";
 /// How many rounds of fetch, join and push before giving up on a remote that keeps moving.
@@ -45,6 +46,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Ratings(#[from] RatingError),
     #[error("`{name}` is not a remote of this repository (its remotes: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
     NoRemote { name: String, known: Vec<String> },
     #[error("remote `{remote}` moved during each of {rounds} rounds of sync; nothing of this clone was lost")]
@@ -421,6 +424,24 @@ pub fn sync(
         if let Some((_, theirs)) = joins.iter().find(|(n, _)| n == refs::AUDIT) {
             let joined = join_audit(repo, &identity, remote, *theirs)?;
             set_result(&mut report, refs::AUDIT, joined);
+        }
+        if let Some((_, theirs)) = joins.iter().find(|(n, _)| n == RATINGS) {
+            let ours = chains
+                .get(RATINGS)
+                .and_then(|(l, _)| *l)
+                .expect("a ratings chain joined exists here");
+            let joined = ratings::join_ratings(repo, &identity, ours, *theirs)?;
+            transaction::adopt(
+                repo,
+                &identity,
+                &[RefMove {
+                    name: RATINGS.to_owned(),
+                    old: Some(ours),
+                    new: joined,
+                }],
+                &format!("ddx sync: joined the ratings of {remote}"),
+            )?;
+            set_result(&mut report, RATINGS, joined);
         }
         if joins.iter().any(|(n, _)| n.starts_with(refs::INSTANCES)) {
             step(Step::Joining);

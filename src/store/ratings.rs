@@ -296,17 +296,15 @@ pub fn rate(
 /// Joins two ratings chains: writes a merge commit with parents `ours` and `theirs` whose tree
 /// is the union of both trees by path. Where both hold the same path with different blobs, the
 /// rating with the later `at` wins (on a tie, the greater blob id), so both orders give the
-/// same tree. `base` is not needed (a rating is never deleted, only replaced) and is accepted
-/// for the caller's symmetry with the other joins. No ref moves: the caller moves it.
+/// same tree. No base is needed: a rating is never deleted, only replaced. No ref moves: the
+/// caller (`ddx sync`) moves it.
 pub fn join_ratings(
-    repo: &gix::Repository,
+    store: &Repo,
     identity: &Identity,
     ours: ObjectId,
     theirs: ObjectId,
-    base: Option<ObjectId>,
 ) -> Result<ObjectId, RatingError> {
-    let _ = base;
-    let store = Repo::from_gix(repo.clone())?;
+    let repo = store.gix();
     let mut files = files_of(repo, ours)?;
     for (path, blob) in files_of(repo, theirs)? {
         match files.get(&path).copied() {
@@ -325,7 +323,7 @@ pub fn join_ratings(
             }
         }
     }
-    let sink = Sink::Write(&store);
+    let sink = Sink::Write(store);
     let tree = write_tree(sink, &files)?;
     let mut message = Message::new("ddx(ratings): join two histories of the ratings");
     message
@@ -436,8 +434,8 @@ mod tests {
         written(rate(&repo, &a_early, "tdd", "1", 1, None, false).expect("theirs 1"));
         let theirs = written(rate(&repo, &b, "helix", "3", 3, None, false).expect("theirs 2"));
 
-        let one = join_ratings(repo.gix(), &a, ours, theirs, Some(base)).expect("join");
-        let two = join_ratings(repo.gix(), &a, theirs, ours, Some(base)).expect("join back");
+        let one = join_ratings(&repo, &a, ours, theirs).expect("join");
+        let two = join_ratings(&repo, &a, theirs, ours).expect("join back");
         assert_eq!(tree_of(tmp.path(), one), tree_of(tmp.path(), two));
         let parents = git(
             tmp.path(),
@@ -477,8 +475,8 @@ mod tests {
         let ours = written(rate(&repo, &a, "tdd", "1", 2, None, false).expect("ours"));
         git(tmp.path(), &["update-ref", "-d", RATINGS]);
         let theirs = written(rate(&repo, &a, "tdd", "1", 4, None, false).expect("theirs"));
-        let one = join_ratings(repo.gix(), &a, ours, theirs, None).expect("join");
-        let two = join_ratings(repo.gix(), &a, theirs, ours, None).expect("join back");
+        let one = join_ratings(&repo, &a, ours, theirs).expect("join");
+        let two = join_ratings(&repo, &a, theirs, ours).expect("join back");
         assert_eq!(tree_of(tmp.path(), one), tree_of(tmp.path(), two));
         let blob = |c: ObjectId| {
             git(
