@@ -62,6 +62,41 @@ fn a_rust_project_without_tests_and_mostly_fixes_gets_tdd_bugfix_and_cargo_test(
         text.contains("cargo test") && text.contains("tdd"),
         "{text}"
     );
+
+    // The work tree counts too: a test written but not committed yet, and an ignored file not.
+    repo.write(".gitignore", "target/\n");
+    repo.write("tests/cart.rs", "#[test]\nfn cart() {}\n");
+    repo.write("target/debug/junk_test.rs", "// build output\n");
+    // And the instances applied here.
+    repo.ddx_ok(&[
+        "workflow",
+        "init",
+        "tdd",
+        "--id",
+        "tdd-1",
+        "--var",
+        "feature_name=cart",
+    ]);
+    let out = repo.ddx_json(&["analyze", "--json"]);
+    let project = &out["project"];
+    assert_eq!(project["test_files"], 1, "{out}");
+    assert_eq!(project["untracked_files"], 2, "{out}");
+    assert_eq!(project["instances"][0]["id"], "tdd-1", "{out}");
+    assert_eq!(project["instances"][0]["workflow"], "tdd", "{out}");
+    let findings = out["findings"].as_array().expect("findings");
+    assert!(findings.iter().all(|f| f["id"] != "no-tests"), "{out}");
+    let applied = findings
+        .iter()
+        .find(|f| f["id"] == "instances")
+        .expect("an instances finding");
+    assert_eq!(applied["workflows"], serde_json::json!(["tdd"]));
+    assert!(
+        applied["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("tdd-1: tdd "),
+        "{applied}"
+    );
 }
 
 #[test]

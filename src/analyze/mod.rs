@@ -1,7 +1,7 @@
-//! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree and the
-//! history, and the findings it reports, each with its evidence and the workflows that address
-//! it. Methodology documents are recognised by their paths in HEAD's tree (HELIX phase folders,
-//! FEAT/US ids in file names, decision records); the work tree and instances are not read yet.
+//! Insight into the project (DESIGN §8): what `ddx analyze` detects in HEAD's tree, the work
+//! tree's new files, the history and the instances in `refs/ddx/instances/`, and the findings it
+//! reports, each with its evidence and the workflows that address it. Methodology documents are
+//! recognised by their paths (HELIX phase folders, FEAT/US ids in file names, decision records).
 
 pub mod recommend;
 pub mod stats;
@@ -28,6 +28,19 @@ pub struct Project {
     pub decision_records: usize,
     /// The HELIX phase folders (`docs/helix/NN-<phase>/`) that hold files, in order.
     pub helix_phases: Vec<String>,
+    /// Files of the work tree git neither tracks nor ignores (counted with HEAD's).
+    pub untracked_files: usize,
+    /// The instances of workflows in `refs/ddx/instances/`.
+    pub instances: Vec<InstanceSummary>,
+}
+
+/// One instance of a workflow applied here.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InstanceSummary {
+    pub id: String,
+    pub workflow: String,
+    pub status: String,
+    pub progress: u32,
 }
 
 /// One thing analysis noticed, with its evidence and the workflows that address it.
@@ -180,12 +193,67 @@ pub fn detect_test_command(dir: &Path) -> Result<TestCommand, GitCommandError> {
 /// Analyses the project whose work tree is `dir`: HEAD's files and the history are read at
 /// the same time.
 pub fn analyze(dir: &Path) -> Result<Analysis, GitCommandError> {
-    let (files, history) = std::thread::scope(|s| {
+    let (files, untracked, history) = std::thread::scope(|s| {
         let files = s.spawn(|| git::head_files(dir));
+        let untracked = s.spawn(|| git::untracked_files(dir));
         let history = git::history(dir);
-        (files.join().unwrap_or_else(|_| Ok(Vec::new())), history)
+        let joined =
+            |h: std::thread::ScopedJoinHandle<'_, _>| h.join().unwrap_or_else(|_| Ok(Vec::new()));
+        (joined(files), joined(untracked), history)
     });
-    Ok(from_parts(&files?, &history?))
+    let mut files = files?;
+    let untracked = untracked?;
+    files.extend(untracked.iter().cloned());
+    files.sort();
+    files.dedup();
+    let mut analysis = from_parts(&files, &history?);
+    analysis.project.untracked_files = untracked.len();
+    add_instances(&mut analysis, &instances(dir));
+    Ok(analysis)
+}
+
+/// The instances in `refs/ddx/instances/` of the repository at `dir` (none when it cannot be
+/// read: analysis reports what it can).
+fn instances(dir: &Path) -> Vec<InstanceSummary> {
+    let Ok(repo) = crate::store::Repo::discover(dir) else {
+        return Vec::new();
+    };
+    let ids = crate::store::refs::instance_ids(&repo).unwrap_or_default();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (_, st) = crate::engine::load(&repo, &id).ok()?;
+            Some(InstanceSummary {
+                id,
+                workflow: st.workflow.clone(),
+                status: st.status.as_str().to_owned(),
+                progress: st.progress(),
+            })
+        })
+        .collect()
+}
+
+/// Adds the instances to `analysis`, with a finding that names the workflows already applied.
+pub fn add_instances(analysis: &mut Analysis, instances: &[InstanceSummary]) {
+    if !instances.is_empty() {
+        let mut workflows: Vec<String> = instances.iter().map(|i| i.workflow.clone()).collect();
+        workflows.sort();
+        workflows.dedup();
+        analysis.findings.push(Finding {
+            id: "instances".to_owned(),
+            title: "Workflows are already applied here".to_owned(),
+            evidence: instances
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}: {} {}, {}% done",
+                        i.id, i.workflow, i.status, i.progress
+                    )
+                })
+                .collect(),
+            workflows,
+        });
+    }
+    analysis.project.instances = instances.to_vec();
 }
 
 /// The analysis of a project with these files (HEAD's tree) and this history (newest first).
@@ -398,6 +466,8 @@ pub fn from_parts(files: &[String], history: &[HistoryCommit]) -> Analysis {
             hot_files: hot,
             decision_records: records.len(),
             helix_phases: helix.keys().map(|p| (*p).to_owned()).collect(),
+            untracked_files: 0,
+            instances: Vec::new(),
         },
         findings,
     }

@@ -26,8 +26,8 @@ pub fn cmd_analyze(cli: &Cli, out: &Output, args: &AnalyzeArgs) -> anyhow::Resul
     out.line(format!("languages: {}", p.languages.join(", ")));
     out.line(format!("build systems: {}", p.build_systems.join(", ")));
     out.line(format!(
-        "files: {} source, {} test; commits: {} ({} fixes) by {} authors",
-        p.source_files, p.test_files, p.commits, p.fix_commits, p.authors
+        "files: {} source, {} test ({} not committed yet); commits: {} ({} fixes) by {} authors",
+        p.source_files, p.test_files, p.untracked_files, p.commits, p.fix_commits, p.authors
     ));
     for f in &analysis.findings {
         out.line(format!(

@@ -617,6 +617,17 @@ pub fn history(dir: &Path) -> Result<Vec<HistoryCommit>, GitCommandError> {
     Ok(out)
 }
 
+/// The work tree's files that git does not track and does not ignore (`git ls-files --others
+/// --exclude-standard`): new files not committed yet.
+pub fn untracked_files(dir: &Path) -> Result<Vec<String>, GitCommandError> {
+    let text = run(dir, &["ls-files", "-z", "--others", "--exclude-standard"])?;
+    Ok(text
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// The paths of HEAD's tree (files only, recursively); empty when HEAD does not exist yet.
 pub fn head_files(dir: &Path) -> Result<Vec<String>, GitCommandError> {
     if rev_parse_commit(dir, "HEAD").is_none() {
