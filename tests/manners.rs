@@ -187,6 +187,8 @@ fn completions_name_workflows_instances_phases_criteria_and_checkpoints() {
         complete(&repo, &["ddx", "workflow", "restore", "be"]),
         ["before-review"]
     );
+    repo.git(&["remote", "add", "upstream", "../elsewhere.git"]);
+    assert_eq!(complete(&repo, &["ddx", "sync", "up"]), ["upstream"]);
     // The human criteria of frame still to approve, by number: apply approved its input gate.
     let status = repo.ddx_json(&["workflow", "status", "--json"]);
     let criteria = status["phases"][0]["criteria"]

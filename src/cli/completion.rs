@@ -121,6 +121,17 @@ pub fn instances() -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// The repository's remotes (`ddx sync <remote>`).
+pub fn remotes() -> Vec<CompletionCandidate> {
+    let Some(repo) = repo(&words()) else {
+        return Vec::new();
+    };
+    repo.remote_names()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
 /// The phases of the instance, with their status.
 pub fn phases() -> Vec<CompletionCandidate> {
     let words = words();

@@ -10,6 +10,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The remote to sync with (default: the current branch's remote, else `origin`).
+    #[arg(add = clap_complete::engine::ArgValueCandidates::new(super::completion::remotes))]
     pub remote: Option<String>,
     /// Say what would be fetched, joined and pushed; change nothing.
     #[arg(long)]
