@@ -37,7 +37,7 @@ struct Team {
 impl Team {
     fn new(n: usize, shape: &[&str]) -> Team {
         let remote = TestRepo::plain();
-        let mut init = vec!["init", "-q", "--bare"];
+        let mut init = vec!["init", "-q", "--bare", "-b", "main"];
         init.extend_from_slice(shape);
         init.push(".");
         remote.git(&init);
@@ -685,4 +685,26 @@ fn an_instance_from_another_clone_runs_no_command_its_source_did_not_give_here()
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn two_instances_started_apart_under_one_id_are_refused_and_nothing_moves() {
+    let team = Team::new(2, &[]);
+    let (a, b) = (&team.clones[0], &team.clones[1]);
+    a.ddx_ok(&["workflow", "init", "./.wf/team", "--id", "same"]);
+    team.sync(0);
+    let remote = team.remote.git(&["for-each-ref"]);
+    b.ddx_ok(&["workflow", "init", "./.wf/team", "--id", "same"]);
+    let before = b.git(&["for-each-ref", "refs/ddx"]);
+    let out = b.ddx(&["sync"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("share no event, so they cannot be joined")
+            && stderr(&out).contains("started apart under the id same"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.git(&["for-each-ref", "refs/ddx"]), before);
+    assert_eq!(team.remote.git(&["for-each-ref"]), remote);
+    verified(b);
 }

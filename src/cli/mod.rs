@@ -508,9 +508,9 @@ fn classify_engine(e: &EngineError) -> (ExitCode, Option<String>) {
             Some("`ddx workflow validate <name|path>` lists every problem".to_owned()),
         ),
         EngineError::Artifact(F::Io { .. }) => (ExitCode::Failure, None),
-        EngineError::Unrelated { .. } => (
+        EngineError::Unrelated { instance, .. } => (
             ExitCode::Conflict,
-            Some("one of them was made by hand or restored from elsewhere: `git log --graph` on both shows them; keep one with `git update-ref`".to_owned()),
+            Some(format!("two instances were started apart under the id {instance}, so nothing was synced; `git log refs/ddx/instances/{instance}` here and `git log refs/ddx-remote/<remote>/ddx/instances/{instance}` show both (docs/sharing.md says how to part them)")),
         ),
         EngineError::Action(a) => match a {
             A::Config { .. } => (

@@ -407,6 +407,25 @@ pub fn sync(
         let notes = pairs(repo, &staged, NOTES).map_err(err)?;
         let (notes_local, notes_staged) = notes.get(NOTES).copied().unwrap_or_default();
         report.notes_merged = notes_staged.is_some() && notes_staged != notes_local;
+        // Histories that share no event (two instances made apart under one id) cannot be
+        // joined: refused before anything here moves, so nothing is half shared.
+        for (name, theirs) in &joins {
+            let Some(id) = name.strip_prefix(refs::INSTANCES) else {
+                continue;
+            };
+            let ours = chains
+                .get(name)
+                .and_then(|(l, _)| *l)
+                .expect("a ref joined exists here");
+            if ancestry::merge_base(repo, ours, *theirs)?.is_none() {
+                return Err(EngineError::Unrelated {
+                    instance: id.to_owned(),
+                    ours,
+                    theirs: *theirs,
+                }
+                .into());
+            }
+        }
         if dry_run {
             report.notes_pushed = notes_local.is_some() && notes_local != notes_staged;
             return Ok(report);
