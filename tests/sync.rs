@@ -708,3 +708,59 @@ fn two_instances_started_apart_under_one_id_are_refused_and_nothing_moves() {
     assert_eq!(team.remote.git(&["for-each-ref"]), remote);
     verified(b);
 }
+
+#[test]
+fn a_merge_event_that_names_an_older_merge_base_is_a_break() {
+    let team = Team::new(2, &[]);
+    let (a, b) = (&team.clones[0], &team.clones[1]);
+    approve(a, "c1");
+    approve(a, "c2");
+    approve(b, "c3");
+    team.sync(0);
+    team.sync(1);
+    let merge = b
+        .git(&["rev-parse", "refs/ddx/instances/team-1"])
+        .trim()
+        .to_owned();
+    let parents = b.git(&["rev-parse", &format!("{merge}^1"), &format!("{merge}^2")]);
+    let parents: Vec<&str> = parents.lines().collect();
+    let base = b
+        .git(&["merge-base", parents[0], parents[1]])
+        .trim()
+        .to_owned();
+    let init = b
+        .git(&["rev-list", "--max-parents=0", "refs/ddx/instances/team-1"])
+        .trim()
+        .to_owned();
+    assert_ne!(base, init, "the real base is later than init");
+    let message = b.git(&["log", "-1", "--format=%B", &merge]).replace(
+        &format!("Ddx-Merge-Base: {base}"),
+        &format!("Ddx-Merge-Base: {init}"),
+    );
+    let forged = b
+        .command("git")
+        .args([
+            "commit-tree",
+            &format!("{merge}^{{tree}}"),
+            "-p",
+            parents[0],
+            "-p",
+            parents[1],
+            "-m",
+            &message,
+        ])
+        .output()
+        .unwrap();
+    let forged = String::from_utf8_lossy(&forged.stdout).trim().to_owned();
+    b.git(&["update-ref", "refs/ddx/instances/team-1", &forged, &merge]);
+    let out = b.ddx(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains(&format!(
+            "its merge base {} is not the last event both sides share",
+            &init[..12]
+        )),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1172,6 +1172,20 @@ fn replay_merge(
             short(&base)
         )));
     }
+    // A best common event: no other event of both sides descends from it (then one of its
+    // children would be common too), as ddx picks it.
+    let later = ra.intersection(&rb).find(|id| {
+        walk.commits
+            .get(*id)
+            .is_some_and(|cd| cd.parents.contains(&base))
+    });
+    if let Some(later) = later {
+        return Err(ReplayError::Fails(format!(
+            "its merge base {} is not the last event both sides share ({} is later)",
+            short(&base),
+            short(later)
+        )));
+    }
     let base_commit = walk
         .commits
         .get(&base)
