@@ -440,8 +440,25 @@ fn setup_lets_plain_git_fetch_stage_the_others_refs() {
         staged.values().next().map(String::as_str),
         Some(a.git(&["rev-parse", "refs/ddx/instances/team-1"]).trim())
     );
+    // Status says so until the next sync joins them.
+    let status = b.ddx(&["workflow", "status"]);
+    assert!(
+        stderr(&status).contains(
+            "origin has events of this instance that are not here yet: `ddx sync origin` joins them"
+        ),
+        "{}",
+        stderr(&status)
+    );
+    let v = b.ddx_json(&["workflow", "status", "--json"]);
+    assert_eq!(v["remote_events"], serde_json::json!(["origin"]));
     b.ddx_ok(&["sync"]);
     assert_eq!(approvals(b).len(), 1);
+    let status = b.ddx(&["workflow", "status"]);
+    assert!(
+        !stderr(&status).contains("not here yet"),
+        "{}",
+        stderr(&status)
+    );
 }
 
 #[test]

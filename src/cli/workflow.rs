@@ -711,6 +711,11 @@ fn print_status(out: &Output, v: &StatusView, verbose: bool) {
             out.line(out.dim(&format!("    {}", engine::settle_hint(c))));
         }
     }
+    for remote in &v.remote_events {
+        out.note(format!(
+            "{remote} has events of this instance that are not here yet: `ddx sync {remote}` joins them"
+        ));
+    }
     for step in &v.interrupted {
         out.warn(format!(
             "an interrupted step awaits `ddx workflow resume`: {step}"

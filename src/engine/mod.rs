@@ -955,6 +955,26 @@ pub struct StatusView {
     /// Conflicts a merge of forked histories left (`ddx sync`), until a command settles them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<state::Conflict>,
+    /// Remotes whose last fetched history of the instance (the staging refs of `ddx sync` or a
+    /// plain `git fetch` after `ddx sync --setup`) has events this clone does not: `ddx sync`
+    /// joins them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote_events: Vec<String>,
+}
+
+/// The remotes whose staged history of `instance` holds events its ref here does not.
+fn remotes_ahead(repo: &Repo, instance: &str, tip: ObjectId) -> Vec<String> {
+    let suffix = format!("/ddx/instances/{instance}");
+    refs::list(repo, "refs/ddx-remote/")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, id)| {
+            let remote = name.strip_suffix(&suffix)?;
+            let behind =
+                id != tip && !crate::store::ancestry::reaches(repo, tip, id).unwrap_or(true);
+            behind.then(|| remote.to_owned())
+        })
+        .collect()
 }
 
 /// The command that settles `c` by keeping what the merge kept (a phase's status), or what
@@ -1057,6 +1077,7 @@ pub fn status(repo: &Repo, instance: &str) -> Result<StatusView, EngineError> {
         moved_outside_ddx: moved.map(|m| m.to_string()),
         files: st.files.clone(),
         conflicts: st.conflicts.clone(),
+        remote_events: remotes_ahead(repo, instance, tip.commit),
     })
 }
 
