@@ -439,6 +439,31 @@ pub fn fetch_refs(dir: &Path, remote: &str, refspecs: &[String]) -> Result<(), G
     run(dir, &args).map(|_| ())
 }
 
+/// Every best common ancestor of `a` and `b` (`git merge-base --all`); empty when they share
+/// no history.
+pub fn merge_bases(dir: &Path, a: ObjectId, b: ObjectId) -> Result<Vec<ObjectId>, GitCommandError> {
+    let (a, b) = (a.to_string(), b.to_string());
+    let args = ["merge-base", "--all", a.as_str(), b.as_str()];
+    let (status, stdout, stderr) = run_any(dir, &args)?;
+    match status {
+        Some(0) => stdout
+            .lines()
+            .map(|l| {
+                ObjectId::from_hex(l.trim().as_bytes()).map_err(|_| GitCommandError::Unexpected {
+                    args: args.join(" "),
+                    line: l.to_owned(),
+                })
+            })
+            .collect(),
+        // No common ancestor: git says nothing and exits 1.
+        Some(1) if stdout.trim().is_empty() && stderr.trim().is_empty() => Ok(Vec::new()),
+        _ => Err(GitCommandError::Failed {
+            args: args.join(" "),
+            stderr: stderr.trim().to_owned(),
+        }),
+    }
+}
+
 /// Whether `ancestor` is reachable from `descendant` (`git merge-base --is-ancestor`).
 pub fn is_ancestor(
     dir: &Path,
