@@ -4,14 +4,13 @@
 
 use super::merge::{self, Side};
 use super::state::State;
-use super::{log_report, Engine, EngineError, Report};
+use super::{Engine, EngineError, Report};
 use crate::store::ancestry;
 use crate::store::audit::AuditRecord;
 use crate::store::event::{self, Message};
-use crate::store::transaction::{Decision, NewEvent, Outcome, Plan};
+use crate::store::transaction::{Decision, NewEvent, Plan};
 use crate::store::{refs, ObjectId, StoreError};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The trailer of a merge event that names the merge base its state was merged over.
 pub const MERGE_BASE_TRAILER: &str = "Ddx-Merge-Base";
@@ -49,18 +48,6 @@ impl Engine<'_> {
         let outcome = self.on_instance(instance, dry_run, |tip| {
             let ours = tip.commit;
             let our_state = self.tip_state(instance, tip, &format!("{ref_name}:state.yml"))?;
-            if ancestry::reaches(repo, ours, theirs)? {
-                result = Some((Vec::new(), our_state));
-                return Ok(Decision::Nothing(format!(
-                    "{ref_name} already contains {theirs}"
-                )));
-            }
-            if ancestry::reaches(repo, theirs, ours)? {
-                result = Some((Vec::new(), our_state));
-                return Ok(Decision::Nothing(format!(
-                    "{ref_name} is behind {theirs}: a fast-forward, not a join"
-                )));
-            }
             let base = ancestry::merge_base(repo, ours, theirs)?.ok_or_else(|| {
                 EngineError::Unrelated {
                     instance: instance.to_owned(),
@@ -68,6 +55,19 @@ impl Engine<'_> {
                     theirs,
                 }
             })?;
+            // A side that is the merge base is contained in the other: nothing to join.
+            if base == theirs {
+                result = Some((Vec::new(), our_state));
+                return Ok(Decision::Nothing(format!(
+                    "{ref_name} already contains {theirs}"
+                )));
+            }
+            if base == ours {
+                result = Some((Vec::new(), our_state));
+                return Ok(Decision::Nothing(format!(
+                    "{ref_name} is behind {theirs}: a fast-forward, not a join"
+                )));
+            }
             let (base_tip, base_state) = read(base)?;
             let (our_hex, their_hex) = (ours.to_string(), theirs.to_string());
             let our_side = Side {
@@ -129,20 +129,6 @@ impl Engine<'_> {
             result = Some((lines, merged));
             Ok(Decision::Change(Box::new(plan)))
         })?;
-        let (lines, st) = result.unzip();
-        let st = st.map(Arc::new);
-        if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
-            if let Some(blob) = w.state_blob {
-                self.remember_state(instance, blob, st);
-            }
-        }
-        let report = Report {
-            instance: instance.to_owned(),
-            outcome,
-            lines: lines.unwrap_or_default(),
-            state: st,
-        };
-        log_report(&report);
-        Ok(report)
+        Ok(self.report(instance, outcome, result))
     }
 }

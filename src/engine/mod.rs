@@ -455,6 +455,32 @@ impl<'r> Engine<'r> {
         State::from_yaml(&tip.state, origin)
     }
 
+    /// The report of an event on `instance`: its outcome, and the lines and state its decision
+    /// left in `result`. A committed state is remembered for the next event
+    /// ([`Engine::tip_state`]); the report is logged.
+    fn report(
+        &self,
+        instance: &str,
+        outcome: Outcome,
+        result: Option<(Vec<String>, State)>,
+    ) -> Report {
+        let (lines, st) = result.unzip();
+        let st = st.map(Arc::new);
+        if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
+            if let Some(blob) = w.state_blob {
+                self.remember_state(instance, blob, st);
+            }
+        }
+        let report = Report {
+            instance: instance.to_owned(),
+            outcome,
+            lines: lines.unwrap_or_default(),
+            state: st,
+        };
+        log_report(&report);
+        report
+    }
+
     /// Remembers `st`, just written as the blob `state_blob`, for [`Engine::tip_state`].
     fn remember_state(&self, instance: &str, state_blob: ObjectId, st: &Arc<State>) {
         self.last_state
@@ -583,21 +609,7 @@ impl<'r> Engine<'r> {
             result = Some((effect.lines, st));
             Ok(Decision::Change(Box::new(plan)))
         })?;
-        let (lines, st) = result.unzip();
-        let st = st.map(Arc::new);
-        if let (Outcome::Committed(w), Some(st)) = (&outcome, &st) {
-            if let Some(blob) = w.state_blob {
-                self.remember_state(instance, blob, st);
-            }
-        }
-        let report = Report {
-            instance: instance.to_owned(),
-            outcome,
-            lines: lines.unwrap_or_default(),
-            state: st,
-        };
-        log_report(&report);
-        Ok(report)
+        Ok(self.report(instance, outcome, result))
     }
 
     /// `ddx workflow restore`: a new event whose state equals checkpoint `name`'s.

@@ -217,15 +217,13 @@ fn relate(
         (Some(l), Some(r)) if l == r => Move::Same,
         (None, _) => Move::Fetched,
         (Some(_), None) => Move::Pushed,
-        (Some(l), Some(r)) => {
-            if ancestry::reaches(repo, l, r)? {
-                Move::Pushed
-            } else if ancestry::reaches(repo, r, l)? {
-                Move::Fetched
-            } else {
-                Move::Joined
-            }
-        }
+        // The merge base says it: the remote's value (ours contains it), ours (we are behind),
+        // or neither.
+        (Some(l), Some(r)) => match ancestry::merge_base(repo, l, r)? {
+            Some(b) if b == r => Move::Pushed,
+            Some(b) if b == l => Move::Fetched,
+            _ => Move::Joined,
+        },
     })
 }
 
