@@ -222,20 +222,31 @@ pub fn ls_remote(dir: &Path, url: &str) -> Result<Vec<RemoteRef>, GitCommandErro
 /// Fetches `refspec` from `url` into the object database of the repository at `dir`, writing
 /// no ref (not even FETCH_HEAD) and no tags: the caller moves its own ref afterwards.
 pub fn fetch_objects(dir: &Path, url: &str, refspec: &str) -> Result<(), GitCommandError> {
-    run(
-        dir,
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-recurse-submodules",
-            "--",
-            url,
-            refspec,
-        ],
-    )
-    .map(|_| ())
+    fetch_quietly(dir, url, false, &[refspec])
+}
+
+/// `git fetch` of `specs` from `from`: quiet, no tags, no FETCH_HEAD, no submodules; `prune`
+/// deletes the destination refs whose source is gone.
+fn fetch_quietly(
+    dir: &Path,
+    from: &str,
+    prune: bool,
+    specs: &[&str],
+) -> Result<(), GitCommandError> {
+    let mut args = vec![
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+    ];
+    if prune {
+        args.push("--prune");
+    }
+    args.push("--");
+    args.push(from);
+    args.extend_from_slice(specs);
+    run(dir, &args).map(|_| ())
 }
 
 /// The remote's refs that match `patterns` (`git ls-remote`), by name.
@@ -266,17 +277,8 @@ pub fn fetch_objects_of(dir: &Path, remote: &str, names: &[String]) -> Result<()
     if names.is_empty() {
         return Ok(());
     }
-    let mut args = vec![
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--no-recurse-submodules",
-        "--",
-        remote,
-    ];
-    args.extend(names.iter().map(String::as_str));
-    run(dir, &args).map(|_| ())
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    fetch_quietly(dir, remote, false, &names)
 }
 
 /// The authors (`Name <email>`) of the commits reachable from HEAD that touch `paths`, each
@@ -425,18 +427,8 @@ pub fn write_object(dir: &Path, kind: &str, data: &[u8]) -> Result<String, GitCo
 /// Fetches `refspecs` (`+<src>:<dst>`, `<dst>` in a staging namespace ddx owns) from `remote`,
 /// writing those refs and no tags. A ref the remote lacks is simply not fetched.
 pub fn fetch_refs(dir: &Path, remote: &str, refspecs: &[String]) -> Result<(), GitCommandError> {
-    let mut args = vec![
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--no-recurse-submodules",
-        "--prune",
-        "--",
-        remote,
-    ];
-    args.extend(refspecs.iter().map(String::as_str));
-    run(dir, &args).map(|_| ())
+    let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    fetch_quietly(dir, remote, true, &specs)
 }
 
 /// Every best common ancestor of `a` and `b` (`git merge-base --all`); empty when they share
