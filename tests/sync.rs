@@ -140,6 +140,27 @@ fn only_forward(team: &Team, before: &BTreeMap<String, String>) {
     }
 }
 
+/// Runs git with `input` on its stdin; its stdout, trimmed.
+fn git_input(repo: &TestRepo, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = repo
+        .command("git")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(input.as_bytes())
+        .expect("write to git");
+    let out = child.wait_with_output().expect("wait for git");
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn approve(repo: &TestRepo, criterion: &str) {
     repo.ddx_ok(&["gate", "approve", "plan", criterion]);
 }
@@ -645,37 +666,13 @@ fn an_instance_from_another_clone_runs_no_command_its_source_did_not_give_here()
         .git(&["show", &format!("{tip}:state.yml")])
         .replace("source: path:./.wf/evil", "source: embedded");
     assert!(state.contains("source: embedded"), "{state}");
-    let blob = b
-        .command("git")
-        .args(["hash-object", "-w", "--stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(state.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let blob = String::from_utf8_lossy(&blob.stdout).trim().to_owned();
+    let blob = git_input(b, &["hash-object", "-w", "--stdin"], &state);
     let wf = b
         .git(&["rev-parse", &format!("{tip}:workflow")])
         .trim()
         .to_owned();
     let tree_text = format!("100644 blob {blob}\tstate.yml\n040000 tree {wf}\tworkflow\n");
-    let tree = b
-        .command("git")
-        .args(["mktree"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(tree_text.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    let tree = String::from_utf8_lossy(&tree.stdout).trim().to_owned();
+    let tree = git_input(b, &["mktree"], &tree_text);
     let forged = b
         .git(&["commit-tree", &tree, "-p", &tip, "-m", "forged"])
         .trim()
